@@ -1,0 +1,51 @@
+"""The model: a VGGFace2 ResNet50 (keras-vggface's topology and weights) or a compact CNN, three softmax heads.
+
+    python face.py                                   # summary of the default model
+    python face.py --backbone simple_cnn --freeze conv2
+
+Import it to use the model from Python::
+
+    import face
+    model = face.build_model(weights="vggface2", input_shape=(200, 200, 3), freeze="conv4")
+    results = face.predict(model, face_crops)        # uint8 RGB crops -> ages, genders, races, probabilities
+"""
+import argparse
+
+from facekit.backbones import BACKBONES, create_backbone
+from facekit.errors import FaceKitError, exit_with_error
+from facekit.labels import ADIENCE_GROUPS, GENDERS, RACES, AgeBins, age_group, age_group_names
+from facekit.model import build_model, freeze_backbone, load_model, predict, trainable_summary
+from facekit.preprocessing import preprocess_input
+
+__all__ = ["ADIENCE_GROUPS", "GENDERS", "RACES", "AgeBins", "age_group", "age_group_names", "build_backbone",
+           "build_model", "freeze_backbone", "load_model", "predict", "preprocess_input", "save_model"]
+
+
+def build_backbone(weights=None, input_shape=(224, 224, 3), pooling="avg"):
+    """keras-vggface's ResNet50 without classifier; ``weights``: None, ``"vggface2"`` or a path to its .h5."""
+    return create_backbone("vggface2_resnet50", weights=weights, input_shape=input_shape, pooling=pooling)
+
+
+def save_model(model, path):
+    """Saves the whole model (Keras 3 ``.keras``), which :func:`load_model` restores for the demos."""
+    model.save(path)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Build a model and print what it contains.")
+    parser.add_argument("--backbone", default="vggface2_resnet50", choices=sorted(BACKBONES))
+    parser.add_argument("--weights", default=None, help="vggface2, none, or a keras-vggface .h5 path")
+    parser.add_argument("--input-size", type=int, default=None, help="input side in pixels")
+    parser.add_argument("--freeze", default="none", help="layer count, none, all, or a stage such as conv4")
+    args = parser.parse_args(argv)
+    shape = None if args.input_size is None else (args.input_size, args.input_size, 3)
+    try:
+        model = build_model(args.backbone, weights=args.weights, input_shape=shape, freeze=args.freeze)
+    except FaceKitError as error:
+        exit_with_error(error)
+    model.summary()
+    print(trainable_summary(model))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""The age / gender / race model: a backbone from the registry, three softmax heads, freezing, predict, save, load."""
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from facekit.backbones import create_backbone
+from facekit.errors import FaceKitError
+from facekit.labels import GENDERS, RACES, AgeBins, age_group_names
+from facekit.labels import ADIENCE_GROUPS, age_group
+from facekit.preprocessing import preprocess_input
+
+OUTPUTS = ("age", "gender", "race")
+
+
+@keras.saving.register_keras_serializable(package="facekit")
+class AgeHead(layers.Dense):
+    """Softmax over age bins that remembers its bins, so a saved model knows how to turn them into years."""
+
+    def __init__(self, age_bins=None, **kwargs):
+        self.age_bins = AgeBins(**age_bins) if isinstance(age_bins, dict) else (age_bins or AgeBins())
+        kwargs["units"] = self.age_bins.count
+        kwargs["activation"] = "softmax"
+        super().__init__(**kwargs)
+
+    def get_config(self):
+        return {**super().get_config(), "age_bins": self.age_bins.to_config()}
+
+
+def build_model(backbone="vggface2_resnet50", weights=None, input_shape=None, freeze="none",
+                age_bins=None):
+    """Backbone plus softmax heads ``age`` (bins), ``gender`` (male, female) and ``race`` (UTKFace's five).
+
+    The input is a preprocessed image (see ``preprocess_input``). ``freeze``: see :func:`freeze_backbone`.
+    """
+    features_model = create_backbone(backbone, weights=weights, input_shape=input_shape)
+    inputs = keras.Input(shape=features_model.input_shape[1:], name="image")
+    features = features_model(inputs)
+    # Heads in float32, so softmax stays exact under mixed precision.
+    outputs = {
+        "age": AgeHead(age_bins, name="age", dtype="float32")(features),
+        "gender": layers.Dense(len(GENDERS), activation="softmax", name="gender", dtype="float32")(features),
+        "race": layers.Dense(len(RACES), activation="softmax", name="race", dtype="float32")(features),
+    }
+    model = keras.Model(inputs, outputs, name=f"face_{backbone}")
+    freeze_backbone(model, freeze)
+    return model
+
+
+def get_backbone(model):
+    """The backbone sub-model inside a model made by :func:`build_model`."""
+    return next(layer for layer in model.layers if isinstance(layer, keras.Model))
+
+
+def stage_names(backbone):
+    """Stages (``conv1``, ``conv2``, ...) in order, from the layer-name prefixes."""
+    stages = []
+    for layer in backbone.layers:
+        prefix = layer.name.split("_", 1)[0]
+        if prefix.startswith("conv") and prefix[4:].isdigit() and prefix not in stages:
+            stages.append(prefix)
+    return stages
+
+
+def frozen_layer_count(backbone, freeze):
+    """How many leading backbone layers ``freeze`` freezes: an int, ``none``, ``all`` or a stage name."""
+    count = len(backbone.layers)
+    if isinstance(freeze, str) and freeze.lstrip("-").isdigit():
+        freeze = int(freeze)
+    if isinstance(freeze, int) and not isinstance(freeze, bool):
+        if not 0 <= freeze <= count:
+            raise FaceKitError(f"freeze must be between 0 and {count} layers for {backbone.name}, not {freeze}")
+        return freeze
+    if freeze == "none":
+        return 0
+    if freeze == "all":
+        return count
+    stages = stage_names(backbone)
+    if freeze in stages:
+        # Up to and including the stage's last layer.
+        return 1 + max(i for i, layer in enumerate(backbone.layers) if layer.name.startswith(f"{freeze}_"))
+    raise FaceKitError(f"invalid freeze value {freeze!r}: use a layer count (0-{count}), "
+                       f"'none', 'all' or a stage: {', '.join(stages)}")
+
+
+def freeze_backbone(model, freeze):
+    """Freezes the first layers of the backbone; frozen BatchNorm layers then run in inference mode."""
+    backbone = get_backbone(model)
+    frozen = frozen_layer_count(backbone, freeze)
+    for index, layer in enumerate(backbone.layers):
+        layer.trainable = index >= frozen
+    return frozen
+
+
+def trainable_summary(model):
+    """One line on what is frozen, printed before training."""
+    backbone = get_backbone(model)
+    frozen = sum(not layer.trainable for layer in backbone.layers)
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    total = model.count_params()
+    return (f"backbone {backbone.name}: {frozen} of {len(backbone.layers)} layers frozen; "
+            f"trainable parameters {trainable:,} of {total:,}")
+
+
+def age_bins_of(model):
+    return model.get_layer("age").age_bins
+
+
+def _resize(faces, size):
+    faces = np.asarray(faces)
+    if faces.ndim == 3:
+        faces = faces[None]
+    if faces.shape[1:3] != tuple(size):
+        faces = tf.image.resize(faces, size, antialias=True).numpy()
+    return faces
+
+
+def predict(model, faces, batch_size=64):
+    """Face crops (uint8 RGB, (N,H,W,3) or one (H,W,3)) -> per face age, gender, race and probabilities."""
+    faces = _resize(faces, model.input_shape[1:3])
+    if len(faces) == 0:
+        return []
+    outputs = {name: [] for name in OUTPUTS}
+    for start in range(0, len(faces), batch_size):
+        batch = model.predict_on_batch(preprocess_input(faces[start:start + batch_size]))
+        for name in OUTPUTS:
+            outputs[name].append(np.asarray(batch[name]))
+    probs = {name: np.concatenate(parts) for name, parts in outputs.items()}
+    bins = age_bins_of(model)
+    ages = bins.expected_age(probs["age"])
+    age_std = np.sqrt(np.maximum(probs["age"] @ bins.centres ** 2 - ages ** 2, 0))
+    group_of_bin = age_group(bins.centres)
+    group_probs = np.stack([probs["age"][:, group_of_bin == g].sum(axis=1)
+                            for g in range(len(ADIENCE_GROUPS))], axis=1)
+    results = []
+    for i in range(len(faces)):
+        gender, race = int(probs["gender"][i].argmax()), int(probs["race"][i].argmax())
+        results.append({
+            "age": round(float(ages[i]), 1),
+            "age_std": round(float(age_std[i]), 1),
+            "gender": GENDERS[gender],
+            "gender_probability": round(float(probs["gender"][i, gender]), 4),
+            "race": RACES[race],
+            "race_probability": round(float(probs["race"][i, race]), 4),
+            "probabilities": {
+                "gender": {n: round(float(p), 4) for n, p in zip(GENDERS, probs["gender"][i])},
+                "race": {n: round(float(p), 4) for n, p in zip(RACES, probs["race"][i])},
+                "age_group": {n: round(float(p), 4) for n, p in zip(age_group_names(), group_probs[i])},
+            },
+        })
+    return results
+
+
+def load_model(path):
+    """A whole model saved by training (``.keras``), ready for :func:`predict`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FaceKitError(f"model file not found: {path}")
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as error:  # Keras raises many types for a corrupt or foreign file
+        raise FaceKitError(f"cannot load model {path}: {error.__class__.__name__}: {error}") from None
+    if not all(name in model.output_names for name in OUTPUTS):
+        raise FaceKitError(f"{path} is not an age/gender/race model (outputs: {model.output_names})")
+    return model

@@ -1,0 +1,201 @@
+"""face.py: keras-vggface weights, freezing, preprocessing, heads, predict, save and load."""
+import h5py
+import numpy as np
+import pytest
+
+import face
+from facekit import vggface_weights
+from facekit.errors import FaceKitError
+from facekit.model import frozen_layer_count, get_backbone
+from tests import keras_vggface_layout as layout
+
+
+@pytest.fixture(scope="module")
+def vggface_file(tmp_path_factory):
+    """A no-top weights file in keras-vggface's exact layout, with random weights."""
+    path = tmp_path_factory.mktemp("weights") / "rcmalli_vggface_tf_notop_resnet50.h5"
+    weights = layout.random_weights(seed=1)
+    layout.write_h5(path, weights)
+    return path, weights
+
+
+def test_resnet50_topology_matches_keras_vggface():
+    backbone = face.build_backbone(input_shape=(224, 224, 3))
+    assert len(backbone.layers) == 175
+    assert backbone.count_params() == 23_561_152
+    assert backbone.output_shape == (None, 2048)
+
+
+def test_loaded_file_reproduces_every_tensor_and_keras_vggface_output(vggface_file):
+    path, weights = vggface_file
+    backbone = face.build_backbone(weights=str(path), input_shape=(200, 200, 3))
+    loaded = 0
+    for name, tensors in weights.items():
+        layer = backbone.get_layer(name.replace("/", "_"))
+        for (weight_name, array), variable in zip(tensors, layer.weights):
+            assert weight_name.rsplit("/", 1)[-1].split(":")[0] in variable.path
+            np.testing.assert_array_equal(variable.numpy(), array)
+            loaded += 1
+    assert loaded == 53 + 53 * 4  # 53 convolutions, each with a 4-tensor BatchNorm
+
+    images = np.random.default_rng(0).uniform(0, 255, (2, 200, 200, 3)).astype(np.float32)
+    x = face.preprocess_input(images)
+    ours = backbone.predict(x, verbose=0)
+    reference = layout.forward(weights, x)
+    np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-4 * np.abs(reference).max())
+
+
+def test_file_with_classifier_loads(tmp_path):
+    path = tmp_path / "rcmalli_vggface_tf_resnet50.h5"
+    weights = layout.random_weights(seed=2, classifier=True)
+    layout.write_h5(path, weights)
+    backbone = face.build_backbone(weights=str(path), input_shape=(64, 64, 3))
+    np.testing.assert_array_equal(backbone.get_layer("conv5_3_1x1_increase").weights[0].numpy(),
+                                  weights["conv5_3_1x1_increase"][0][1])
+
+
+def test_file_missing_a_layer_names_it(tmp_path):
+    weights = layout.random_weights(seed=3)
+    del weights["conv4_2_3x3/bn"]
+    layout.write_h5(tmp_path / "partial.h5", weights)
+    with pytest.raises(FaceKitError, match="conv4_2_3x3_bn"):
+        face.build_backbone(weights=str(tmp_path / "partial.h5"), input_shape=(64, 64, 3))
+
+
+def test_file_of_another_architecture_is_refused(tmp_path):
+    vgg16 = {"conv1_1": [("conv1_1/kernel:0", np.zeros((3, 3, 3, 64), np.float32)),
+                         ("conv1_1/bias:0", np.zeros(64, np.float32))]}
+    layout.write_h5(tmp_path / "vgg16.h5", vgg16)
+    with pytest.raises(FaceKitError, match="no weights for layer 'conv1_7x7_s2'"):
+        face.build_backbone(weights=str(tmp_path / "vgg16.h5"), input_shape=(64, 64, 3))
+
+
+def test_shape_mismatch_is_named(tmp_path):
+    weights = layout.random_weights(seed=4)
+    weights["conv3_1_3x3"] = [("conv3_1_3x3/kernel:0", np.zeros((3, 3, 128, 64), np.float32))]
+    layout.write_h5(tmp_path / "bad_shape.h5", weights)
+    with pytest.raises(FaceKitError, match=r"conv3_1_3x3/kernel.*\(3, 3, 128, 64\)"):
+        face.build_backbone(weights=str(tmp_path / "bad_shape.h5"), input_shape=(64, 64, 3))
+
+
+def test_truncated_and_foreign_files_give_clear_errors(vggface_file, tmp_path):
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(vggface_file[0].read_bytes()[:1_000_000])
+    with pytest.raises(FaceKitError, match="cannot read weights file"):
+        face.build_backbone(weights=str(truncated), input_shape=(64, 64, 3))
+    keras3 = tmp_path / "keras3.h5"
+    with h5py.File(keras3, "w") as f:
+        f.create_group("layers")
+    with pytest.raises(FaceKitError, match="not a Keras 2 weights file"):
+        face.build_backbone(weights=str(keras3), input_shape=(64, 64, 3))
+    with pytest.raises(FaceKitError, match="not found"):
+        face.build_backbone(weights=str(tmp_path / "absent.h5"))
+
+
+def test_vggface2_weights_checksum_and_offline_message(tmp_path):
+    wrong = tmp_path / vggface_weights.VGGFACE2_FILE
+    wrong.write_bytes(b"not the published file")
+    with pytest.raises(FaceKitError, match="sha256 mismatch"):
+        vggface_weights.fetch_vggface2_weights(tmp_path)
+    wrong.unlink()
+    # No network on these machines (and the URL is real), so the download fails and says where the file goes.
+    with pytest.raises(FaceKitError, match=str(tmp_path / vggface_weights.VGGFACE2_FILE)):
+        vggface_weights.fetch_vggface2_weights(tmp_path)
+
+
+def test_preprocess_input_does_not_wrap_dark_pixels():
+    dark = np.full((2, 2, 3), 10, np.uint8)
+    dark[..., 0] = 5  # R
+    out = face.preprocess_input(dark)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out[0, 0], [10 - 91.4953, 10 - 103.8827, 5 - 131.0912], rtol=1e-6)
+    batch = face.preprocess_input(np.stack([dark, dark]).astype(np.float64))
+    assert batch.shape == (2, 2, 2, 3) and batch.dtype == np.float32
+
+
+@pytest.mark.parametrize("freeze,expected_frozen", [
+    ("none", 0), ("all", 175), (125, 125), ("125", 125),
+    ("conv2", 37), ("conv3", 79), ("conv4", 141), ("conv5", 173),  # 5 stem layers, 12 per conv block, 10 per identity block
+])
+def test_freezing_resnet50(freeze, expected_frozen):
+    model = face.build_model(input_shape=(64, 64, 3), freeze=freeze)
+    backbone = get_backbone(model)
+    frozen = [layer for layer in backbone.layers if not layer.trainable]
+    assert len(frozen) == expected_frozen
+    assert frozen == backbone.layers[:expected_frozen]
+    if isinstance(freeze, str) and freeze.startswith("conv"):
+        assert backbone.layers[expected_frozen - 1].name == f"{freeze}_{dict(conv2=3, conv3=4, conv4=6, conv5=3)[freeze]}_relu"
+        assert backbone.layers[expected_frozen].name.startswith(f"conv{int(freeze[4]) + 1}_") or freeze == "conv5"
+    trainable_backbone = sum(int(np.prod(w.shape)) for l in backbone.layers[expected_frozen:] for w in l.trainable_weights)
+    heads = sum(int(np.prod(w.shape)) for name in ("age", "gender", "race") for w in model.get_layer(name).weights)
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == trainable_backbone + heads
+
+
+def test_invalid_freeze_values():
+    model = face.build_model("simple_cnn", input_shape=(32, 32, 3))
+    for bad in ("conv9", "most", 999, -1):
+        with pytest.raises(FaceKitError, match="freeze"):
+            frozen_layer_count(get_backbone(model), bad)
+
+
+def test_frozen_batchnorm_runs_in_inference_mode():
+    model = face.build_model(input_shape=(32, 32, 3), freeze="all")
+    x = np.random.default_rng(0).normal(0, 50, (4, 32, 32, 3)).astype(np.float32)
+    # ResNet50 has no dropout: with all of it frozen, training=True must change nothing.
+    np.testing.assert_allclose(model(x, training=True)["gender"], model(x, training=False)["gender"], rtol=1e-5)
+    bn = get_backbone(model).get_layer("conv1_7x7_s2_bn")
+    before = bn.moving_mean.numpy().copy()
+    model(x, training=True)
+    np.testing.assert_array_equal(bn.moving_mean.numpy(), before)
+
+
+def test_heads_and_dex_expectation():
+    bins = face.AgeBins()
+    model = face.build_model("simple_cnn", input_shape=(48, 48, 3), age_bins=bins)
+    outputs = model(np.zeros((3, 48, 48, 3), np.float32))
+    assert outputs["age"].shape == (3, 101) and outputs["gender"].shape == (3, 2) and outputs["race"].shape == (3, 5)
+    np.testing.assert_allclose(np.sum(outputs["race"], axis=1), 1.0, rtol=1e-5)
+    # Expectation: half at 20, half at 40 -> 30; the open last bin counts as 100.
+    p = np.zeros((2, 101), np.float32)
+    p[0, [20, 40]] = 0.5
+    p[1, 100] = 1.0
+    np.testing.assert_allclose(bins.expected_age(p), [30.0, 100.0])
+    np.testing.assert_array_equal(bins.to_bin([0, 1, 37.9, 100, 116]), [0, 1, 37, 100, 100])
+    five = face.AgeBins(start=0, stop=80, step=5)
+    assert five.count == 17 and five.centres[1] == 7.0 and five.centres[-1] == 80
+    soft = bins.soft_labels([30, 116], sigma=2.0)
+    np.testing.assert_allclose(soft.sum(axis=1), 1.0, rtol=1e-5)
+    assert soft[0].argmax() == 30 and abs(bins.expected_age(soft[0]) - 30) < 1e-3 and soft[1].argmax() == 100
+
+
+def test_age_groups():
+    ages = [0, 2, 3, 5, 10, 14, 17, 23, 30, 35, 40, 46, 50, 57, 60, 90]
+    expected = [0, 0, 0, 1, 2, 2, 3, 4, 4, 4, 5, 6, 6, 7, 7, 7]
+    # Gaps go to the nearer group (23 -> 25-32, 46 -> 48-53); ties (3, 35) to the younger one.
+    np.testing.assert_array_equal(face.age_group(ages), expected)
+    assert face.age_group_names()[-1] == "60+"
+
+
+def test_save_load_same_predictions(tmp_path):
+    model = face.build_model("simple_cnn", input_shape=(40, 40, 3), age_bins=face.AgeBins(0, 90, 2))
+    path = tmp_path / "model.keras"
+    face.save_model(model, path)
+    restored = face.load_model(path)
+    faces = np.random.default_rng(1).integers(0, 256, (5, 40, 40, 3), dtype=np.uint8)
+    before, after = face.predict(model, faces), face.predict(restored, faces)
+    assert before == after
+    assert restored.get_layer("age").age_bins == face.AgeBins(0, 90, 2)
+    first = before[0]
+    assert first["gender"] in face.GENDERS and first["race"] in face.RACES
+    assert abs(sum(first["probabilities"]["race"].values()) - 1) < 1e-3
+    assert first["race_probability"] == max(first["probabilities"]["race"].values())
+    assert abs(sum(first["probabilities"]["age_group"].values()) - 1) < 1e-3
+
+
+def test_load_model_errors(tmp_path):
+    with pytest.raises(FaceKitError, match="not found"):
+        face.load_model(tmp_path / "absent.keras")
+    bogus = tmp_path / "bogus.keras"
+    bogus.write_bytes(b"garbage")
+    with pytest.raises(FaceKitError, match="cannot load model"):
+        face.load_model(bogus)
