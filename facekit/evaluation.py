@@ -1,0 +1,113 @@
+"""The published evaluation protocol: metrics on the fixed test split, and plots to look at."""
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display needed
+import matplotlib.pyplot as plt
+import numpy as np
+from tqdm import tqdm
+
+from facekit.labels import GENDERS, RACES, age_group, age_group_names
+from facekit.pipeline import Augmentation, labels_for, make_dataset
+
+
+def predict_split(model, samples, batch_size=64):
+    """Probability arrays for every sample of a split, in order."""
+    size = model.input_shape[1]
+    bins = model.get_layer("age").age_bins
+    ds = make_dataset(samples, labels_for(samples, bins, 0.0), size, batch_size, training=False,
+                      augmentation=Augmentation.off())
+    parts = {"age": [], "gender": [], "race": []}
+    for images, _ in tqdm(ds, total=int(np.ceil(len(samples) / batch_size)), desc="evaluating", unit="batch"):
+        out = model.predict_on_batch(images)
+        for name in parts:
+            parts[name].append(np.asarray(out[name]))
+    return {name: np.concatenate(p) for name, p in parts.items()}
+
+
+def compute_metrics(samples, probs, age_bins):
+    """The metrics of metrics.json, plus breakdowns that show who the model fails."""
+    ages = age_bins.expected_age(probs["age"])
+    error = np.abs(ages - samples.ages)
+    true_group, pred_group = age_group(samples.ages), age_group(ages)
+    gender_pred, race_pred = probs["gender"].argmax(1), probs["race"].argmax(1)
+    gender_ok, race_ok = gender_pred == samples.genders, race_pred == samples.races
+    decades = np.minimum(samples.ages // 10, 9)
+    return {
+        "n_test": int(len(samples)),
+        "age_mae": round(float(error.mean()), 3),
+        "age_cs5": round(float((error <= 5).mean()), 4),
+        "age_group_exact": round(float((true_group == pred_group).mean()), 4),
+        "age_group_1off": round(float((np.abs(true_group - pred_group) <= 1).mean()), 4),
+        "gender_acc": round(float(gender_ok.mean()), 4),
+        "race_acc": round(float(race_ok.mean()), 4),
+        "age_mae_by_decade": {f"{d * 10}-{d * 10 + 9}" if d < 9 else "90+": round(float(error[decades == d].mean()), 2)
+                              for d in range(10) if (decades == d).any()},
+        "gender_acc_by_gender": {g: round(float(gender_ok[samples.genders == i].mean()), 4)
+                                 for i, g in enumerate(GENDERS) if (samples.genders == i).any()},
+        "gender_acc_by_race": {r: round(float(gender_ok[samples.races == i].mean()), 4)
+                               for i, r in enumerate(RACES) if (samples.races == i).any()},
+    }
+
+
+def confusion(true, pred, n):
+    matrix = np.zeros((n, n), np.int64)
+    np.add.at(matrix, (true, pred), 1)
+    return matrix
+
+
+def save_plots(samples, probs, age_bins, folder):
+    """Confusion matrices (gender, race, age groups) and MAE per age decade, as PNG files."""
+    folder = Path(folder)
+    ages = age_bins.expected_age(probs["age"])
+    tables = {
+        "confusion_gender.png": (samples.genders, probs["gender"].argmax(1), GENDERS),
+        "confusion_race.png": (samples.races, probs["race"].argmax(1), RACES),
+        "confusion_age_group.png": (age_group(samples.ages), age_group(ages), age_group_names()),
+    }
+    written = []
+    for name, (true, pred, labels) in tables.items():
+        matrix = confusion(true, pred, len(labels))
+        share = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+        fig, ax = plt.subplots(figsize=(1.1 * len(labels) + 2, 1.0 * len(labels) + 1.5))
+        ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+        for (i, j), count in np.ndenumerate(matrix):
+            ax.text(j, i, f"{count}\n{share[i, j]:.0%}", ha="center", va="center", fontsize=8,
+                    color="white" if share[i, j] > 0.5 else "black")
+        ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+        ax.set_yticks(range(len(labels)), labels)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(name[len("confusion_"):-4].replace("_", " ") + f" (n={len(true)})")
+        fig.tight_layout()
+        fig.savefig(folder / name, dpi=100)
+        plt.close(fig)
+        written.append(folder / name)
+
+    decades = np.minimum(samples.ages // 10, 9)
+    present = [d for d in range(10) if (decades == d).any()]
+    error = np.abs(ages - samples.ages)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.bar([f"{d * 10}s" if d < 9 else "90+" for d in present], [error[decades == d].mean() for d in present])
+    ax.axhline(error.mean(), color="black", linestyle="--", label=f"overall {error.mean():.2f}")
+    ax.set_ylabel("age MAE (years)")
+    ax.set_title("Age error per decade")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(folder / "age_mae_by_decade.png", dpi=100)
+    plt.close(fig)
+    return written + [folder / "age_mae_by_decade.png"]
+
+
+def evaluate(model, samples, output_json, batch_size=64):
+    """Writes metrics JSON and plots beside it; returns the metrics."""
+    output_json = Path(output_json)
+    output_json.parent.mkdir(parents=True, exist_ok=True)
+    bins = model.get_layer("age").age_bins
+    probs = predict_split(model, samples, batch_size)
+    metrics = compute_metrics(samples, probs, bins)
+    output_json.write_text(json.dumps(metrics, indent=2))
+    save_plots(samples, probs, bins, output_json.parent)
+    return metrics

@@ -1,0 +1,145 @@
+"""tf.data input pipeline: stream, decode, resize, augment, batch, mixup, ``preprocess_input``, prefetch.
+
+Images are read from disk as they are needed, never all held in memory. Optionally the decoded, resized images
+go to a cache file on disk after the first epoch: decoding JPEGs costs about as much CPU as training a compact
+CNN on them.
+"""
+import hashlib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from facekit.labels import GENDERS, RACES
+from facekit.preprocessing import preprocess_input
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Training-time augmentation; ``Augmentation.off()`` disables all of it."""
+
+    flip: bool = True
+    rotation: float = 10.0  # degrees, uniform in +-
+    scale: float = 0.08  # relative zoom, uniform in +-
+    shift: float = 0.05  # fraction of the side, uniform in +-
+    brightness: float = 0.15  # fraction of 255
+    contrast: float = 0.2  # relative
+    erase: float = 0.25  # probability of erasing one random rectangle
+    mixup: float = 0.2  # Beta(alpha, alpha) mixing of image pairs and their labels; 0 disables
+
+    @classmethod
+    def off(cls):
+        return cls(False, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+def labels_for(samples, age_bins, age_sigma):
+    """Target arrays: age distribution over the bins, one-hot gender and race (soft targets survive mixup)."""
+    return {
+        "age": age_bins.soft_labels(samples.ages, sigma=age_sigma),
+        "gender": np.eye(len(GENDERS), dtype=np.float32)[samples.genders],
+        "race": np.eye(len(RACES), dtype=np.float32)[samples.races],
+    }
+
+
+def decode_resize(path, size):
+    """File -> float32 RGB in [0, 255] at ``size`` x ``size``; JPEG, PNG, BMP, grayscale or RGBA."""
+    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    image = tf.image.resize(tf.cast(image, tf.float32), (size, size), antialias=True)
+    return tf.clip_by_value(image, 0.0, 255.0)
+
+
+def _affine(image, aug, size):
+    """One random rotation + zoom + shift around the centre, as a single projective warp."""
+    angle = tf.random.uniform([], -aug.rotation, aug.rotation) * math.pi / 180
+    zoom = 1.0 + tf.random.uniform([], -aug.scale, aug.scale)
+    dx, dy = tf.unstack(tf.random.uniform([2], -aug.shift, aug.shift) * size)
+    c = (size - 1) / 2.0
+    # Output pixel (x, y) samples input at A @ (x, y) + b: the inverse of rotate-then-zoom about the centre.
+    cos, sin = tf.cos(angle) / zoom, tf.sin(angle) / zoom
+    a0, a1, b0, b1 = cos, -sin, sin, cos
+    tx = c - a0 * (c + dx) - a1 * (c + dy)
+    ty = c - b0 * (c + dx) - b1 * (c + dy)
+    transform = tf.stack([a0, a1, tx, b0, b1, ty, 0.0, 0.0])[None]
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=image[None], transforms=transform, output_shape=[size, size], fill_value=0.0,
+        interpolation="BILINEAR", fill_mode="REFLECT")[0]
+
+
+def _erase(image, size):
+    """Random erasing: one rectangle (2-25 % of the area) filled with noise."""
+    area = tf.random.uniform([], 0.02, 0.25) * size * size
+    ratio = tf.exp(tf.random.uniform([], math.log(0.3), math.log(3.3)))
+    h = tf.clip_by_value(tf.cast(tf.sqrt(area * ratio), tf.int32), 1, size)
+    w = tf.clip_by_value(tf.cast(tf.sqrt(area / ratio), tf.int32), 1, size)
+    y = tf.random.uniform([], 0, size - h + 1, tf.int32)
+    x = tf.random.uniform([], 0, size - w + 1, tf.int32)
+    rows = tf.logical_and(tf.range(size) >= y, tf.range(size) < y + h)
+    cols = tf.logical_and(tf.range(size) >= x, tf.range(size) < x + w)
+    mask = tf.logical_and(rows[:, None], cols[None, :])[..., None]
+    return tf.where(mask, tf.random.uniform(tf.shape(image), 0, 255), image)
+
+
+def augment(image, aug, size):
+    if aug.flip:
+        image = tf.image.random_flip_left_right(image)
+    if aug.rotation or aug.scale or aug.shift:
+        image = _affine(image, aug, size)
+    if aug.brightness:
+        image = image + tf.random.uniform([], -aug.brightness, aug.brightness) * 255
+    if aug.contrast:
+        mean = tf.reduce_mean(image)
+        image = (image - mean) * tf.random.uniform([], 1 - aug.contrast, 1 + aug.contrast) + mean
+    if aug.erase:
+        image = tf.cond(tf.random.uniform([]) < aug.erase, lambda: _erase(image, size), lambda: image)
+    return tf.clip_by_value(image, 0.0, 255.0)
+
+
+def _mixup(images, labels, alpha):
+    """Mixes each image with another of the batch, and its labels in the same proportion."""
+    batch = tf.shape(images)[0]
+    g1 = tf.random.gamma([batch], alpha)
+    g2 = tf.random.gamma([batch], alpha)
+    lam = g1 / (g1 + g2)
+    partner = tf.random.shuffle(tf.range(batch))
+    mix = lambda a, weight_shape: (tf.reshape(lam, weight_shape) * a
+                                   + (1 - tf.reshape(lam, weight_shape)) * tf.gather(a, partner))
+    images = mix(images, [-1, 1, 1, 1])
+    labels = {k: mix(v, [-1, 1]) for k, v in labels.items()}
+    return images, labels
+
+
+def cache_file(cache_dir, samples, input_size):
+    """A cache path fixed by the exact images and size, so a changed split never reads a stale cache."""
+    key = hashlib.sha256(("\n".join(samples.paths.tolist()) + f"|{input_size}").encode()).hexdigest()[:16]
+    path = Path(cache_dir) / f"images_{input_size}px_{len(samples)}_{key}"
+    if list(path.parent.glob(path.name + "*.lockfile")):  # left by an interrupted first epoch: incomplete
+        for stale in path.parent.glob(path.name + "*"):
+            stale.unlink()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return str(path)
+
+
+def make_dataset(samples, labels, input_size, batch_size, training, augmentation=Augmentation(), seed=None,
+                 cache_dir=None, shuffle_buffer=4096):
+    """Batches of ``(preprocess_input(images), {"age", "gender", "race"})``, streamed from disk."""
+    if training:  # one fixed random order (file names sort by age), then a bounded shuffle on top
+        order = np.random.default_rng(seed).permutation(len(samples))
+        samples, labels = samples.subset(order), {k: v[order] for k, v in labels.items()}
+    ds = tf.data.Dataset.from_tensor_slices((samples.paths, labels))
+    ds = ds.map(lambda path, y: (tf.cast(tf.round(decode_resize(path, input_size)), tf.uint8), y),
+                num_parallel_calls=AUTOTUNE)
+    if cache_dir is not None:
+        ds = ds.cache(cache_file(cache_dir, samples, input_size))
+    ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), y))
+    if training:
+        ds = ds.shuffle(min(len(samples), shuffle_buffer), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.map(lambda x, y: (augment(x, augmentation, input_size), y), num_parallel_calls=AUTOTUNE,
+                    deterministic=False)
+    ds = ds.batch(batch_size, drop_remainder=False)
+    if training and augmentation.mixup > 0:
+        ds = ds.map(lambda x, y: _mixup(x, y, augmentation.mixup), num_parallel_calls=AUTOTUNE)
+    return ds.map(lambda x, y: (preprocess_input(x), y), num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)

@@ -1,0 +1,200 @@
+"""A training run: data, split, model, callbacks, fit, resume, and the final evaluation on the test split."""
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from facekit.backbones import backbone_spec
+from facekit.data import read_utkface, save_split, split
+from facekit.errors import FaceKitError
+from facekit.evaluation import evaluate
+from facekit.labels import AgeBins
+from facekit.model import build_model, load_model, trainable_summary
+from facekit.pipeline import Augmentation, labels_for, make_dataset
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+IMAGE_CACHE_DIR = PROJECT_ROOT / "train_data" / "cache"
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    run: str
+    backbone: str = "vggface2_resnet50"
+    weights: str | None = "vggface2"
+    freeze: str = "none"
+    input_size: int | None = None  # None: the backbone's natural size
+    epochs: int = 30
+    batch_size: int = 32
+    limit: int | None = None
+    lr: float | None = None  # None: 1e-3 from scratch, 1e-4 on pretrained weights
+    weight_decay: float = 1e-4
+    warmup_epochs: float = 1.0
+    age_sigma: float = 2.0  # Gaussian age targets (years); 0 for one-hot
+    age_balance: str = "none"  # or "oversample": repeat rare age decades
+    augmentation: dict = field(default_factory=lambda: asdict(Augmentation()))
+    patience: int = 8
+    seed: int = 1
+    feature_cache: bool = True  # with freeze=all, train the heads on cached backbone features
+
+    def resolved_input_size(self):
+        return self.input_size or backbone_spec(self.backbone).input_size
+
+    def resolved_lr(self):
+        if self.lr is not None:
+            return self.lr
+        return 1e-3 if self.weights in (None, "none") else 1e-4
+
+
+@keras.saving.register_keras_serializable(package="facekit")
+class AgeMAE(keras.metrics.MeanMetricWrapper):
+    """Mean absolute difference, in years, between the expected ages of the target and predicted distributions."""
+
+    def __init__(self, centres, name="mae", dtype=None):
+        self.centres = [float(c) for c in centres]
+        weights = tf.constant(self.centres, tf.float32)[:, None]
+        super().__init__(lambda y_true, y_pred: tf.abs(tf.matmul(tf.cast(y_true, tf.float32), weights)
+                                                       - tf.matmul(tf.cast(y_pred, tf.float32), weights))[:, 0],
+                         name=name, dtype=dtype)
+
+    def get_config(self):
+        return {"centres": self.centres, "name": self.name, "dtype": self.dtype}
+
+
+def run_paths(run):
+    return {"dir": PROJECT_ROOT / "face_weights" / run, "logs": PROJECT_ROOT / "logs" / run}
+
+
+def check_run_folder(run_dir, resume):
+    """Refuses to reuse a run that holds a checkpoint, unless resuming; refuses to resume nothing."""
+    existing = [p.name for p in (run_dir / "best.keras", run_dir / "backup") if p.exists()]
+    if existing and not resume:
+        raise FaceKitError(f"run '{run_dir.name}' already has {', '.join(existing)} in {run_dir}; "
+                           "pass --resume to continue it, or choose another --run name")
+    if resume and not (run_dir / "config.json").exists():
+        raise FaceKitError(f"nothing to resume: {run_dir / 'config.json'} does not exist")
+
+
+def oversample_rare_ages(samples):
+    """Repeats images of rare age decades (up to 4x, by the square root of their rarity)."""
+    decades = np.minimum(samples.ages // 10, 9)
+    counts = np.bincount(decades, minlength=10)
+    repeats = np.clip(np.round(np.sqrt(counts.max() / np.maximum(counts, 1))), 1, 4).astype(int)
+    return samples.subset(np.repeat(np.arange(len(samples)), repeats[decades]))
+
+
+def distribution_strategy(log):
+    """MirroredStrategy over several GPUs, mixed precision on any GPU, the default strategy on a CPU."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    if len(gpus) > 1:
+        log(f"training on {len(gpus)} GPUs (MirroredStrategy, mixed precision)")
+        return tf.distribute.MirroredStrategy()
+    log("training on " + ("1 GPU (mixed precision)" if gpus else "the CPU"))
+    return tf.distribute.get_strategy()
+
+
+def compile_model(model, config, steps_per_epoch):
+    bins = model.get_layer("age").age_bins
+    total = max(1, config.epochs * steps_per_epoch)
+    warmup = min(int(config.warmup_epochs * steps_per_epoch), total - 1)
+    lr = config.resolved_lr()
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=lr / 10 if warmup else lr, decay_steps=total - warmup, alpha=0.01,
+        warmup_target=lr if warmup else None, warmup_steps=warmup)
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule, weight_decay=config.weight_decay),
+        loss={"age": "categorical_crossentropy", "gender": "categorical_crossentropy",
+              "race": "categorical_crossentropy"},
+        metrics={"age": [AgeMAE(bins.centres)], "gender": ["accuracy"], "race": ["accuracy"]})
+
+
+def callbacks(paths, config):
+    run_dir, log_dir = paths["dir"], paths["logs"]
+    return [
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),  # resume after an interruption
+        keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_loss", save_best_only=True),
+        keras.callbacks.TensorBoard(str(log_dir)),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience),
+    ]
+
+
+def train(config, resume=False, log=print):
+    """Trains, keeps the best checkpoint, evaluates it on the test split; returns the test metrics."""
+    paths = run_paths(config.run)
+    run_dir = paths["dir"]
+    check_run_folder(run_dir, resume)
+    if resume:
+        saved = json.loads((run_dir / "config.json").read_text())
+        config = TrainConfig(**{**saved, "epochs": config.epochs})
+        log(f"resuming run '{config.run}' with its saved settings (epochs {config.epochs})")
+    keras.utils.set_random_seed(config.seed)
+    size = config.resolved_input_size()
+    samples = read_utkface(config.data, log=log)
+    splits = split(samples, limit=config.limit)
+    log("split: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()) + " (fixed by file name)")
+    for name, part in splits.items():
+        if len(part) == 0:
+            raise FaceKitError(f"the {name} split is empty; use more images (--limit {config.limit} is too small)")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
+    save_split(splits, run_dir / "split.json")
+
+    if config.freeze == "all" and config.feature_cache:
+        from facekit.features import train_heads_on_cached_features  # fast path: frozen backbone
+        train_heads_on_cached_features(config, splits, paths, log)
+    else:
+        _fit(config, splits, paths, size, log)
+
+    log(f"evaluating the best checkpoint on the test split ({len(splits['test'])} images)")
+    metrics = evaluate(load_model(run_dir / "best.keras"), splits["test"], run_dir / "metrics.json")
+    log(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}))
+    log(f"wrote {run_dir / 'best.keras'}, {run_dir / 'metrics.json'} and plots; TensorBoard: "
+        f"tensorboard --logdir {paths['logs'].parent}")
+    return metrics
+
+
+def _fit(config, splits, paths, size, log):
+    aug = Augmentation(**config.augmentation)
+    train_samples = splits["train"]
+    if config.age_balance == "oversample":
+        train_samples = oversample_rare_ages(train_samples)
+        log(f"oversampling rare ages: {len(splits['train'])} -> {len(train_samples)} training images per epoch")
+    strategy = distribution_strategy(log)
+    with strategy.scope():
+        model = build_model(config.backbone, weights=config.weights, input_shape=(size, size, 3),
+                            freeze=config.freeze)
+        bins = model.get_layer("age").age_bins
+        steps = int(np.ceil(len(train_samples) / config.batch_size))
+        compile_model(model, config, steps)
+    log(trainable_summary(model))
+    log(f"input {size}x{size}, batch {config.batch_size}, {config.epochs} epochs, lr {config.resolved_lr():g}, "
+        f"augmentation {'on' if aug != Augmentation.off() else 'off'}")
+    train_ds = make_dataset(train_samples, labels_for(train_samples, bins, config.age_sigma), size,
+                            config.batch_size, training=True, augmentation=aug, seed=config.seed,
+                            cache_dir=IMAGE_CACHE_DIR)
+    val_ds = make_dataset(splits["val"], labels_for(splits["val"], bins, config.age_sigma), size,
+                          config.batch_size, training=False, cache_dir=IMAGE_CACHE_DIR)
+    started = time.time()
+    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks(paths, config),
+              verbose=1 if sys.stdout.isatty() else 2)
+    log(f"training took {time.time() - started:.0f} s")
+
+
+def evaluate_saved(model_path, data, output=None, limit=None, log=print):
+    """``--evaluate``: a saved model on the same fixed test split; metrics JSON and plots at ``output``."""
+    model_path = Path(model_path)
+    model = load_model(model_path)
+    splits = split(read_utkface(data, log=log), limit=limit)
+    output = Path(output) if output else model_path.parent / "evaluation" / "metrics.json"
+    metrics = evaluate(model, splits["test"], output)
+    log(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}))
+    log(f"wrote {output} and plots beside it")
+    return metrics
