@@ -1,0 +1,193 @@
+"""face_train.py on real UTKFace: reader, split, pipeline, a short training run, evaluation, resume, errors."""
+import csv
+import json
+import random
+import shutil
+
+import keras
+import numpy as np
+import pytest
+
+import face_train
+from facekit import features, training
+from facekit.data import Samples, parse_name, read_utkface, split
+from facekit.labels import AgeBins
+from facekit.pipeline import Augmentation, decode_resize, labels_for, make_dataset
+from tests.shared_data import UTKFACE, needs_utkface
+
+pytestmark = needs_utkface
+MALFORMED = {"39_1_20170116174525125.jpg.chip.jpg", "61_1_20170109142408075.jpg.chip.jpg",
+             "61_1_20170109150557335.jpg.chip.jpg"}
+
+
+@pytest.fixture(scope="module")
+def utkface():
+    messages = []
+    samples = read_utkface(UTKFACE, log=messages.append)
+    return samples, messages
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """Runs, logs and caches go to a temporary project root, not the real face_weights/."""
+    monkeypatch.setattr(training, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(training, "IMAGE_CACHE_DIR", tmp_path / "train_data" / "cache")
+    monkeypatch.setattr(features, "FEATURE_CACHE_DIR", tmp_path / "train_data" / "features")
+    return tmp_path
+
+
+def test_reader_counts_and_malformed_names(utkface):
+    samples, messages = utkface
+    assert len(samples) == 23_708 - 3
+    assert np.bincount(samples.genders).tolist() == [12_391, 11_314]
+    assert np.bincount(samples.races).tolist() == [10_078, 4_526, 3_434, 3_975, 1_692]
+    assert samples.ages.min() == 1 and samples.ages.max() == 116
+    skipped = messages[0]
+    assert skipped.startswith("skipped 3 file(s)") and all(name in skipped for name in MALFORMED)
+    assert "White 10078" in messages[1]
+    assert parse_name("25_1_2_20170116174525125.jpg.chip.jpg") == (25, 1, 2)
+    assert parse_name("25_7_2_x.jpg") is None and parse_name("photo.jpg") is None
+
+
+def test_split_is_fixed_disjoint_and_independent_of_order_and_limit(utkface):
+    samples, _ = utkface
+    parts = split(samples)
+    names = {k: set(v.names) for k, v in parts.items()}
+    assert sum(len(v) for v in names.values()) == len(samples)
+    assert not (names["train"] & names["val"] or names["train"] & names["test"] or names["val"] & names["test"])
+    assert abs(len(names["test"]) / len(samples) - 0.2) < 0.01 and abs(len(names["val"]) / len(samples) - 0.1) < 0.01
+
+    shuffled_order = np.random.default_rng(0).permutation(len(samples))
+    reshuffled = split(samples.subset(shuffled_order))
+    assert {k: set(v.names) for k, v in reshuffled.items()} == names
+    limited = split(samples, limit=500)
+    assert sum(len(v) for v in limited.values()) == 500
+    for k in names:
+        assert set(limited[k].names) <= names[k]
+
+
+def test_pipeline_batches_keep_labels_with_their_images(utkface):
+    samples = split(utkface[0], limit=48)["train"]
+    size, bins = 32, AgeBins()
+    decoded = {i: decode_resize(p, size).numpy().round() for i, p in enumerate(samples.paths)}
+    labels = labels_for(samples, bins, age_sigma=0.0)
+    ds = make_dataset(samples, labels, size, batch_size=8, training=True, augmentation=Augmentation.off(), seed=3)
+    seen = 0
+    for images, y in ds:
+        assert images.dtype == "float32" and images.shape[1:] == (size, size, 3)
+        assert y["age"].shape[1] == 101 and y["gender"].shape[1] == 2 and y["race"].shape[1] == 5
+        rgb = images.numpy()[..., ::-1] + np.array([131.0912, 103.8827, 91.4953])  # undo preprocess_input
+        for image, age, gender, race in zip(rgb, y["age"].numpy(), y["gender"].numpy(), y["race"].numpy()):
+            match = min(decoded, key=lambda i: np.abs(decoded[i] - image).mean())
+            assert np.abs(decoded[match] - image).max() < 0.01
+            assert (age.argmax(), gender.argmax(), race.argmax()) == (
+                bins.to_bin(samples.ages[match]), samples.genders[match], samples.races[match])
+            seen += 1
+    assert seen == len(samples)
+
+
+def test_augmentation_and_mixup_keep_targets_valid(utkface):
+    samples = split(utkface[0], limit=64)["train"]
+    ds = make_dataset(samples, labels_for(samples, AgeBins(), 2.0), 32, 16, training=True,
+                      augmentation=Augmentation(mixup=0.4), seed=0)
+    images, y = next(iter(ds))
+    assert np.isfinite(images.numpy()).all()
+    for name in ("age", "gender", "race"):
+        np.testing.assert_allclose(y[name].numpy().sum(axis=1), 1.0, rtol=1e-5)
+    # Mixup with alpha 0.4 almost surely leaves some gender target strictly between 0 and 1.
+    assert ((y["gender"].numpy() > 0.01) & (y["gender"].numpy() < 0.99)).any()
+
+
+def _config(run, **overrides):
+    settings = dict(data=str(UTKFACE), run=run, backbone="simple_cnn", weights=None, input_size=32, epochs=4,
+                    batch_size=32, limit=400, patience=10, augmentation=training.asdict(Augmentation.off()))
+    return training.TrainConfig(**{**settings, **overrides})
+
+
+def _history(run_dir):
+    with open(run_dir / "history.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_short_training_run_writes_everything_and_learns(project):
+    metrics = training.train(_config("short", lr=3e-3), log=lambda m: None)
+    run_dir = project / "face_weights" / "short"
+    assert (run_dir / "best.keras").is_file()
+    assert list((project / "logs" / "short").rglob("events.out.tfevents.*"))
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    for key in ("age_mae", "age_cs5", "age_group_exact", "age_group_1off", "gender_acc", "race_acc", "n_test"):
+        assert key in saved
+    assert saved == metrics and saved["n_test"] == len(split(read_utkface(UTKFACE, log=lambda m: None), limit=400)["test"])
+    for plot in ("confusion_gender.png", "confusion_race.png", "confusion_age_group.png", "age_mae_by_decade.png"):
+        assert (run_dir / plot).stat().st_size > 1000
+    losses = [float(row["loss"]) for row in _history(run_dir)]
+    assert len(losses) == 4 and losses[-1] < losses[0]
+    assert json.loads((run_dir / "split.json").read_text())["test"] == sorted(json.loads((run_dir / "split.json").read_text())["test"])
+
+    # --evaluate on the saved model reproduces the test metrics.
+    output = project / "eval" / "metrics.json"
+    face_train.main(["--evaluate", str(run_dir / "best.keras"), "--data", str(UTKFACE), "--limit", "400",
+                     "--output", str(output)])
+    again = json.loads(output.read_text())
+    for key in ("age_mae", "gender_acc", "race_acc", "age_group_exact", "n_test"):
+        assert again[key] == pytest.approx(saved[key], abs=1e-3)
+
+    # The run now holds a checkpoint: reusing its name without --resume is refused.
+    with pytest.raises(SystemExit) as exit_info:
+        face_train.main(["--data", str(UTKFACE), "--run", "short", "--backbone", "simple_cnn", "--weights", "none"])
+    assert exit_info.value.code == 2
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt("simulated interruption")
+
+
+def test_resume_continues_from_the_saved_epoch(project, monkeypatch):
+    config = _config("resumable")
+    original = training.callbacks
+    monkeypatch.setattr(training, "callbacks", lambda paths, cfg: original(paths, cfg) + [_Interrupt()])
+    with pytest.raises(KeyboardInterrupt):
+        training.train(config, log=lambda m: None)
+    run_dir = project / "face_weights" / "resumable"
+    assert [int(r["epoch"]) for r in _history(run_dir)] == [0, 1]  # interrupted at the end of epoch 1
+    monkeypatch.setattr(training, "callbacks", original)
+    training.train(config, resume=True, log=lambda m: None)
+    epochs = [int(r["epoch"]) for r in _history(run_dir)]
+    assert epochs == [0, 1, 2, 3]  # resumed after the last backed-up epoch, not from 0
+    assert (run_dir / "metrics.json").is_file()
+
+
+def test_frozen_backbone_trains_heads_on_cached_features(project):
+    config = _config("cached", freeze="all", epochs=2)
+    training.train(config, log=lambda m: None)
+    cache = list((project / "train_data" / "features").glob("*.npz"))
+    assert len(cache) == 1
+    model = keras.saving.load_model(project / "face_weights" / "cached" / "best.keras", compile=False)
+    # The saved model's backbone is the one that made the cached features.
+    parts = split(read_utkface(UTKFACE, log=lambda m: None), limit=400)
+    recomputed = features.extract_features(model.layers[1], parts["val"], 32, 32)
+    with np.load(cache[0]) as cached:
+        np.testing.assert_allclose(recomputed, cached["val"], rtol=1e-4, atol=1e-5)
+        assert len(cached["train_flip"]) == len(parts["train"])
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--data", "/nonexistent/folder"], "data folder not found"),
+    (["--data", "EMPTY"], "no images in"),
+    (["--data", "UNNAMED"], "has a UTKFace name"),
+    (["--data", str(UTKFACE), "--backbone", "simple_cnn", "--weights", "none", "--freeze", "conv9", "--limit", "300"],
+     "invalid freeze value"),
+    (["--data", str(UTKFACE), "--backbone", "simple_cnn", "--weights", "vggface2"], "no pretrained weights"),
+])
+def test_cli_errors_are_one_line(argv, message, project, capsys):
+    (project / "EMPTY").mkdir()
+    (project / "UNNAMED").mkdir()
+    shutil.copy(next(UTKFACE.iterdir()), project / "UNNAMED" / "holiday.jpg")
+    argv = [str(project / a) if a in ("EMPTY", "UNNAMED") else a for a in argv]
+    with pytest.raises(SystemExit) as exit_info:
+        face_train.main(argv + ["--epochs", "1"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and message in err[-1]
