@@ -32,8 +32,8 @@ def draw_text_box(image, text, x, y, background_rgb, text_rgb=TEXT_RGB):
     """Draws ``text`` on a filled box whose top-left corner is near (x, y), moved so that it stays inside."""
     scale, thickness = text_style(image)
     box_w, box_h = text_box_size(image, text)
-    x = int(min(max(x, 0), max(image.shape[1] - box_w, 0)))
-    y = int(min(max(y, 0), max(image.shape[0] - box_h, 0)))
+    x = int(min(max(x, 0), max(image.shape[1] - 1 - box_w, 0)))  # the rectangle includes its far corner
+    y = int(min(max(y, 0), max(image.shape[0] - 1 - box_h, 0)))
     cv2.rectangle(image, (x, y), (x + box_w, y + box_h), background_rgb, cv2.FILLED)
     pad = thickness + 1
     baseline = cv2.getTextSize(text, FONT, scale, thickness)[1]

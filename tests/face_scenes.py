@@ -1,0 +1,63 @@
+"""Real faces placed where we know they are: UTKFace crops composed onto gray canvases, for the detection
+and demo tests. Paths to ../shared's detector models, the detectors' test settings."""
+import functools
+
+import cv2
+import numpy as np
+import pytest
+
+from facekit.detection import create_detector
+from facekit.images import read_image
+from tests.shared_data import SHARED, UTKFACE
+
+MODELS = SHARED / "models"
+YUNET_MODEL = MODELS / "face_detector_yunet" / "face_detection_yunet_2023mar.onnx"
+SSD_MODEL = MODELS / "face_detector_opencv_ssd_uint8" / "opencv_face_detector_uint8.pb"
+DETECTOR_MODELS = {"mtcnn": None, "haar": None, "yunet": YUNET_MODEL, "ssd": SSD_MODEL}
+
+# Frontal faces of both genders, four races and several ages; each is found by every detector, Haar included.
+FACE_FILES = (
+    "35_1_0_20170103163357623.jpg.chip.jpg",
+    "28_1_2_20170104020633108.jpg.chip.jpg",
+    "42_0_1_20170113150918448.jpg.chip.jpg",
+    "30_0_3_20170104230725129.jpg.chip.jpg",
+)
+GRAY = (128, 128, 128)
+
+
+def utkface_face(index):
+    return read_image(UTKFACE / FACE_FILES[index])
+
+
+def compose(size, placements):
+    """A gray (height, width) canvas with UTKFace face ``index`` resized to ``side`` at (x, y), for each
+    (index, x, y, side); returns the canvas and the placed (x, y, side, side) boxes."""
+    canvas = np.full((*size, 3), GRAY, dtype=np.uint8)
+    boxes = []
+    for index, x, y, side in placements:
+        canvas[y:y + side, x:x + side] = cv2.resize(utkface_face(index), (side, side), interpolation=cv2.INTER_AREA)
+        boxes.append((x, y, side, side))
+    return canvas, boxes
+
+
+def four_faces():
+    """1000x700 canvas with the four faces at different sizes, well apart."""
+    return compose((700, 1000), [(0, 80, 60, 200), (1, 600, 90, 170), (2, 120, 400, 230), (3, 700, 460, 150)])
+
+
+def iou(a, b):
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    inter_w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    inter_h = max(0, min(ay + ah, by + bh) - max(ay, by))
+    inter = inter_w * inter_h
+    return inter / (aw * ah + bw * bh - inter)
+
+
+@functools.cache  # building MTCNN takes seconds; detectors keep no state between images
+def make_detector(name):
+    """The named detector with its ../shared model file; skips the test when that file is absent."""
+    path = DETECTOR_MODELS[name]
+    if path is not None and not path.is_file():
+        pytest.skip(f"{name} model not found at {path}")
+    return create_detector(name, path)

@@ -1,0 +1,72 @@
+"""Every detector finds real faces where they were placed; landmarks in one order; clear errors."""
+import numpy as np
+import pytest
+
+from facekit.detection import DETECTORS, Face, clip_box, create_detector
+from facekit.errors import FaceKitError
+from tests.face_scenes import iou, make_detector
+
+# The placed square is UTKFace's tight crop; detector boxes differ from it in size (see facekit/crop.py),
+# so a found face counts when its box overlaps the placed one by this much.
+MIN_IOU = 0.5
+
+
+@pytest.fixture(scope="module", params=sorted(DETECTORS))
+def detector(request):
+    return make_detector(request.param)
+
+
+def test_finds_each_placed_face_once(detector, four_faces_scene):
+    image, placed = four_faces_scene
+    faces = detector.detect(image)
+    assert len(faces) == len(placed), [face.box for face in faces]
+    for box in placed:
+        overlaps = [iou(box, face.box) for face in faces]
+        assert max(overlaps) > MIN_IOU, (detector.name, box, [face.box for face in faces])
+    for face in faces:
+        assert isinstance(face, Face) and all(isinstance(v, int) for v in face.box)
+        assert face.score >= detector.min_score
+
+
+def test_landmarks_in_documented_order_inside_the_box(detector, four_faces_scene):
+    image, _ = four_faces_scene
+    faces = detector.detect(image)
+    if detector.name in ("ssd", "haar"):
+        assert all(face.landmarks is None for face in faces)
+        return
+    for face in faces:
+        x, y, w, h = face.box
+        points = face.landmarks
+        assert points.shape == (5, 2)
+        assert np.all((points >= (x, y)) & (points <= (x + w, y + h)))
+        right_eye, left_eye, nose, right_mouth, left_mouth = points
+        assert right_eye[0] < left_eye[0] and right_mouth[0] < left_mouth[0]  # subject's right is image left
+        assert max(right_eye[1], left_eye[1]) < nose[1] < min(right_mouth[1], left_mouth[1])
+
+
+def test_blank_image_has_no_face(detector):
+    assert detector.detect(np.full((480, 640, 3), 128, np.uint8)) == []
+
+
+def test_boxes_clipped_to_the_image():
+    assert clip_box(-10.4, 5, 120.6, 300, 100, 200) == (0, 5, 100, 195)
+
+
+def test_unknown_detector_lists_the_choices():
+    with pytest.raises(FaceKitError, match="unknown detector 'dlib'.*mtcnn.*yunet.*ssd"):
+        create_detector("dlib")
+
+
+@pytest.mark.parametrize("name", ["yunet", "ssd"])
+def test_file_based_detector_without_file_says_which_flag(name, tmp_path):
+    with pytest.raises(FaceKitError, match="--detector-model PATH.*get it from https://"):
+        create_detector(name)
+    with pytest.raises(FaceKitError, match=f"{name} model file not found: .*missing.onnx"):
+        create_detector(name, tmp_path / "missing.onnx")
+
+
+def test_corrupt_yunet_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "face_detection_yunet_2023mar.onnx"
+    bad.write_bytes(b"not an onnx model")
+    with pytest.raises(FaceKitError, match="cannot load the yunet model"):
+        create_detector("yunet", bad)

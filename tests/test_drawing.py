@@ -1,0 +1,50 @@
+"""Labels readable and inside the image, colours in RGB."""
+import numpy as np
+
+from facekit.detection import Face
+from facekit.drawing import BOX_COLOURS_RGB, annotate, draw_fps, face_label, text_box_size, text_style
+
+FEMALE = {"age": 31.6, "gender": "female", "race": "Asian"}
+MALE = {"age": 70.2, "gender": "male", "race": "White"}
+
+
+def test_label_text():
+    assert face_label(FEMALE) == "F 32 Asian"
+    assert face_label(MALE) == "M 70 White"
+
+
+def test_box_drawn_in_rgb_and_input_untouched():
+    image = np.full((480, 640, 3), 128, np.uint8)
+    annotated = annotate(image, [Face((200, 200, 100, 120), 0.9)], [FEMALE])
+    assert np.all(image == 128)
+    assert tuple(annotated[260, 200]) == BOX_COLOURS_RGB["female"]  # left edge of the box, red channel first
+
+
+def test_label_stays_inside_for_faces_at_the_edges():
+    image = np.full((300, 400, 3), 128, np.uint8)
+    faces = [Face((0, 0, 60, 60), 0.9), Face((370, 250, 30, 50), 0.9)]
+    annotated = annotate(image, faces, [FEMALE, MALE])
+    # Above the bottom-right box, pushed left just enough for the whole label to fit.
+    label_w, label_h = text_box_size(image, face_label(MALE))
+    male = np.all(annotated == BOX_COLOURS_RGB["male"], axis=2)
+    rows, cols = np.nonzero(male[:250])
+    assert (cols.min(), cols.max()) == (399 - label_w, 399)
+    assert rows.min() == 250 - label_h
+    # No room above a box at the top edge: the label goes inside it, at the top.
+    label_w, label_h = text_box_size(image, face_label(FEMALE))
+    female = np.all(annotated == BOX_COLOURS_RGB["female"], axis=2)
+    assert female[:label_h, :label_w].mean() > 0.5
+
+
+def test_text_grows_with_the_image():
+    small, large = np.zeros((480, 640, 3), np.uint8), np.zeros((3000, 4000, 3), np.uint8)
+    assert text_style(large)[0] > 3 * text_style(small)[0]
+    assert text_style(large)[1] > text_style(small)[1]
+
+
+def test_fps_banner_is_drawn_in_place():
+    image = np.full((240, 320, 3), 128, np.uint8)
+    draw_fps(image, 24.96)
+    banner_w, banner_h = text_box_size(image, "25.0 FPS")
+    assert np.all(image[:banner_h, :banner_w] == 0, axis=2).mean() > 0.5  # black banner, top-left
+    assert (image[banner_h + 1:] == 128).all() and (image[:, banner_w + 1:] == 128).all()

@@ -1,0 +1,101 @@
+"""read_image: EXIF orientation, grayscale, transparency, very large images, one-line errors; find_images."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from facekit import images
+from facekit.errors import FaceKitError
+from facekit.images import find_images, read_image
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    # A landscape JPEG whose EXIF says "rotate 90 degrees clockwise to view" (orientation 6), left half black.
+    pixels = np.full((100, 200, 3), 255, np.uint8)
+    pixels[:, :100] = 0
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "rotated.jpg"
+    Image.fromarray(pixels).save(path, exif=exif)
+    image = read_image(path)
+    assert image.shape == (200, 100, 3)
+    assert image[:90].mean() < 20 and image[110:].mean() > 235  # the black half is now on top
+
+
+def test_grayscale_becomes_rgb(tmp_path):
+    path = tmp_path / "gray.png"
+    Image.fromarray(np.full((30, 40), 77, np.uint8), mode="L").save(path)
+    image = read_image(path)
+    assert image.shape == (30, 40, 3) and image.dtype == np.uint8 and np.all(image == 77)
+
+
+def test_transparency_composited_on_white(tmp_path):
+    rgba = np.zeros((20, 20, 4), np.uint8)
+    rgba[..., 0] = 255  # red
+    rgba[:, 10:, 3] = 255  # right half opaque, left half transparent
+    path = tmp_path / "alpha.png"
+    Image.fromarray(rgba, mode="RGBA").save(path)
+    image = read_image(path)
+    assert image.shape == (20, 20, 3)
+    assert np.all(image[:, :10] == 255) and np.all(image[:, 10:] == (255, 0, 0))
+
+
+def test_image_over_pillows_bomb_limit_is_read_and_capped(tmp_path, monkeypatch):
+    path = tmp_path / "big.png"
+    Image.fromarray(np.full((1500, 2000, 3), 9, np.uint8)).save(path)
+    # Stand-ins for Pillow's 179-megapixel refusal and our cap, at a size a test can afford.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    monkeypatch.setattr(images, "MAX_SIDE", 500)
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(path)
+    image = read_image(path)
+    assert image.shape == (375, 500, 3)
+    assert Image.MAX_IMAGE_PIXELS == 1000  # restored
+
+
+def test_absurdly_large_header_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "big.png"
+    Image.fromarray(np.zeros((100, 100, 3), np.uint8)).save(path)
+    monkeypatch.setattr(images, "MAX_INPUT_PIXELS", 5000)
+    with pytest.raises(FaceKitError, match="image too large: .*big.png is 100x100"):
+        read_image(path)
+
+
+@pytest.mark.parametrize("content", [b"", b"not an image at all", b"\xff\xd8\xff\xe0" + b"\x00" * 50],
+                         ids=["empty", "text", "jpeg-header-only"])
+def test_corrupt_file_names_the_file_in_one_line(tmp_path, content):
+    path = tmp_path / "broken.jpg"
+    path.write_bytes(content)
+    with pytest.raises(FaceKitError, match="cannot read image .*broken.jpg") as caught:
+        read_image(path)
+    assert "\n" not in str(caught.value)
+
+
+def test_truncated_jpeg_is_an_error(tmp_path):
+    whole = tmp_path / "whole.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (200, 200, 3), np.uint8)).save(whole)
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(whole.read_bytes()[:2000])
+    with pytest.raises(FaceKitError, match="cut.jpg"):
+        read_image(cut)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FaceKitError, match="image not found: .*nothing.jpg"):
+        read_image(tmp_path / "nothing.jpg")
+
+
+def test_find_images_expands_folders_and_keeps_files(tmp_path):
+    for name in ("b.JPG", "a.png", "notes.txt", "c.jpeg"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "sub").mkdir()
+    extra = tmp_path / "sub" / "named.weird"
+    extra.write_bytes(b"x")
+    found = find_images([tmp_path, extra])
+    assert [p.name for p in found] == ["a.png", "b.JPG", "c.jpeg", "named.weird"]
+
+
+def test_find_images_errors(tmp_path):
+    with pytest.raises(FaceKitError, match="input not found: .*absent"):
+        find_images([tmp_path / "absent"])
+    with pytest.raises(FaceKitError, match="no images .* in folder"):
+        find_images([tmp_path])
