@@ -1,0 +1,154 @@
+"""face_demo.py end to end: annotated images and JSON with one entry per face, folders with bad files, errors."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import face_demo
+from facekit import inference
+from facekit.images import read_image, write_image
+from tests.face_scenes import YUNET_MODEL, iou
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def yunet_args():
+    if not YUNET_MODEL.is_file():
+        pytest.skip(f"YuNet model not found at {YUNET_MODEL}")
+    return ["--detector", "yunet", "--detector-model", str(YUNET_MODEL)]
+
+
+def run_demo(argv):
+    """face_demo.main in this process (TensorFlow loads once): its exit status."""
+    with pytest.raises(SystemExit) as exit_info:
+        face_demo.main([str(a) for a in argv])
+    return exit_info.value.code
+
+
+def error_lines(stderr):
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+def test_photo_gets_one_box_and_json_entry_per_face(tmp_path, four_faces_scene, tiny_model_file, yunet_args, capsys):
+    image, placed = four_faces_scene
+    photo = tmp_path / "group.jpg"
+    write_image(photo, image)
+    status = run_demo([photo, "--model", tiny_model_file, *yunet_args, "--output", tmp_path / "out",
+                       "--json", tmp_path / "faces.json"])
+    assert status == 0
+    assert "group.jpg: 4 faces" in capsys.readouterr().out
+    annotated = read_image(tmp_path / "out" / "group_annotated.jpg")
+    assert annotated.shape == image.shape
+    [entry] = json.loads((tmp_path / "faces.json").read_text())
+    assert (entry["width"], entry["height"]) == (1000, 700)
+    assert len(entry["faces"]) == 4
+    for box in placed:
+        face = max(entry["faces"], key=lambda f: iou(box, tuple(f["box"].values())))
+        assert iou(box, tuple(face["box"].values())) > 0.5
+        assert face["gender"] in ("male", "female") and 0 <= face["age"] <= 100
+        assert sum(face["probabilities"]["race"].values()) == pytest.approx(1, abs=1e-3)
+        x, y = face["box"]["x"], face["box"]["y"] + face["box"]["height"] // 2
+        assert np.abs(annotated[y, x].astype(int) - image[y, x]).sum() > 60  # the box's left edge is drawn
+
+
+def test_folder_of_mixed_inputs_annotates_the_good_ones_and_reports_the_bad(
+        tmp_path, four_faces_scene, tiny_model_file, capsys):
+    image, _ = four_faces_scene
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    write_image(folder / "colour.png", image)
+    Image.fromarray(image).convert("L").save(folder / "gray.jpg")
+    rgba = np.dstack([image, np.full(image.shape[:2], 255, np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(folder / "alpha.png")
+    write_image(folder / "empty_wall.jpg", np.full((300, 400, 3), 90, np.uint8))
+    (folder / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    status = run_demo([folder, "--model", tiny_model_file, "--output", tmp_path / "out",
+                       "--json", tmp_path / "faces.json"])  # the default detector, mtcnn
+    captured = capsys.readouterr()
+    assert status == 1
+    [error] = error_lines(captured.err)
+    assert "corrupt.jpg" in error and "1 of 5 images could not be annotated" in captured.err
+    entries = {Path(e["image"]).name: e for e in json.loads((tmp_path / "faces.json").read_text())}
+    assert "cannot read image" in entries["corrupt.jpg"]["error"]
+    for name in ("colour.png", "gray.jpg", "alpha.png"):
+        assert len(entries[name]["faces"]) == 4, name
+    assert entries["empty_wall.jpg"]["faces"] == []
+    assert "empty_wall.jpg: no face found" in captured.out
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["alpha_annotated.png", "colour_annotated.png", "empty_wall_annotated.jpg",
+                       "gray_annotated.jpg"]
+
+
+def test_existing_output_is_not_replaced_without_overwrite(tmp_path, tiny_model_file, yunet_args, capsys):
+    photo = tmp_path / "wall.jpg"
+    write_image(photo, np.full((100, 100, 3), 50, np.uint8))
+    target = tmp_path / "wall_annotated.jpg"
+    target.write_bytes(b"user's file")
+    args = [photo, "--model", tiny_model_file, *yunet_args, "--output", target]
+    assert run_demo(args) == 2
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
+    assert target.read_bytes() == b"user's file"
+    assert run_demo([*args, "--overwrite"]) == 0
+    assert read_image(target).shape == (100, 100, 3)
+    assert run_demo([photo, "--model", tiny_model_file, *yunet_args, "--output", photo, "--overwrite"]) == 2
+    assert "is an input image" in capsys.readouterr().err
+
+
+def test_same_names_from_two_folders_do_not_collide():
+    paths = face_demo.output_paths([Path("a/x.jpg"), Path("b/x.jpg"), Path("b/x.png")], Path("out"))
+    assert [p.name for p in paths] == ["x_annotated.jpg", "x_annotated_2.jpg", "x_annotated.png"]
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("missing input", "input not found"),
+    ("missing model", "model file not found"),
+    ("missing detector file", "yunet model file not found"),
+    ("no detector file", "needs its model file"),
+])
+def test_user_errors_exit_2_with_one_line(case, expected, tmp_path, tiny_model_file, four_faces_scene, capsys):
+    photo = tmp_path / "photo.jpg"
+    write_image(photo, four_faces_scene[0])
+    args = {
+        "missing input": [tmp_path / "nowhere.jpg", "--model", tiny_model_file],
+        "missing model": [photo, "--model", tmp_path / "absent.keras"],
+        "missing detector file": [photo, "--model", tiny_model_file, "--detector", "yunet",
+                                  "--detector-model", tmp_path / "absent.onnx"],
+        "no detector file": [photo, "--model", tiny_model_file, "--detector", "yunet"],
+    }[case]
+    assert run_demo([*args, "--output", tmp_path / "out"]) == 2
+    [line] = error_lines(capsys.readouterr().err)
+    assert expected in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_command_line_error_has_no_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "face_demo.py", str(tmp_path / "absent.jpg")], cwd=PROJECT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == f"error: input not found: {tmp_path / 'absent.jpg'}"
+
+
+def test_without_model_the_newest_in_face_weights_is_used_and_named(tmp_path, tiny_model_file, yunet_args,
+                                                                    monkeypatch, capsys):
+    weights = tmp_path / "face_weights"
+    older, newer = weights / "run1" / "best.keras", weights / "run2" / "best.keras"
+    for path, mtime in ((older, 1_000_000), (newer, 2_000_000)):
+        path.parent.mkdir(parents=True)
+        shutil.copy(tiny_model_file, path)
+        os.utime(path, (mtime, mtime))
+    monkeypatch.setattr(inference, "FACE_WEIGHTS_DIR", weights)
+    photo = tmp_path / "wall.jpg"
+    write_image(photo, np.full((100, 100, 3), 50, np.uint8))
+    assert run_demo([photo, *yunet_args, "--output", tmp_path / "out"]) == 0
+    assert f"using the newest model: {newer}" in capsys.readouterr().out
+    shutil.rmtree(weights)
+    assert run_demo([photo, *yunet_args, "--output", tmp_path / "out2"]) == 2
+    assert "no trained model (*.keras)" in capsys.readouterr().err
