@@ -1,0 +1,69 @@
+"""Age, gender and race on a webcam or a video file, live in a window and/or written to a video file.
+
+    python face_video_demo.py --source 0                                  # webcam 0, in a window; q quits
+    python face_video_demo.py --source clip.mp4 --output clip_annotated.mp4 --no-display --every 3
+
+The output video has the input's frame size and frame rate (mp4v). Without a display (or with
+opencv-python-headless, as requirements.txt installs) frames are only written, so --output is then required.
+Exit status: 0 done; 2 an error (missing file, camera that cannot be opened, ...), told in one line on stderr.
+"""
+import argparse
+from pathlib import Path
+
+from facekit.errors import FaceKitError, exit_with_error
+from facekit.inference import add_analyzer_arguments, analyzer_from_args
+from facekit.video import annotate_video, display_available, open_capture
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--source", required=True, help="webcam index (0, 1, ...) or video file")
+    parser.add_argument("--output", default=None, metavar="FILE", help="write the annotated video here (.mp4)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
+    parser.add_argument("--no-display", action="store_true", help="do not show a window")
+    parser.add_argument("--every", type=int, default=1, metavar="N",
+                        help="analyse every N-th frame, reusing its results in between (default: 1)")
+    add_analyzer_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def check_output(args):
+    if args.every < 1:
+        raise FaceKitError(f"--every must be 1 or more, not {args.every}")
+    if args.output is None:
+        return
+    output = Path(args.output)
+    if not args.source.isdigit() and output.resolve() == Path(args.source).resolve():
+        raise FaceKitError(f"--output {output} is the input video; choose another file")
+    if output.exists() and not args.overwrite:
+        raise FaceKitError(f"{output} already exists; pass --overwrite or choose another --output")
+
+
+def run(args):
+    check_output(args)
+    display = not args.no_display and display_available()
+    if not display:
+        if args.output is None:
+            raise FaceKitError("no display available here (or --no-display): pass --output FILE to save the video")
+        if not args.no_display:
+            print(f"no display available (OpenCV without GUI or no screen): writing {args.output} only")
+    analyzer = analyzer_from_args(args)
+    capture, what = open_capture(args.source)
+    print(f"reading {what}" + ("; press q in the window to stop" if display else ""))
+    frames, analysed, fps = annotate_video(analyzer, capture, args.output, display, args.every)
+    written = f" -> {args.output}" if args.output else ""
+    print(f"{frames} frames ({analysed} analysed) at {fps:.1f} frames per second{written}")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        run(args)
+    except FaceKitError as error:
+        exit_with_error(error)
+    except KeyboardInterrupt:  # Ctrl+C on a webcam: the capture and writer were released on the way out
+        print("stopped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""face_video_demo.py on a short video of real faces: same frame count, size and rate out; clear errors."""
+import cv2
+import numpy as np
+import pytest
+
+import face_video_demo
+from facekit.video import FrameRate
+from tests.face_scenes import YUNET_MODEL, compose
+from tests.shared_data import UTKFACE
+
+FRAMES, FPS, SIZE = 12, 10.0, (480, 360)
+
+
+@pytest.fixture(scope="module")
+def face_video(tmp_path_factory):
+    """Two real faces drifting right by 6 pixels a frame, written with cv2.VideoWriter (mp4v)."""
+    if not UTKFACE.is_dir():
+        pytest.skip(f"UTKFace not found at {UTKFACE}")
+    path = tmp_path_factory.mktemp("video") / "faces.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, SIZE)
+    for frame in range(FRAMES):
+        image, _ = compose(SIZE[::-1], [(0, 20 + 6 * frame, 80, 140), (2, 260 + 6 * frame, 100, 120)])
+        writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+def video_properties(path):
+    capture = cv2.VideoCapture(str(path))
+    frames = 0
+    while capture.read()[0]:
+        frames += 1
+    size = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
+    return frames, size, fps
+
+
+def run_video_demo(argv):
+    with pytest.raises(SystemExit) as exit_info:
+        face_video_demo.main([str(a) for a in argv])
+    return exit_info.value.code
+
+
+def test_output_video_keeps_frame_count_size_and_rate(face_video, tmp_path, tiny_model_file, capsys):
+    if not YUNET_MODEL.is_file():
+        pytest.skip(f"YuNet model not found at {YUNET_MODEL}")
+    output = tmp_path / "annotated.mp4"
+    face_video_demo.main(["--source", str(face_video), "--output", str(output), "--no-display", "--every", "3",
+                          "--model", str(tiny_model_file), "--detector", "yunet", "--detector-model", str(YUNET_MODEL)])
+    assert f"{FRAMES} frames (4 analysed)" in capsys.readouterr().out
+    frames, size, fps = video_properties(output)
+    assert (frames, size) == (FRAMES, SIZE)
+    assert fps == pytest.approx(FPS)
+    # Frames differ from the input where boxes and the FPS banner are drawn.
+    original, annotated = cv2.VideoCapture(str(face_video)), cv2.VideoCapture(str(output))
+    difference = np.abs(original.read()[1].astype(int) - annotated.read()[1].astype(int)).sum(axis=2)
+    assert (difference[:15, :60] > 100).mean() > 0.5  # the banner
+    assert (difference[:, 20:22] > 60).any() and (difference[:, 300:400] > 60).any()  # both faces' boxes
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--source", "missing.mp4", "--output", "out.mp4"], "video file not found: missing.mp4"),
+    (["--source", "7", "--output", "out.mp4"], "cannot open camera 7"),
+    (["--source", "0"], "pass --output FILE"),
+    (["--source", "0", "--output", "out.mp4", "--every", "0"], "--every must be 1 or more"),
+])
+def test_errors_exit_2_with_one_line(argv, expected, tmp_path, tiny_model_file, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert run_video_demo([*argv, "--model", tiny_model_file, "--no-display"]) == 2
+    [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert expected in line
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_existing_output_is_refused(face_video, tmp_path, tiny_model_file, capsys):
+    output = tmp_path / "taken.mp4"
+    output.write_bytes(b"keep me")
+    assert run_video_demo(["--source", face_video, "--output", output, "--no-display",
+                           "--model", tiny_model_file]) == 2
+    assert "already exists" in capsys.readouterr().err and output.read_bytes() == b"keep me"
+
+
+def test_frame_rate_is_smoothed_over_frame_times(monkeypatch):
+    clock = iter([0.0, 0.1, 0.3])  # frames take 0.1 s, then 0.2 s
+    monkeypatch.setattr("facekit.video.time.perf_counter", lambda: next(clock))
+    meter = FrameRate(smoothing=0.9)
+    assert meter.tick() == pytest.approx(10.0)
+    assert meter.tick() == pytest.approx(1 / (0.9 * 0.1 + 0.1 * 0.2))
