@@ -3,7 +3,9 @@
 Detectors:
     mtcnn  the default: works after ``pip install`` (the mtcnn wheel ships its weights); boxes and landmarks.
     yunet  OpenCV's YuNet (``cv2.FaceDetectorYN``): fast and accurate, boxes and landmarks; needs its .onnx file.
-    ssd    OpenCV's res10 SSD (``cv2.dnn``): boxes only; needs its .pb file and the .pbtxt beside it.
+    ssd    OpenCV's res10 SSD (``cv2.dnn``): boxes only; needs its .pb file and the .pbtxt beside it. It sees the
+           photo at 300x300, so it misses small faces in large photos, and for a face filling more than about
+           40% of the photo it often adds a spurious second box over the face's lower part.
     haar   OpenCV's bundled frontal-face Haar cascade: no extra file, fastest, misses turned faces; boxes only.
 
 Landmarks, when a detector gives them, are a (5, 2) float32 array in image pixels, always in this order:
@@ -78,29 +80,49 @@ class MtcnnDetector:
 
 
 class YuNetDetector:
-    """OpenCV's YuNet; its output rows are x, y, w, h, five landmarks (already in our order), score."""
+    """OpenCV's YuNet; its output rows are x, y, w, h, five landmarks (already in our order), score.
+
+    YuNet misses faces larger than about 600 pixels and faces that fill the photo (close-ups), so a photo larger
+    than SECOND_PASS_SIDE is searched again at that size, and the two passes' boxes are merged (non-maximum
+    suppression).
+    """
 
     name = "yunet"
     default_min_score = 0.8
+    SECOND_PASS_SIDE = 320
+    _NMS_IOU = 0.3
 
     def __init__(self, model_path, min_score=None):
         path = require_model_file(model_path, "yunet", YUNET_FILE, YUNET_URL)
         self.min_score = self.default_min_score if min_score is None else min_score
         try:
-            self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), self.min_score, 0.3, 5000)
+            self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), self.min_score, self._NMS_IOU, 5000)
         except cv2.error as error:
             raise FaceKitError(f"cannot load the yunet model {path}: {error.err}") from None
 
     def detect(self, image_rgb):
         height, width = image_rgb.shape[:2]
-        self._net.setInputSize((width, height))
-        _, rows = self._net.detect(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
+        rows = self._detect_rows(image_rgb)
+        if max(height, width) > self.SECOND_PASS_SIDE:
+            scale = self.SECOND_PASS_SIDE / max(height, width)
+            small = cv2.resize(image_rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            small_rows = self._detect_rows(small)
+            small_rows[:, :14] /= scale
+            rows = np.concatenate([rows, small_rows])
+            keep = cv2.dnn.NMSBoxes(rows[:, :4].tolist(), rows[:, 14].tolist(), 0.0, self._NMS_IOU)
+            rows = rows[np.ravel(keep).astype(int)]
         faces = []
-        for row in [] if rows is None else rows:
+        for row in rows:
             x, y, w, h = row[:4]
             landmarks = row[4:14].reshape(5, 2).astype(np.float32)
             faces.append(Face(clip_box(x, y, x + w, y + h, width, height), float(row[14]), landmarks))
         return _faces_with_area(faces)
+
+    def _detect_rows(self, image_rgb):
+        height, width = image_rgb.shape[:2]
+        self._net.setInputSize((width, height))
+        _, rows = self._net.detect(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
+        return np.zeros((0, 15), np.float32) if rows is None else rows
 
 
 class SsdDetector:

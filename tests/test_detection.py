@@ -4,7 +4,7 @@ import pytest
 
 from facekit.detection import DETECTORS, Face, clip_box, create_detector
 from facekit.errors import FaceKitError
-from tests.face_scenes import iou, make_detector
+from tests.face_scenes import compose, iou, make_detector
 
 # The placed square is UTKFace's tight crop; detector boxes differ from it in size (see facekit/crop.py),
 # so a found face counts when its box overlaps the placed one by this much.
@@ -70,3 +70,12 @@ def test_corrupt_yunet_file_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not an onnx model")
     with pytest.raises(FaceKitError, match="cannot load the yunet model"):
         create_detector("yunet", bad)
+
+
+@pytest.mark.parametrize("name", ["mtcnn", "yunet"])
+@pytest.mark.parametrize("canvas, x, side", [(1100, 100, 900), (640, 0, 640)], ids=["900px-face", "filling-photo"])
+def test_close_up_faces_are_found_once(name, canvas, x, side):
+    # Both are beyond YuNet's range at full size: its second, smaller pass finds them.
+    image, [placed] = compose((canvas, canvas), [(0, x, x, side)])
+    faces = make_detector(name).detect(image)
+    assert len(faces) == 1 and iou(faces[0].box, placed) > MIN_IOU
