@@ -5,14 +5,14 @@
     python face_train.py --evaluate face_weights/small/best.keras --data DIR
 """
 import argparse
-from dataclasses import asdict, fields
+from dataclasses import MISSING, asdict, fields
 
 from facekit.backbones import BACKBONES
 from facekit.errors import FaceKitError, exit_with_error
 from facekit.pipeline import Augmentation
 from facekit.training import TrainConfig, evaluate_saved, train
 
-DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not f.default_factory}
+DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
 
 
 def parse_args(argv=None):

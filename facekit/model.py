@@ -8,8 +8,7 @@ from keras import layers
 
 from facekit.backbones import create_backbone
 from facekit.errors import FaceKitError
-from facekit.labels import GENDERS, RACES, AgeBins, age_group_names
-from facekit.labels import ADIENCE_GROUPS, age_group
+from facekit.labels import ADIENCE_GROUPS, GENDERS, RACES, AgeBins, age_group, age_group_names
 from facekit.preprocessing import preprocess_input
 
 OUTPUTS = ("age", "gender", "race")

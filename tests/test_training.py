@@ -49,6 +49,16 @@ def test_reader_counts_and_malformed_names(utkface):
     assert parse_name("25_7_2_x.jpg") is None and parse_name("photo.jpg") is None
 
 
+def test_unreadable_images_are_skipped_and_reported(tmp_path):
+    for path in sorted(UTKFACE.iterdir())[:3]:
+        (tmp_path / path.name).symlink_to(path)
+    (tmp_path / "30_0_1_20170101000000000.jpg.chip.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    messages = []
+    samples = read_utkface(tmp_path, log=messages.append)
+    assert len(samples) == 3
+    assert messages[0] == "skipped 1 unreadable image(s): 30_0_1_20170101000000000.jpg.chip.jpg"
+
+
 def test_split_is_fixed_disjoint_and_independent_of_order_and_limit(utkface):
     samples, _ = utkface
     parts = split(samples)

@@ -1,0 +1,98 @@
+"""Training throughput on this machine: input pipeline, train steps at several freeze depths, cached-feature path.
+
+    .venv/bin/python benchmarks/bench_training.py [--data ../shared/data/utkface/UTKFace] [--size 200]
+
+Prints images/s for each; all figures come from one run, so their ratios hold even on a noisy machine.
+"""
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from facekit.data import read_utkface, split  # noqa: E402
+from facekit.labels import AgeBins  # noqa: E402
+from facekit.model import OUTPUTS, build_model, get_backbone  # noqa: E402
+from facekit.pipeline import Augmentation, labels_for, make_dataset  # noqa: E402
+from facekit.training import TrainConfig, compile_model  # noqa: E402
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "utkface" / "UTKFace"
+
+
+def images_per_second(ds, images, repeats=1):
+    """Iterates ``ds`` once to warm up, then times ``repeats`` passes."""
+    for _ in ds:
+        pass
+    started = time.perf_counter()
+    for _ in range(repeats):
+        for _ in ds:
+            pass
+    return images * repeats / (time.perf_counter() - started)
+
+
+def train_step_rate(backbone, size, freeze, batch, steps):
+    model = build_model(backbone, input_shape=(size, size, 3), freeze=freeze)
+    compile_model(model, TrainConfig(data="", run="", weights=None, epochs=1), steps)
+    x = tf.random.uniform((batch, size, size, 3), -120, 150)
+    y = {name: tf.one_hot(tf.zeros(batch, tf.int32), model.get_layer(name).units) for name in OUTPUTS}
+    ds = tf.data.Dataset.from_tensors((x, y)).repeat(steps)
+    model.fit(ds.take(2), verbose=0)  # trace and warm up
+    started = time.perf_counter()
+    model.fit(ds, verbose=0)
+    return batch * steps / (time.perf_counter() - started), model
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--size", type=int, default=200, help="ResNet50 input side")
+    parser.add_argument("--images", type=int, default=512, help="images for the pipeline measurement")
+    args = parser.parse_args()
+    print(f"TensorFlow {tf.__version__}, {tf.config.threading.get_inter_op_parallelism_threads() or 'auto'} "
+          f"inter-op threads, devices: {[d.device_type for d in tf.config.list_physical_devices()]}")
+
+    # A fixed subset of the training split, a little over --images (70 % of the limit lands in train).
+    samples = split(read_utkface(args.data, log=lambda m: None), limit=int(args.images / 0.7) + 50)["train"]
+    samples = samples.subset(np.arange(min(args.images, len(samples))))
+    labels = labels_for(samples, AgeBins(), 2.0)
+    rows = []
+    for size in (64, 96, args.size):
+        plain = make_dataset(samples, labels, size, 64, training=True, augmentation=Augmentation.off())
+        augmented = make_dataset(samples, labels, size, 64, training=True)
+        with tempfile.TemporaryDirectory() as cache:
+            cached = make_dataset(samples, labels, size, 64, training=True, cache_dir=cache)
+            rate_cached = images_per_second(cached, len(samples), repeats=2)
+        rows.append((f"input pipeline {size}px: decode+resize", images_per_second(plain, len(samples))))
+        rows.append((f"input pipeline {size}px: decode+resize+augment", images_per_second(augmented, len(samples))))
+        rows.append((f"input pipeline {size}px: disk cache+augment (epoch 2+)", rate_cached))
+
+    for freeze in ("all", "conv4", "none"):
+        rate, model = train_step_rate("vggface2_resnet50", args.size, freeze, batch=16, steps=6)
+        rows.append((f"train step vggface2_resnet50 {args.size}px freeze={freeze} (batch 16)", rate))
+    backbone = get_backbone(model)
+    features = np.random.default_rng(0).normal(size=(4096, backbone.output_shape[-1])).astype(np.float32)
+    heads_input = tf.keras.Input(shape=features.shape[1:])
+    heads = tf.keras.Model(heads_input, {n: model.get_layer(n)(heads_input) for n in OUTPUTS})
+    compile_model(heads, TrainConfig(data="", run="", weights=None, epochs=1), 64)
+    y = {n: np.eye(model.get_layer(n).units, dtype=np.float32)[np.zeros(len(features), int)] for n in OUTPUTS}
+    heads.fit(features[:256], {k: v[:256] for k, v in y.items()}, batch_size=64, verbose=0)
+    started = time.perf_counter()
+    heads.fit(features, y, batch_size=64, verbose=0)
+    rows.append(("train step, cached-feature path (heads only, batch 64)", len(features) / (time.perf_counter() - started)))
+
+    for name, size in (("simple_cnn", 64), ("simple_cnn", 80), ("simple_cnn", 96), ("levi_hassner", 227)):
+        rate, _ = train_step_rate(name, size, "none", batch=64, steps=8)
+        rows.append((f"train step {name} {size}px (batch 64)", rate))
+
+    width = max(len(r[0]) for r in rows)
+    for label, rate in rows:
+        print(f"{label:<{width}}  {rate:9.1f} images/s")
+
+
+if __name__ == "__main__":
+    main()
