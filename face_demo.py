@@ -17,6 +17,8 @@ import json
 import sys
 from pathlib import Path
 
+import cv2
+
 from tqdm import tqdm
 
 from facekit.drawing import annotate, draw_banner
@@ -100,7 +102,7 @@ def run(args):
     for image_path, output_path in tqdm(list(zip(images, outputs)), unit="image", disable=len(images) == 1):
         try:
             entry, summary = annotate_image(analyzer, image_path, output_path)
-        except FaceKitError as error:  # one bad file must not stop a folder
+        except (FaceKitError, cv2.error) as error:  # one bad file must not stop a folder
             failed += 1
             entries.append({"image": str(image_path), "error": str(error)})
             tqdm.write(f"error: {error}", file=sys.stderr)

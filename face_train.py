@@ -3,6 +3,7 @@
     python face_train.py --data DIR --backbone vggface2_resnet50 --weights vggface2 --freeze conv4 --run mine
     python face_train.py --data DIR --backbone simple_cnn --weights none --epochs 40 --run small
     python face_train.py --evaluate face_weights/small/best.keras --data DIR
+    python face_train.py --resume --run small            # after an interruption
 """
 import argparse
 from dataclasses import MISSING, asdict, fields
@@ -10,26 +11,34 @@ from dataclasses import MISSING, asdict, fields
 from facekit.backbones import BACKBONES
 from facekit.errors import FaceKitError, exit_with_error
 from facekit.pipeline import Augmentation
-from facekit.training import TrainConfig, evaluate_saved, train
+from facekit.training import TrainConfig, evaluate_saved, resume, train
 
 DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
 
 
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, help="folder of images in UTKFace naming (AGE_GENDER_RACE_*.jpg)")
+    p.add_argument("--data", help="folder of images in UTKFace naming (AGE_GENDER_RACE_*.jpg)")
     p.add_argument("--evaluate", metavar="MODEL", help="evaluate this saved .keras model instead of training")
     p.add_argument("--output", help="with --evaluate: metrics JSON path (default: MODEL_DIR/evaluation/)")
     p.add_argument("--run", help="run name: face_weights/RUN/ and logs/RUN/ (default: BACKBONE_freeze-FREEZE)")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run with its saved settings")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the interrupted run --run with its saved settings (--epochs may change their count)")
     p.add_argument("--backbone", default=DEFAULTS["backbone"], choices=sorted(BACKBONES))
     p.add_argument("--weights", default=DEFAULTS["weights"], help="vggface2, none (random init) or a .h5 path")
     p.add_argument("--freeze", default=DEFAULTS["freeze"],
                    help="frozen backbone layers: a count, none, all, or a stage (conv2..conv5)")
-    p.add_argument("--input-size", type=int, help="input side in pixels (default: the backbone's own)")
-    p.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
-    p.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"])
-    p.add_argument("--limit", type=int, help="use a fixed subset of K images (the split stays the same)")
+    p.add_argument("--input-size", type=positive_int, help="input side in pixels (default: the backbone's own)")
+    p.add_argument("--epochs", type=positive_int, help=f"default {DEFAULTS['epochs']}")
+    p.add_argument("--batch-size", type=positive_int, default=DEFAULTS["batch_size"])
+    p.add_argument("--limit", type=positive_int, help="use a fixed subset of K images (the split stays the same)")
     p.add_argument("--lr", type=float, help="peak learning rate (default 1e-3 from scratch, 1e-4 pretrained)")
     p.add_argument("--age-sigma", type=float, default=DEFAULTS["age_sigma"],
                    help="width in years of the Gaussian age targets; 0 for one-hot")
@@ -37,10 +46,16 @@ def parse_args(argv=None):
                    help="oversample: repeat images of rare age decades (children, the elderly)")
     p.add_argument("--no-augment", action="store_true", help="train without augmentation")
     p.add_argument("--mixup", type=float, default=Augmentation().mixup, help="mixup alpha; 0 disables")
-    p.add_argument("--patience", type=int, default=DEFAULTS["patience"], help="early-stopping patience (epochs)")
+    p.add_argument("--patience", type=positive_int, default=DEFAULTS["patience"],
+                   help="early-stopping patience (epochs)")
     p.add_argument("--no-feature-cache", action="store_true",
                    help="with --freeze all, run images through the frozen backbone every epoch instead")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.resume and not args.run:
+        p.error("--resume needs --run NAME")
+    if not args.resume and not args.data:
+        p.error("--data DIR is required")
+    return args
 
 
 def main(argv=None):
@@ -49,14 +64,18 @@ def main(argv=None):
         if args.evaluate:
             evaluate_saved(args.evaluate, args.data, args.output, limit=args.limit)
             return
+        if args.resume:
+            resume(args.run, epochs=args.epochs)
+            return
         augmentation = Augmentation.off() if args.no_augment else Augmentation(mixup=args.mixup)
         config = TrainConfig(
             data=args.data, run=args.run or f"{args.backbone}_freeze-{args.freeze}", backbone=args.backbone,
             weights=None if args.weights == "none" else args.weights, freeze=args.freeze,
-            input_size=args.input_size, epochs=args.epochs, batch_size=args.batch_size, limit=args.limit,
+            input_size=args.input_size, epochs=args.epochs or DEFAULTS["epochs"], batch_size=args.batch_size,
+            limit=args.limit,
             lr=args.lr, age_sigma=args.age_sigma, age_balance=args.age_balance, augmentation=asdict(augmentation),
             patience=args.patience, feature_cache=not args.no_feature_cache)
-        train(config, resume=args.resume)
+        train(config)
     except FaceKitError as error:
         exit_with_error(error)
 

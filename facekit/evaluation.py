@@ -7,24 +7,10 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt
 import numpy as np
-from tqdm import tqdm
 
-from facekit.labels import GENDERS, RACES, age_group, age_group_names
-from facekit.pipeline import Augmentation, labels_for, make_dataset
-
-
-def predict_split(model, samples, batch_size=64):
-    """Probability arrays for every sample of a split, in order."""
-    size = model.input_shape[1]
-    bins = model.get_layer("age").age_bins
-    ds = make_dataset(samples, labels_for(samples, bins, 0.0), size, batch_size, training=False,
-                      augmentation=Augmentation.off())
-    parts = {"age": [], "gender": [], "race": []}
-    for images, _ in tqdm(ds, total=int(np.ceil(len(samples) / batch_size)), desc="evaluating", unit="batch"):
-        out = model.predict_on_batch(images)
-        for name in parts:
-            parts[name].append(np.asarray(out[name]))
-    return {name: np.concatenate(p) for name, p in parts.items()}
+from facekit.labels import GENDERS, RACES, age_decade, age_group, age_group_names, decade_name
+from facekit.model import age_bins_of
+from facekit.pipeline import predict_samples
 
 
 def compute_metrics(samples, probs, age_bins):
@@ -34,7 +20,7 @@ def compute_metrics(samples, probs, age_bins):
     true_group, pred_group = age_group(samples.ages), age_group(ages)
     gender_pred, race_pred = probs["gender"].argmax(1), probs["race"].argmax(1)
     gender_ok, race_ok = gender_pred == samples.genders, race_pred == samples.races
-    decades = np.minimum(samples.ages // 10, 9)
+    decades = age_decade(samples.ages)
     return {
         "n_test": int(len(samples)),
         "age_mae": round(float(error.mean()), 3),
@@ -43,7 +29,7 @@ def compute_metrics(samples, probs, age_bins):
         "age_group_1off": round(float((np.abs(true_group - pred_group) <= 1).mean()), 4),
         "gender_acc": round(float(gender_ok.mean()), 4),
         "race_acc": round(float(race_ok.mean()), 4),
-        "age_mae_by_decade": {f"{d * 10}-{d * 10 + 9}" if d < 9 else "90+": round(float(error[decades == d].mean()), 2)
+        "age_mae_by_decade": {decade_name(d): round(float(error[decades == d].mean()), 2)
                               for d in range(10) if (decades == d).any()},
         "gender_acc_by_gender": {g: round(float(gender_ok[samples.genders == i].mean()), 4)
                                  for i, g in enumerate(GENDERS) if (samples.genders == i).any()},
@@ -86,11 +72,11 @@ def save_plots(samples, probs, age_bins, folder):
         plt.close(fig)
         written.append(folder / name)
 
-    decades = np.minimum(samples.ages // 10, 9)
+    decades = age_decade(samples.ages)
     present = [d for d in range(10) if (decades == d).any()]
     error = np.abs(ages - samples.ages)
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.bar([f"{d * 10}s" if d < 9 else "90+" for d in present], [error[decades == d].mean() for d in present])
+    ax.bar([decade_name(d) for d in present], [error[decades == d].mean() for d in present])
     ax.axhline(error.mean(), color="black", linestyle="--", label=f"overall {error.mean():.2f}")
     ax.set_ylabel("age MAE (years)")
     ax.set_title("Age error per decade")
@@ -105,8 +91,8 @@ def evaluate(model, samples, output_json, batch_size=64):
     """Writes metrics JSON and plots beside it; returns the metrics."""
     output_json = Path(output_json)
     output_json.parent.mkdir(parents=True, exist_ok=True)
-    bins = model.get_layer("age").age_bins
-    probs = predict_split(model, samples, batch_size)
+    bins = age_bins_of(model)
+    probs = predict_samples(model.predict_on_batch, samples, model.input_shape[1], batch_size, desc="evaluating")
     metrics = compute_metrics(samples, probs, bins)
     output_json.write_text(json.dumps(metrics, indent=2))
     save_plots(samples, probs, bins, output_json.parent)

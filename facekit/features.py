@@ -5,21 +5,19 @@ its mirror image, the one augmentation that survives) goes through it once, the 
 and the heads train on the cache in seconds per epoch.
 """
 import hashlib
+import os
 import time
-from pathlib import Path
+import zipfile
 
 import keras
 import numpy as np
-import tensorflow as tf
-from tqdm import tqdm
 
-from facekit.labels import AgeBins
-from facekit.model import OUTPUTS, build_model, get_backbone
-from facekit.pipeline import Augmentation, labels_for, make_dataset
+from facekit import paths
+from facekit.errors import FaceKitError
+from facekit.model import OUTPUTS, age_bins_of, build_model, get_backbone
+from facekit.pipeline import labels_for, predict_samples
 from facekit.vggface_weights import VGGFACE2_SHA256, sha256_of
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-FEATURE_CACHE_DIR = PROJECT_ROOT / "train_data" / "features"
 
 
 def _weights_identity(weights, seed):
@@ -35,39 +33,44 @@ def feature_cache_path(config, splits, size):
     names = "|".join(",".join(part.paths.tolist()) for part in splits.values())
     key = "\n".join([names, config.backbone, _weights_identity(config.weights, config.seed), str(size)])
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return FEATURE_CACHE_DIR / f"{config.backbone}_{size}px_{digest}.npz"
+    return paths.feature_cache_dir() / f"{config.backbone}_{size}px_{digest}.npz"
 
 
 def extract_features(backbone, samples, size, batch_size, flip=False, desc="features"):
-    labels = labels_for(samples, AgeBins(), 0.0)  # make_dataset carries labels; only the images are used here
-    ds = make_dataset(samples, labels, size, batch_size, training=False, augmentation=Augmentation.off())
-    if flip:
-        ds = ds.map(lambda x, y: (tf.image.flip_left_right(x), y))
-    parts = [np.asarray(backbone.predict_on_batch(x))
-             for x, _ in tqdm(ds, total=int(np.ceil(len(samples) / batch_size)), desc=desc, unit="batch")]
-    return np.concatenate(parts)
+    return predict_samples(backbone.predict_on_batch, samples, size, batch_size, flip=flip, desc=desc)
 
 
 def cached_features(backbone, config, splits, size, log):
+    """Train (and mirrored train) and validation features; the test split is evaluated with the full model."""
     path = feature_cache_path(config, splits, size)
     if path.exists():
-        log(f"using cached backbone features {path}")
-        with np.load(path) as cached:
-            return {k: cached[k] for k in cached.files}
+        try:
+            with np.load(path) as cached:
+                features = {k: cached[k] for k in cached.files}
+            log(f"using cached backbone features {path}")
+            return features
+        except (OSError, ValueError, zipfile.BadZipFile):
+            log(f"ignoring an unreadable feature cache {path}")
     started = time.time()
-    features = {name: extract_features(backbone, part, size, config.batch_size, desc=f"features {name}")
-                for name, part in splits.items()}
+    features = {name: extract_features(backbone, splits[name], size, config.batch_size, desc=f"features {name}")
+                for name in ("train", "val")}
     features["train_flip"] = extract_features(backbone, splits["train"], size, config.batch_size, flip=True,
                                               desc="features train (mirrored)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **features)
+    partial = path.with_suffix(".partial.npz")
+    np.savez(partial, **features)
+    os.replace(partial, path)  # a run killed while writing leaves no half cache behind
     log(f"computed features in {time.time() - started:.0f} s, cached at {path}")
     return features
 
 
-def train_heads_on_cached_features(config, splits, paths, log):
-    """Trains the heads on cached features, then saves backbone + heads as ``best.keras``."""
+def train_heads_on_cached_features(config, splits, run_dirs, log):
+    """Trains the heads on cached features; returns backbone + the best heads, as one model."""
     from facekit.training import callbacks, compile_model  # training imports this module lazily
+
+    if config.age_balance != "none":
+        raise FaceKitError("--age-balance oversample is not available on the cached-feature path; "
+                           "add --no-feature-cache to use it with --freeze all")
 
     size = config.resolved_input_size()
     model = build_model(config.backbone, weights=config.weights, input_shape=(size, size, 3), freeze="all")
@@ -76,7 +79,7 @@ def train_heads_on_cached_features(config, splits, paths, log):
         "mirror image) and training only the heads on them (fast path; --no-feature-cache to turn it off)")
     features = cached_features(backbone, config, splits, size, log)
 
-    bins = model.get_layer("age").age_bins
+    bins = age_bins_of(model)
     inputs = keras.Input(shape=backbone.output_shape[1:], name="features")
     heads = keras.Model(inputs, {name: model.get_layer(name)(inputs) for name in OUTPUTS}, name="heads")
     train_labels = labels_for(splits["train"], bins, config.age_sigma)
@@ -85,12 +88,8 @@ def train_heads_on_cached_features(config, splits, paths, log):
     val = (features["val"], labels_for(splits["val"], bins, config.age_sigma))
     steps = int(np.ceil(len(x_train) / config.batch_size))
     compile_model(heads, config, steps)
-    run_dir = paths["dir"]
-    heads_best = run_dir / "heads_best.weights.h5"
-    head_callbacks = [cb for cb in callbacks(paths, config) if not isinstance(cb, keras.callbacks.ModelCheckpoint)]
-    head_callbacks.append(keras.callbacks.ModelCheckpoint(str(heads_best), monitor="val_loss", save_best_only=True,
-                                                          save_weights_only=True))
+    heads_best = run_dirs["dir"] / "heads_best.weights.h5"
     heads.fit(x_train, y_train, validation_data=val, epochs=config.epochs, batch_size=config.batch_size,
-              callbacks=head_callbacks, verbose=2)
+              callbacks=callbacks(run_dirs, config, heads_best, weights_only=True), verbose=2)
     heads.load_weights(heads_best)  # the heads share their layers with ``model``, so it now holds them too
-    model.save(run_dir / "best.keras")
+    return model

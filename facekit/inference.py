@@ -5,18 +5,17 @@ detect (facekit.detection) -> crop like the training data (facekit.crop) -> one 
 from dataclasses import dataclass
 from pathlib import Path
 
+from facekit import paths
 from facekit.crop import CROP_SPECS, crop_faces
 from facekit.detection import DETECTORS, Face, create_detector
 from facekit.errors import FaceKitError
 from facekit.model import load_model, predict
 
-FACE_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "face_weights"
-
 
 def newest_model(folder=None):
     """The most recently written ``*.keras`` file below ``folder`` (default: face_weights/, where training
     writes ``RUN/best.keras``)."""
-    folder = FACE_WEIGHTS_DIR if folder is None else folder
+    folder = paths.face_weights_dir() if folder is None else folder
     models = [path for path in Path(folder).rglob("*.keras") if path.is_file()]
     if not models:
         raise FaceKitError(f"no trained model (*.keras) in {folder}: train one with face_train.py or pass --model PATH")
@@ -55,7 +54,7 @@ class FaceAnalyzer:
 def add_analyzer_arguments(parser):
     """The model and detector options that both demos share."""
     parser.add_argument("--model", default=None,
-                        help=f"trained .keras model (default: the newest *.keras below {FACE_WEIGHTS_DIR.name}/)")
+                        help=f"trained .keras model (default: the newest *.keras below face_weights/)")
     parser.add_argument("--detector", default="mtcnn", choices=sorted(DETECTORS),
                         help="face detector (default: mtcnn; yunet and ssd need --detector-model)")
     parser.add_argument("--detector-model", default=None, metavar="PATH",

@@ -51,7 +51,11 @@ class AgeBins:
         if sigma <= 0:
             return np.eye(self.count, dtype=np.float32)[self.to_bin(ages)]
         clipped = np.clip(ages, self.start, self.stop)
-        weights = np.exp(-0.5 * ((self.centres[None, :] - clipped[:, None]) / sigma) ** 2)
+        # Near the ends a full Gaussian would be cut off and its mean pulled inwards (age 1 would train
+        # towards 1.8): narrow it there so that the target's expectation stays the age itself.
+        room = np.minimum(clipped - self.start, self.stop - clipped)
+        widths = np.maximum(np.minimum(sigma, room / 2), 1e-3)[:, None]
+        weights = np.exp(-0.5 * ((self.centres[None, :] - clipped[:, None]) / widths) ** 2)
         return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
 
     def expected_age(self, probabilities):
@@ -60,6 +64,15 @@ class AgeBins:
 
     def to_config(self):
         return {"start": self.start, "stop": self.stop, "step": self.step}
+
+
+def age_decade(ages):
+    """Ages to decade indices 0..9, the last meaning 90 and over: the buckets of the per-decade reports."""
+    return np.minimum(np.asarray(ages) // 10, 9).astype(np.int64)
+
+
+def decade_name(decade):
+    return "90+" if decade == 9 else f"{decade * 10}-{decade * 10 + 9}"
 
 
 def age_group(ages, groups=ADIENCE_GROUPS):

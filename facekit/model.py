@@ -118,9 +118,9 @@ def _resize(faces, size):
 
 def predict(model, faces, batch_size=64):
     """Face crops (uint8 RGB, (N,H,W,3) or one (H,W,3)) -> per face age, gender, race and probabilities."""
-    faces = _resize(faces, model.input_shape[1:3])
     if len(faces) == 0:
         return []
+    faces = _resize(faces, model.input_shape[1:3])
     outputs = {name: [] for name in OUTPUTS}
     for start in range(0, len(faces), batch_size):
         batch = model.predict_on_batch(preprocess_input(faces[start:start + batch_size]))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from tqdm import tqdm
 
 from facekit.labels import GENDERS, RACES
 from facekit.preprocessing import preprocess_input
@@ -33,7 +34,8 @@ class Augmentation:
 
     @classmethod
     def off(cls):
-        return cls(False, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        return cls(flip=False, rotation=0.0, scale=0.0, shift=0.0, brightness=0.0, contrast=0.0, erase=0.0,
+                   mixup=0.0)
 
 
 def labels_for(samples, age_bins, age_sigma):
@@ -132,6 +134,8 @@ def make_dataset(samples, labels, input_size, batch_size, training, augmentation
     ds = tf.data.Dataset.from_tensor_slices((samples.paths, labels))
     ds = ds.map(lambda path, y: (tf.cast(tf.round(decode_resize(path, input_size)), tf.uint8), y),
                 num_parallel_calls=AUTOTUNE)
+    if training:  # an image whose body is corrupt (its header passed data.read_utkface) must not end a run
+        ds = ds.ignore_errors(log_warning=True)
     if cache_dir is not None:
         ds = ds.cache(cache_file(cache_dir, samples, input_size))
     ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), y))
@@ -143,3 +147,19 @@ def make_dataset(samples, labels, input_size, batch_size, training, augmentation
     if training and augmentation.mixup > 0:
         ds = ds.map(lambda x, y: _mixup(x, y, augmentation.mixup), num_parallel_calls=AUTOTUNE)
     return ds.map(lambda x, y: (preprocess_input(x), y), num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+
+def predict_samples(predict_batch, samples, input_size, batch_size, flip=False, desc="predicting"):
+    """``predict_batch`` over every sample in order (no augmentation), with a progress bar; outputs concatenated.
+
+    ``predict_batch`` returns an array or a dict of arrays for a batch of preprocessed images.
+    """
+    labels = {"gender": np.zeros((len(samples), 1), np.float32)}  # make_dataset carries labels; unused here
+    ds = make_dataset(samples, labels, input_size, batch_size, training=False)
+    if flip:
+        ds = ds.map(lambda x, y: (tf.image.flip_left_right(x), y))
+    outputs = [predict_batch(x) for x, _ in tqdm(ds, total=math.ceil(len(samples) / batch_size), desc=desc,
+                                                  unit="batch")]
+    if isinstance(outputs[0], dict):
+        return {k: np.concatenate([np.asarray(o[k]) for o in outputs]) for k in outputs[0]}
+    return np.concatenate([np.asarray(o) for o in outputs])

@@ -1,24 +1,25 @@
 """A training run: data, split, model, callbacks, fit, resume, and the final evaluation on the test split."""
+import csv
 import json
+import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from facekit import paths
 from facekit.backbones import backbone_spec
 from facekit.data import read_utkface, save_split, split
 from facekit.errors import FaceKitError
 from facekit.evaluation import evaluate
-from facekit.labels import AgeBins
-from facekit.model import build_model, load_model, trainable_summary
+from facekit.labels import age_decade
+from facekit.model import age_bins_of, build_model, load_model, trainable_summary
 from facekit.pipeline import Augmentation, labels_for, make_dataset
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-IMAGE_CACHE_DIR = PROJECT_ROOT / "train_data" / "cache"
 
 
 @dataclass
@@ -67,22 +68,35 @@ class AgeMAE(keras.metrics.MeanMetricWrapper):
 
 
 def run_paths(run):
-    return {"dir": PROJECT_ROOT / "face_weights" / run, "logs": PROJECT_ROOT / "logs" / run}
+    return {"dir": paths.face_weights_dir() / run, "logs": paths.logs_dir() / run}
 
 
 def check_run_folder(run_dir, resume):
-    """Refuses to reuse a run that holds a checkpoint, unless resuming; refuses to resume nothing."""
+    """Refuses to reuse a run that holds a checkpoint, unless resuming; refuses to resume a finished run."""
     existing = [p.name for p in (run_dir / "best.keras", run_dir / "backup") if p.exists()]
     if existing and not resume:
         raise FaceKitError(f"run '{run_dir.name}' already has {', '.join(existing)} in {run_dir}; "
                            "pass --resume to continue it, or choose another --run name")
     if resume and not (run_dir / "config.json").exists():
         raise FaceKitError(f"nothing to resume: {run_dir / 'config.json'} does not exist")
+    if resume and (run_dir / "metrics.json").exists() and not (run_dir / "backup").exists():
+        raise FaceKitError(f"run '{run_dir.name}' has finished (see {run_dir / 'metrics.json'}); "
+                           "start a new run to train more")
+
+
+def best_val_loss(run_dir):
+    """The best validation loss a resumed run has already reached, so its checkpoint is not replaced by a worse one."""
+    history = run_dir / "history.csv"
+    if not history.exists():
+        return None
+    with open(history) as f:
+        losses = [float(row["val_loss"]) for row in csv.DictReader(f) if row.get("val_loss")]
+    return min(losses) if losses else None
 
 
 def oversample_rare_ages(samples):
     """Repeats images of rare age decades (up to 4x, by the square root of their rarity)."""
-    decades = np.minimum(samples.ages // 10, 9)
+    decades = age_decade(samples.ages)
     counts = np.bincount(decades, minlength=10)
     repeats = np.clip(np.round(np.sqrt(counts.max() / np.maximum(counts, 1))), 1, 4).astype(int)
     return samples.subset(np.repeat(np.arange(len(samples)), repeats[decades]))
@@ -101,7 +115,7 @@ def distribution_strategy(log):
 
 
 def compile_model(model, config, steps_per_epoch):
-    bins = model.get_layer("age").age_bins
+    bins = age_bins_of(model)
     total = max(1, config.epochs * steps_per_epoch)
     warmup = min(int(config.warmup_epochs * steps_per_epoch), total - 1)
     lr = config.resolved_lr()
@@ -115,26 +129,51 @@ def compile_model(model, config, steps_per_epoch):
         metrics={"age": [AgeMAE(bins.centres)], "gender": ["accuracy"], "race": ["accuracy"]})
 
 
-def callbacks(paths, config):
-    run_dir, log_dir = paths["dir"], paths["logs"]
+def callbacks(run_dirs, config, checkpoint, weights_only=False):
+    run_dir = run_dirs["dir"]
     return [
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),  # resume after an interruption
-        keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_loss", save_best_only=True),
-        keras.callbacks.TensorBoard(str(log_dir)),
+        keras.callbacks.ModelCheckpoint(str(checkpoint), monitor="val_loss", save_best_only=True,
+                                        save_weights_only=weights_only,
+                                        initial_value_threshold=best_val_loss(run_dir)),
+        keras.callbacks.TensorBoard(str(run_dirs["logs"])),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience),
     ]
 
 
+def save_for_inference(model, config, path):
+    """Saves ``model`` as float32 (a GPU run trains in mixed precision), without optimizer state, atomically."""
+    keras.mixed_precision.set_global_policy("float32")
+    clean = build_model(config.backbone, input_shape=model.input_shape[1:], freeze=config.freeze,
+                        age_bins=age_bins_of(model))
+    clean.set_weights(model.get_weights())
+    partial = path.with_name(path.stem + ".partial.keras")
+    clean.save(partial)
+    os.replace(partial, path)  # never a half-written best.keras
+    return clean
+
+
+def resume(run, epochs=None, log=print):
+    """Continues an interrupted run with its saved settings (``epochs`` may raise or lower its epoch count)."""
+    config_file = run_paths(run)["dir"] / "config.json"
+    if not config_file.exists():
+        raise FaceKitError(f"nothing to resume: {config_file} does not exist")
+    try:
+        config = TrainConfig(**json.loads(config_file.read_text()))
+    except (ValueError, TypeError) as error:
+        raise FaceKitError(f"cannot resume from {config_file}: {error}") from None
+    if epochs is not None:
+        config = replace(config, epochs=epochs)
+    log(f"resuming run '{run}' with its saved settings ({config.epochs} epochs)")
+    return train(config, resume=True, log=log)
+
+
 def train(config, resume=False, log=print):
     """Trains, keeps the best checkpoint, evaluates it on the test split; returns the test metrics."""
-    paths = run_paths(config.run)
-    run_dir = paths["dir"]
+    run_dirs = run_paths(config.run)
+    run_dir = run_dirs["dir"]
     check_run_folder(run_dir, resume)
-    if resume:
-        saved = json.loads((run_dir / "config.json").read_text())
-        config = TrainConfig(**{**saved, "epochs": config.epochs})
-        log(f"resuming run '{config.run}' with its saved settings (epochs {config.epochs})")
     keras.utils.set_random_seed(config.seed)
     size = config.resolved_input_size()
     samples = read_utkface(config.data, log=log)
@@ -147,23 +186,26 @@ def train(config, resume=False, log=print):
     (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
     save_split(splits, run_dir / "split.json")
 
+    best_path = run_dir / "best.keras"
     if config.freeze == "all" and config.feature_cache:
         from facekit.features import train_heads_on_cached_features  # fast path: frozen backbone
-        train_heads_on_cached_features(config, splits, paths, log)
+        best = train_heads_on_cached_features(config, splits, run_dirs, log)
     else:
-        _fit(config, splits, paths, size, log)
-
-    best = load_model(run_dir / "best.keras")
-    best.save(run_dir / "best.keras")  # without the optimizer state: a third of the size, all the demos need
+        _fit(config, splits, run_dirs, size, log)
+        if not best_path.exists():
+            raise FaceKitError(f"no checkpoint was written to {best_path}: the validation loss never improved "
+                               f"(see {run_dir / 'history.csv'})")
+        best = load_model(best_path)
+    best = save_for_inference(best, config, best_path)
     log(f"evaluating the best checkpoint on the test split ({len(splits['test'])} images)")
     metrics = evaluate(best, splits["test"], run_dir / "metrics.json")
     log(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}))
-    log(f"wrote {run_dir / 'best.keras'}, {run_dir / 'metrics.json'} and plots; TensorBoard: "
-        f"tensorboard --logdir {paths['logs'].parent}")
+    log(f"wrote {best_path}, {run_dir / 'metrics.json'} and plots; TensorBoard: "
+        f"tensorboard --logdir {run_dirs['logs'].parent}")
     return metrics
 
 
-def _fit(config, splits, paths, size, log):
+def _fit(config, splits, run_dirs, size, log):
     aug = Augmentation(**config.augmentation)
     train_samples = splits["train"]
     if config.age_balance == "oversample":
@@ -173,7 +215,7 @@ def _fit(config, splits, paths, size, log):
     with strategy.scope():
         model = build_model(config.backbone, weights=config.weights, input_shape=(size, size, 3),
                             freeze=config.freeze)
-        bins = model.get_layer("age").age_bins
+        bins = age_bins_of(model)
         steps = int(np.ceil(len(train_samples) / config.batch_size))
         compile_model(model, config, steps)
     log(trainable_summary(model))
@@ -181,11 +223,12 @@ def _fit(config, splits, paths, size, log):
         f"augmentation {'on' if aug != Augmentation.off() else 'off'}")
     train_ds = make_dataset(train_samples, labels_for(train_samples, bins, config.age_sigma), size,
                             config.batch_size, training=True, augmentation=aug, seed=config.seed,
-                            cache_dir=IMAGE_CACHE_DIR)
+                            cache_dir=paths.image_cache_dir())
     val_ds = make_dataset(splits["val"], labels_for(splits["val"], bins, config.age_sigma), size,
-                          config.batch_size, training=False, cache_dir=IMAGE_CACHE_DIR)
+                          config.batch_size, training=False, cache_dir=paths.image_cache_dir())
     started = time.time()
-    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks(paths, config),
+    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
+              callbacks=callbacks(run_dirs, config, run_dirs["dir"] / "best.keras"),
               verbose=1 if sys.stdout.isatty() else 2)
     log(f"training took {time.time() - started:.0f} s")
 

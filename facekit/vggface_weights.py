@@ -11,11 +11,10 @@ import h5py
 import keras
 import numpy as np
 
+from facekit import paths
 from facekit.errors import FaceKitError
 from facekit.resnet50 import keras3_name
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-VGGFACE_WEIGHTS_DIR = PROJECT_ROOT / "vggface_weights"
 VGGFACE2_FILE = "rcmalli_vggface_tf_notop_resnet50.h5"
 VGGFACE2_URL = f"https://github.com/rcmalli/keras-vggface/releases/download/v2.0/{VGGFACE2_FILE}"
 VGGFACE2_SHA256 = "ad81577b744b2c8cc60cfb953747670cef18c3eed56ffff6007a00088614b14f"
@@ -36,9 +35,9 @@ def sha256_of(path):
     return digest.hexdigest()
 
 
-def fetch_vggface2_weights(directory=VGGFACE_WEIGHTS_DIR):
+def fetch_vggface2_weights(directory=None):
     """Path of the published no-top ResNet50 file: the local copy if it checks out, else a download."""
-    directory = Path(directory)
+    directory = paths.vggface_weights_dir() if directory is None else Path(directory)
     path = directory / VGGFACE2_FILE
     if path.exists():
         if sha256_of(path) != VGGFACE2_SHA256:

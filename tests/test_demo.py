@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 import face_demo
-from facekit import inference
+from facekit import paths
 from facekit.images import read_image, write_image
 from tests.face_scenes import YUNET_MODEL, iou
 
@@ -144,7 +144,7 @@ def test_without_model_the_newest_in_face_weights_is_used_and_named(tmp_path, ti
         path.parent.mkdir(parents=True)
         shutil.copy(tiny_model_file, path)
         os.utime(path, (mtime, mtime))
-    monkeypatch.setattr(inference, "FACE_WEIGHTS_DIR", weights)
+    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
     photo = tmp_path / "wall.jpg"
     write_image(photo, np.full((100, 100, 3), 50, np.uint8))
     assert run_demo([photo, *yunet_args, "--output", tmp_path / "out"]) == 0

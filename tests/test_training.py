@@ -7,12 +7,13 @@ import shutil
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import face_train
-from facekit import features, training
+from facekit import features, paths, training
 from facekit.data import Samples, parse_name, read_utkface, split
 from facekit.labels import AgeBins
-from facekit.pipeline import Augmentation, decode_resize, labels_for, make_dataset
+from facekit.pipeline import Augmentation, _mixup, augment, decode_resize, labels_for, make_dataset
 from tests.shared_data import UTKFACE, needs_utkface
 
 pytestmark = needs_utkface
@@ -30,9 +31,7 @@ def utkface():
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """Runs, logs and caches go to a temporary project root, not the real face_weights/."""
-    monkeypatch.setattr(training, "PROJECT_ROOT", tmp_path)
-    monkeypatch.setattr(training, "IMAGE_CACHE_DIR", tmp_path / "train_data" / "cache")
-    monkeypatch.setattr(features, "FEATURE_CACHE_DIR", tmp_path / "train_data" / "features")
+    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
     return tmp_path
 
 
@@ -96,6 +95,26 @@ def test_pipeline_batches_keep_labels_with_their_images(utkface):
     assert seen == len(samples)
 
 
+def test_mixup_mixes_images_and_labels_with_the_same_weights():
+    values = tf.constant([0.0, 60.0, 120.0, 240.0])
+    images = tf.ones((4, 8, 8, 3)) * values[:, None, None, None]
+    labels = {"gender": tf.stack([values / 255.0, 1 - values / 255.0], axis=1)}
+    mixed_images, mixed_labels = _mixup(images, labels, alpha=0.4)
+    pixel = mixed_images.numpy()[:, 0, 0, 0]
+    np.testing.assert_allclose(mixed_images.numpy(), pixel[:, None, None, None] * np.ones((4, 8, 8, 3)), atol=1e-3)
+    np.testing.assert_allclose(mixed_labels["gender"].numpy()[:, 0] * 255.0, pixel, atol=1e-3)
+
+
+def test_near_zero_augmentation_is_the_identity(utkface):
+    image = decode_resize(split(utkface[0], limit=20)["train"].paths[0], 48)
+    tiny = Augmentation(flip=False, rotation=1e-4, scale=1e-6, shift=1e-6, brightness=0.0, contrast=0.0, erase=0.0)
+    np.testing.assert_allclose(augment(image, tiny, 48).numpy(), image.numpy(), atol=0.5)
+    np.testing.assert_array_equal(augment(image, Augmentation.off(), 48).numpy(), image.numpy())
+    rotated = augment(image, Augmentation(flip=False, rotation=30, scale=0, shift=0, brightness=0, contrast=0,
+                                          erase=0), 48).numpy()
+    assert np.abs(rotated - image.numpy()).mean() > 5  # and a real rotation does change it
+
+
 def test_augmentation_and_mixup_keep_targets_valid(utkface):
     samples = split(utkface[0], limit=64)["train"]
     ds = make_dataset(samples, labels_for(samples, AgeBins(), 2.0), 32, 16, training=True,
@@ -132,7 +151,8 @@ def test_short_training_run_writes_everything_and_learns(project):
         assert (run_dir / plot).stat().st_size > 1000
     losses = [float(row["loss"]) for row in _history(run_dir)]
     assert len(losses) == 4 and losses[-1] < losses[0]
-    assert json.loads((run_dir / "split.json").read_text())["test"] == sorted(json.loads((run_dir / "split.json").read_text())["test"])
+    assert json.loads((run_dir / "split.json").read_text())["test"] == split(
+        read_utkface(UTKFACE, log=lambda m: None), limit=400)["test"].names
 
     # --evaluate on the saved model reproduces the test metrics.
     output = project / "eval" / "metrics.json"
@@ -157,16 +177,23 @@ class _Interrupt(keras.callbacks.Callback):
 def test_resume_continues_from_the_saved_epoch(project, monkeypatch):
     config = _config("resumable")
     original = training.callbacks
-    monkeypatch.setattr(training, "callbacks", lambda paths, cfg: original(paths, cfg) + [_Interrupt()])
+    monkeypatch.setattr(training, "callbacks", lambda *args, **kwargs: original(*args, **kwargs) + [_Interrupt()])
     with pytest.raises(KeyboardInterrupt):
         training.train(config, log=lambda m: None)
     run_dir = project / "face_weights" / "resumable"
     assert [int(r["epoch"]) for r in _history(run_dir)] == [0, 1]  # interrupted at the end of epoch 1
+    best_before = min(float(r["val_loss"]) for r in _history(run_dir))
     monkeypatch.setattr(training, "callbacks", original)
-    training.train(config, resume=True, log=lambda m: None)
-    epochs = [int(r["epoch"]) for r in _history(run_dir)]
-    assert epochs == [0, 1, 2, 3]  # resumed after the last backed-up epoch, not from 0
+    face_train.main(["--resume", "--run", "resumable"])
+    history = _history(run_dir)
+    assert [int(r["epoch"]) for r in history] == [0, 1, 2, 3]  # resumed after the last backed-up epoch, not from 0
     assert (run_dir / "metrics.json").is_file()
+    # The checkpoint kept its best validation loss across the interruption.
+    assert min(float(r["val_loss"]) for r in history) <= best_before
+    # A finished run cannot be resumed (it would start again from epoch 0).
+    with pytest.raises(SystemExit) as exit_info:
+        face_train.main(["--resume", "--run", "resumable"])
+    assert exit_info.value.code == 2
 
 
 def test_frozen_backbone_trains_heads_on_cached_features(project):
