@@ -1,25 +1,23 @@
 """Training throughput on this machine: input pipeline, train steps at several freeze depths, cached-feature path.
 
-    .venv/bin/python benchmarks/bench_training.py [--data ../shared/data/utkface/UTKFace] [--size 200]
+    .venv/bin/python -m benchmarks.bench_training [--data ../shared/data/utkface/UTKFace] [--size 200]
 
 Prints images/s for each; all figures come from one run, so their ratios hold even on a noisy machine.
 """
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import keras
+import numpy as np
+import tensorflow as tf
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from facekit.data import read_utkface, split  # noqa: E402
-from facekit.labels import AgeBins  # noqa: E402
-from facekit.model import OUTPUTS, build_model, get_backbone  # noqa: E402
-from facekit.pipeline import Augmentation, labels_for, make_dataset  # noqa: E402
-from facekit.training import TrainConfig, compile_model  # noqa: E402
+from facekit.data import read_utkface, split
+from facekit.labels import AgeBins
+from facekit.model import OUTPUTS, build_model, get_backbone
+from facekit.pipeline import Augmentation, labels_for, make_dataset
+from facekit.training import TrainConfig, compile_model
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "utkface" / "UTKFace"
 
@@ -76,8 +74,8 @@ def main():
         rows.append((f"train step vggface2_resnet50 {args.size}px freeze={freeze} (batch 16)", rate))
     backbone = get_backbone(model)
     features = np.random.default_rng(0).normal(size=(4096, backbone.output_shape[-1])).astype(np.float32)
-    heads_input = tf.keras.Input(shape=features.shape[1:])
-    heads = tf.keras.Model(heads_input, {n: model.get_layer(n)(heads_input) for n in OUTPUTS})
+    heads_input = keras.Input(shape=features.shape[1:])
+    heads = keras.Model(heads_input, {n: model.get_layer(n)(heads_input) for n in OUTPUTS})
     compile_model(heads, TrainConfig(data="", run="", weights=None, epochs=1), 64)
     y = {n: np.eye(model.get_layer(n).units, dtype=np.float32)[np.zeros(len(features), int)] for n in OUTPUTS}
     heads.fit(features[:256], {k: v[:256] for k, v in y.items()}, batch_size=64, verbose=0)
@@ -85,7 +83,8 @@ def main():
     heads.fit(features, y, batch_size=64, verbose=0)
     rows.append(("train step, cached-feature path (heads only, batch 64)", len(features) / (time.perf_counter() - started)))
 
-    for name, size in (("simple_cnn", 64), ("simple_cnn", 80), ("simple_cnn", 96), ("levi_hassner", 227)):
+    for name, size in (("simple_cnn", 64), ("simple_cnn", 80), ("simple_cnn", 96), ("levi_hassner", 128),
+                       ("levi_hassner", 227)):
         rate, _ = train_step_rate(name, size, "none", batch=64, steps=8)
         rows.append((f"train step {name} {size}px (batch 64)", rate))
 

@@ -1,24 +1,21 @@
 """A trained model on faces from outside UTKFace: the 19 real Adience faces in ../shared, three ways of cropping.
 
-    .venv/bin/python benchmarks/eval_adience_sample.py --model face_weights/default/simple_cnn_80px.keras
+    .venv/bin/python -m benchmarks.eval_adience_sample --model face_weights/default/simple_cnn_80px.keras
 
 Adience labels an age range and a gender per face (both people here are labelled (25, 32)). Tiny, but it is
 the one sample here from another source, and it shows what the crop does to a UTKFace-trained model.
 """
 import argparse
 import csv
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from facekit.crop import CROP_SPECS, CropSpec, crop_faces  # noqa: E402
-from facekit.detection import Face, create_detector  # noqa: E402
-from facekit.images import read_image  # noqa: E402
-from facekit.labels import age_group  # noqa: E402
-from facekit.model import load_model, predict  # noqa: E402
+from facekit.crop import CROP_SPECS, CropSpec, crop_faces
+from facekit.detection import Face, create_detector
+from facekit.images import read_image
+from facekit.labels import age_group
+from facekit.model import load_model, predict
 
 ADIENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "adience"
 
