@@ -228,3 +228,14 @@ def test_cli_errors_are_one_line(argv, message, project, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: ") and message in err[-1]
+
+
+def test_oversampling_repeats_rare_age_decades(utkface):
+    samples = split(utkface[0])["train"]
+    balanced = training.oversample_rare_ages(samples)
+    before = np.bincount(np.minimum(samples.ages // 10, 9), minlength=10)
+    after = np.bincount(np.minimum(balanced.ages // 10, 9), minlength=10)
+    assert after[2] == before[2]  # the commonest decade (20s) is not repeated
+    assert after[8] == 4 * before[8] and after[6] > before[6]  # the old are
+    assert (after / after.sum()).std() < (before / before.sum()).std()
+    assert set(balanced.names) == set(samples.names)  # repeats only, nothing new, nothing dropped
