@@ -5,6 +5,7 @@ import pytest
 from facekit.detection import DETECTORS, Face, clip_box, create_detector
 from facekit.errors import FaceKitError
 from tests.face_scenes import compose, iou, make_detector
+from tests.shared_data import needs_utkface
 
 # The placed square is UTKFace's tight crop; detector boxes differ from it in size (see facekit/crop.py),
 # so a found face counts when its box overlaps the placed one by this much.
@@ -72,6 +73,7 @@ def test_corrupt_yunet_file_is_a_clear_error(tmp_path):
         create_detector("yunet", bad)
 
 
+@needs_utkface
 @pytest.mark.parametrize("name", ["mtcnn", "yunet"])
 @pytest.mark.parametrize("canvas, x, side", [(1100, 100, 900), (640, 0, 640)], ids=["900px-face", "filling-photo"])
 def test_close_up_faces_are_found_once(name, canvas, x, side):
