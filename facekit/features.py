@@ -19,7 +19,6 @@ from facekit.pipeline import labels_for, predict_samples
 from facekit.vggface_weights import VGGFACE2_SHA256, sha256_of
 
 
-
 def _weights_identity(weights, seed):
     if weights in (None, "none"):
         return f"random-init-seed-{seed}"  # build_model after set_random_seed(seed) is deterministic
@@ -36,10 +35,6 @@ def feature_cache_path(config, splits, size):
     return paths.feature_cache_dir() / f"{config.backbone}_{size}px_{digest}.npz"
 
 
-def extract_features(backbone, samples, size, batch_size, flip=False, desc="features"):
-    return predict_samples(backbone.predict_on_batch, samples, size, batch_size, flip=flip, desc=desc)
-
-
 def cached_features(backbone, config, splits, size, log):
     """Train (and mirrored train) and validation features; the test split is evaluated with the full model."""
     path = feature_cache_path(config, splits, size)
@@ -52,10 +47,10 @@ def cached_features(backbone, config, splits, size, log):
         except (OSError, ValueError, zipfile.BadZipFile):
             log(f"ignoring an unreadable feature cache {path}")
     started = time.time()
-    features = {name: extract_features(backbone, splits[name], size, config.batch_size, desc=f"features {name}")
-                for name in ("train", "val")}
-    features["train_flip"] = extract_features(backbone, splits["train"], size, config.batch_size, flip=True,
-                                              desc="features train (mirrored)")
+    features = {name: predict_samples(backbone.predict_on_batch, splits[name], size, config.batch_size,
+                                      desc=f"features {name}") for name in ("train", "val")}
+    features["train_flip"] = predict_samples(backbone.predict_on_batch, splits["train"], size, config.batch_size,
+                                             flip=True, desc="features train (mirrored)")
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial.npz")
     np.savez(partial, **features)

@@ -54,7 +54,7 @@ class FaceAnalyzer:
 def add_analyzer_arguments(parser):
     """The model and detector options that both demos share."""
     parser.add_argument("--model", default=None,
-                        help=f"trained .keras model (default: the newest *.keras below face_weights/)")
+                        help="trained .keras model (default: the newest *.keras below face_weights/)")
     parser.add_argument("--detector", default="mtcnn", choices=sorted(DETECTORS),
                         help="face detector (default: mtcnn; yunet and ssd need --detector-model)")
     parser.add_argument("--detector-model", default=None, metavar="PATH",

@@ -1,7 +1,6 @@
 """face_train.py on real UTKFace: reader, split, pipeline, a short training run, evaluation, resume, errors."""
 import csv
 import json
-import random
 import shutil
 
 import keras
@@ -10,10 +9,10 @@ import pytest
 import tensorflow as tf
 
 import face_train
-from facekit import features, paths, training
-from facekit.data import Samples, parse_name, read_utkface, split
+from facekit import paths, training
+from facekit.data import parse_name, read_utkface, split
 from facekit.labels import AgeBins
-from facekit.pipeline import Augmentation, _mixup, augment, decode_resize, labels_for, make_dataset
+from facekit.pipeline import Augmentation, _mixup, augment, decode_resize, labels_for, make_dataset, predict_samples
 from tests.shared_data import UTKFACE, needs_utkface
 
 pytestmark = needs_utkface
@@ -204,7 +203,7 @@ def test_frozen_backbone_trains_heads_on_cached_features(project):
     model = keras.saving.load_model(project / "face_weights" / "cached" / "best.keras", compile=False)
     # The saved model's backbone is the one that made the cached features.
     parts = split(read_utkface(UTKFACE, log=lambda m: None), limit=400)
-    recomputed = features.extract_features(model.layers[1], parts["val"], 32, 32)
+    recomputed = predict_samples(model.layers[1].predict_on_batch, parts["val"], 32, 32)
     with np.load(cache[0]) as cached:
         np.testing.assert_allclose(recomputed, cached["val"], rtol=1e-4, atol=1e-5)
         assert len(cached["train_flip"]) == len(parts["train"])
