@@ -11,7 +11,7 @@ from dataclasses import MISSING, asdict, fields
 from facekit.backbones import BACKBONES
 from facekit.errors import FaceKitError, exit_with_error
 from facekit.pipeline import Augmentation
-from facekit.training import TrainConfig, evaluate_saved, resume, train
+from facekit.training import PRECISIONS, TrainConfig, evaluate_saved, resume, train
 
 DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
 
@@ -50,6 +50,9 @@ def parse_args(argv=None):
                    help="early-stopping patience (epochs)")
     p.add_argument("--no-feature-cache", action="store_true",
                    help="with --freeze all, run images through the frozen backbone every epoch instead")
+    p.add_argument("--precision", choices=PRECISIONS, default=DEFAULTS["precision"],
+                   help="auto: mixed float16 on a GPU, mixed bfloat16 on a CPU with bf16 instructions "
+                        "(AVX512-BF16 / AMX), else float32")
     args = p.parse_args(argv)
     if args.resume and not args.run:
         p.error("--resume needs --run NAME")
@@ -74,7 +77,7 @@ def main(argv=None):
             input_size=args.input_size, epochs=args.epochs or DEFAULTS["epochs"], batch_size=args.batch_size,
             limit=args.limit,
             lr=args.lr, age_sigma=args.age_sigma, age_balance=args.age_balance, augmentation=asdict(augmentation),
-            patience=args.patience, feature_cache=not args.no_feature_cache)
+            patience=args.patience, feature_cache=not args.no_feature_cache, precision=args.precision)
         train(config)
     except FaceKitError as error:
         exit_with_error(error)

@@ -54,50 +54,68 @@ def decode_resize(path, size):
     return tf.clip_by_value(image, 0.0, 255.0)
 
 
-def _affine(image, aug, size):
-    """One random rotation + zoom + shift around the centre, as a single projective warp."""
-    angle = tf.random.uniform([], -aug.rotation, aug.rotation) * math.pi / 180
-    zoom = 1.0 + tf.random.uniform([], -aug.scale, aug.scale)
-    dx, dy = tf.unstack(tf.random.uniform([2], -aug.shift, aug.shift) * size)
+def _affine(images, aug, size):
+    """A random rotation + zoom + shift about the centre per image, as one batched projective warp."""
+    batch = tf.shape(images)[0]
+    angle = tf.random.uniform([batch], -aug.rotation, aug.rotation) * math.pi / 180
+    zoom = 1.0 + tf.random.uniform([batch], -aug.scale, aug.scale)
+    dx = tf.random.uniform([batch], -aug.shift, aug.shift) * size
+    dy = tf.random.uniform([batch], -aug.shift, aug.shift) * size
     c = (size - 1) / 2.0
     # Output pixel (x, y) samples input at A @ (x, y) + b: the inverse of rotate-then-zoom about the centre.
     cos, sin = tf.cos(angle) / zoom, tf.sin(angle) / zoom
     a0, a1, b0, b1 = cos, -sin, sin, cos
     tx = c - a0 * (c + dx) - a1 * (c + dy)
     ty = c - b0 * (c + dx) - b1 * (c + dy)
-    transform = tf.stack([a0, a1, tx, b0, b1, ty, 0.0, 0.0])[None]
+    zeros = tf.zeros([batch])
+    transforms = tf.stack([a0, a1, tx, b0, b1, ty, zeros, zeros], axis=1)
     return tf.raw_ops.ImageProjectiveTransformV3(
-        images=image[None], transforms=transform, output_shape=[size, size], fill_value=0.0,
-        interpolation="BILINEAR", fill_mode="REFLECT")[0]
+        images=images, transforms=transforms, output_shape=[size, size], fill_value=0.0,
+        interpolation="BILINEAR", fill_mode="REFLECT")
 
 
-def _erase(image, size):
-    """Random erasing: one rectangle (2-25 % of the area) filled with noise."""
-    area = tf.random.uniform([], 0.02, 0.25) * size * size
-    ratio = tf.exp(tf.random.uniform([], math.log(0.3), math.log(3.3)))
-    h = tf.clip_by_value(tf.cast(tf.sqrt(area * ratio), tf.int32), 1, size)
-    w = tf.clip_by_value(tf.cast(tf.sqrt(area / ratio), tf.int32), 1, size)
-    y = tf.random.uniform([], 0, size - h + 1, tf.int32)
-    x = tf.random.uniform([], 0, size - w + 1, tf.int32)
-    rows = tf.logical_and(tf.range(size) >= y, tf.range(size) < y + h)
-    cols = tf.logical_and(tf.range(size) >= x, tf.range(size) < x + w)
-    mask = tf.logical_and(rows[:, None], cols[None, :])[..., None]
-    return tf.where(mask, tf.random.uniform(tf.shape(image), 0, 255), image)
+def _erase(images, probability, size):
+    """Random erasing: with ``probability``, one rectangle (2-25 % of the area) per image filled with noise."""
+    batch = tf.shape(images)[0]
+    area = tf.random.uniform([batch], 0.02, 0.25) * size * size
+    ratio = tf.exp(tf.random.uniform([batch], math.log(0.3), math.log(3.3)))
+    h = tf.clip_by_value(tf.sqrt(area * ratio), 1.0, size)
+    w = tf.clip_by_value(tf.sqrt(area / ratio), 1.0, size)
+    y = tf.random.uniform([batch]) * (size - h)
+    x = tf.random.uniform([batch]) * (size - w)
+    grid = tf.range(size, dtype=tf.float32)
+    rows = (grid[None] >= y[:, None]) & (grid[None] < (y + h)[:, None])  # (batch, size)
+    cols = (grid[None] >= x[:, None]) & (grid[None] < (x + w)[:, None])
+    chosen = tf.random.uniform([batch]) < probability
+    mask = rows[:, :, None] & cols[:, None, :] & chosen[:, None, None]
+    return tf.where(mask[..., None], tf.random.uniform(tf.shape(images), 0, 255), images)
 
 
-def augment(image, aug, size):
+def augment(images, aug, size):
+    """Augments a batch ``(N, size, size, 3)`` (or one image), each image with its own random draw.
+
+    Batched: one warp per batch costs far less than one per image, which matters when augmentation and
+    training share two CPU cores.
+    """
+    single = images.shape.rank == 3
+    if single:
+        images = images[None]
+    batch = tf.shape(images)[0]
+    per_image = lambda values: tf.reshape(values, [-1, 1, 1, 1])
     if aug.flip:
-        image = tf.image.random_flip_left_right(image)
+        flipped = tf.random.uniform([batch]) < 0.5
+        images = tf.where(per_image(flipped), tf.reverse(images, axis=[2]), images)
     if aug.rotation or aug.scale or aug.shift:
-        image = _affine(image, aug, size)
+        images = _affine(images, aug, size)
     if aug.brightness:
-        image = image + tf.random.uniform([], -aug.brightness, aug.brightness) * 255
+        images = images + per_image(tf.random.uniform([batch], -aug.brightness, aug.brightness) * 255)
     if aug.contrast:
-        mean = tf.reduce_mean(image)
-        image = (image - mean) * tf.random.uniform([], 1 - aug.contrast, 1 + aug.contrast) + mean
+        mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
+        images = (images - mean) * per_image(tf.random.uniform([batch], 1 - aug.contrast, 1 + aug.contrast)) + mean
     if aug.erase:
-        image = tf.cond(tf.random.uniform([]) < aug.erase, lambda: _erase(image, size), lambda: image)
-    return tf.clip_by_value(image, 0.0, 255.0)
+        images = _erase(images, aug.erase, size)
+    images = tf.clip_by_value(images, 0.0, 255.0)
+    return images[0] if single else images
 
 
 def _mixup(images, labels, alpha):
@@ -138,12 +156,12 @@ def make_dataset(samples, labels, input_size, batch_size, training, augmentation
         ds = ds.ignore_errors(log_warning=True)
     if cache_dir is not None:
         ds = ds.cache(cache_file(cache_dir, samples, input_size))
-    ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), y))
     if training:
         ds = ds.shuffle(min(len(samples), shuffle_buffer), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size, drop_remainder=False).map(lambda x, y: (tf.cast(x, tf.float32), y))
+    if training and augmentation != Augmentation.off():
         ds = ds.map(lambda x, y: (augment(x, augmentation, input_size), y), num_parallel_calls=AUTOTUNE,
                     deterministic=False)
-    ds = ds.batch(batch_size, drop_remainder=False)
     if training and augmentation.mixup > 0:
         ds = ds.map(lambda x, y: _mixup(x, y, augmentation.mixup), num_parallel_calls=AUTOTUNE)
     return ds.map(lambda x, y: (preprocess_input(x), y), num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)

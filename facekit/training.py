@@ -42,6 +42,7 @@ class TrainConfig:
     patience: int = 8
     seed: int = 1
     feature_cache: bool = True  # with freeze=all, train the heads on cached backbone features
+    precision: str = "auto"  # see choose_precision
 
     def resolved_input_size(self):
         return self.input_size or backbone_spec(self.backbone).input_size
@@ -102,15 +103,37 @@ def oversample_rare_ages(samples):
     return samples.subset(np.repeat(np.arange(len(samples)), repeats[decades]))
 
 
-def distribution_strategy(log):
-    """MirroredStrategy over several GPUs, mixed precision on any GPU, the default strategy on a CPU."""
-    gpus = tf.config.list_physical_devices("GPU")
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+
+
+def cpu_has_native_bfloat16():
+    """True on CPUs with bfloat16 instructions (AVX512-BF16 or AMX), where oneDNN runs bf16 convolutions fast."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:  # not Linux: stay in float32
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def choose_precision(precision, gpus):
+    """``auto``: float16 mixed precision on a GPU, bfloat16 on a CPU that has it natively, else float32."""
+    if precision != "auto":
+        return precision
     if gpus:
-        keras.mixed_precision.set_global_policy("mixed_float16")
+        return "mixed_float16"
+    return "mixed_bfloat16" if cpu_has_native_bfloat16() else "float32"
+
+
+def distribution_strategy(precision, log):
+    """MirroredStrategy over several GPUs, the default strategy otherwise; sets the Keras dtype policy."""
+    gpus = tf.config.list_physical_devices("GPU")
+    policy = choose_precision(precision, gpus)
+    keras.mixed_precision.set_global_policy(policy)
+    where = f"{len(gpus)} GPU(s)" if gpus else "the CPU"
+    log(f"training on {where}, precision {policy} (heads and losses stay float32)")
     if len(gpus) > 1:
-        log(f"training on {len(gpus)} GPUs (MirroredStrategy, mixed precision)")
         return tf.distribute.MirroredStrategy()
-    log("training on " + ("1 GPU (mixed precision)" if gpus else "the CPU"))
     return tf.distribute.get_strategy()
 
 
@@ -143,7 +166,7 @@ def callbacks(run_dirs, config, checkpoint, weights_only=False):
 
 
 def save_for_inference(model, config, path):
-    """Saves ``model`` as float32 (a GPU run trains in mixed precision), without optimizer state, atomically."""
+    """Saves ``model`` as float32 (training may run in mixed precision), without optimizer state, atomically."""
     keras.mixed_precision.set_global_policy("float32")
     clean = build_model(config.backbone, input_shape=model.input_shape[1:], freeze=config.freeze,
                         age_bins=age_bins_of(model))
@@ -211,7 +234,7 @@ def _fit(config, splits, run_dirs, size, log):
     if config.age_balance == "oversample":
         train_samples = oversample_rare_ages(train_samples)
         log(f"oversampling rare ages: {len(splits['train'])} -> {len(train_samples)} training images per epoch")
-    strategy = distribution_strategy(log)
+    strategy = distribution_strategy(config.precision, log)
     with strategy.scope():
         model = build_model(config.backbone, weights=config.weights, input_shape=(size, size, 3),
                             freeze=config.freeze)
