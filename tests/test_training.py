@@ -115,6 +115,21 @@ def test_near_zero_augmentation_is_the_identity(utkface):
     assert max(changes) > 5  # a real rotation does change the image
 
 
+def test_batched_augmentation_draws_for_each_image(utkface):
+    image = decode_resize(split(utkface[0], limit=20)["train"].paths[0], 48)
+    batch = augment(tf.stack([image] * 8), Augmentation(flip=False, erase=0.0), 48).numpy()
+    assert batch.shape == (8, 48, 48, 3) and batch.min() >= 0 and batch.max() <= 255
+    # Eight copies of one face, eight different warps and colour changes: no two outputs alike.
+    differences = [np.abs(batch[i] - batch[j]).mean() for i in range(8) for j in range(i + 1, 8)]
+    assert min(differences) > 0.5
+
+
+def test_precision_choice():
+    assert training.choose_precision("auto", gpus=["GPU:0"]) == "mixed_float16"
+    assert training.choose_precision("auto", gpus=[]) in ("mixed_bfloat16", "float32")
+    assert training.choose_precision("float32", gpus=["GPU:0"]) == "float32"
+
+
 def test_augmentation_and_mixup_keep_targets_valid(utkface):
     samples = split(utkface[0], limit=64)["train"]
     ds = make_dataset(samples, labels_for(samples, AgeBins(), 2.0), 32, 16, training=True,
@@ -139,9 +154,13 @@ def _history(run_dir):
 
 
 def test_short_training_run_writes_everything_and_learns(project):
-    metrics = training.train(_config("short", lr=3e-3), log=lambda m: None)
+    metrics = training.train(_config("short", lr=3e-3, precision="mixed_bfloat16"), log=lambda m: None)
     run_dir = project / "face_weights" / "short"
     assert (run_dir / "best.keras").is_file()
+    # Trained in mixed precision, saved in float32 so that inference needs no bf16 support.
+    saved_model = keras.saving.load_model(run_dir / "best.keras")
+    assert {w.dtype for w in saved_model.weights} == {"float32"}
+    assert keras.mixed_precision.global_policy().name == "float32"
     assert list((project / "logs" / "short").rglob("events.out.tfevents.*"))
     saved = json.loads((run_dir / "metrics.json").read_text())
     for key in ("age_mae", "age_cs5", "age_group_exact", "age_group_1off", "gender_acc", "race_acc", "n_test"):
