@@ -46,6 +46,8 @@ def parse_args(argv=None):
                    help="oversample: repeat images of rare age decades (children, the elderly)")
     p.add_argument("--no-augment", action="store_true", help="train without augmentation")
     p.add_argument("--mixup", type=float, default=Augmentation().mixup, help="mixup alpha; 0 disables")
+    p.add_argument("--erase", type=float, default=Augmentation().erase,
+                   help="probability of random erasing per image; 0 disables")
     p.add_argument("--patience", type=positive_int, default=DEFAULTS["patience"],
                    help="early-stopping patience (epochs)")
     p.add_argument("--no-feature-cache", action="store_true",
@@ -70,7 +72,7 @@ def main(argv=None):
         if args.resume:
             resume(args.run, epochs=args.epochs)
             return
-        augmentation = Augmentation.off() if args.no_augment else Augmentation(mixup=args.mixup)
+        augmentation = Augmentation.off() if args.no_augment else Augmentation(mixup=args.mixup, erase=args.erase)
         config = TrainConfig(
             data=args.data, run=args.run or f"{args.backbone}_freeze-{args.freeze}", backbone=args.backbone,
             weights=None if args.weights == "none" else args.weights, freeze=args.freeze,

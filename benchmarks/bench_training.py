@@ -17,7 +17,7 @@ from facekit.data import read_utkface, split
 from facekit.labels import AgeBins
 from facekit.model import OUTPUTS, build_model, get_backbone
 from facekit.pipeline import Augmentation, labels_for, make_dataset
-from facekit.training import TrainConfig, compile_model
+from facekit.training import TrainConfig, compile_model, cpu_has_native_bfloat16
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "utkface" / "UTKFace"
 
@@ -33,7 +33,8 @@ def images_per_second(ds, images, repeats=1):
     return images * repeats / (time.perf_counter() - started)
 
 
-def train_step_rate(backbone, size, freeze, batch, steps):
+def train_step_rate(backbone, size, freeze, batch, steps, precision="float32"):
+    keras.mixed_precision.set_global_policy(precision)
     model = build_model(backbone, input_shape=(size, size, 3), freeze=freeze)
     compile_model(model, TrainConfig(data="", run="", weights=None, epochs=1), steps)
     x = tf.random.uniform((batch, size, size, 3), -120, 150)
@@ -83,10 +84,13 @@ def main():
     heads.fit(features, y, batch_size=64, verbose=0)
     rows.append(("train step, cached-feature path (heads only, batch 64)", len(features) / (time.perf_counter() - started)))
 
+    precisions = ["float32"] + (["mixed_bfloat16"] if cpu_has_native_bfloat16() else [])
     for name, size in (("simple_cnn", 64), ("simple_cnn", 80), ("simple_cnn", 96), ("levi_hassner", 128),
                        ("levi_hassner", 227)):
-        rate, _ = train_step_rate(name, size, "none", batch=64, steps=8)
-        rows.append((f"train step {name} {size}px (batch 64)", rate))
+        for precision in precisions:
+            rate, _ = train_step_rate(name, size, "none", batch=64, steps=8, precision=precision)
+            rows.append((f"train step {name} {size}px {precision} (batch 64)", rate))
+    keras.mixed_precision.set_global_policy("float32")
 
     width = max(len(r[0]) for r in rows)
     for label, rate in rows:
