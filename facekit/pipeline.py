@@ -92,14 +92,11 @@ def _erase(images, probability, size):
 
 
 def augment(images, aug, size):
-    """Augments a batch ``(N, size, size, 3)`` (or one image), each image with its own random draw.
+    """Augments a batch ``(N, size, size, 3)``, each image with its own random draw.
 
     Batched: one warp per batch costs far less than one per image, which matters when augmentation and
     training share two CPU cores.
     """
-    single = images.shape.rank == 3
-    if single:
-        images = images[None]
     batch = tf.shape(images)[0]
     per_image = lambda values: tf.reshape(values, [-1, 1, 1, 1])
     if aug.flip:
@@ -114,8 +111,7 @@ def augment(images, aug, size):
         images = (images - mean) * per_image(tf.random.uniform([batch], 1 - aug.contrast, 1 + aug.contrast)) + mean
     if aug.erase:
         images = _erase(images, aug.erase, size)
-    images = tf.clip_by_value(images, 0.0, 255.0)
-    return images[0] if single else images
+    return tf.clip_by_value(images, 0.0, 255.0)
 
 
 def _mixup(images, labels, alpha):

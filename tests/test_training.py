@@ -105,7 +105,7 @@ def test_mixup_mixes_images_and_labels_with_the_same_weights():
 
 
 def test_near_zero_augmentation_is_the_identity(utkface):
-    image = decode_resize(split(utkface[0], limit=20)["train"].paths[0], 48)
+    image = decode_resize(split(utkface[0], limit=20)["train"].paths[0], 48)[None]  # a batch of one
     tiny = Augmentation(flip=False, rotation=1e-4, scale=1e-6, shift=1e-6, brightness=0.0, contrast=0.0, erase=0.0)
     np.testing.assert_allclose(augment(image, tiny, 48).numpy(), image.numpy(), atol=0.5)
     np.testing.assert_array_equal(augment(image, Augmentation.off(), 48).numpy(), image.numpy())
