@@ -17,13 +17,8 @@ from facekit.labels import ADIENCE_GROUPS, GENDERS, RACES, AgeBins, age_group, a
 from facekit.model import build_model, freeze_backbone, load_model, predict, trainable_summary
 from facekit.preprocessing import preprocess_input
 
-__all__ = ["ADIENCE_GROUPS", "GENDERS", "RACES", "AgeBins", "age_group", "age_group_names", "build_backbone",
-           "build_model", "freeze_backbone", "load_model", "predict", "preprocess_input", "save_model"]
-
-
-def build_backbone(weights=None, input_shape=(224, 224, 3), pooling="avg"):
-    """keras-vggface's ResNet50 without classifier; ``weights``: None, ``"vggface2"`` or a path to its .h5."""
-    return create_backbone("vggface2_resnet50", weights=weights, input_shape=input_shape, pooling=pooling)
+__all__ = ["ADIENCE_GROUPS", "GENDERS", "RACES", "AgeBins", "age_group", "age_group_names", "build_model",
+           "create_backbone", "freeze_backbone", "load_model", "predict", "preprocess_input", "save_model"]
 
 
 def save_model(model, path):

@@ -37,7 +37,7 @@ def train_step_rate(backbone, size, freeze, batch, steps, precision="float32"):
     keras.mixed_precision.set_global_policy(precision)
     model = build_model(backbone, input_shape=(size, size, 3), freeze=freeze)
     compile_model(model, TrainConfig(data="", run="", weights=None, epochs=1), steps)
-    x = tf.random.uniform((batch, size, size, 3), -120, 150)
+    x = tf.random.uniform((batch, size, size, 3), 0, 255)
     y = {name: tf.one_hot(tf.zeros(batch, tf.int32), model.get_layer(name).units) for name in OUTPUTS}
     ds = tf.data.Dataset.from_tensors((x, y)).repeat(steps)
     model.fit(ds.take(2), verbose=0)  # trace and warm up

@@ -1,25 +1,63 @@
-"""Every backbone behind one factory, ``create_backbone(name, ...)``: preprocessed image -> feature vector."""
-from dataclasses import dataclass
+"""Every backbone, declared once: ``create_backbone(name, ...)`` builds one (normalised image -> feature vector).
+
+A backbone's entry says everything the rest of the project needs to know about it: how to build it, its natural
+and its smallest input size, the input normalisation it expects (a key of ``facekit.preprocessing.NORMALIZATIONS``,
+applied by the model's first layer), its stages for ``--freeze STAGE`` and where its published weights come from.
+
+Adding a backbone: write its builder in its own module (``build(input_shape) -> keras.Model`` named as its key
+here, with layer names that start with its stage prefixes, in order), then add one entry below; the tests
+parametrised over ``BACKBONES`` pick it up. For example, dlib's face-recognition ResNet would be::
+
+    "dlib_resnet": BackboneSpec(
+        name="dlib_resnet", build=dlib_resnet, input_size=150, min_input_size=...,
+        normalization="dlib", stages=prefix_stages("stem", "level1", "level2", "level3", "level4", "level5"),
+        weights={"dlib": WeightsSource(DLIB_FILE, DLIB_URL, DLIB_SHA256, DLIB_BYTES, load_dlib_weights)}),
+"""
+from dataclasses import dataclass, field
 from typing import Callable
 
 from facekit.compact_cnns import levi_hassner, simple_cnn
 from facekit.errors import FaceKitError
+from facekit.pretrained import WeightsSource, fetch_weights
 from facekit.resnet50 import vggface2_resnet50
-from facekit.vggface_weights import fetch_vggface2_weights, load_keras_vggface_weights
+from facekit.vggface_weights import load_keras_vggface_weights
+
+
+def prefix_stages(*names):
+    """Stages whose layers are named ``STAGE_...``: ((name, prefix), ...) in order."""
+    return tuple((name, f"{name}_") for name in names)
 
 
 @dataclass(frozen=True)
 class BackboneSpec:
-    build: Callable
-    input_size: int  # natural input side in pixels
-    pretrained: str | None = None  # name accepted by ``weights``, if published weights exist
+    name: str
+    build: Callable  # build(input_shape) -> keras.Model named ``name``
+    input_size: int  # natural input side in pixels: the default everywhere
+    min_input_size: int  # smallest side that still leaves a feature map
+    normalization: str  # key of facekit.preprocessing.NORMALIZATIONS
+    stages: tuple  # ((stage name, layer-name prefix), ...) in network order, for --freeze STAGE
+    weights: dict = field(default_factory=dict)  # published weights: name -> WeightsSource; the first reads --weights PATH
 
 
-BACKBONES = {
-    "vggface2_resnet50": BackboneSpec(vggface2_resnet50, 224, pretrained="vggface2"),
-    "simple_cnn": BackboneSpec(simple_cnn, 96),
-    "levi_hassner": BackboneSpec(levi_hassner, 227),
-}
+BACKBONES = {spec.name: spec for spec in (
+    BackboneSpec(
+        name="vggface2_resnet50", build=vggface2_resnet50, input_size=224,
+        min_input_size=32,  # five stride-2 steps: 32 px leave a 1x1 map
+        normalization="vggface2", stages=prefix_stages("conv1", "conv2", "conv3", "conv4", "conv5"),
+        weights={"vggface2": WeightsSource(
+            file_name="rcmalli_vggface_tf_notop_resnet50.h5",
+            url="https://github.com/rcmalli/keras-vggface/releases/download/v2.0/rcmalli_vggface_tf_notop_resnet50.h5",
+            sha256="ad81577b744b2c8cc60cfb953747670cef18c3eed56ffff6007a00088614b14f", size=94_694_792,
+            load=load_keras_vggface_weights)}),
+    # The compact CNNs are trained from scratch, so any normalisation would do; they were trained (RESULTS.md, the
+    # default model) with the VGGFace2 one, which their trained weights therefore expect.
+    BackboneSpec(
+        name="simple_cnn", build=simple_cnn, input_size=96, min_input_size=16,  # four 2x2 poolings
+        normalization="vggface2", stages=prefix_stages("conv1", "conv2", "conv3", "conv4")),
+    BackboneSpec(
+        name="levi_hassner", build=levi_hassner, input_size=227, min_input_size=63,  # 7x7/4 conv, three 3x3/2 pools
+        normalization="vggface2", stages=prefix_stages("conv1", "conv2", "conv3")),
+)}
 
 
 def backbone_spec(name):
@@ -28,15 +66,27 @@ def backbone_spec(name):
     return BACKBONES[name]
 
 
-def create_backbone(name="vggface2_resnet50", weights=None, input_shape=None, pooling="avg"):
-    """``weights``: None (random init), the backbone's pretrained name (``vggface2``) or a keras-vggface file."""
-    spec = backbone_spec(name)
+def input_shape_for(spec, input_shape=None):
+    """``input_shape`` (default: the natural size) checked against the backbone's smallest input."""
     if input_shape is None:
-        input_shape = (spec.input_size, spec.input_size, 3)
-    model = spec.build(input_shape=tuple(input_shape), pooling=pooling)
+        return (spec.input_size, spec.input_size, 3)
+    height, width = input_shape[:2]
+    if min(height, width) < spec.min_input_size:
+        raise FaceKitError(f"input size {height}x{width} is too small for {spec.name}: "
+                           f"it needs at least {spec.min_input_size} pixels a side")
+    return tuple(input_shape)
+
+
+def create_backbone(name="vggface2_resnet50", weights=None, input_shape=None):
+    """``weights``: None or ``none`` (random init), the name of a published source (``vggface2``), or a file in
+    the layout of the backbone's first source."""
+    spec = backbone_spec(name)
+    model = spec.build(input_shape=input_shape_for(spec, input_shape))
     if weights is None or weights == "none":
         return model
-    if spec.pretrained is None:
+    if not spec.weights:
         raise FaceKitError(f"no pretrained weights exist for '{name}'; use weights=None (random init)")
-    path = fetch_vggface2_weights() if weights == spec.pretrained else weights
-    return load_keras_vggface_weights(model, path)
+    if weights in spec.weights:
+        source = spec.weights[weights]
+        return source.load(model, fetch_weights(source, f"the {weights} weights of {name}"))
+    return next(iter(spec.weights.values())).load(model, weights)

@@ -1,14 +1,14 @@
 """The compact CNNs of the earlier work, trained from scratch: same heads, other backbones.
 
 BatchNormalization stands where Levi & Hassner used local response normalisation (LRN is not in Keras 3,
-and BN trains faster from scratch), and after their third convolution too. Layer names start with their stage (``conv1_``...) so ``--freeze convN``
-works as it does for ResNet50.
+and BN trains faster from scratch), and after their third convolution too. Layer names start with their stage
+(``conv1_``...), the prefixes that their entries in ``facekit/backbones.py`` declare for freezing.
 """
 import keras
 from keras import layers
 
 
-def simple_cnn(input_shape=(96, 96, 3), pooling=None):
+def simple_cnn(input_shape):
     """Four 3x3 convolutions of 32/64/128/256 with pooling, then dense 256 with dropout 0.4."""
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
@@ -23,7 +23,7 @@ def simple_cnn(input_shape=(96, 96, 3), pooling=None):
     return keras.Model(inputs, x, name="simple_cnn")
 
 
-def levi_hassner(input_shape=(227, 227, 3), pooling=None):
+def levi_hassner(input_shape):
     """Levi & Hassner (2015): 96x7x7/4, 256x5x5, 384x3x3, each with 3x3/2 max pooling; two FC 512 + dropout 0.5.
 
     Each convolution is followed by BatchNormalization before its ReLU. The original had LRN after the first two

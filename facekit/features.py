@@ -14,28 +14,28 @@ import numpy as np
 
 from facekit import paths
 from facekit.errors import FaceKitError
-from facekit.model import OUTPUTS, age_bins_of, build_model, get_backbone
+from facekit.model import OUTPUTS, age_bins_of, build_model, feature_extractor
 from facekit.pipeline import labels_for, predict_samples
-from facekit.vggface_weights import VGGFACE2_SHA256, sha256_of
+from facekit.backbones import backbone_spec
+from facekit.pretrained import sha256_of
 
 
-def _weights_identity(weights, seed):
+def _weights_identity(backbone, weights, seed):
     if weights in (None, "none"):
         return f"random-init-seed-{seed}"  # build_model after set_random_seed(seed) is deterministic
-    if weights == "vggface2":
-        return VGGFACE2_SHA256
-    return sha256_of(weights)
+    sources = backbone_spec(backbone).weights
+    return sources[weights].sha256 if weights in sources else sha256_of(weights)
 
 
 def feature_cache_path(config, splits, size):
     """Keyed by the images, the backbone, its weights and the input size."""
     names = "|".join(",".join(part.paths.tolist()) for part in splits.values())
-    key = "\n".join([names, config.backbone, _weights_identity(config.weights, config.seed), str(size)])
+    key = "\n".join([names, config.backbone, _weights_identity(config.backbone, config.weights, config.seed), str(size)])
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return paths.feature_cache_dir() / f"{config.backbone}_{size}px_{digest}.npz"
 
 
-def cached_features(backbone, config, splits, size, log):
+def cached_features(extractor, config, splits, size, log):
     """Train (and mirrored train) and validation features; the test split is evaluated with the full model."""
     path = feature_cache_path(config, splits, size)
     if path.exists():
@@ -47,9 +47,9 @@ def cached_features(backbone, config, splits, size, log):
         except (OSError, ValueError, zipfile.BadZipFile):
             log(f"ignoring an unreadable feature cache {path}")
     started = time.time()
-    features = {name: predict_samples(backbone.predict_on_batch, splits[name], size, config.batch_size,
+    features = {name: predict_samples(extractor.predict_on_batch, splits[name], size, config.batch_size,
                                       desc=f"features {name}") for name in ("train", "val")}
-    features["train_flip"] = predict_samples(backbone.predict_on_batch, splits["train"], size, config.batch_size,
+    features["train_flip"] = predict_samples(extractor.predict_on_batch, splits["train"], size, config.batch_size,
                                              flip=True, desc="features train (mirrored)")
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial.npz")
@@ -69,13 +69,13 @@ def train_heads_on_cached_features(config, splits, run_dirs, log):
 
     size = config.resolved_input_size()
     model = build_model(config.backbone, weights=config.weights, input_shape=(size, size, 3), freeze="all")
-    backbone = get_backbone(model)
-    log(f"backbone fully frozen: computing its {backbone.output_shape[-1]}-d features once per image (and "
+    extractor = feature_extractor(model)
+    log(f"backbone fully frozen: computing its {extractor.output_shape[-1]}-d features once per image (and "
         "mirror image) and training only the heads on them (fast path; --no-feature-cache to turn it off)")
-    features = cached_features(backbone, config, splits, size, log)
+    features = cached_features(extractor, config, splits, size, log)
 
     bins = age_bins_of(model)
-    inputs = keras.Input(shape=backbone.output_shape[1:], name="features")
+    inputs = keras.Input(shape=extractor.output_shape[1:], name="features")
     heads = keras.Model(inputs, {name: model.get_layer(name)(inputs) for name in OUTPUTS}, name="heads")
     train_labels = labels_for(splits["train"], bins, config.age_sigma)
     x_train = np.concatenate([features["train"], features["train_flip"]])

@@ -1,4 +1,5 @@
-"""The age / gender / race model: a backbone from the registry, three softmax heads, freezing, predict, save, load."""
+"""The age / gender / race model: input normalisation, a backbone from the registry, three softmax heads;
+freezing, predict, load."""
 from pathlib import Path
 
 import keras
@@ -6,10 +7,10 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from facekit.backbones import create_backbone
+from facekit.backbones import backbone_spec, create_backbone
 from facekit.errors import FaceKitError
 from facekit.labels import ADIENCE_GROUPS, GENDERS, RACES, AgeBins, age_group, age_group_names
-from facekit.preprocessing import preprocess_input
+from facekit.preprocessing import InputNormalization
 
 OUTPUTS = ("age", "gender", "race")
 
@@ -30,13 +31,17 @@ class AgeHead(layers.Dense):
 
 def build_model(backbone="vggface2_resnet50", weights=None, input_shape=None, freeze="none",
                 age_bins=None):
-    """Backbone plus softmax heads ``age`` (bins), ``gender`` (male, female) and ``race`` (UTKFace's five).
+    """Input normalisation, backbone, softmax heads ``age`` (bins), ``gender`` (male, female) and ``race`` (UTKFace's
+    five).
 
-    The input is a preprocessed image (see ``preprocess_input``). ``freeze``: see :func:`freeze_backbone`.
+    The input is RGB face crops with values 0-255; the first layer normalises them as the backbone expects (the
+    backbone sub-model comes after it, so freezing counts only backbone layers). ``freeze``: see
+    :func:`freeze_backbone`.
     """
     features_model = create_backbone(backbone, weights=weights, input_shape=input_shape)
     inputs = keras.Input(shape=features_model.input_shape[1:], name="image")
-    features = features_model(inputs)
+    normalized = InputNormalization(backbone_spec(backbone).normalization, name="normalization")(inputs)
+    features = features_model(normalized)
     # Heads in float32, so softmax stays exact under mixed precision.
     outputs = {
         "age": AgeHead(age_bins, name="age", dtype="float32")(features),
@@ -53,18 +58,16 @@ def get_backbone(model):
     return next(layer for layer in model.layers if isinstance(layer, keras.Model))
 
 
-def stage_names(backbone):
-    """Stages (``conv1``, ``conv2``, ...) in order, from the layer-name prefixes."""
-    stages = []
-    for layer in backbone.layers:
-        prefix = layer.name.split("_", 1)[0]
-        if prefix.startswith("conv") and prefix[4:].isdigit() and prefix not in stages:
-            stages.append(prefix)
-    return stages
+def feature_extractor(model):
+    """RGB 0-255 crops -> backbone features: the model without its heads (same layers, same weights)."""
+    inputs = keras.Input(shape=model.input_shape[1:], name="image")
+    features = get_backbone(model)(model.get_layer("normalization")(inputs))
+    return keras.Model(inputs, features, name=f"{model.name}_features")
 
 
 def frozen_layer_count(backbone, freeze):
-    """How many leading backbone layers ``freeze`` freezes: an int, ``none``, ``all`` or a stage name."""
+    """How many leading backbone layers ``freeze`` freezes: an int, ``none``, ``all`` or a stage name (up to and
+    including the stage's last layer, as the backbone's entry in ``facekit/backbones.py`` declares its stages)."""
     count = len(backbone.layers)
     if isinstance(freeze, str) and freeze.lstrip("-").isdigit():
         freeze = int(freeze)
@@ -76,10 +79,9 @@ def frozen_layer_count(backbone, freeze):
         return 0
     if freeze == "all":
         return count
-    stages = stage_names(backbone)
+    stages = dict(backbone_spec(backbone.name).stages)
     if freeze in stages:
-        # Up to and including the stage's last layer.
-        return 1 + max(i for i, layer in enumerate(backbone.layers) if layer.name.startswith(f"{freeze}_"))
+        return 1 + max(i for i, layer in enumerate(backbone.layers) if layer.name.startswith(stages[freeze]))
     raise FaceKitError(f"invalid freeze value {freeze!r}: use a layer count (0-{count}), "
                        f"'none', 'all' or a stage: {', '.join(stages)}")
 
@@ -123,7 +125,7 @@ def predict(model, faces, batch_size=64):
     faces = _resize(faces, model.input_shape[1:3])
     outputs = {name: [] for name in OUTPUTS}
     for start in range(0, len(faces), batch_size):
-        batch = model.predict_on_batch(preprocess_input(faces[start:start + batch_size]))
+        batch = model.predict_on_batch(faces[start:start + batch_size])
         for name in OUTPUTS:
             outputs[name].append(np.asarray(batch[name]))
     probs = {name: np.concatenate(parts) for name, parts in outputs.items()}
@@ -161,6 +163,11 @@ def load_model(path):
         model = keras.saving.load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for a corrupt or foreign file
         raise FaceKitError(f"cannot load model {path}: {error.__class__.__name__}: {error}") from None
-    if not all(name in model.output_names for name in OUTPUTS):
-        raise FaceKitError(f"{path} is not an age/gender/race model (outputs: {model.output_names})")
+    layers_by_name = {layer.name: layer for layer in getattr(model, "layers", [])}
+    if not (isinstance(layers_by_name.get("age"), AgeHead) and "gender" in layers_by_name and "race" in layers_by_name):
+        raise FaceKitError(f"{path} is not an age/gender/race model of this project (no age, gender and race heads)")
+    if not isinstance(layers_by_name.get("normalization"), InputNormalization):
+        raise FaceKitError(f"{path} has no input normalisation layer: it was saved by an older version of this "
+                           "project, which normalised images outside the model; retrain it, or build the same model "
+                           "with build_model and copy its weights over (set_weights)")
     return model

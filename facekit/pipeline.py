@@ -1,4 +1,4 @@
-"""tf.data input pipeline: stream, decode, resize, augment, batch, mixup, ``preprocess_input``, prefetch.
+"""tf.data input pipeline: stream, decode, resize, augment, batch, mixup, prefetch.
 
 Images are read from disk as they are needed, never all held in memory. Optionally the decoded, resized images
 go to a cache file on disk after the first epoch: decoding JPEGs costs about as much CPU as training a compact
@@ -14,7 +14,6 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from facekit.labels import GENDERS, RACES
-from facekit.preprocessing import preprocess_input
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -141,7 +140,7 @@ def cache_file(cache_dir, samples, input_size):
 
 def make_dataset(samples, labels, input_size, batch_size, training, augmentation=Augmentation(), seed=None,
                  cache_dir=None, shuffle_buffer=4096):
-    """Batches of ``(preprocess_input(images), {"age", "gender", "race"})``, streamed from disk."""
+    """Batches of ``(images, {"age", "gender", "race"})``, streamed from disk: float32 RGB 0-255, as models take them."""
     if training:  # one fixed random order (file names sort by age), then a bounded shuffle on top
         order = np.random.default_rng(seed).permutation(len(samples))
         samples, labels = samples.subset(order), {k: v[order] for k, v in labels.items()}
@@ -160,13 +159,13 @@ def make_dataset(samples, labels, input_size, batch_size, training, augmentation
                     deterministic=False)
     if training and augmentation.mixup > 0:
         ds = ds.map(lambda x, y: _mixup(x, y, augmentation.mixup), num_parallel_calls=AUTOTUNE)
-    return ds.map(lambda x, y: (preprocess_input(x), y), num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+    return ds.prefetch(AUTOTUNE)
 
 
 def predict_samples(predict_batch, samples, input_size, batch_size, flip=False, desc="predicting"):
     """``predict_batch`` over every sample in order (no augmentation), with a progress bar; outputs concatenated.
 
-    ``predict_batch`` returns an array or a dict of arrays for a batch of preprocessed images.
+    ``predict_batch`` returns an array or a dict of arrays for a batch of RGB 0-255 images.
     """
     labels = {"gender": np.zeros((len(samples), 1), np.float32)}  # make_dataset carries labels; unused here
     ds = make_dataset(samples, labels, input_size, batch_size, training=False)

@@ -34,8 +34,8 @@ def _bottleneck(x, filters, stage, block, strides):
     return layers.Activation("relu", name=f"{prefix}_relu")(y)
 
 
-def vggface2_resnet50(input_shape=(224, 224, 3), pooling="avg"):
-    """Preprocessed image -> pooled 2048-d feature (or the feature map with ``pooling=None``)."""
+def vggface2_resnet50(input_shape):
+    """Normalised image (``vggface2``) -> pooled 2048-d feature."""
     inputs = keras.Input(shape=input_shape, name="image")
     x = _conv_bn(inputs, 64, 7, "conv1_7x7_s2", strides=2)
     x = layers.MaxPooling2D(3, strides=2, name="conv1_pool")(x)
@@ -44,14 +44,9 @@ def vggface2_resnet50(input_shape=(224, 224, 3), pooling="avg"):
             strides = 2 if block == 1 and stage > 2 else 1
             x = _bottleneck(x, filters, stage, block, strides)
     # keras-vggface keeps its 7x7 average pool even without the classifier; at 197-224 px input the
-    # feature map is 7x7, so this is a global average, and the pooling below sees a 1x1 map. Smaller
+    # feature map is 7x7, so this is a global average, and the global pooling below sees a 1x1 map. Smaller
     # inputs (which keras-vggface cannot take) get a smaller window instead of an error.
     window = min(7, x.shape[1] or 7, x.shape[2] or 7)
     x = layers.AveragePooling2D(window, name="avg_pool")(x)
-    if pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="global_pool")(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="global_pool")(x)
-    elif pooling is not None:
-        raise ValueError(f"pooling must be 'avg', 'max' or None, not {pooling!r}")
+    x = layers.GlobalAveragePooling2D(name="global_pool")(x)
     return keras.Model(inputs, x, name="vggface2_resnet50")

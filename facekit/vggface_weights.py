@@ -4,57 +4,19 @@ Layout of such a file: the root attribute ``layer_names`` lists every layer; eac
 since ``conv1/7x7_s2`` contains a ``/``) whose attribute ``weight_names`` lists its tensors, such as
 ``conv1/7x7_s2/kernel:0``, stored under that (again nested) path inside the group.
 """
-import hashlib
 from pathlib import Path
 
 import h5py
-import keras
 import numpy as np
 
-from facekit import paths
 from facekit.errors import FaceKitError
 from facekit.resnet50 import keras3_name
-
-VGGFACE2_FILE = "rcmalli_vggface_tf_notop_resnet50.h5"
-VGGFACE2_URL = f"https://github.com/rcmalli/keras-vggface/releases/download/v2.0/{VGGFACE2_FILE}"
-VGGFACE2_SHA256 = "ad81577b744b2c8cc60cfb953747670cef18c3eed56ffff6007a00088614b14f"
-VGGFACE2_BYTES = 94_694_792
 
 # Keras 2 tensor suffix -> index into a Keras 3 layer's ``weights`` list.
 _WEIGHT_ORDER = {
     "kernel": 0, "bias": 1,  # Conv2D / Dense
     "gamma": 0, "beta": 1, "moving_mean": 2, "moving_variance": 3,  # BatchNormalization
 }
-
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def fetch_vggface2_weights(directory=None):
-    """Path of the published no-top ResNet50 file: the local copy if it checks out, else a download."""
-    directory = paths.vggface_weights_dir() if directory is None else Path(directory)
-    path = directory / VGGFACE2_FILE
-    if path.exists():
-        if sha256_of(path) != VGGFACE2_SHA256:
-            raise FaceKitError(
-                f"{path} is not keras-vggface's published {VGGFACE2_FILE} (sha256 mismatch; expected "
-                f"{VGGFACE2_SHA256}, {VGGFACE2_BYTES:,} bytes). Replace it with the published file, or pass "
-                "its path with --weights PATH if it is a file of your own.")
-        return path
-    try:
-        return Path(keras.utils.get_file(VGGFACE2_FILE, VGGFACE2_URL, file_hash=VGGFACE2_SHA256,
-                                         hash_algorithm="sha256", cache_dir=str(directory.parent),
-                                         cache_subdir=directory.name))
-    except Exception as error:  # offline, proxy, HTTP error, or a download that failed its checksum
-        raise FaceKitError(
-            f"could not download the VGGFace2 weights ({error.__class__.__name__}: {error}). Download "
-            f"{VGGFACE2_URL} ({VGGFACE2_BYTES:,} bytes, sha256 {VGGFACE2_SHA256}) on a machine with internet "
-            f"and put it at {path}.") from None
 
 
 def _read_layers(path):

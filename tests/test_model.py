@@ -1,13 +1,14 @@
-"""face.py: keras-vggface weights, freezing, preprocessing, heads, predict, save and load."""
+"""face.py: keras-vggface weights, ResNet50 freezing, input normalisation, heads, predict, save and load."""
 import h5py
 import keras
 import numpy as np
 import pytest
 
 import face
-from facekit import vggface_weights
+from facekit import pretrained
+from facekit.backbones import BACKBONES
 from facekit.errors import FaceKitError
-from facekit.model import frozen_layer_count, get_backbone
+from facekit.model import freeze_backbone, frozen_layer_count, get_backbone
 from tests import keras_vggface_layout as layout
 
 
@@ -21,7 +22,7 @@ def vggface_file(tmp_path_factory):
 
 
 def test_resnet50_topology_matches_keras_vggface():
-    backbone = face.build_backbone(input_shape=(224, 224, 3))
+    backbone = face.create_backbone("vggface2_resnet50", input_shape=(224, 224, 3))
     assert len(backbone.layers) == 175
     assert backbone.count_params() == 23_561_152
     assert backbone.output_shape == (None, 2048)
@@ -29,7 +30,7 @@ def test_resnet50_topology_matches_keras_vggface():
 
 def test_loaded_file_reproduces_every_tensor_and_keras_vggface_output(vggface_file):
     path, weights = vggface_file
-    backbone = face.build_backbone(weights=str(path), input_shape=(200, 200, 3))
+    backbone = face.create_backbone("vggface2_resnet50", weights=str(path), input_shape=(200, 200, 3))
     loaded = 0
     for name, tensors in weights.items():
         layer = backbone.get_layer(name.replace("/", "_"))
@@ -40,7 +41,7 @@ def test_loaded_file_reproduces_every_tensor_and_keras_vggface_output(vggface_fi
     assert loaded == 53 + 53 * 4  # 53 convolutions, each with a 4-tensor BatchNorm
 
     images = np.random.default_rng(0).uniform(0, 255, (2, 200, 200, 3)).astype(np.float32)
-    x = face.preprocess_input(images)
+    x = face.preprocess_input(images, "vggface2")
     ours = backbone.predict(x, verbose=0)
     reference = layout.forward(weights, x)
     np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-4 * np.abs(reference).max())
@@ -50,7 +51,7 @@ def test_file_with_classifier_loads(tmp_path):
     path = tmp_path / "rcmalli_vggface_tf_resnet50.h5"
     weights = layout.random_weights(seed=2, classifier=True)
     layout.write_h5(path, weights)
-    backbone = face.build_backbone(weights=str(path), input_shape=(64, 64, 3))
+    backbone = face.create_backbone("vggface2_resnet50", weights=str(path), input_shape=(64, 64, 3))
     np.testing.assert_array_equal(backbone.get_layer("conv5_3_1x1_increase").weights[0].numpy(),
                                   weights["conv5_3_1x1_increase"][0][1])
 
@@ -60,7 +61,7 @@ def test_file_missing_a_layer_names_it(tmp_path):
     del weights["conv4_2_3x3/bn"]
     layout.write_h5(tmp_path / "partial.h5", weights)
     with pytest.raises(FaceKitError, match="conv4_2_3x3_bn"):
-        face.build_backbone(weights=str(tmp_path / "partial.h5"), input_shape=(64, 64, 3))
+        face.create_backbone("vggface2_resnet50", weights=str(tmp_path / "partial.h5"), input_shape=(64, 64, 3))
 
 
 def test_file_of_another_architecture_is_refused(tmp_path):
@@ -68,7 +69,7 @@ def test_file_of_another_architecture_is_refused(tmp_path):
                          ("conv1_1/bias:0", np.zeros(64, np.float32))]}
     layout.write_h5(tmp_path / "vgg16.h5", vgg16)
     with pytest.raises(FaceKitError, match="no weights for layer 'conv1_7x7_s2'"):
-        face.build_backbone(weights=str(tmp_path / "vgg16.h5"), input_shape=(64, 64, 3))
+        face.create_backbone("vggface2_resnet50", weights=str(tmp_path / "vgg16.h5"), input_shape=(64, 64, 3))
 
 
 def test_shape_mismatch_is_named(tmp_path):
@@ -76,55 +77,65 @@ def test_shape_mismatch_is_named(tmp_path):
     weights["conv3_1_3x3"] = [("conv3_1_3x3/kernel:0", np.zeros((3, 3, 128, 64), np.float32))]
     layout.write_h5(tmp_path / "bad_shape.h5", weights)
     with pytest.raises(FaceKitError, match=r"conv3_1_3x3/kernel.*\(3, 3, 128, 64\)"):
-        face.build_backbone(weights=str(tmp_path / "bad_shape.h5"), input_shape=(64, 64, 3))
+        face.create_backbone("vggface2_resnet50", weights=str(tmp_path / "bad_shape.h5"), input_shape=(64, 64, 3))
 
 
 def test_truncated_and_foreign_files_give_clear_errors(vggface_file, tmp_path):
     truncated = tmp_path / "truncated.h5"
     truncated.write_bytes(vggface_file[0].read_bytes()[:1_000_000])
     with pytest.raises(FaceKitError, match="cannot read weights file"):
-        face.build_backbone(weights=str(truncated), input_shape=(64, 64, 3))
+        face.create_backbone("vggface2_resnet50", weights=str(truncated), input_shape=(64, 64, 3))
     keras3 = tmp_path / "keras3.h5"
     with h5py.File(keras3, "w") as f:
         f.create_group("layers")
     with pytest.raises(FaceKitError, match="not a Keras 2 weights file"):
-        face.build_backbone(weights=str(keras3), input_shape=(64, 64, 3))
+        face.create_backbone("vggface2_resnet50", weights=str(keras3), input_shape=(64, 64, 3))
     with pytest.raises(FaceKitError, match="not found"):
-        face.build_backbone(weights=str(tmp_path / "absent.h5"))
+        face.create_backbone("vggface2_resnet50", weights=str(tmp_path / "absent.h5"))
 
 
 def test_vggface2_weights_checksum_and_offline_message(tmp_path, monkeypatch):
-    wrong = tmp_path / vggface_weights.VGGFACE2_FILE
+    source = BACKBONES["vggface2_resnet50"].weights["vggface2"]
+    wrong = tmp_path / source.file_name
     wrong.write_bytes(b"not the published file")
     with pytest.raises(FaceKitError, match="sha256 mismatch"):
-        vggface_weights.fetch_vggface2_weights(tmp_path)
+        pretrained.fetch_weights(source, "the vggface2 weights", tmp_path)
     wrong.unlink()
 
     def offline(fname, origin, **kwargs):  # what keras.utils.get_file does without a network
-        assert origin == vggface_weights.VGGFACE2_URL and kwargs["file_hash"] == vggface_weights.VGGFACE2_SHA256
+        assert origin == source.url and kwargs["file_hash"] == source.sha256
         raise OSError("URL fetch failure: [Errno -3] Temporary failure in name resolution")
 
     monkeypatch.setattr(keras.utils, "get_file", offline)
-    with pytest.raises(FaceKitError, match=str(tmp_path / vggface_weights.VGGFACE2_FILE)):
-        vggface_weights.fetch_vggface2_weights(tmp_path)
+    with pytest.raises(FaceKitError, match=f"could not download the vggface2 weights .*{tmp_path / source.file_name}"):
+        pretrained.fetch_weights(source, "the vggface2 weights", tmp_path)
 
 
 def test_preprocess_input_does_not_wrap_dark_pixels():
     dark = np.full((2, 2, 3), 10, np.uint8)
     dark[..., 0] = 5  # R
-    out = face.preprocess_input(dark)
+    out = face.preprocess_input(dark, "vggface2")
     assert out.dtype == np.float32
     np.testing.assert_allclose(out[0, 0], [10 - 91.4953, 10 - 103.8827, 5 - 131.0912], rtol=1e-6)
-    batch = face.preprocess_input(np.stack([dark, dark]).astype(np.float64))
+    batch = face.preprocess_input(np.stack([dark, dark]).astype(np.float64), "vggface2")
     assert batch.shape == (2, 2, 2, 3) and batch.dtype == np.float32
+    # dlib's input layer: RGB order kept, means subtracted, divided by 256.
+    np.testing.assert_allclose(face.preprocess_input(dark, "dlib")[0, 0],
+                               [(5 - 122.782) / 256, (10 - 117.001) / 256, (10 - 104.298) / 256], rtol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def resnet_model():
+    return face.build_model(input_shape=(64, 64, 3))
 
 
 @pytest.mark.parametrize("freeze,expected_frozen", [
     ("none", 0), ("all", 175), (125, 125), ("125", 125),
     ("conv2", 37), ("conv3", 79), ("conv4", 141), ("conv5", 173),  # 5 stem layers, 12 per conv block, 10 per identity block
 ])
-def test_freezing_resnet50(freeze, expected_frozen):
-    model = face.build_model(input_shape=(64, 64, 3), freeze=freeze)
+def test_freezing_resnet50(freeze, expected_frozen, resnet_model):
+    model = resnet_model
+    freeze_backbone(model, freeze)
     backbone = get_backbone(model)
     frozen = [layer for layer in backbone.layers if not layer.trainable]
     assert len(frozen) == expected_frozen
@@ -208,3 +219,20 @@ def test_load_model_errors(tmp_path):
     bogus.write_bytes(b"garbage")
     with pytest.raises(FaceKitError, match="cannot load model"):
         face.load_model(bogus)
+    foreign = tmp_path / "foreign.keras"
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="age")]).save(foreign)
+    with pytest.raises(FaceKitError, match="not an age/gender/race model") as caught:
+        face.load_model(foreign)
+    assert "\n" not in str(caught.value)
+
+
+def test_model_saved_without_its_normalisation_is_refused_in_one_line(tmp_path):
+    """The format before the model normalised its own input: backbone straight after the input."""
+    model = face.build_model("simple_cnn", input_shape=(32, 32, 3))
+    inputs = keras.Input((32, 32, 3))
+    features = get_backbone(model)(inputs)
+    old = keras.Model(inputs, {name: model.get_layer(name)(features) for name in ("age", "gender", "race")})
+    old.save(tmp_path / "old.keras")
+    with pytest.raises(FaceKitError, match="no input normalisation layer") as caught:
+        face.load_model(tmp_path / "old.keras")
+    assert "\n" not in str(caught.value)
