@@ -14,7 +14,7 @@ from pathlib import Path
 
 import cv2
 
-from facekit.detection import DETECTORS
+from facekit.detectors import DETECTORS
 from facekit.inference import FaceAnalyzer
 from facekit.model import build_model
 from facekit.video import annotate_video
@@ -65,9 +65,10 @@ def main():
         write_video(video)
         print("| detector | " + " | ".join(photos) + " | video 640x480, frames/s |")
         print("|---|" + "---|" * (len(photos) + 1))
-        for name in DETECTORS:
-            if DETECTOR_MODELS[name] is not None and not DETECTOR_MODELS[name].is_file():
-                print(f"| {name} | model file missing: {DETECTOR_MODELS[name]} |")
+        for name, spec in DETECTORS.items():
+            model_file = DETECTOR_MODELS.get(name)
+            if spec.needs_model_file and (model_file is None or not model_file.is_file()):
+                print(f"| {name} | model file missing: {model_file} |")
                 continue
             analyzer = FaceAnalyzer(model, make_detector(name))
             cells = []

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from facekit.crop import CROP_SPECS, CropSpec, crop_faces
-from facekit.detection import Face, create_detector
+from facekit.crop import CropSpec, crop_faces
+from facekit.detection import Face
+from facekit.detectors import create_detector, detector_spec
 from facekit.images import read_image
 from facekit.labels import age_group
 from facekit.model import load_model, predict
@@ -57,8 +58,8 @@ def main():
             continue
         face = faces[0]  # largest first: the labelled face fills these aligned crops
         boxed = Face(face.box, face.score, None)
-        crops["aligned on 5 landmarks (default)"].append(crop_faces(image, [face], size, CROP_SPECS["mtcnn"])[0])
-        crops["measured box crop"].append(crop_faces(image, [boxed], size, CROP_SPECS["mtcnn"])[0])
+        crops["aligned on 5 landmarks (default)"].append(crop_faces(image, [face], size, detector_spec("mtcnn").crop)[0])
+        crops["measured box crop"].append(crop_faces(image, [boxed], size, detector_spec("mtcnn").crop)[0])
         crops["plain detector box"].append(crop_faces(image, [boxed], size, CropSpec(1.0, (0.0, 0.0)))[0])
         truth.append(labels[key])
     low, high, gender = (np.array(v) for v in zip(*truth))

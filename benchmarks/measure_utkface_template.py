@@ -1,4 +1,4 @@
-"""Measures where a detector's landmarks and boxes fall in UTKFace's aligned 200x200 crops (facekit/crop.py's constants).
+"""Measures where a detector's landmarks and boxes fall in UTKFace's aligned 200x200 crops (the crop geometry in facekit/detectors.py).
 
     .venv/bin/python benchmarks/measure_utkface_template.py --detector yunet \
         --detector-model ../shared/models/face_detector_yunet/face_detection_yunet_2023mar.onnx
@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from facekit.crop import UTKFACE_SIZE
-from facekit.detection import create_detector
+from facekit.detectors import create_detector
 from facekit.images import read_image
 
 DEFAULT_UTKFACE = Path(__file__).resolve().parents[2] / "shared" / "data" / "utkface" / "UTKFace"

@@ -3,13 +3,12 @@
 With landmarks, a similarity transform (rotation, uniform scale, shift) maps the five points onto a template: where
 that detector puts them, on average, in UTKFace's crops. Without them, a square around the box, scaled and shifted
 as measured for that detector, is cut out. Both are one affine warp: areas outside the photo are filled by replicating its edge.
+Each detector's measured geometry is in its entry in ``facekit/detectors.py``.
 """
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
-
-from facekit.detection import Face
 
 UTKFACE_SIZE = 200
 
@@ -36,19 +35,6 @@ class CropSpec:
         return CropSpec(self.box_scale * factor, self.box_shift, template)
 
 
-# Measured by benchmarks/measure_utkface_template.py on 400 UTKFace crops (padded by 100 gray pixels): template
-# = mean landmarks, box_scale and box_shift = medians. Each detector places its points and boxes a little
-# differently (MTCNN's eyes are 4 px closer together than YuNet's), hence one spec per detector.
-CROP_SPECS = {
-    "mtcnn": CropSpec(0.939, (0.009, 0.064), np.array(
-        [[60.0, 58.1], [136.9, 58.0], [97.5, 103.4], [63.1, 137.0], [133.3, 137.1]], dtype=np.float32)),
-    "yunet": CropSpec(0.901, (0.002, 0.076), np.array(
-        [[56.4, 58.6], [137.6, 58.5], [95.9, 104.5], [62.2, 134.6], [135.0, 133.9]], dtype=np.float32)),
-    "ssd": CropSpec(1.020, (0.003, 0.023)),
-    "haar": CropSpec(0.966, (0.003, 0.080)),
-}
-
-
 def alignment_matrix(landmarks, template, size):
     """2x3 similarity transform taking the five landmarks onto ``template`` scaled to ``size``; None if degenerate."""
     target = template * (size / UTKFACE_SIZE)
@@ -67,7 +53,7 @@ def box_matrix(box, size, spec):
                      [0, scale, size / 2 - scale * centre_y]], dtype=np.float64)
 
 
-def crop_matrix(face: Face, size, spec):
+def crop_matrix(face, size, spec):
     """How ``face`` is cut out: aligned on its landmarks when it and ``spec`` have them, else the box crop."""
     if face.landmarks is not None and spec.template is not None:
         matrix = alignment_matrix(face.landmarks, spec.template, size)
@@ -76,10 +62,10 @@ def crop_matrix(face: Face, size, spec):
     return box_matrix(face.box, size, spec)
 
 
-def crop_faces(image_rgb, faces, size, spec=CROP_SPECS["mtcnn"]):
-    """Faces of one image -> uint8 array (N, size, size, 3), in the order of ``faces``.
+def crop_faces(image_rgb, faces, size, spec):
+    """Faces (``facekit.detection.Face``) of one image -> uint8 array (N, size, size, 3), in the order of ``faces``.
 
-    ``spec``: the detector's entry in CROP_SPECS (``.scaled(f)`` for a wider or tighter crop).
+    ``spec``: the detector's crop geometry, ``detector_spec(name).crop`` (``.scaled(f)`` for a wider or tighter crop).
     """
     crops = np.empty((len(faces), size, size, 3), dtype=np.uint8)
     for index, face in enumerate(faces):

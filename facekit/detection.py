@@ -1,6 +1,6 @@
-"""Face detectors behind one interface: ``create_detector(name).detect(image_rgb) -> [Face, ...]``.
+"""The face detectors, each with one method: ``detect(image_rgb) -> [Face, ...]``, largest face first.
 
-Detectors:
+Registered, with their crop geometry, in ``facekit/detectors.py`` (``create_detector(name)``). Detectors:
     mtcnn  the default: works after ``pip install`` (the mtcnn wheel ships its weights); boxes and landmarks.
     yunet  OpenCV's YuNet (``cv2.FaceDetectorYN``): fast and accurate, boxes and landmarks; needs its .onnx file.
     ssd    OpenCV's res10 SSD (``cv2.dnn``): boxes only; needs its .pb file and the .pbtxt beside it. It sees the
@@ -182,10 +182,6 @@ class HaarDetector:
         return _faces_with_area(faces)
 
 
-DETECTORS = {"mtcnn": MtcnnDetector, "yunet": YuNetDetector, "ssd": SsdDetector, "haar": HaarDetector}
-FILE_BASED = ("yunet", "ssd")  # the detectors that take ``model_path``
-
-
 def require_model_file(model_path, detector, file_name, url):
     if model_path is None:
         raise FaceKitError(f"the {detector} detector needs its model file {file_name}: pass --detector-model PATH "
@@ -194,14 +190,3 @@ def require_model_file(model_path, detector, file_name, url):
     if not path.is_file():
         raise FaceKitError(f"{detector} model file not found: {path} (get {file_name} from {url})")
     return path
-
-
-def create_detector(name="mtcnn", model_path=None, min_score=None):
-    """A detector by name; ``model_path`` is its model file (yunet, ssd); ``min_score`` None: its default."""
-    if name not in DETECTORS:
-        raise FaceKitError(f"unknown detector '{name}'; choose one of: {', '.join(DETECTORS)}")
-    if name in FILE_BASED:
-        return DETECTORS[name](model_path, min_score=min_score)
-    if model_path is not None:
-        raise FaceKitError(f"the {name} detector takes no model file (--detector-model is for {', '.join(FILE_BASED)})")
-    return DETECTORS[name](min_score=min_score)

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facekit import paths
-from facekit.crop import CROP_SPECS, crop_faces
-from facekit.detection import DETECTORS, Face, create_detector
+from facekit.crop import crop_faces
+from facekit.detection import Face
+from facekit.detectors import DETECTORS, create_detector, spec_of
 from facekit.errors import FaceKitError
 from facekit.model import load_model, predict
 
@@ -41,7 +42,7 @@ class FaceAnalyzer:
         self.model = model
         self.detector = detector
         self.input_size = model.input_shape[1]
-        self.crop_spec = CROP_SPECS[detector.name].scaled(crop_scale)
+        self.crop_spec = spec_of(detector).crop.scaled(crop_scale)
 
     def analyze(self, image_rgb):
         faces = self.detector.detect(image_rgb)

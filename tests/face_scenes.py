@@ -6,14 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
-from facekit.detection import create_detector
+from facekit.detectors import DETECTORS, create_detector
 from facekit.images import read_image
 from tests.shared_data import SHARED, UTKFACE
 
 MODELS = SHARED / "models"
 YUNET_MODEL = MODELS / "face_detector_yunet" / "face_detection_yunet_2023mar.onnx"
 SSD_MODEL = MODELS / "face_detector_opencv_ssd_uint8" / "opencv_face_detector_uint8.pb"
-DETECTOR_MODELS = {"mtcnn": None, "haar": None, "yunet": YUNET_MODEL, "ssd": SSD_MODEL}
+DETECTOR_MODELS = {"yunet": YUNET_MODEL, "ssd": SSD_MODEL}  # for the detectors that need a model file
 
 # Frontal faces of both genders, four races and several ages; each is found by every detector, Haar included.
 FACE_FILES = (
@@ -56,8 +56,8 @@ def iou(a, b):
 
 @functools.cache  # building MTCNN takes seconds; detectors keep no state between images
 def make_detector(name):
-    """The named detector with its ../shared model file; skips the test when that file is absent."""
-    path = DETECTOR_MODELS[name]
-    if path is not None and not path.is_file():
-        pytest.skip(f"{name} model not found at {path}")
+    """The named detector with its ../shared model file if it needs one; skips the test when that file is absent."""
+    path = DETECTOR_MODELS.get(name)
+    if DETECTORS[name].needs_model_file and (path is None or not path.is_file()):
+        pytest.skip(f"no model file for the {name} detector (looked for {path})")
     return create_detector(name, path)

@@ -3,8 +3,9 @@ import cv2
 import numpy as np
 import pytest
 
-from facekit.crop import CROP_SPECS, UTKFACE_SIZE, box_matrix, crop_faces
+from facekit.crop import UTKFACE_SIZE, box_matrix, crop_faces
 from facekit.detection import Face
+from facekit.detectors import DETECTORS
 from tests.face_scenes import FACE_FILES, GRAY, make_detector, utkface_face
 from tests.shared_data import needs_utkface
 
@@ -35,9 +36,10 @@ def landmarks_in_crop():
 
 
 @needs_utkface
-@pytest.mark.parametrize("detector_name, angle", [("mtcnn", 12), ("yunet", 12), ("ssd", 0), ("haar", 0)])
-def test_crop_puts_utkface_faces_back_where_they_were(detector_name, angle, landmarks_in_crop):
+@pytest.mark.parametrize("detector_name", sorted(DETECTORS))
+def test_crop_puts_utkface_faces_back_where_they_were(detector_name, landmarks_in_crop):
     # Box-only detectors cannot undo a rotation, so they get upright faces.
+    angle = 0 if DETECTORS[detector_name].crop.template is None else 12
     detector = make_detector(detector_name)
     errors = []
     for index in range(len(FACE_FILES)):
@@ -45,9 +47,9 @@ def test_crop_puts_utkface_faces_back_where_they_were(detector_name, angle, land
         photo = placed_on_canvas(original, angle, scale=1.6)
         faces = detector.detect(photo)
         assert len(faces) == 1
-        crop = crop_faces(photo, faces, UTKFACE_SIZE, CROP_SPECS[detector_name])[0]
+        crop = crop_faces(photo, faces, UTKFACE_SIZE, DETECTORS[detector_name].crop)[0]
         errors.append(np.linalg.norm(landmarks_in_crop(crop) - landmarks_in_crop(original), axis=1).mean())
-    limit = MAX_BOX_ERROR if CROP_SPECS[detector_name].template is None else MAX_ALIGNED_ERROR
+    limit = MAX_BOX_ERROR if DETECTORS[detector_name].crop.template is None else MAX_ALIGNED_ERROR
     assert np.mean(errors) < limit, np.round(errors, 1)
 
 
@@ -55,13 +57,13 @@ def test_crops_have_the_model_size_in_detection_order():
     image = np.zeros((300, 400, 3), np.uint8)
     image[50:150, 50:150] = 200
     faces = [Face((50, 50, 100, 100), 0.9), Face((250, 100, 60, 60), 0.8)]
-    crops = crop_faces(image, faces, 64, CROP_SPECS["ssd"])
+    crops = crop_faces(image, faces, 64, DETECTORS["ssd"].crop)
     assert crops.shape == (2, 64, 64, 3) and crops.dtype == np.uint8
     assert crops[0, 32, 32, 0] == 200 and crops[1, 32, 32, 0] == 0
 
 
 def test_landmarks_map_onto_the_template_scaled_to_the_input_size():
-    spec = CROP_SPECS["yunet"]
+    spec = DETECTORS["yunet"].crop
     # A face whose landmarks are the template, enlarged 3x and moved: the crop must undo exactly that.
     landmarks = spec.template * 3 + (100, 50)
     face = Face((100, 50, 600, 600), 0.9, landmarks.astype(np.float32))
@@ -74,12 +76,12 @@ def test_landmarks_map_onto_the_template_scaled_to_the_input_size():
 
 
 def test_scaled_spec_widens_the_crop_around_the_same_centre():
-    spec = CROP_SPECS["ssd"]
+    spec = DETECTORS["ssd"].crop
     box = (100, 100, 80, 80)
     normal, wide = box_matrix(box, 64, spec), box_matrix(box, 64, spec.scaled(1.5))
     assert wide[0, 0] == pytest.approx(normal[0, 0] / 1.5)
     centre = np.array([140 + spec.box_shift[0] * 80, 140 + spec.box_shift[1] * 80, 1.0])
     np.testing.assert_allclose(normal @ centre, (32, 32))
     np.testing.assert_allclose(wide @ centre, (32, 32))
-    template = CROP_SPECS["mtcnn"].scaled(2.0).template
-    np.testing.assert_allclose(template - 100, (CROP_SPECS["mtcnn"].template - 100) / 2, atol=1e-4)
+    template = DETECTORS["mtcnn"].crop.scaled(2.0).template
+    np.testing.assert_allclose(template - 100, (DETECTORS["mtcnn"].crop.template - 100) / 2, atol=1e-4)

@@ -2,12 +2,13 @@
 import numpy as np
 import pytest
 
-from facekit.detection import DETECTORS, Face, clip_box, create_detector
+from facekit.detection import Face, clip_box
+from facekit.detectors import DETECTORS, create_detector
 from facekit.errors import FaceKitError
 from tests.face_scenes import compose, iou, make_detector
 from tests.shared_data import needs_utkface
 
-# The placed square is UTKFace's tight crop; detector boxes differ from it in size (see facekit/crop.py),
+# The placed square is UTKFace's tight crop; detector boxes differ from it in size (see the crop geometry in facekit/detectors.py),
 # so a found face counts when its box overlaps the placed one by this much.
 MIN_IOU = 0.5
 
@@ -32,7 +33,7 @@ def test_finds_each_placed_face_once(detector, four_faces_scene):
 def test_landmarks_in_documented_order_inside_the_box(detector, four_faces_scene):
     image, _ = four_faces_scene
     faces = detector.detect(image)
-    if detector.name in ("ssd", "haar"):
+    if DETECTORS[detector.name].crop.template is None:
         assert all(face.landmarks is None for face in faces)
         return
     for face in faces:
@@ -53,12 +54,25 @@ def test_boxes_clipped_to_the_image():
     assert clip_box(-10.4, 5, 120.6, 300, 100, 200) == (0, 5, 100, 195)
 
 
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_registry_entry_is_consistent(name, tmp_path):
+    spec = DETECTORS[name]
+    assert spec.detector.name == name and 0 <= spec.detector.default_min_score < 1
+    assert spec.crop.box_scale > 0 and len(spec.crop.box_shift) == 2
+    if spec.crop.template is not None:  # five landmarks inside the 200x200 crop, eyes above mouth
+        assert spec.crop.template.shape == (5, 2) and ((spec.crop.template > 0) & (spec.crop.template < 200)).all()
+        assert spec.crop.template[:2, 1].max() < spec.crop.template[3:, 1].min()
+    if not spec.needs_model_file:
+        with pytest.raises(FaceKitError, match=f"the {name} detector takes no model file"):
+            create_detector(name, tmp_path / "model.onnx")
+
+
 def test_unknown_detector_lists_the_choices():
     with pytest.raises(FaceKitError, match="unknown detector 'dlib'.*mtcnn.*yunet.*ssd"):
         create_detector("dlib")
 
 
-@pytest.mark.parametrize("name", ["yunet", "ssd"])
+@pytest.mark.parametrize("name", [name for name, spec in DETECTORS.items() if spec.needs_model_file])
 def test_file_based_detector_without_file_says_which_flag(name, tmp_path):
     with pytest.raises(FaceKitError, match="--detector-model PATH.*get it from https://"):
         create_detector(name)
