@@ -6,16 +6,13 @@ applied by the model's first layer), its stages for ``--freeze STAGE`` and where
 
 Adding a backbone: write its builder in its own module (``build(input_shape) -> keras.Model`` named as its key
 here, with layer names that start with its stage prefixes, in order), then add one entry below; the tests
-parametrised over ``BACKBONES`` pick it up. For example, dlib's face-recognition ResNet would be::
-
-    "dlib_resnet": BackboneSpec(
-        name="dlib_resnet", build=dlib_resnet, input_size=150, min_input_size=...,
-        normalization="dlib", stages=prefix_stages("stem", "level1", "level2", "level3", "level4", "level5"),
-        weights={"dlib": WeightsSource(DLIB_FILE, DLIB_URL, DLIB_SHA256, DLIB_BYTES, load_dlib_weights)}),
+parametrised over ``BACKBONES`` pick it up (``dlib_resnet`` below is an example).
 """
 from dataclasses import dataclass, field
 from typing import Callable
 
+from facekit import dlib_resnet as dlib
+from facekit import dlib_weights
 from facekit.compact_cnns import levi_hassner, simple_cnn
 from facekit.errors import FaceKitError
 from facekit.pretrained import WeightsSource, fetch_weights
@@ -49,6 +46,15 @@ BACKBONES = {spec.name: spec for spec in (
             url="https://github.com/rcmalli/keras-vggface/releases/download/v2.0/rcmalli_vggface_tf_notop_resnet50.h5",
             sha256="ad81577b744b2c8cc60cfb953747670cef18c3eed56ffff6007a00088614b14f", size=94_694_792,
             load=load_keras_vggface_weights)}),
+    # dlib's face-recognition ResNet (CC0), pretrained on about 3 million faces: the face-pretrained network that
+    # can be downloaded freely. Its .dat file is published bzip2-compressed, hence its own fetch.
+    BackboneSpec(
+        name="dlib_resnet", build=dlib.dlib_resnet, input_size=dlib.INPUT_SIZE, min_input_size=dlib.MIN_INPUT_SIZE,
+        normalization="dlib", stages=prefix_stages(*dlib.STAGES),
+        weights={"dlib": WeightsSource(
+            file_name=dlib_weights.DLIB_FILE, url=dlib_weights.DLIB_URL, sha256=dlib_weights.DLIB_SHA256,
+            size=dlib_weights.DLIB_BYTES, load=dlib_weights.load_dlib_weights,
+            fetch=dlib_weights.fetch_dlib_weights)}),
     # The compact CNNs are trained from scratch, so any normalisation would do; they were trained (RESULTS.md, the
     # default model) with the VGGFace2 one, which their trained weights therefore expect.
     BackboneSpec(
