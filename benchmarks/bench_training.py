@@ -13,7 +13,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from facekit.data import read_utkface, split
+from facekit.data import split
+from facekit.datasets import read_dataset
 from facekit.labels import AgeBins
 from facekit.model import OUTPUTS, build_model, get_backbone
 from facekit.pipeline import Augmentation, labels_for, make_dataset
@@ -56,7 +57,7 @@ def main():
           f"inter-op threads, devices: {[d.device_type for d in tf.config.list_physical_devices()]}")
 
     # A fixed subset of the training split, a little over --images (70 % of the limit lands in train).
-    samples = split(read_utkface(args.data, log=lambda m: None), limit=int(args.images / 0.7) + 50)["train"]
+    samples = split(read_dataset(args.data, log=lambda m: None), limit=int(args.images / 0.7) + 50)["train"]
     samples = samples.subset(np.arange(min(args.images, len(samples))))
     labels = labels_for(samples, AgeBins(), 2.0)
     rows = []

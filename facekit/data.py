@@ -1,7 +1,6 @@
-"""UTKFace-style datasets: labels from file names, and a fixed train / validation / test split.
+"""Labelled face images as parallel arrays (``Samples``), whatever dataset they come from, and the fixed split.
 
-A file ``AGE_GENDER_RACE_DATETIME.jpg.chip.jpg`` (gender 0 male / 1 female; race 0 White, 1 Black, 2 Asian,
-3 Indian, 4 Others) is a labelled face; any folder of images named that way works.
+Readers (``facekit/datasets.py``) make Samples; a label a dataset does not give for an image is MISSING (-1).
 """
 import hashlib
 import json
@@ -10,18 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from facekit.errors import FaceKitError
 from facekit.labels import GENDERS, RACES
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
+MISSING = -1  # an age, gender or race that the dataset does not give for this image
 SPLITS = ("train", "val", "test")
 
 
 @dataclass
 class Samples:
-    """Parallel arrays, one entry per labelled image."""
+    """Parallel arrays, one entry per image: path, age in years, gender index, race index (MISSING where unknown)."""
 
     paths: np.ndarray
     ages: np.ndarray
@@ -39,71 +37,35 @@ class Samples:
     def names(self):
         return [Path(p).name for p in self.paths]
 
-
-def parse_name(name):
-    """``(age, gender, race)`` from a UTKFace file name, or None if it does not follow the naming."""
-    fields = name.split("_")
-    if len(fields) < 4:
-        return None
-    try:
-        age, gender, race = int(fields[0]), int(fields[1]), int(fields[2])
-    except ValueError:
-        return None
-    if not (0 <= age <= 130 and gender in (0, 1) and 0 <= race < len(RACES)):
-        return None
-    return age, gender, race
+    def missing_labels(self):
+        """{"age" | "gender" | "race": how many images lack it}, only for labels that some image lacks."""
+        counts = {"age": int((self.ages == MISSING).sum()), "gender": int((self.genders == MISSING).sum()),
+                  "race": int((self.races == MISSING).sum())}
+        return {name: count for name, count in counts.items() if count}
 
 
-def _readable(path):
-    """Cheap check (header only) that an image file opens; decoding all of them would take minutes."""
-    try:
-        with Image.open(path) as image:
-            return image.size[0] > 0 and image.size[1] > 0
-    except (OSError, UnidentifiedImageError):
-        return False
+def require_labels(samples, purpose):
+    """Stops, in one line, when some image lacks a label that ``purpose`` needs (all three, for now)."""
+    missing = samples.missing_labels()
+    if missing:
+        raise FaceKitError(f"{purpose} needs an age, gender and race for every image, but "
+                           + ", ".join(f"{count} have no {label}" for label, count in missing.items()))
 
 
-def read_utkface(folder, log=print):
-    """All parsable, readable images of a folder, sorted by name; reports what it skipped and the label counts."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FaceKitError(f"data folder not found: {folder}")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise FaceKitError(f"no images in {folder} (expected UTKFace names such as 25_1_2_20170116174525125.jpg)")
-    rows, malformed, unreadable = [], [], []
-    for path in files:
-        labels = parse_name(path.name)
-        if labels is None:
-            malformed.append(path.name)
-        elif not _readable(path):
-            unreadable.append(path.name)
-        else:
-            rows.append((str(path), *labels))
-    if malformed:
-        log(f"skipped {len(malformed)} file(s) whose names lack AGE_GENDER_RACE: {', '.join(malformed[:5])}"
-            + (" ..." if len(malformed) > 5 else ""))
-    if unreadable:
-        log(f"skipped {len(unreadable)} unreadable image(s): {', '.join(unreadable[:5])}"
-            + (" ..." if len(unreadable) > 5 else ""))
-    if not rows:
-        raise FaceKitError(f"no image in {folder} has a UTKFace name (AGE_GENDER_RACE_DATETIME.jpg)")
-    paths, ages, genders, races = zip(*rows)
-    samples = Samples(np.array(paths), np.array(ages, np.int32), np.array(genders, np.int32),
-                      np.array(races, np.int32))
-    log(describe(samples))
-    return samples
+def _counts(values, names):
+    """``male 12, female 9[, unknown 3]`` for label ``values`` and ``names`` {value: name}."""
+    counter = Counter(values.tolist())
+    parts = [f"{name} {counter[value]}" for value, name in names.items()]
+    return ", ".join(parts + ([f"unknown {counter[MISSING]}"] if counter[MISSING] else []))
 
 
 def describe(samples):
     """Label distribution in three lines."""
-    genders = Counter(samples.genders.tolist())
-    races = Counter(samples.races.tolist())
-    decades = Counter((samples.ages // 10 * 10).tolist())
+    decades = np.where(samples.ages == MISSING, MISSING, samples.ages // 10 * 10)
     return (f"{len(samples)} images\n"
-            f"  gender: {', '.join(f'{GENDERS[g]} {genders[g]}' for g in range(len(GENDERS)))}\n"
-            f"  race:   {', '.join(f'{RACES[r]} {races[r]}' for r in range(len(RACES)))}\n"
-            f"  age:    {', '.join(f'{d}s {decades[d]}' for d in sorted(decades))}")
+            f"  gender: {_counts(samples.genders, dict(enumerate(GENDERS)))}\n"
+            f"  race:   {_counts(samples.races, dict(enumerate(RACES)))}\n"
+            f"  age:    {_counts(decades, {d: f'{d}s' for d in sorted(set(decades.tolist()) - {MISSING})})}")
 
 
 def _unit_hash(name, salt):

@@ -8,6 +8,7 @@ matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt
 import numpy as np
 
+from facekit.data import require_labels
 from facekit.labels import GENDERS, RACES, age_decade, age_group, age_group_names, decade_name
 from facekit.model import age_bins_of
 from facekit.pipeline import predict_samples
@@ -15,6 +16,7 @@ from facekit.pipeline import predict_samples
 
 def compute_metrics(samples, probs, age_bins):
     """The metrics of metrics.json, plus breakdowns that show who the model fails."""
+    require_labels(samples, "evaluation")
     ages = age_bins.expected_age(probs["age"])
     error = np.abs(ages - samples.ages)
     true_group, pred_group = age_group(samples.ages), age_group(ages)

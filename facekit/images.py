@@ -64,6 +64,11 @@ def write_image(path, image_rgb):
         raise FaceKitError(f"cannot write image {path}: {error}") from None
 
 
+def images_in(folder):
+    """A folder's image files (by extension, not recursive), sorted by name."""
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
 def find_images(inputs):
     """Files and folders -> image paths: a file as given, a folder's images (by extension, not recursive, sorted).
 
@@ -72,7 +77,7 @@ def find_images(inputs):
     paths = []
     for entry in map(Path, inputs):
         if entry.is_dir():
-            found = sorted(p for p in entry.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+            found = images_in(entry)
             if not found:
                 raise FaceKitError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in folder {entry}")
             paths.extend(found)

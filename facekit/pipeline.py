@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from facekit.data import require_labels
 from facekit.labels import GENDERS, RACES
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -39,6 +40,7 @@ class Augmentation:
 
 def labels_for(samples, age_bins, age_sigma):
     """Target arrays: age distribution over the bins, one-hot gender and race (soft targets survive mixup)."""
+    require_labels(samples, "training")
     return {
         "age": age_bins.soft_labels(samples.ages, sigma=age_sigma),
         "gender": np.eye(len(GENDERS), dtype=np.float32)[samples.genders],
@@ -147,7 +149,7 @@ def make_dataset(samples, labels, input_size, batch_size, training, augmentation
     ds = tf.data.Dataset.from_tensor_slices((samples.paths, labels))
     ds = ds.map(lambda path, y: (tf.cast(tf.round(decode_resize(path, input_size)), tf.uint8), y),
                 num_parallel_calls=AUTOTUNE)
-    if training:  # an image whose body is corrupt (its header passed data.read_utkface) must not end a run
+    if training:  # an image whose body is corrupt (its header passed the dataset reader) must not end a run
         ds = ds.ignore_errors(log_warning=True)
     if cache_dir is not None:
         ds = ds.cache(cache_file(cache_dir, samples, input_size))

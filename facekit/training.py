@@ -13,7 +13,8 @@ import tensorflow as tf
 
 from facekit import paths
 from facekit.backbones import backbone_spec
-from facekit.data import read_utkface, save_split, split
+from facekit.data import save_split, split
+from facekit.datasets import read_dataset
 from facekit.errors import FaceKitError
 from facekit.evaluation import evaluate
 from facekit.labels import age_decade
@@ -199,7 +200,7 @@ def train(config, resume=False, log=print):
     check_run_folder(run_dir, resume)
     keras.utils.set_random_seed(config.seed)
     size = config.resolved_input_size()
-    samples = read_utkface(config.data, log=log)
+    samples = read_dataset(config.data, log=log)
     splits = split(samples, limit=config.limit)
     log("split: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()) + " (fixed by file name)")
     for name, part in splits.items():
@@ -260,7 +261,7 @@ def evaluate_saved(model_path, data, output=None, limit=None, log=print):
     """``--evaluate``: a saved model on the same fixed test split; metrics JSON and plots at ``output``."""
     model_path = Path(model_path)
     model = load_model(model_path)
-    splits = split(read_utkface(data, log=log), limit=limit)
+    splits = split(read_dataset(data, log=log), limit=limit)
     output = Path(output) if output else model_path.parent / "evaluation" / "metrics.json"
     metrics = evaluate(model, splits["test"], output)
     log(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}))

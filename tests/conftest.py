@@ -1,8 +1,9 @@
-"""Fixtures shared by the detection, crop and demo tests."""
+"""Fixtures shared by several test files: real faces on a canvas, a tiny model, a tiny synthetic UTKFace."""
 import pytest
 
 from tests.face_scenes import four_faces
 from tests.shared_data import UTKFACE
+from tests.synthetic_faces import write_utkface_folder
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +21,11 @@ def tiny_model_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "tiny.keras"
     build_model("simple_cnn", input_shape=(64, 64, 3)).save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_utkface(tmp_path_factory):
+    """A folder of 64 tiny synthetic JPEGs with UTKFace names (tests/synthetic_faces.py): runs without ../shared."""
+    folder = tmp_path_factory.mktemp("data") / "UTKFace"
+    write_utkface_folder(folder, count=64)
+    return folder

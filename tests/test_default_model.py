@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from facekit.data import read_utkface, split
+from facekit.data import split
+from facekit.datasets import read_dataset
 from facekit.model import load_model, predict
 from tests.shared_data import UTKFACE, needs_utkface
 
@@ -23,7 +24,7 @@ def test_default_model_is_shipped_with_its_metrics_and_command():
 @needs_utkface
 def test_default_model_on_real_test_faces():
     """400 faces of the fixed test split (never seen in training), through predict() as the demos use it."""
-    test = split(read_utkface(UTKFACE, log=lambda m: None))["test"]
+    test = split(read_dataset(UTKFACE, log=lambda m: None))["test"]
     test = test.subset(np.random.default_rng(0).choice(len(test), 400, replace=False))  # names sort by age
     faces = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in test.paths])
     results = predict(load_model(MODEL), faces)

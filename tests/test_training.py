@@ -10,7 +10,8 @@ import tensorflow as tf
 
 import face_train
 from facekit import paths, training
-from facekit.data import parse_name, read_utkface, split
+from facekit.data import split
+from facekit.datasets import read_dataset
 from facekit.labels import AgeBins
 from facekit.model import feature_extractor
 from facekit.pipeline import Augmentation, _mixup, augment, decode_resize, labels_for, make_dataset, predict_samples
@@ -24,7 +25,7 @@ MALFORMED = {"39_1_20170116174525125.jpg.chip.jpg", "61_1_20170109142408075.jpg.
 @pytest.fixture(scope="module")
 def utkface():
     messages = []
-    samples = read_utkface(UTKFACE, log=messages.append)
+    samples = read_dataset(UTKFACE, log=messages.append)
     return samples, messages
 
 
@@ -44,35 +45,6 @@ def test_reader_counts_and_malformed_names(utkface):
     skipped = messages[0]
     assert skipped.startswith("skipped 3 file(s)") and all(name in skipped for name in MALFORMED)
     assert "White 10078" in messages[1]
-    assert parse_name("25_1_2_20170116174525125.jpg.chip.jpg") == (25, 1, 2)
-    assert parse_name("25_7_2_x.jpg") is None and parse_name("photo.jpg") is None
-
-
-def test_unreadable_images_are_skipped_and_reported(tmp_path):
-    for path in sorted(UTKFACE.iterdir())[:3]:
-        (tmp_path / path.name).symlink_to(path)
-    (tmp_path / "30_0_1_20170101000000000.jpg.chip.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
-    messages = []
-    samples = read_utkface(tmp_path, log=messages.append)
-    assert len(samples) == 3
-    assert messages[0] == "skipped 1 unreadable image(s): 30_0_1_20170101000000000.jpg.chip.jpg"
-
-
-def test_split_is_fixed_disjoint_and_independent_of_order_and_limit(utkface):
-    samples, _ = utkface
-    parts = split(samples)
-    names = {k: set(v.names) for k, v in parts.items()}
-    assert sum(len(v) for v in names.values()) == len(samples)
-    assert not (names["train"] & names["val"] or names["train"] & names["test"] or names["val"] & names["test"])
-    assert abs(len(names["test"]) / len(samples) - 0.2) < 0.01 and abs(len(names["val"]) / len(samples) - 0.1) < 0.01
-
-    shuffled_order = np.random.default_rng(0).permutation(len(samples))
-    reshuffled = split(samples.subset(shuffled_order))
-    assert {k: set(v.names) for k, v in reshuffled.items()} == names
-    limited = split(samples, limit=500)
-    assert sum(len(v) for v in limited.values()) == 500
-    for k in names:
-        assert set(limited[k].names) <= names[k]
 
 
 def test_pipeline_batches_keep_labels_with_their_images(utkface):
@@ -165,13 +137,13 @@ def test_short_training_run_writes_everything_and_learns(project):
     saved = json.loads((run_dir / "metrics.json").read_text())
     for key in ("age_mae", "age_cs5", "age_group_exact", "age_group_1off", "gender_acc", "race_acc", "n_test"):
         assert key in saved
-    assert saved == metrics and saved["n_test"] == len(split(read_utkface(UTKFACE, log=lambda m: None), limit=400)["test"])
+    assert saved == metrics and saved["n_test"] == len(split(read_dataset(UTKFACE, log=lambda m: None), limit=400)["test"])
     for plot in ("confusion_gender.png", "confusion_race.png", "confusion_age_group.png", "age_mae_by_decade.png"):
         assert (run_dir / plot).stat().st_size > 1000
     losses = [float(row["loss"]) for row in _history(run_dir)]
     assert len(losses) == 4 and losses[-1] < losses[0]
     assert json.loads((run_dir / "split.json").read_text())["test"] == split(
-        read_utkface(UTKFACE, log=lambda m: None), limit=400)["test"].names
+        read_dataset(UTKFACE, log=lambda m: None), limit=400)["test"].names
 
     # --evaluate on the saved model reproduces the test metrics.
     output = project / "eval" / "metrics.json"
@@ -222,7 +194,7 @@ def test_frozen_backbone_trains_heads_on_cached_features(project):
     assert len(cache) == 1
     model = keras.saving.load_model(project / "face_weights" / "cached" / "best.keras", compile=False)
     # The saved model's backbone is the one that made the cached features.
-    parts = split(read_utkface(UTKFACE, log=lambda m: None), limit=400)
+    parts = split(read_dataset(UTKFACE, log=lambda m: None), limit=400)
     recomputed = predict_samples(feature_extractor(model).predict_on_batch, parts["val"], 32, 32)
     with np.load(cache[0]) as cached:
         np.testing.assert_allclose(recomputed, cached["val"], rtol=1e-4, atol=1e-5)
@@ -230,7 +202,7 @@ def test_frozen_backbone_trains_heads_on_cached_features(project):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--data", "/nonexistent/folder"], "data folder not found"),
+    (["--data", "/nonexistent/folder"], "data not found"),
     (["--data", "EMPTY"], "no images in"),
     (["--data", "UNNAMED"], "has a UTKFace name"),
     (["--data", str(UTKFACE), "--backbone", "simple_cnn", "--weights", "none", "--freeze", "conv9", "--limit", "300"],
