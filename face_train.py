@@ -10,8 +10,10 @@ from dataclasses import MISSING, asdict, fields
 
 from facekit.backbones import BACKBONES
 from facekit.errors import FaceKitError, exit_with_error
+from facekit.evaluation import evaluate_saved
+from facekit.hardware import PRECISIONS
 from facekit.pipeline import Augmentation
-from facekit.training import PRECISIONS, TrainConfig, evaluate_saved, resume, train
+from facekit.training import TrainConfig, resume, train
 
 DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
 

@@ -18,7 +18,8 @@ from facekit.datasets import read_dataset
 from facekit.labels import AgeBins
 from facekit.model import OUTPUTS, build_model, get_backbone
 from facekit.pipeline import Augmentation, labels_for, make_dataset
-from facekit.training import TrainConfig, compile_model, cpu_has_native_bfloat16
+from facekit.fitting import compile_model
+from facekit.hardware import cpu_has_native_bfloat16, training_precision
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "utkface" / "UTKFace"
 
@@ -35,9 +36,9 @@ def images_per_second(ds, images, repeats=1):
 
 
 def train_step_rate(backbone, size, freeze, batch, steps, precision="float32"):
-    keras.mixed_precision.set_global_policy(precision)
-    model = build_model(backbone, input_shape=(size, size, 3), freeze=freeze)
-    compile_model(model, TrainConfig(data="", run="", weights=None, epochs=1), steps)
+    with training_precision(precision, log=lambda message: None):
+        model = build_model(backbone, input_shape=(size, size, 3), freeze=freeze)
+    compile_model(model, lr=1e-3, weight_decay=1e-4, warmup_epochs=1, epochs=1, steps_per_epoch=steps)
     x = tf.random.uniform((batch, size, size, 3), 0, 255)
     y = {name: tf.one_hot(tf.zeros(batch, tf.int32), model.get_layer(name).units) for name in OUTPUTS}
     ds = tf.data.Dataset.from_tensors((x, y)).repeat(steps)
@@ -78,7 +79,7 @@ def main():
     features = np.random.default_rng(0).normal(size=(4096, backbone.output_shape[-1])).astype(np.float32)
     heads_input = keras.Input(shape=features.shape[1:])
     heads = keras.Model(heads_input, {n: model.get_layer(n)(heads_input) for n in OUTPUTS})
-    compile_model(heads, TrainConfig(data="", run="", weights=None, epochs=1), 64)
+    compile_model(heads, lr=1e-3, weight_decay=1e-4, warmup_epochs=1, epochs=1, steps_per_epoch=64)
     y = {n: np.eye(model.get_layer(n).units, dtype=np.float32)[np.zeros(len(features), int)] for n in OUTPUTS}
     heads.fit(features[:256], {k: v[:256] for k, v in y.items()}, batch_size=64, verbose=0)
     started = time.perf_counter()
@@ -91,7 +92,6 @@ def main():
         for precision in precisions:
             rate, _ = train_step_rate(name, size, "none", batch=64, steps=8, precision=precision)
             rows.append((f"train step {name} {size}px {precision} (batch 64)", rate))
-    keras.mixed_precision.set_global_policy("float32")
 
     width = max(len(r[0]) for r in rows)
     for label, rate in rows:

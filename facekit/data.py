@@ -1,4 +1,5 @@
-"""Labelled face images as parallel arrays (``Samples``), whatever dataset they come from, and the fixed split.
+"""Labelled face images as parallel arrays (``Samples``), whatever dataset they come from; the fixed split and
+oversampling.
 
 Readers (``facekit/datasets.py``) make Samples; a label a dataset does not give for an image is MISSING (-1).
 """
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from facekit.errors import FaceKitError
-from facekit.labels import GENDERS, RACES
+from facekit.labels import GENDERS, RACES, age_decade
 
 MISSING = -1  # an age, gender or race that the dataset does not give for this image
 SPLITS = ("train", "val", "test")
@@ -91,3 +92,11 @@ def split(samples, fractions=(0.7, 0.1, 0.2), limit=None):
 
 def save_split(splits, path):
     Path(path).write_text(json.dumps({k: v.names for k, v in splits.items()}, indent=0))
+
+
+def oversample_rare_ages(samples):
+    """Repeats images of rare age decades (up to 4x, by the square root of their rarity)."""
+    decades = age_decade(samples.ages)
+    counts = np.bincount(decades, minlength=10)
+    repeats = np.clip(np.round(np.sqrt(counts.max() / np.maximum(counts, 1))), 1, 4).astype(int)
+    return samples.subset(np.repeat(np.arange(len(samples)), repeats[decades]))

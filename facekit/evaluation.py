@@ -8,9 +8,10 @@ matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt
 import numpy as np
 
-from facekit.data import require_labels
+from facekit.data import require_labels, split
+from facekit.datasets import read_dataset
 from facekit.labels import GENDERS, RACES, age_decade, age_group, age_group_names, decade_name
-from facekit.model import age_bins_of
+from facekit.model import age_bins_of, load_model
 from facekit.pipeline import predict_samples
 
 
@@ -98,4 +99,16 @@ def evaluate(model, samples, output_json, batch_size=64):
     metrics = compute_metrics(samples, probs, bins)
     output_json.write_text(json.dumps(metrics, indent=2))
     save_plots(samples, probs, bins, output_json.parent)
+    return metrics
+
+
+def evaluate_saved(model_path, data, output=None, limit=None, log=print):
+    """``--evaluate``: a saved model on the same fixed test split; metrics JSON and plots at ``output``."""
+    model_path = Path(model_path)
+    model = load_model(model_path)
+    splits = split(read_dataset(data, log=log), limit=limit)
+    output = Path(output) if output else model_path.parent / "evaluation" / "metrics.json"
+    metrics = evaluate(model, splits["test"], output)
+    log(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}))
+    log(f"wrote {output} and plots beside it")
     return metrics

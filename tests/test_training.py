@@ -9,8 +9,8 @@ import pytest
 import tensorflow as tf
 
 import face_train
-from facekit import paths, training
-from facekit.data import split
+from facekit import hardware, paths, training
+from facekit.data import oversample_rare_ages, split
 from facekit.datasets import read_dataset
 from facekit.labels import AgeBins
 from facekit.model import feature_extractor
@@ -96,10 +96,18 @@ def test_batched_augmentation_draws_for_each_image(utkface):
     assert min(differences) > 0.5
 
 
+def test_training_precision_is_restored_even_when_the_block_fails():
+    with pytest.raises(RuntimeError):
+        with hardware.training_precision("mixed_bfloat16", log=lambda m: None):
+            assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+            raise RuntimeError("a build that fails, such as an invalid --freeze")
+    assert keras.mixed_precision.global_policy().name == "float32"
+
+
 def test_precision_choice():
-    assert training.choose_precision("auto", gpus=["GPU:0"]) == "mixed_float16"
-    assert training.choose_precision("auto", gpus=[]) in ("mixed_bfloat16", "float32")
-    assert training.choose_precision("float32", gpus=["GPU:0"]) == "float32"
+    assert hardware.choose_precision("auto", gpus=["GPU:0"]) == "mixed_float16"
+    assert hardware.choose_precision("auto", gpus=[]) in ("mixed_bfloat16", "float32")
+    assert hardware.choose_precision("float32", gpus=["GPU:0"]) == "float32"
 
 
 def test_augmentation_and_mixup_keep_targets_valid(utkface):
@@ -208,6 +216,8 @@ def test_frozen_backbone_trains_heads_on_cached_features(project):
     (["--data", str(UTKFACE), "--backbone", "simple_cnn", "--weights", "none", "--freeze", "conv9", "--limit", "300"],
      "invalid freeze value"),
     (["--data", str(UTKFACE), "--backbone", "simple_cnn", "--weights", "vggface2"], "no pretrained weights"),
+    (["--data", "/nonexistent/folder", "--backbone", "simple_cnn", "--input-size", "8"],
+     "input size 8x8 is too small for simple_cnn: it needs at least 16 pixels a side"),
 ])
 def test_cli_errors_are_one_line(argv, message, project, capsys):
     (project / "EMPTY").mkdir()
@@ -223,7 +233,7 @@ def test_cli_errors_are_one_line(argv, message, project, capsys):
 
 def test_oversampling_repeats_rare_age_decades(utkface):
     samples = split(utkface[0])["train"]
-    balanced = training.oversample_rare_ages(samples)
+    balanced = oversample_rare_ages(samples)
     before = np.bincount(np.minimum(samples.ages // 10, 9), minlength=10)
     after = np.bincount(np.minimum(balanced.ages // 10, 9), minlength=10)
     assert after[2] == before[2]  # the commonest decade (20s) is not repeated

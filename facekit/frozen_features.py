@@ -1,4 +1,4 @@
-"""Fast path for a fully frozen backbone: compute its pooled features once, then train only the heads on them.
+"""Training with a fully frozen backbone: its features are computed once and cached, then only the heads train.
 
 With ``--freeze all`` every epoch would push every image through the same fixed backbone; here each image (and
 its mirror image, the one augmentation that survives) goes through it once, the features are cached on disk,
@@ -13,10 +13,11 @@ import keras
 import numpy as np
 
 from facekit import paths
+from facekit.backbones import backbone_spec
 from facekit.errors import FaceKitError
+from facekit.fitting import callbacks
 from facekit.model import OUTPUTS, age_bins_of, build_model, feature_extractor
 from facekit.pipeline import labels_for, predict_samples
-from facekit.backbones import backbone_spec
 from facekit.pretrained import sha256_of
 
 
@@ -59,10 +60,9 @@ def cached_features(extractor, config, splits, size, log):
     return features
 
 
-def train_heads_on_cached_features(config, splits, run_dirs, log):
-    """Trains the heads on cached features; returns backbone + the best heads, as one model."""
-    from facekit.training import callbacks, compile_model  # training imports this module lazily
-
+def train_heads_on_cached_features(config, splits, run, log):
+    """Trains the heads on cached features (``config``: a TrainConfig, ``run``: its RunFolder); returns the model,
+    backbone and best heads."""
     if config.age_balance != "none":
         raise FaceKitError("--age-balance oversample is not available on the cached-feature path; "
                            "add --no-feature-cache to use it with --freeze all")
@@ -82,9 +82,9 @@ def train_heads_on_cached_features(config, splits, run_dirs, log):
     y_train = {k: np.concatenate([v, v]) for k, v in train_labels.items()}
     val = (features["val"], labels_for(splits["val"], bins, config.age_sigma))
     steps = int(np.ceil(len(x_train) / config.batch_size))
-    compile_model(heads, config, steps)
-    heads_best = run_dirs["dir"] / "heads_best.weights.h5"
+    config.compile(heads, steps)
+    heads_best = run.dir / "heads_best.weights.h5"
     heads.fit(x_train, y_train, validation_data=val, epochs=config.epochs, batch_size=config.batch_size,
-              callbacks=callbacks(run_dirs, config, heads_best, weights_only=True), verbose=2)
+              callbacks=callbacks(run, heads_best, config.patience, weights_only=True), verbose=2)
     heads.load_weights(heads_best)  # the heads share their layers with ``model``, so it now holds them too
     return model
