@@ -12,7 +12,8 @@ Import it to use the model from Python::
 import argparse
 
 from facekit.backbones import BACKBONES, create_backbone
-from facekit.errors import FaceKitError, exit_with_error
+from facekit.cli import exit_with_error
+from facekit.errors import FaceKitError
 from facekit.labels import ADIENCE_GROUPS, GENDERS, RACES, AgeBins, age_group, age_group_names
 from facekit.model import build_model, freeze_backbone, load_model, predict, trainable_summary
 from facekit.preprocessing import preprocess_input

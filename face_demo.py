@@ -21,10 +21,10 @@ import cv2
 
 from tqdm import tqdm
 
+from facekit.cli import add_analyzer_arguments, allow_large_images, analyzer_from_args, exit_with_error
 from facekit.drawing import annotate, draw_banner
-from facekit.errors import FaceKitError, exit_with_error
+from facekit.errors import FaceKitError
 from facekit.images import IMAGE_EXTENSIONS, find_images, read_image, write_image
-from facekit.inference import add_analyzer_arguments, analyzer_from_args
 
 DEFAULT_OUTPUT = Path("annotated")
 
@@ -61,15 +61,15 @@ def check_writable(paths, inputs, overwrite):
 def annotate_image(analyzer, image_path, output_path):
     """Reads, analyses, draws and writes one image; returns its JSON entry and a one-line summary."""
     image = read_image(image_path)
-    results = analyzer.analyze(image)
-    annotated = annotate(image, [r.face for r in results], [r.prediction for r in results])
-    if not results:
+    faces = analyzer.analyze(image)
+    annotated = annotate(image, faces)
+    if not faces:
         draw_banner(annotated, "no face found")
     write_image(output_path, annotated)
     height, width = image.shape[:2]
     entry = {"image": str(image_path), "output": str(output_path), "width": width, "height": height,
-             "faces": [result.to_json() for result in results]}
-    found = f"{len(results)} face{'s' * (len(results) != 1)}" if results else "no face found"
+             "faces": faces}
+    found = f"{len(faces)} face{'s' * (len(faces) != 1)}" if faces else "no face found"
     return entry, f"{image_path}: {found} -> {output_path}"
 
 
@@ -119,6 +119,7 @@ def run(args):
 
 def main(argv=None):
     args = parse_args(argv)
+    allow_large_images()
     try:
         status = run(args)
     except FaceKitError as error:

@@ -9,20 +9,14 @@ import argparse
 from dataclasses import MISSING, asdict, fields
 
 from facekit.backbones import BACKBONES
-from facekit.errors import FaceKitError, exit_with_error
+from facekit.cli import exit_with_error, positive_int
+from facekit.errors import FaceKitError
 from facekit.evaluation import evaluate_saved
 from facekit.hardware import PRECISIONS
 from facekit.pipeline import Augmentation
 from facekit.training import TrainConfig, resume, train
 
 DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
-
-
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
-    return value
 
 
 def parse_args(argv=None):

@@ -10,8 +10,8 @@ Exit status: 0 done; 2 an error (missing file, camera that cannot be opened, ...
 import argparse
 from pathlib import Path
 
-from facekit.errors import FaceKitError, exit_with_error
-from facekit.inference import add_analyzer_arguments, analyzer_from_args
+from facekit.cli import add_analyzer_arguments, analyzer_from_args, exit_with_error
+from facekit.errors import FaceKitError
 from facekit.video import annotate_video, display_available, open_capture
 
 

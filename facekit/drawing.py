@@ -9,9 +9,9 @@ TEXT_RGB = (255, 255, 255)
 BANNER_RGB = (0, 0, 0)
 
 
-def face_label(prediction):
-    """``F 32 Asian``: gender initial, age in years, race."""
-    return f"{prediction['gender'][0].upper()} {round(prediction['age'])} {prediction['race']}"
+def face_label(face):
+    """``F 32 Asian``: gender initial, age in years, race (of a face's entry, ``facekit.results.face_entry``)."""
+    return f"{face['gender'][0].upper()} {round(face['age'])} {face['race']}"
 
 
 def text_style(image):
@@ -40,15 +40,18 @@ def draw_text_box(image, text, x, y, background_rgb, text_rgb=TEXT_RGB):
     cv2.putText(image, text, (x + pad, y + box_h - pad - baseline), FONT, scale, text_rgb, thickness, cv2.LINE_AA)
 
 
-def annotate(image_rgb, faces, predictions):
-    """A copy of the image with each face's box and label (above the box, or inside it at the top edge)."""
+def annotate(image_rgb, faces):
+    """A copy of the image with each face's box and label (above the box, or inside it at the top edge).
+
+    ``faces``: their entries, as ``FaceAnalyzer.analyze`` gives them.
+    """
     annotated = np.ascontiguousarray(image_rgb).copy()
     _, thickness = text_style(annotated)
-    for face, prediction in zip(faces, predictions, strict=True):
-        x, y, w, h = face.box
-        colour = BOX_COLOURS_RGB.get(prediction["gender"], BANNER_RGB)
+    for face in faces:
+        x, y, w, h = (face["box"][key] for key in ("x", "y", "width", "height"))
+        colour = BOX_COLOURS_RGB.get(face["gender"], BANNER_RGB)
         cv2.rectangle(annotated, (x, y), (x + w, y + h), colour, thickness)
-        label = face_label(prediction)
+        label = face_label(face)
         label_h = text_box_size(annotated, label)[1]
         draw_text_box(annotated, label, x, y - label_h if y >= label_h else y, colour)
     return annotated

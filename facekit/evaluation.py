@@ -2,17 +2,15 @@
 import json
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; no display needed
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure  # not pyplot: no backend to choose, no global figure state
+from tqdm import tqdm
 
 from facekit.data import require_labels, split
 from facekit.datasets import read_dataset
 from facekit.labels import GENDERS, RACES, age_decade, age_group, age_group_names, decade_name
-from facekit.model import age_bins_of, load_model
-from facekit.pipeline import predict_samples
+from facekit.model import age_bins_of, load_model, predict_batches
+from facekit.pipeline import image_batches
 
 
 def compute_metrics(samples, probs, age_bins):
@@ -60,7 +58,8 @@ def save_plots(samples, probs, age_bins, folder):
     for name, (true, pred, labels) in tables.items():
         matrix = confusion(true, pred, len(labels))
         share = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-        fig, ax = plt.subplots(figsize=(1.1 * len(labels) + 2, 1.0 * len(labels) + 1.5))
+        fig = Figure(figsize=(1.1 * len(labels) + 2, 1.0 * len(labels) + 1.5))
+        ax = fig.subplots()
         ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
         for (i, j), count in np.ndenumerate(matrix):
             ax.text(j, i, f"{count}\n{share[i, j]:.0%}", ha="center", va="center", fontsize=8,
@@ -72,13 +71,13 @@ def save_plots(samples, probs, age_bins, folder):
         ax.set_title(name[len("confusion_"):-4].replace("_", " ") + f" (n={len(true)})")
         fig.tight_layout()
         fig.savefig(folder / name, dpi=100)
-        plt.close(fig)
         written.append(folder / name)
 
     decades = age_decade(samples.ages)
     present = [d for d in range(10) if (decades == d).any()]
     error = np.abs(ages - samples.ages)
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig = Figure(figsize=(7, 3.5))
+    ax = fig.subplots()
     ax.bar([decade_name(d) for d in present], [error[decades == d].mean() for d in present])
     ax.axhline(error.mean(), color="black", linestyle="--", label=f"overall {error.mean():.2f}")
     ax.set_ylabel("age MAE (years)")
@@ -86,7 +85,6 @@ def save_plots(samples, probs, age_bins, folder):
     ax.legend()
     fig.tight_layout()
     fig.savefig(folder / "age_mae_by_decade.png", dpi=100)
-    plt.close(fig)
     return written + [folder / "age_mae_by_decade.png"]
 
 
@@ -95,7 +93,8 @@ def evaluate(model, samples, output_json, batch_size=64):
     output_json = Path(output_json)
     output_json.parent.mkdir(parents=True, exist_ok=True)
     bins = age_bins_of(model)
-    probs = predict_samples(model.predict_on_batch, samples, model.input_shape[1], batch_size, desc="evaluating")
+    batches = image_batches(samples, model.input_shape[1], batch_size)
+    probs = predict_batches(model.predict_on_batch, tqdm(batches, total=len(batches), desc="evaluating", unit="batch"))
     metrics = compute_metrics(samples, probs, bins)
     output_json.write_text(json.dumps(metrics, indent=2))
     save_plots(samples, probs, bins, output_json.parent)

@@ -11,13 +11,14 @@ import zipfile
 
 import keras
 import numpy as np
+from tqdm import tqdm
 
 from facekit import paths
 from facekit.backbones import backbone_spec
 from facekit.errors import FaceKitError
 from facekit.fitting import callbacks
-from facekit.model import OUTPUTS, age_bins_of, build_model, feature_extractor
-from facekit.pipeline import labels_for, predict_samples
+from facekit.model import OUTPUTS, age_bins_of, build_model, feature_extractor, predict_batches
+from facekit.pipeline import image_batches, labels_for
 from facekit.pretrained import sha256_of
 
 
@@ -48,10 +49,13 @@ def cached_features(extractor, config, splits, size, log):
         except (OSError, ValueError, zipfile.BadZipFile):
             log(f"ignoring an unreadable feature cache {path}")
     started = time.time()
-    features = {name: predict_samples(extractor.predict_on_batch, splits[name], size, config.batch_size,
-                                      desc=f"features {name}") for name in ("train", "val")}
-    features["train_flip"] = predict_samples(extractor.predict_on_batch, splits["train"], size, config.batch_size,
-                                             flip=True, desc="features train (mirrored)")
+    def features_of(samples, flip, desc):
+        batches = image_batches(samples, size, config.batch_size, flip=flip)
+        return predict_batches(extractor.predict_on_batch, tqdm(batches, total=len(batches), desc=desc, unit="batch"))
+
+    features = {"train": features_of(splits["train"], False, "features train"),
+                "val": features_of(splits["val"], False, "features val"),
+                "train_flip": features_of(splits["train"], True, "features train (mirrored)")}
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial.npz")
     np.savez(partial, **features)

@@ -1,4 +1,6 @@
-"""Reading photos as the demos need them (RGB uint8, upright, bounded size), finding them in folders, writing them."""
+"""Reading photos as the demos and training need them (RGB uint8, upright, bounded size), finding them in
+folders, writing them."""
+import io
 from pathlib import Path
 
 import numpy as np
@@ -9,40 +11,49 @@ from facekit.errors import FaceKitError
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 # Longest side kept after reading. Faces stay large enough for detection and 200x200 crops, and a 100-megapixel
-# photo no longer costs gigabytes or minutes of detection.
+# photo no longer costs gigabytes or minutes of detection. JPEGs that large are decoded at reduced scale (draft).
 MAX_SIDE = 4096
-# Pillow warns above 89 MP and refuses above 179 MP (decompression bombs). Real panoramas and scans exceed that;
-# this limit, checked on the header, still refuses absurd sizes, and JPEGs are decoded at reduced scale (draft).
-MAX_INPUT_PIXELS = 1_000_000_000
 # Transparent pixels become white, as a viewer shows them on a page.
 ALPHA_BACKGROUND = (255, 255, 255)
 
 
-def read_image(path):
-    """The photo at ``path`` as an upright (EXIF orientation applied) RGB uint8 array (H, W, 3).
+def read_image(source):
+    """The photo at ``source`` (a path, or the bytes of an image file) as an upright (EXIF orientation applied)
+    RGB uint8 array (H, W, 3).
 
     Grayscale is expanded to RGB; transparency is composited onto white; the longest side is at most MAX_SIDE.
-    Raises FaceKitError naming the file when it is missing, not an image, or corrupt.
+    Pillow's limit against decompression bombs (``PIL.Image.MAX_IMAGE_PIXELS``, 179 megapixels by default) is
+    honoured, not changed: the demos raise it for large panoramas. Raises FaceKitError naming the file when it is
+    missing, not an image, too large or corrupt.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FaceKitError(f"image not found: {path}")
-    previous_limit = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None  # replaced by the check on MAX_INPUT_PIXELS below
+    if isinstance(source, (bytes, bytearray)):
+        name, file = f"({len(source):,} bytes)", io.BytesIO(source)
+    else:
+        name = file = Path(source)
+        if not file.is_file():
+            raise FaceKitError(f"image not found: {name}")
     try:
-        with Image.open(path) as image:
-            if image.width * image.height > MAX_INPUT_PIXELS:
-                raise FaceKitError(f"image too large: {path} is {image.width}x{image.height} pixels")
+        with Image.open(file) as image:
             image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG only: decode at 1/2, 1/4 or 1/8 scale when large
             image = ImageOps.exif_transpose(image)
             image = _to_rgb(image)
             image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
             return np.asarray(image, dtype=np.uint8)
+    except Image.DecompressionBombError as error:
+        raise FaceKitError(f"image too large: {name}: {error}") from None
     except (OSError, SyntaxError, ValueError) as error:
         # OSError covers UnidentifiedImageError and truncated files; SyntaxError and ValueError come from bad headers.
-        raise FaceKitError(f"cannot read image {path}: {error}") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous_limit
+        raise FaceKitError(f"cannot read image {name}: {error}") from None
+
+
+def as_rgb(image):
+    """A path, the bytes of an image file, or an RGB uint8 array (H, W, 3) -> an RGB uint8 array."""
+    if not isinstance(image, np.ndarray):
+        return read_image(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise FaceKitError(f"an image array must be RGB uint8 of shape (height, width, 3), "
+                           f"not {image.dtype} of shape {image.shape}")
+    return image
 
 
 def _to_rgb(image):

@@ -1,21 +1,22 @@
-"""Photo or video frame -> every face with its age, gender and race: the one path both demos take.
+"""Photo or video frame -> every face with its age, gender and race: the path the demos and ``facekit.analyze`` take.
 
-detect (facekit.detection) -> crop like the training data (facekit.crop) -> one batched predict (facekit.model).
+detect (facekit.detectors) -> crop like the training data (facekit.crop) -> one batched predict (facekit.model)
+-> one JSON entry per face (facekit.results).
 """
-from dataclasses import dataclass
 from pathlib import Path
 
 from facekit import paths
 from facekit.crop import crop_faces
-from facekit.detection import Face
-from facekit.detectors import DETECTORS, create_detector, spec_of
+from facekit.detectors import create_detector, spec_of
 from facekit.errors import FaceKitError
+from facekit.images import as_rgb
 from facekit.model import load_model, predict
+from facekit.results import face_entry
 
 
 def newest_model(folder=None):
     """The most recently written ``*.keras`` file below ``folder`` (default: face_weights/, where training
-    writes ``RUN/best.keras``)."""
+    writes ``RUN/best.keras``, and where the default model is)."""
     folder = paths.face_weights_dir() if folder is None else folder
     models = [path for path in Path(folder).rglob("*.keras") if path.is_file()]
     if not models:
@@ -23,56 +24,38 @@ def newest_model(folder=None):
     return max(models, key=lambda path: path.stat().st_mtime)
 
 
-@dataclass
-class FaceResult:
-    face: Face
-    prediction: dict
-
-    def to_json(self):
-        x, y, w, h = self.face.box
-        landmarks = None if self.face.landmarks is None else self.face.landmarks.round(1).tolist()
-        return {"box": {"x": x, "y": y, "width": w, "height": h}, "score": round(self.face.score, 4),
-                "landmarks": landmarks, **self.prediction}
-
-
 class FaceAnalyzer:
-    """A model and a detector; ``analyze(image_rgb)`` gives a FaceResult per face, largest face first."""
+    """A model and a detector, loaded once; ``analyze(image)`` for each photo or frame.
 
-    def __init__(self, model, detector, crop_scale=1.0):
-        self.model = model
+    ``model``: a loaded model, a ``.keras`` path, or None for the newest model below face_weights/.
+    ``detector``: a detector object, a detector name (``mtcnn``, ``haar``; ``yunet`` and ``ssd`` need
+    ``detector_model``), or None for mtcnn. ``crop_scale`` > 1 cuts faces with more margin than training did.
+    """
+
+    def __init__(self, model=None, detector=None, detector_model=None, crop_scale=1.0):
+        if crop_scale <= 0:
+            raise FaceKitError(f"the crop scale (--crop-scale) must be positive, not {crop_scale}")
+        if detector is None or isinstance(detector, str):  # the detector first: its missing file fails faster
+            detector = create_detector(detector or "mtcnn", detector_model)
         self.detector = detector
-        self.input_size = model.input_shape[1]
+        if model is None or isinstance(model, (str, Path)):
+            model = load_model(model or newest_model())
+        self.model = model
+        self.input_size = self.model.input_shape[1]
         self.crop_spec = spec_of(detector).crop.scaled(crop_scale)
 
-    def analyze(self, image_rgb):
-        faces = self.detector.detect(image_rgb)
+    def analyze(self, image):
+        """``image``: a path, the bytes of an image file, or an RGB uint8 array -> one dict per face, largest first:
+        box, score, landmarks, age and age_std, gender, race, their probabilities (the faces.json entries)."""
+        image = as_rgb(image)
+        faces = self.detector.detect(image)
         if not faces:
             return []
-        predictions = predict(self.model, crop_faces(image_rgb, faces, self.input_size, self.crop_spec))
-        return [FaceResult(face, prediction) for face, prediction in zip(faces, predictions)]
+        predictions = predict(self.model, crop_faces(image, faces, self.input_size, self.crop_spec))
+        return [face_entry(face, prediction) for face, prediction in zip(faces, predictions)]
 
 
-def add_analyzer_arguments(parser):
-    """The model and detector options that both demos share."""
-    parser.add_argument("--model", default=None,
-                        help="trained .keras model (default: the newest *.keras below face_weights/)")
-    parser.add_argument("--detector", default="mtcnn", choices=sorted(DETECTORS),
-                        help="face detector (default: mtcnn; yunet and ssd need --detector-model)")
-    parser.add_argument("--detector-model", default=None, metavar="PATH",
-                        help="model file of the yunet (.onnx) or ssd (.pb, with its .pbtxt beside it) detector")
-    parser.add_argument("--min-score", type=float, default=None,
-                        help="detection confidence threshold (default: the detector's own)")
-    parser.add_argument("--crop-scale", type=float, default=1.0,
-                        help="face crop size relative to the measured training-like crop (>1: more margin)")
-
-
-def analyzer_from_args(args, log=print):
-    """Builds the detector first (a missing detector file fails before the slower model load), then the model."""
-    if args.crop_scale <= 0:
-        raise FaceKitError(f"--crop-scale must be positive, not {args.crop_scale}")
-    detector = create_detector(args.detector, args.detector_model, args.min_score)
-    model_path = args.model
-    if model_path is None:
-        model_path = newest_model()
-        log(f"using the newest model: {model_path}")
-    return FaceAnalyzer(load_model(model_path), detector, args.crop_scale)
+def analyze(image, model=None, detector=None):
+    """Every face in one photo: ``FaceAnalyzer(model, detector).analyze(image)``. Loads the model and detector on
+    each call; keep a FaceAnalyzer for more than one photo."""
+    return FaceAnalyzer(model, detector).analyze(image)

@@ -9,8 +9,9 @@ from keras import layers
 
 from facekit.backbones import backbone_spec, create_backbone
 from facekit.errors import FaceKitError
-from facekit.labels import ADIENCE_GROUPS, GENDERS, RACES, AgeBins, age_group, age_group_names
+from facekit.labels import GENDERS, RACES, AgeBins
 from facekit.preprocessing import InputNormalization
+from facekit.results import predictions_from
 
 OUTPUTS = ("age", "gender", "race")
 
@@ -118,40 +119,26 @@ def _resize(faces, size):
     return faces
 
 
+def predict_batches(predict_batch, batches):
+    """``predict_batch`` on each batch in turn; the outputs (arrays, or dicts of arrays) concatenated.
+
+    The one batched prediction: ``predict`` (crops in memory), evaluation and the frozen-feature path (batches
+    streamed from disk by ``pipeline.image_batches``) all go through it.
+    """
+    outputs = [predict_batch(batch) for batch in batches]
+    if isinstance(outputs[0], dict):
+        return {k: np.concatenate([np.asarray(o[k]) for o in outputs]) for k in outputs[0]}
+    return np.concatenate([np.asarray(o) for o in outputs])
+
+
 def predict(model, faces, batch_size=64):
-    """Face crops (uint8 RGB, (N,H,W,3) or one (H,W,3)) -> per face age, gender, race and probabilities."""
+    """Face crops (RGB 0-255, (N,H,W,3) or one (H,W,3)) -> per face age, gender, race and probabilities."""
     if len(faces) == 0:
         return []
     faces = _resize(faces, model.input_shape[1:3])
-    outputs = {name: [] for name in OUTPUTS}
-    for start in range(0, len(faces), batch_size):
-        batch = model.predict_on_batch(faces[start:start + batch_size])
-        for name in OUTPUTS:
-            outputs[name].append(np.asarray(batch[name]))
-    probs = {name: np.concatenate(parts) for name, parts in outputs.items()}
-    bins = age_bins_of(model)
-    ages = bins.expected_age(probs["age"])
-    age_std = np.sqrt(np.maximum(probs["age"] @ bins.centres ** 2 - ages ** 2, 0))
-    group_of_bin = age_group(bins.centres)
-    group_probs = np.stack([probs["age"][:, group_of_bin == g].sum(axis=1)
-                            for g in range(len(ADIENCE_GROUPS))], axis=1)
-    results = []
-    for i in range(len(faces)):
-        gender, race = int(probs["gender"][i].argmax()), int(probs["race"][i].argmax())
-        results.append({
-            "age": round(float(ages[i]), 1),
-            "age_std": round(float(age_std[i]), 1),
-            "gender": GENDERS[gender],
-            "gender_probability": round(float(probs["gender"][i, gender]), 4),
-            "race": RACES[race],
-            "race_probability": round(float(probs["race"][i, race]), 4),
-            "probabilities": {
-                "gender": {n: round(float(p), 4) for n, p in zip(GENDERS, probs["gender"][i])},
-                "race": {n: round(float(p), 4) for n, p in zip(RACES, probs["race"][i])},
-                "age_group": {n: round(float(p), 4) for n, p in zip(age_group_names(), group_probs[i])},
-            },
-        })
-    return results
+    probabilities = predict_batches(model.predict_on_batch,
+                                    (faces[start:start + batch_size] for start in range(0, len(faces), batch_size)))
+    return predictions_from(probabilities, age_bins_of(model))
 
 
 def load_model(path):

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from tqdm import tqdm
 
 from facekit.data import require_labels
 from facekit.labels import GENDERS, RACES
@@ -53,6 +52,12 @@ def decode_resize(path, size):
     image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
     image = tf.image.resize(tf.cast(image, tf.float32), (size, size), antialias=True)
     return tf.clip_by_value(image, 0.0, 255.0)
+
+
+def _decoded(ds, size):
+    """(path, ...) elements -> (uint8 image at size x size, ...): what the disk cache holds."""
+    return ds.map(lambda path, *rest: (tf.cast(tf.round(decode_resize(path, size)), tf.uint8), *rest),
+                  num_parallel_calls=AUTOTUNE)
 
 
 def _affine(images, aug, size):
@@ -146,9 +151,7 @@ def make_dataset(samples, labels, input_size, batch_size, training, augmentation
     if training:  # one fixed random order (file names sort by age), then a bounded shuffle on top
         order = np.random.default_rng(seed).permutation(len(samples))
         samples, labels = samples.subset(order), {k: v[order] for k, v in labels.items()}
-    ds = tf.data.Dataset.from_tensor_slices((samples.paths, labels))
-    ds = ds.map(lambda path, y: (tf.cast(tf.round(decode_resize(path, input_size)), tf.uint8), y),
-                num_parallel_calls=AUTOTUNE)
+    ds = _decoded(tf.data.Dataset.from_tensor_slices((samples.paths, labels)), input_size)
     if training:  # an image whose body is corrupt (its header passed the dataset reader) must not end a run
         ds = ds.ignore_errors(log_warning=True)
     if cache_dir is not None:
@@ -164,17 +167,11 @@ def make_dataset(samples, labels, input_size, batch_size, training, augmentation
     return ds.prefetch(AUTOTUNE)
 
 
-def predict_samples(predict_batch, samples, input_size, batch_size, flip=False, desc="predicting"):
-    """``predict_batch`` over every sample in order (no augmentation), with a progress bar; outputs concatenated.
-
-    ``predict_batch`` returns an array or a dict of arrays for a batch of RGB 0-255 images.
-    """
-    labels = {"gender": np.zeros((len(samples), 1), np.float32)}  # make_dataset carries labels; unused here
-    ds = make_dataset(samples, labels, input_size, batch_size, training=False)
+def image_batches(samples, input_size, batch_size, flip=False):
+    """Batches of the samples' images in order (float32 RGB 0-255, no labels, no augmentation), for prediction;
+    ``flip``: mirrored."""
+    ds = _decoded(tf.data.Dataset.from_tensor_slices((samples.paths,)), input_size)
+    ds = ds.batch(batch_size).map(lambda x: tf.cast(x, tf.float32))
     if flip:
-        ds = ds.map(lambda x, y: (tf.image.flip_left_right(x), y))
-    outputs = [predict_batch(x) for x, _ in tqdm(ds, total=math.ceil(len(samples) / batch_size), desc=desc,
-                                                  unit="batch")]
-    if isinstance(outputs[0], dict):
-        return {k: np.concatenate([np.asarray(o[k]) for o in outputs]) for k in outputs[0]}
-    return np.concatenate([np.asarray(o) for o in outputs])
+        ds = ds.map(tf.image.flip_left_right)
+    return ds.prefetch(AUTOTUNE)

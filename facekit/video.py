@@ -91,7 +91,7 @@ def annotate_video(analyzer, capture, output=None, display=False, every=1):
                 results = analyzer.analyze(frame)
                 analysed += 1
             frames += 1
-            annotated = annotate(frame, [r.face for r in results], [r.prediction for r in results])
+            annotated = annotate(frame, results)
             draw_fps(annotated, frame_rate.tick())
             annotated_bgr = cv2.cvtColor(annotated, cv2.COLOR_RGB2BGR)
             if output is not None:

@@ -3,6 +3,7 @@ import numpy as np
 
 from facekit.detection import Face
 from facekit.drawing import BOX_COLOURS_RGB, annotate, draw_fps, face_label, text_box_size, text_style
+from facekit.results import face_entry
 
 FEMALE = {"age": 31.6, "gender": "female", "race": "Asian"}
 MALE = {"age": 70.2, "gender": "male", "race": "White"}
@@ -15,15 +16,15 @@ def test_label_text():
 
 def test_box_drawn_in_rgb_and_input_untouched():
     image = np.full((480, 640, 3), 128, np.uint8)
-    annotated = annotate(image, [Face((200, 200, 100, 120), 0.9)], [FEMALE])
+    annotated = annotate(image, [face_entry(Face((200, 200, 100, 120), 0.9), FEMALE)])
     assert np.all(image == 128)
     assert tuple(annotated[260, 200]) == BOX_COLOURS_RGB["female"]  # left edge of the box, red channel first
 
 
 def test_label_stays_inside_for_faces_at_the_edges():
     image = np.full((300, 400, 3), 128, np.uint8)
-    faces = [Face((0, 0, 60, 60), 0.9), Face((370, 250, 30, 50), 0.9)]
-    annotated = annotate(image, faces, [FEMALE, MALE])
+    faces = [face_entry(Face((0, 0, 60, 60), 0.9), FEMALE), face_entry(Face((370, 250, 30, 50), 0.9), MALE)]
+    annotated = annotate(image, faces)
     # Above the bottom-right box, pushed left just enough for the whole label to fit.
     label_w, label_h = text_box_size(image, face_label(MALE))
     male = np.all(annotated == BOX_COLOURS_RGB["male"], axis=2)

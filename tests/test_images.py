@@ -1,9 +1,11 @@
 """read_image: EXIF orientation, grayscale, transparency, very large images, one-line errors; find_images."""
+import warnings
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from facekit import images
+from facekit import cli, images
 from facekit.errors import FaceKitError
 from facekit.images import find_images, read_image
 
@@ -39,25 +41,21 @@ def test_transparency_composited_on_white(tmp_path):
     assert np.all(image[:, :10] == 255) and np.all(image[:, 10:] == (255, 0, 0))
 
 
-def test_image_over_pillows_bomb_limit_is_read_and_capped(tmp_path, monkeypatch):
+def test_pillows_limit_is_honoured_and_raised_only_by_the_demos(tmp_path, monkeypatch):
     path = tmp_path / "big.png"
     Image.fromarray(np.full((1500, 2000, 3), 9, np.uint8)).save(path)
-    # Stand-ins for Pillow's 179-megapixel refusal and our cap, at a size a test can afford.
+    # Stand-ins for Pillow's 179-megapixel refusal, the demos' limit and our cap, at a size a test can afford.
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    monkeypatch.setattr(cli, "LARGE_IMAGE_PIXELS", 2_000_000)
     monkeypatch.setattr(images, "MAX_SIDE", 500)
-    with pytest.raises(Image.DecompressionBombError):
-        Image.open(path)
-    image = read_image(path)
-    assert image.shape == (375, 500, 3)
-    assert Image.MAX_IMAGE_PIXELS == 1000  # restored
-
-
-def test_absurdly_large_header_is_refused(tmp_path, monkeypatch):
-    path = tmp_path / "big.png"
-    Image.fromarray(np.zeros((100, 100, 3), np.uint8)).save(path)
-    monkeypatch.setattr(images, "MAX_INPUT_PIXELS", 5000)
-    with pytest.raises(FaceKitError, match="image too large: .*big.png is 100x100"):
+    with pytest.raises(FaceKitError, match="image too large: .*big.png: .*exceeds limit of 2000 pixels") as caught:
         read_image(path)
+    assert "\n" not in str(caught.value)
+    assert Image.MAX_IMAGE_PIXELS == 1000  # reading changes no global setting
+    with warnings.catch_warnings():
+        cli.allow_large_images()  # what face_demo.main does
+        assert read_image(path).shape == (375, 500, 3)
+    assert Image.MAX_IMAGE_PIXELS == 2_000_000
 
 
 @pytest.mark.parametrize("content", [b"", b"not an image at all", b"\xff\xd8\xff\xe0" + b"\x00" * 50],
@@ -77,6 +75,19 @@ def test_truncated_jpeg_is_an_error(tmp_path):
     cut.write_bytes(whole.read_bytes()[:2000])
     with pytest.raises(FaceKitError, match="cut.jpg"):
         read_image(cut)
+
+
+def test_bytes_and_arrays_are_images_too(tmp_path):
+    path = tmp_path / "photo.png"
+    pixels = np.random.default_rng(0).integers(0, 256, (30, 40, 3), np.uint8)
+    Image.fromarray(pixels).save(path)
+    np.testing.assert_array_equal(read_image(path.read_bytes()), pixels)
+    np.testing.assert_array_equal(images.as_rgb(str(path)), pixels)
+    assert images.as_rgb(pixels) is pixels
+    with pytest.raises(FaceKitError, match=r"cannot read image \(9 bytes\)"):
+        read_image(b"not a png")
+    with pytest.raises(FaceKitError, match=r"RGB uint8 of shape \(height, width, 3\), not float32 of shape \(30, 40, 3\)"):
+        images.as_rgb(pixels.astype(np.float32) / 255)
 
 
 def test_missing_file(tmp_path):

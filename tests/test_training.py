@@ -13,8 +13,8 @@ from facekit import hardware, paths, training
 from facekit.data import oversample_rare_ages, split
 from facekit.datasets import read_dataset
 from facekit.labels import AgeBins
-from facekit.model import feature_extractor
-from facekit.pipeline import Augmentation, _mixup, augment, decode_resize, labels_for, make_dataset, predict_samples
+from facekit.model import feature_extractor, predict_batches
+from facekit.pipeline import Augmentation, _mixup, augment, decode_resize, image_batches, labels_for, make_dataset
 from tests.shared_data import UTKFACE, needs_utkface
 
 pytestmark = needs_utkface
@@ -203,7 +203,7 @@ def test_frozen_backbone_trains_heads_on_cached_features(project):
     model = keras.saving.load_model(project / "face_weights" / "cached" / "best.keras", compile=False)
     # The saved model's backbone is the one that made the cached features.
     parts = split(read_dataset(UTKFACE, log=lambda m: None), limit=400)
-    recomputed = predict_samples(feature_extractor(model).predict_on_batch, parts["val"], 32, 32)
+    recomputed = predict_batches(feature_extractor(model).predict_on_batch, image_batches(parts["val"], 32, 32))
     with np.load(cache[0]) as cached:
         np.testing.assert_allclose(recomputed, cached["val"], rtol=1e-4, atol=1e-5)
         assert len(cached["train_flip"]) == len(parts["train"])

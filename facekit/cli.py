@@ -1,0 +1,58 @@
+"""What the command-line scripts share: argument types, the model and detector options, one-line errors."""
+import argparse
+import sys
+import warnings
+
+from PIL import Image
+
+from facekit.detectors import DETECTORS, create_detector
+from facekit.inference import FaceAnalyzer, newest_model
+
+# The demos read panoramas and scans far over Pillow's default limit of 89 megapixels (refused over 179); this is
+# theirs: a warning never, a refusal over twice this.
+LARGE_IMAGE_PIXELS = 500_000_000
+
+
+def exit_with_error(error):
+    """What every script does with a FaceKitError: one line on stderr, exit status 2."""
+    print(f"error: {error}", file=sys.stderr)
+    sys.exit(2)
+
+
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def allow_large_images():
+    """Raises Pillow's process-wide limit against decompression bombs to LARGE_IMAGE_PIXELS: for the demos'
+    ``main``, which own their process, not for library code."""
+    Image.MAX_IMAGE_PIXELS = LARGE_IMAGE_PIXELS
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+
+
+def add_analyzer_arguments(parser):
+    """The model and detector options that both demos share."""
+    with_files = [name for name, spec in DETECTORS.items() if spec.needs_model_file]
+    parser.add_argument("--model", default=None,
+                        help="trained .keras model (default: the newest *.keras below face_weights/)")
+    parser.add_argument("--detector", default="mtcnn", choices=sorted(DETECTORS),
+                        help=f"face detector (default: mtcnn; {' and '.join(with_files)} need --detector-model)")
+    parser.add_argument("--detector-model", default=None, metavar="PATH",
+                        help="model file of the yunet (.onnx) or ssd (.pb, with its .pbtxt beside it) detector")
+    parser.add_argument("--min-score", type=float, default=None,
+                        help="detection confidence threshold (default: the detector's own)")
+    parser.add_argument("--crop-scale", type=float, default=1.0,
+                        help="face crop size relative to the measured training-like crop (>1: more margin)")
+
+
+def analyzer_from_args(args, log=print):
+    """Builds the detector first (a missing detector file fails before the slower model load), then the model."""
+    detector = create_detector(args.detector, args.detector_model, args.min_score)
+    model_path = args.model
+    if model_path is None:
+        model_path = newest_model()
+        log(f"using the newest model: {model_path}")
+    return FaceAnalyzer(model_path, detector, crop_scale=args.crop_scale)
