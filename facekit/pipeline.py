@@ -1,11 +1,13 @@
 """tf.data input pipeline: stream, decode, resize, augment, batch, mixup, prefetch.
 
-Images are read from disk as they are needed, never all held in memory. Optionally the decoded, resized images
-go to a cache file on disk after the first epoch: decoding JPEGs costs about as much CPU as training a compact
-CNN on them.
+Images are read from disk as they are needed, never all held in memory, by ``images.read_image``, the reader the
+demos use (EXIF orientation, grayscale, transparency): training sees a photo as the demos do. Optionally the
+decoded, resized images go to a cache file on disk after the first epoch: decoding JPEGs costs about as much CPU
+as training a compact CNN on them.
 """
 import hashlib
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from facekit.data import require_labels
+from facekit.images import read_image
 from facekit.labels import GENDERS, RACES
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -48,8 +51,10 @@ def labels_for(samples, age_bins, age_sigma):
 
 
 def decode_resize(path, size):
-    """File -> float32 RGB in [0, 255] at ``size`` x ``size``; JPEG, PNG, BMP, grayscale or RGBA."""
-    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    """File -> float32 RGB in [0, 255] at ``size`` x ``size``, read by ``images.read_image``."""
+    image = tf.numpy_function(lambda name: read_image(os.fsdecode(np.asarray(name).item())), [path], tf.uint8,
+                              stateful=False)
+    image.set_shape([None, None, 3])
     image = tf.image.resize(tf.cast(image, tf.float32), (size, size), antialias=True)
     return tf.clip_by_value(image, 0.0, 255.0)
 
@@ -135,8 +140,8 @@ def _mixup(images, labels, alpha):
 
 
 def cache_file(cache_dir, samples, input_size):
-    """A cache path fixed by the exact images and size, so a changed split never reads a stale cache."""
-    key = hashlib.sha256(("\n".join(samples.paths.tolist()) + f"|{input_size}").encode()).hexdigest()[:16]
+    """A cache path fixed by the exact images, size and reader, so a changed split never reads a stale cache."""
+    key = hashlib.sha256(("\n".join(samples.paths.tolist()) + f"|{input_size}|read_image").encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"images_{input_size}px_{len(samples)}_{key}"
     if list(path.parent.glob(path.name + "*.lockfile")):  # left by an interrupted first epoch: incomplete
         for stale in path.parent.glob(path.name + "*"):

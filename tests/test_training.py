@@ -7,11 +7,13 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 import face_train
 from facekit import hardware, paths, training
 from facekit.data import oversample_rare_ages, split
 from facekit.datasets import read_dataset
+from facekit.images import read_image
 from facekit.labels import AgeBins
 from facekit.model import feature_extractor, predict_batches
 from facekit.pipeline import Augmentation, _mixup, augment, decode_resize, image_batches, labels_for, make_dataset
@@ -64,6 +66,19 @@ def test_pipeline_batches_keep_labels_with_their_images(utkface):
                 bins.to_bin(samples.ages[match]), samples.genders[match], samples.races[match])
             seen += 1
     assert seen == len(samples)
+
+
+def test_pipeline_reads_images_as_the_demos_do(tmp_path):
+    """One reader: EXIF orientation is honoured in training too."""
+    pixels = np.full((40, 80, 3), 255, np.uint8)
+    pixels[:, :40] = 0  # landscape, left half black; EXIF says: rotate 90 degrees clockwise to view
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(pixels).save(tmp_path / "rotated.jpg", exif=exif)
+    decoded = decode_resize(str(tmp_path / "rotated.jpg"), 32).numpy()
+    upright = tf.image.resize(read_image(tmp_path / "rotated.jpg").astype(np.float32), (32, 32), antialias=True)
+    np.testing.assert_allclose(decoded, upright.numpy(), atol=1e-3)
+    assert decoded[:12].mean() < 30 and decoded[20:].mean() > 225  # the black half on top, as in the demos
 
 
 def test_mixup_mixes_images_and_labels_with_the_same_weights():
