@@ -1,5 +1,32 @@
-"""Shared logic behind face.py, face_train.py, face_demo.py and face_video_demo.py."""
+"""facekit: age, gender and race of every face in a photo.
+
+    import facekit
+    faces = facekit.analyze("photo.jpg")  # a path, the bytes of an image file, or an RGB uint8 array
+    faces[0]["age"], faces[0]["gender"], faces[0]["race"], faces[0]["box"]
+
+One dict per face, largest first: box, score, landmarks, age and age_std, gender, race, and the probabilities of
+each gender, race and age group. ``analyze`` loads the model (default: the newest ``*.keras`` under
+face_weights/) and the detector (default: mtcnn) on each call; ``facekit.FaceAnalyzer(model, detector)`` loads
+them once for many photos or video frames.
+
+Importing facekit loads no TensorFlow: ``analyze`` and ``FaceAnalyzer`` are imported when first used (PEP 562).
+It does set ``TF_CPP_MIN_LOG_LEVEL=2`` unless it is set already: TensorFlow's C++ start-up chatter (oneDNN, CPU
+features) would drown the scripts' own output.
+"""
+import importlib
 import os
 
-# TensorFlow's C++ start-up chatter (oneDNN, CPU features) drowns the scripts' own output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+_LAZY = {"analyze": "facekit.inference", "FaceAnalyzer": "facekit.inference"}
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'facekit' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_LAZY])

@@ -1,0 +1,53 @@
+"""facekit.analyze and facekit.FaceAnalyzer: a photo in, one dict per face out; `import facekit` loads no TensorFlow."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import facekit
+from facekit.errors import FaceKitError
+from facekit.images import write_image
+
+PROJECT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL = PROJECT / "face_weights" / "default" / "simple_cnn_80px.keras"
+KEYS = {"box", "score", "landmarks", "age", "age_std", "gender", "gender_probability", "race", "race_probability",
+        "probabilities"}
+
+
+def test_import_facekit_loads_no_tensorflow_until_the_facade_is_used():
+    code = ("import sys, facekit; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules; "
+            "facekit.FaceAnalyzer; assert 'tensorflow' in sys.modules; print(sorted(facekit.__all__))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "['FaceAnalyzer', 'analyze']"
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        facekit.nothing
+
+
+def test_photo_without_faces_gives_an_empty_list_and_bad_inputs_one_line(tiny_model_file):
+    wall = np.full((120, 160, 3), 90, np.uint8)
+    assert facekit.analyze(wall, model=tiny_model_file, detector="haar") == []
+    analyzer = facekit.FaceAnalyzer(tiny_model_file, "haar")
+    with pytest.raises(FaceKitError, match="RGB uint8 of shape"):
+        analyzer.analyze(wall.astype(np.float32))
+    with pytest.raises(FaceKitError, match="cannot read image"):
+        analyzer.analyze(b"not an image")
+    with pytest.raises(FaceKitError, match="needs its model file"):
+        facekit.FaceAnalyzer(tiny_model_file, "yunet")
+
+
+def test_every_face_of_a_photo_by_path_bytes_or_array(four_faces_scene, tmp_path):
+    image, placed = four_faces_scene
+    path = tmp_path / "group.png"
+    write_image(path, image)
+    analyzer = facekit.FaceAnalyzer(DEFAULT_MODEL, "haar")
+    faces = analyzer.analyze(image)
+    assert len(faces) == len(placed)
+    for face in faces:
+        assert set(face) == KEYS and face["landmarks"] is None  # haar gives boxes only
+        assert 0 < face["age"] < 100 and face["gender"] in ("male", "female")
+        assert sum(face["probabilities"]["age_group"].values()) == pytest.approx(1, abs=1e-3)
+    assert analyzer.analyze(path) == faces
+    assert facekit.analyze(path.read_bytes(), model=DEFAULT_MODEL, detector="haar") == faces
