@@ -7,7 +7,6 @@ Prints images/s for each; all figures come from one run, so their ratios hold ev
 import argparse
 import tempfile
 import time
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -15,13 +14,13 @@ import tensorflow as tf
 
 from facekit.data import split
 from facekit.datasets import read_dataset
+from facekit.fitting import compile_model
+from facekit.hardware import cpu_has_native_bfloat16, training_precision
 from facekit.labels import AgeBins
 from facekit.model import OUTPUTS, build_model, get_backbone
 from facekit.pipeline import Augmentation, labels_for, make_dataset
-from facekit.fitting import compile_model
-from facekit.hardware import cpu_has_native_bfloat16, training_precision
+from tests.shared_data import UTKFACE
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "utkface" / "UTKFace"
 
 
 def images_per_second(ds, images, repeats=1):
@@ -50,7 +49,7 @@ def train_step_rate(backbone, size, freeze, batch, steps, precision="float32"):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--data", default=str(UTKFACE))
     parser.add_argument("--size", type=int, default=200, help="ResNet50 input side")
     parser.add_argument("--images", type=int, default=512, help="images for the pipeline measurement")
     args = parser.parse_args()

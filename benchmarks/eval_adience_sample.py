@@ -17,8 +17,9 @@ from facekit.detectors import create_detector, detector_spec
 from facekit.images import read_image
 from facekit.labels import age_group
 from facekit.model import load_model, predict
+from tests.shared_data import SHARED
 
-ADIENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "adience"
+ADIENCE = SHARED / "data" / "adience"
 
 
 def adience_labels(folder):

@@ -1,8 +1,8 @@
 """Measures where a detector's landmarks and boxes fall in UTKFace's aligned 200x200 crops (the crop geometry in facekit/detectors.py).
 
-    .venv/bin/python benchmarks/measure_utkface_template.py --detector yunet \
+    .venv/bin/python -m benchmarks.measure_utkface_template --detector yunet \
         --detector-model ../shared/models/face_detector_yunet/face_detection_yunet_2023mar.onnx
-    .venv/bin/python benchmarks/measure_utkface_template.py --detector ssd \
+    .venv/bin/python -m benchmarks.measure_utkface_template --detector ssd \
         --detector-model ../shared/models/face_detector_opencv_ssd_uint8/opencv_face_detector_uint8.pb
 
 UTKFace faces fill their crop, which detectors handle badly, so each crop is first padded with a gray border and
@@ -19,8 +19,8 @@ import numpy as np
 from facekit.crop import UTKFACE_SIZE
 from facekit.detectors import create_detector
 from facekit.images import read_image
+from tests.shared_data import UTKFACE
 
-DEFAULT_UTKFACE = Path(__file__).resolve().parents[2] / "shared" / "data" / "utkface" / "UTKFace"
 PAD = 100  # gray border on each side: the 200x200 face then covers a quarter of the 400x400 image
 PAD_GRAY = (128, 128, 128)
 
@@ -58,7 +58,7 @@ def describe(name, values):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--utkface", default=DEFAULT_UTKFACE, help="folder of UTKFace's aligned & cropped JPEGs")
+    parser.add_argument("--utkface", default=UTKFACE, help="folder of UTKFace's aligned & cropped JPEGs")
     parser.add_argument("--detector", default="yunet")
     parser.add_argument("--detector-model", default=None)
     parser.add_argument("--count", type=int, default=400, help="how many images to sample")

@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "adience" / "sample_aligned" / "30601258@N03"
+from tests.shared_data import SHARED
+
+SAMPLE = SHARED / "data" / "adience" / "sample_aligned" / "30601258@N03"
 # Adience's labels for these: face 1 is a woman, face 2 a man, both (25, 32).
 FILES = ("coarse_tilt_aligned_face.1.10399404074_da554f9eb6_o.jpg",
          "coarse_tilt_aligned_face.2.9350168814_0c8c86073d_o.jpg",

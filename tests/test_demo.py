@@ -86,18 +86,21 @@ def test_folder_of_mixed_inputs_annotates_the_good_ones_and_reports_the_bad(
                        "gray_annotated.jpg"]
 
 
-def test_existing_output_is_not_replaced_without_overwrite(tmp_path, tiny_model_file, yunet_args, capsys):
+HAAR = ["--detector", "haar"]  # no model file, no ../shared: for the tests of everything but detection
+
+
+def test_existing_output_is_not_replaced_without_overwrite(tmp_path, tiny_model_file, capsys):
     photo = tmp_path / "wall.jpg"
     write_image(photo, np.full((100, 100, 3), 50, np.uint8))
     target = tmp_path / "wall_annotated.jpg"
     target.write_bytes(b"user's file")
-    args = [photo, "--model", tiny_model_file, *yunet_args, "--output", target]
+    args = [photo, "--model", tiny_model_file, *HAAR, "--output", target]
     assert run_demo(args) == 2
     assert "already exists; pass --overwrite" in capsys.readouterr().err
     assert target.read_bytes() == b"user's file"
     assert run_demo([*args, "--overwrite"]) == 0
     assert read_image(target).shape == (100, 100, 3)
-    assert run_demo([photo, "--model", tiny_model_file, *yunet_args, "--output", photo, "--overwrite"]) == 2
+    assert run_demo([photo, "--model", tiny_model_file, *HAAR, "--output", photo, "--overwrite"]) == 2
     assert "is an input image" in capsys.readouterr().err
 
 
@@ -112,9 +115,9 @@ def test_same_names_from_two_folders_do_not_collide():
     ("missing detector file", "yunet model file not found"),
     ("no detector file", "needs its model file"),
 ])
-def test_user_errors_exit_2_with_one_line(case, expected, tmp_path, tiny_model_file, four_faces_scene, capsys):
+def test_user_errors_exit_2_with_one_line(case, expected, tmp_path, tiny_model_file, capsys):
     photo = tmp_path / "photo.jpg"
-    write_image(photo, four_faces_scene[0])
+    write_image(photo, np.full((100, 100, 3), 50, np.uint8))
     args = {
         "missing input": [tmp_path / "nowhere.jpg", "--model", tiny_model_file],
         "missing model": [photo, "--model", tmp_path / "absent.keras"],
@@ -136,8 +139,7 @@ def test_command_line_error_has_no_traceback(tmp_path):
     assert result.stderr.strip().splitlines()[-1] == f"error: input not found: {tmp_path / 'absent.jpg'}"
 
 
-def test_without_model_the_newest_in_face_weights_is_used_and_named(tmp_path, tiny_model_file, yunet_args,
-                                                                    monkeypatch, capsys):
+def test_without_model_the_newest_in_face_weights_is_used_and_named(tmp_path, tiny_model_file, monkeypatch, capsys):
     weights = tmp_path / "face_weights"
     older, newer = weights / "run1" / "best.keras", weights / "run2" / "best.keras"
     for path, mtime in ((older, 1_000_000), (newer, 2_000_000)):
@@ -147,8 +149,8 @@ def test_without_model_the_newest_in_face_weights_is_used_and_named(tmp_path, ti
     monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
     photo = tmp_path / "wall.jpg"
     write_image(photo, np.full((100, 100, 3), 50, np.uint8))
-    assert run_demo([photo, *yunet_args, "--output", tmp_path / "out"]) == 0
+    assert run_demo([photo, *HAAR, "--output", tmp_path / "out"]) == 0
     assert f"using the newest model: {newer}" in capsys.readouterr().out
     shutil.rmtree(weights)
-    assert run_demo([photo, *yunet_args, "--output", tmp_path / "out2"]) == 2
+    assert run_demo([photo, *HAAR, "--output", tmp_path / "out2"]) == 2
     assert "no trained model (*.keras)" in capsys.readouterr().err

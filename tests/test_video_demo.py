@@ -73,10 +73,10 @@ def test_errors_exit_2_with_one_line(argv, expected, tmp_path, tiny_model_file, 
     assert not (tmp_path / "out.mp4").exists()
 
 
-def test_existing_output_is_refused(face_video, tmp_path, tiny_model_file, capsys):
+def test_existing_output_is_refused(tmp_path, tiny_model_file, capsys):
     output = tmp_path / "taken.mp4"
     output.write_bytes(b"keep me")
-    assert run_video_demo(["--source", face_video, "--output", output, "--no-display",
+    assert run_video_demo(["--source", tmp_path / "clip.mp4", "--output", output, "--no-display",
                            "--model", tiny_model_file]) == 2
     assert "already exists" in capsys.readouterr().err and output.read_bytes() == b"keep me"
 
