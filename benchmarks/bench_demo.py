@@ -1,6 +1,6 @@
 """Demo speed on this machine: photo latency (detect + crop + predict) with 1 and 10 faces, and video frames/s.
 
-    .venv/bin/python -m benchmarks.bench_demo [--backbone simple_cnn] [--input-size 96] [--repeats 5]
+    .venv/bin/python -m benchmarks.bench_demo [--backbone simple_cnn] [--input-size N] [--repeats 5]
 
 Real UTKFace faces are placed on gray canvases (1 face on 640x480, 10 on 1280x720); the video is 60 frames of
 640x480 with two faces, analysed at every frame. The model is untrained: its speed is that of a trained one.
@@ -52,12 +52,13 @@ def photo_latency(analyzer, image, repeats):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backbone", default="simple_cnn")
-    parser.add_argument("--input-size", type=int, default=96)
+    parser.add_argument("--input-size", type=int, default=None, help="default: the backbone's natural size")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
 
-    model = build_model(args.backbone, input_shape=(args.input_size, args.input_size, 3))
-    print(f"model: {args.backbone} {args.input_size}x{args.input_size}; CPU cores: {os.cpu_count()}; "
+    model = build_model(args.backbone, input_shape=None if args.input_size is None else (args.input_size,) * 2 + (3,))
+    size = model.input_shape[1]
+    print(f"model: {args.backbone} {size}x{size}; CPU cores: {os.cpu_count()}; "
           f"load average: {os.getloadavg()[0]:.2f}")
     photos = scenes()
     with tempfile.TemporaryDirectory() as folder:
