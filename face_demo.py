@@ -22,7 +22,7 @@ import cv2
 from tqdm import tqdm
 
 from facekit.cli import add_analyzer_arguments, allow_large_images, analyzer_from_args, exit_with_error
-from facekit.drawing import annotate, draw_banner
+from facekit.drawing import annotate_photo
 from facekit.errors import FaceKitError
 from facekit.images import IMAGE_EXTENSIONS, find_images, read_image, write_image
 
@@ -62,10 +62,7 @@ def annotate_image(analyzer, image_path, output_path):
     """Reads, analyses, draws and writes one image; returns its JSON entry and a one-line summary."""
     image = read_image(image_path)
     faces = analyzer.analyze(image)
-    annotated = annotate(image, faces)
-    if not faces:
-        draw_banner(annotated, "no face found")
-    write_image(output_path, annotated)
+    write_image(output_path, annotate_photo(image, faces))
     height, width = image.shape[:2]
     entry = {"image": str(image_path), "output": str(output_path), "width": width, "height": height,
              "faces": faces}

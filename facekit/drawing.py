@@ -57,6 +57,12 @@ def annotate(image_rgb, faces):
     return annotated
 
 
+def annotate_photo(image_rgb, faces):
+    """A photo's annotated copy as the demo and the server give it: boxes and labels, or a banner when no face."""
+    annotated = annotate(image_rgb, faces)
+    return annotated if faces else draw_banner(annotated, "no face found")
+
+
 def draw_banner(image_rgb, text):
     """Writes a status line (frame rate, "no face found") in the top-left corner, in place."""
     draw_text_box(image_rgb, text, 0, 0, BANNER_RGB)

@@ -2,7 +2,8 @@
 import numpy as np
 
 from facekit.detection import Face
-from facekit.drawing import BOX_COLOURS_RGB, annotate, draw_fps, face_label, text_box_size, text_style
+from facekit.drawing import (BANNER_RGB, BOX_COLOURS_RGB, annotate, annotate_photo, draw_fps, face_label,
+                             text_box_size, text_style)
 from facekit.results import face_entry
 
 FEMALE = {"age": 31.6, "gender": "female", "race": "Asian"}
@@ -19,6 +20,14 @@ def test_box_drawn_in_rgb_and_input_untouched():
     annotated = annotate(image, [face_entry(Face((200, 200, 100, 120), 0.9), FEMALE)])
     assert np.all(image == 128)
     assert tuple(annotated[260, 200]) == BOX_COLOURS_RGB["female"]  # left edge of the box, red channel first
+
+
+def test_annotated_photo_has_the_boxes_or_a_no_face_banner():
+    image = np.full((480, 640, 3), 128, np.uint8)
+    faces = [face_entry(Face((200, 200, 100, 120), 0.9), FEMALE)]
+    assert np.array_equal(annotate_photo(image, faces), annotate(image, faces))
+    empty = annotate_photo(image, [])
+    assert np.all(image == 128) and tuple(empty[1, 1]) == BANNER_RGB and np.all(empty[400:] == 128)
 
 
 def test_label_stays_inside_for_faces_at_the_edges():
