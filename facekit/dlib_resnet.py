@@ -4,8 +4,8 @@ The published ``dlib_face_recognition_resnet_model_v1.dat`` (CC0) is this networ
 filters, affine, ReLU and a 3x3/2 max-pool, then residual levels of 32, 64, 128, 256 and 256 filters, a global
 average and a 128-d ``fc`` without bias. :mod:`facekit.dlib_weights` reads the file into these layers.
 
-Input: 150x150 RGB normalised as dlib's ``input_rgb_image_sized`` does it (:func:`normalize_dlib`; kept outside
-the backbone so that the full model can make it its own first layer). Layer names follow the levels from the
+Input: 150x150 RGB normalised as dlib's ``input_rgb_image_sized`` does it (the ``dlib`` entry of
+``facekit.preprocessing.NORMALIZATIONS``, which the full model applies as its first layer). Layer names follow the levels from the
 input: ``stem_*``, then ``level1`` (32 filters, 3 blocks), ``level2`` (64: one downsampling block + 3),
 ``level3`` (128: down + 2), ``level4`` (256: down + 2), ``level5`` (256: one down block).
 
@@ -18,7 +18,6 @@ tensor of the larger size in every dimension in which the missing elements count
 :class:`ZeroPadAdd` does the same with a bottom/right zero pad and an add.
 """
 import keras
-import numpy as np
 from keras import layers, ops
 
 from facekit.errors import FaceKitError
@@ -26,10 +25,6 @@ from facekit.errors import FaceKitError
 INPUT_SIZE = 150  # the size dlib's network was trained at (input_rgb_image_sized<150>)
 DESCRIPTOR_SIZE = 128
 FEATURE_SIZE = 256
-
-# input_rgb_image_sized: (pixel - mean) / 256 per channel, in R, G, B order; dlib holds the means as float.
-DLIB_MEAN_RGB = np.array([122.782, 117.001, 104.298], dtype=np.float32)
-DLIB_SCALE = np.float32(256.0)
 
 STEM_FILTERS = 32
 # (name, filters, blocks); the first block of every level but level1 downsamples.
@@ -55,13 +50,6 @@ def _side_after(n):
 
 
 MIN_INPUT_SIZE = next(n for n in range(1, INPUT_SIZE + 1) if _side_after(n))  # the smallest side that builds
-
-
-def normalize_dlib(x):
-    """RGB pixels (0..255, channels last; numpy or tensor) -> dlib's normalised input, float32."""
-    if isinstance(x, (np.ndarray, list, tuple, int, float)):
-        return (np.asarray(x, dtype=np.float32) - DLIB_MEAN_RGB) / DLIB_SCALE
-    return (ops.cast(x, "float32") - ops.convert_to_tensor(DLIB_MEAN_RGB)) / DLIB_SCALE
 
 
 @keras.saving.register_keras_serializable(package="facekit")

@@ -32,8 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from facekit import paths
-from facekit.dlib_resnet import DESCRIPTOR_SIZE, DLIB_MEAN_RGB, FEATURE_SIZE, INPUT_SIZE, LEVELS, STEM_FILTERS
+from facekit.dlib_resnet import DESCRIPTOR_SIZE, FEATURE_SIZE, INPUT_SIZE, LEVELS, STEM_FILTERS
 from facekit.errors import FaceKitError
+from facekit.preprocessing import normalization
 
 DLIB_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 DLIB_URL = f"http://dlib.net/files/{DLIB_FILE}.bz2"
@@ -421,15 +422,16 @@ def _keras_arrays(layer, where):
 
 
 def _check_input_layer(network, origin):
+    expected = np.array(normalization("dlib").mean, dtype=np.float32)
     f = network.input.fields
     means = np.array([f["avg_red"], f["avg_green"], f["avg_blue"]], dtype=np.float32)
     size = (f.get("nr"), f.get("nc"))
-    if network.input.version != "input_rgb_image_sized" or not np.array_equal(means, DLIB_MEAN_RGB) \
+    if network.input.version != "input_rgb_image_sized" or not np.array_equal(means, expected) \
             or size != (INPUT_SIZE, INPUT_SIZE):
         raise FaceKitError(
             f"{origin}: the input layer is {network.input.version} with means ({', '.join(f'{m:g}' for m in means)})"
             f" and {size[0]}x{size[1]} pixels, not dlib's input_rgb_image_sized<{INPUT_SIZE}> with means "
-            f"({', '.join(f'{m:g}' for m in DLIB_MEAN_RGB)}) on which normalize_dlib relies")
+            f"({', '.join(f'{m:g}' for m in expected)}) on which the 'dlib' input normalisation relies")
 
 
 def load_dlib_weights(model, source):

@@ -16,9 +16,10 @@ import pytest
 
 from facekit import dlib_weights
 from facekit.dlib_resnet import (INPUT_SIZE, MIN_INPUT_SIZE, STAGES, Affine, ZeroPadAdd, dlib_descriptor_model,
-                                 dlib_resnet, normalize_dlib)
+                                 dlib_resnet)
 from facekit.dlib_weights import DlibNetwork, load_dlib_weights, read_dlib_dat
 from facekit.errors import FaceKitError
+from facekit.preprocessing import preprocess_input
 from tests.shared_data import SHARED
 
 DLIB_DIR = SHARED / "models" / "dlib_face_recognition"
@@ -274,7 +275,7 @@ def descriptor_model():
 def test_descriptors_equal_dlibs_own(descriptor_model, record_property):
     load_dlib_weights(descriptor_model, DAT)
     reference = np.load(REFERENCE)
-    descriptors = descriptor_model.predict(normalize_dlib(reference["chips"]), verbose=0)
+    descriptors = descriptor_model.predict(preprocess_input(reference["chips"], "dlib"), verbose=0)
     difference = float(np.abs(descriptors - reference["descriptors"]).max())
     record_property("max_abs_difference_vs_dlib", difference)
     print(f"max abs difference vs dlib 20.0.1's descriptors: {difference:.3g}")
@@ -288,17 +289,17 @@ def test_backbone_nested_in_a_model_loads_without_fc(published):
     inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 3))
     load_dlib_weights(keras.Model(inputs, keras.layers.Dense(2, name="head")(backbone(inputs))), DAT)
     reference = np.load(REFERENCE)
-    features = backbone.predict(normalize_dlib(reference["chips"][:4]), verbose=0)
+    features = backbone.predict(preprocess_input(reference["chips"][:4], "dlib"), verbose=0)
     fc = published.layers[-1].tensors["weights"].reshape(256, 128)
     np.testing.assert_allclose(features @ fc, reference["descriptors"][:4], rtol=0, atol=1e-4)
 
 
-def test_normalize_dlib_is_dlibs_input_layer():
+def test_dlib_normalisation_is_dlibs_input_layer():
     pixels = np.array([[[[0, 128, 255], [122, 117, 104]]]], dtype=np.uint8)
     expected = (pixels.astype(np.float32) - np.float32([122.782, 117.001, 104.298])) / np.float32(256)
-    np.testing.assert_array_equal(normalize_dlib(pixels), expected)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(normalize_dlib(keras.ops.convert_to_tensor(pixels))),
-                                  expected)
+    np.testing.assert_array_equal(preprocess_input(pixels, "dlib"), expected)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(preprocess_input(keras.ops.convert_to_tensor(pixels),
+                                                                              "dlib")), expected)
 
 
 def test_zero_pad_add_is_dlibs_add_of_unequal_tensors():
