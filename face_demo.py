@@ -24,7 +24,9 @@ from tqdm import tqdm
 from facekit.cli import add_analyzer_arguments, allow_large_images, analyzer_from_args, exit_with_error
 from facekit.drawing import annotate_photo
 from facekit.errors import FaceKitError
-from facekit.images import IMAGE_EXTENSIONS, find_images, read_image, write_image
+from facekit.images import IMAGE_EXTENSIONS, find_images, read_image_and_size, write_image
+from facekit.outputs import check_folder, check_output, check_replaceable, write_text
+from facekit.results import in_file_pixels
 
 DEFAULT_OUTPUT = Path("annotated")
 
@@ -49,34 +51,31 @@ def output_paths(images, output):
     return paths
 
 
-def check_writable(paths, inputs, overwrite):
-    input_files = {path.resolve() for path in inputs}
-    for path in paths:
-        if path.resolve() in input_files:
-            raise FaceKitError(f"{path} is an input image; choose another --output")
-        if path.exists() and not overwrite:
-            raise FaceKitError(f"{path} already exists; pass --overwrite or choose another --output")
+def check_outputs(outputs, json_path, inputs, overwrite):
+    """Before any slow work: no output replaces an input (compared as files: links too) or, without --overwrite,
+    an existing file; --json is not one of the annotated images; every folder can be written."""
+    for path in outputs:
+        check_replaceable(path, "--output", inputs, overwrite)
+    for folder in {path.parent for path in outputs}:
+        check_folder(folder, "--output")
+    if json_path is not None:
+        json_path = Path(json_path)
+        if json_path.resolve() in {path.resolve() for path in outputs}:
+            raise FaceKitError(f"--json {json_path} is also where an annotated image goes; choose another --json")
+        check_output(json_path, "--json", inputs, overwrite)
 
 
 def annotate_image(analyzer, image_path, output_path):
     """Reads, analyses, draws and writes one image; returns its JSON entry and a one-line summary."""
-    image = read_image(image_path)
+    image, (width, height) = read_image_and_size(image_path)
     faces = analyzer.analyze(image)
     write_image(output_path, annotate_photo(image, faces))
-    height, width = image.shape[:2]
+    scale = width / image.shape[1]  # > 1: the photo was shrunk to images.MAX_SIDE; the JSON gives the file's pixels
     entry = {"image": str(image_path), "output": str(output_path), "width": width, "height": height,
-             "faces": faces}
+             **({"detection_scale": round(1 / scale, 4)} if scale != 1 else {}),
+             "faces": [in_file_pixels(face, scale) for face in faces]}
     found = f"{len(faces)} face{'s' * (len(faces) != 1)}" if faces else "no face found"
     return entry, f"{image_path}: {found} -> {output_path}"
-
-
-def write_json(path, entries):
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(entries, indent=2) + "\n")
-    except OSError as error:
-        raise FaceKitError(f"cannot write {path}: {error.strerror}") from None
 
 
 def parse_args(argv):
@@ -93,7 +92,7 @@ def run(args):
     """Annotates every input; returns the exit status (0, or 1 when some images could not be read)."""
     images = find_images(args.inputs)
     outputs = output_paths(images, args.output)
-    check_writable(outputs + ([Path(args.json)] if args.json else []), images, args.overwrite)
+    check_outputs(outputs, args.json, images, args.overwrite)
     analyzer = analyzer_from_args(args)
     entries, failed = [], 0
     for image_path, output_path in tqdm(list(zip(images, outputs)), unit="image", disable=len(images) == 1):
@@ -106,12 +105,25 @@ def run(args):
             continue
         entries.append(entry)
         tqdm.write(summary)
-    if args.json:
-        write_json(args.json, entries)
-        print(f"wrote {args.json}")
+    status = 1 if failed else 0
     if failed:
-        print(f"{failed} of {len(images)} images could not be annotated; the others were", file=sys.stderr)
-    return 1 if failed else 0
+        print(failure_summary(failed, len(images)), file=sys.stderr)
+    if args.json:
+        try:
+            write_text(args.json, json.dumps(entries, indent=2) + "\n")
+        except FaceKitError as error:  # the images are written by now: exit 1, not 2 ("nothing done")
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        print(f"wrote {args.json}")
+    return status
+
+
+def failure_summary(failed, total):
+    if total == 1:
+        return "the image could not be annotated"
+    if failed == total:
+        return f"none of the {total} images could be annotated"
+    return f"{failed} of {total} images could not be annotated ({total - failed} were)"
 
 
 def main(argv=None):

@@ -37,3 +37,14 @@ def face_entry(face, prediction):
     landmarks = None if face.landmarks is None else face.landmarks.round(1).tolist()
     return {"box": {"x": x, "y": y, "width": w, "height": h}, "score": round(face.score, 4),
             "landmarks": landmarks, **prediction}
+
+
+def in_file_pixels(entry, scale):
+    """A face's JSON entry with its box and landmarks multiplied by ``scale``: from the pixels of a photo shrunk for
+    detection (``images.MAX_SIDE``) to those of its file."""
+    if scale == 1:
+        return entry
+    box = {key: int(round(value * scale)) for key, value in entry["box"].items()}
+    landmarks = None if entry["landmarks"] is None else [[round(x * scale, 1), round(y * scale, 1)]
+                                                         for x, y in entry["landmarks"]]
+    return {**entry, "box": box, "landmarks": landmarks}

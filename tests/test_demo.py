@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 import face_demo
-from facekit import paths
+from facekit import images, paths
 from facekit.images import read_image, write_image
 from tests.face_scenes import YUNET_MODEL, iou
 
@@ -74,7 +74,7 @@ def test_folder_of_mixed_inputs_annotates_the_good_ones_and_reports_the_bad(
     captured = capsys.readouterr()
     assert status == 1
     [error] = error_lines(captured.err)
-    assert "corrupt.jpg" in error and "1 of 5 images could not be annotated" in captured.err
+    assert "corrupt.jpg" in error and "1 of 5 images could not be annotated (4 were)" in captured.err
     entries = {Path(e["image"]).name: e for e in json.loads((tmp_path / "faces.json").read_text())}
     assert "cannot read image" in entries["corrupt.jpg"]["error"]
     for name in ("colour.png", "gray.jpg", "alpha.png"):
@@ -101,7 +101,7 @@ def test_existing_output_is_not_replaced_without_overwrite(tmp_path, tiny_model_
     assert run_demo([*args, "--overwrite"]) == 0
     assert read_image(target).shape == (100, 100, 3)
     assert run_demo([photo, "--model", tiny_model_file, *HAAR, "--output", photo, "--overwrite"]) == 2
-    assert "is an input image" in capsys.readouterr().err
+    assert "is the input" in capsys.readouterr().err
 
 
 def test_same_names_from_two_folders_do_not_collide():
@@ -154,3 +154,104 @@ def test_without_model_the_newest_in_face_weights_is_used_and_named(tmp_path, ti
     shutil.rmtree(weights)
     assert run_demo([photo, *HAAR, "--output", tmp_path / "out2"]) == 2
     assert "no trained model (*.keras)" in capsys.readouterr().err
+
+
+def gray_photo(path):
+    write_image(path, np.full((100, 100, 3), 50, np.uint8))
+    return path
+
+
+def test_a_hard_link_to_the_input_is_the_input_and_json_never_replaces_an_image(tmp_path, tiny_model_file, capsys):
+    photo = gray_photo(tmp_path / "in.jpg")
+    before = photo.read_bytes()
+    os.link(photo, tmp_path / "hard.jpg")
+    assert run_demo([photo, "--model", tiny_model_file, *HAAR, "--output", tmp_path / "hard.jpg", "--overwrite"]) == 2
+    [line] = error_lines(capsys.readouterr().err)
+    assert "is the input" in line and photo.read_bytes() == before
+    out = tmp_path / "x.jpg"
+    assert run_demo([photo, "--model", tiny_model_file, *HAAR, "--output", out, "--json", out]) == 2
+    [line] = error_lines(capsys.readouterr().err)
+    assert "--json" in line and "choose another --json" in line and not out.exists()
+    (tmp_path / "taken.json").write_text("[]")
+    assert run_demo([photo, "--model", tiny_model_file, *HAAR, "--output", tmp_path / "o",
+                     "--json", tmp_path / "taken.json"]) == 2
+    assert "choose another --json" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", ["--output", "--json"])
+def test_an_output_that_cannot_be_written_is_found_before_anything_is_loaded(option, tmp_path, capsys):
+    photo = gray_photo(tmp_path / "a.jpg")
+    gray_photo(tmp_path / "b.jpg")
+    outputs = {"--output": ["--output", "/proc/nope"], "--json": ["--output", tmp_path / "out",
+                                                                  "--json", "/proc/nope/faces.json"]}[option]
+    # The model does not exist: the output check comes first, before any model, detector or image is loaded.
+    assert run_demo([photo, tmp_path / "b.jpg", "--model", tmp_path / "absent.keras", *HAAR, *outputs]) == 2
+    [line] = error_lines(capsys.readouterr().err)
+    assert f"cannot write to the folder /proc/nope ({option})" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_json_that_fails_after_the_images_exits_1_not_2(tmp_path, tiny_model_file, monkeypatch, capsys):
+    photo = gray_photo(tmp_path / "a.jpg")
+
+    def disk_full(path, text):
+        raise face_demo.FaceKitError(f"cannot write {path}: No space left on device")
+
+    monkeypatch.setattr(face_demo, "write_text", disk_full)
+    assert run_demo([photo, "--model", tiny_model_file, *HAAR, "--output", tmp_path / "out",
+                     "--json", tmp_path / "faces.json"]) == 1
+    [line] = error_lines(capsys.readouterr().err)
+    assert "No space left on device" in line
+    assert (tmp_path / "out" / "a_annotated.jpg").is_file()
+
+
+def test_a_full_disk_leaves_no_half_image_under_the_final_name(tmp_path, tiny_model_file, monkeypatch, capsys):
+    photo = gray_photo(tmp_path / "a.jpg")
+    real_save = Image.Image.save
+
+    def fills_the_disk(image, fp, *args, **kwargs):  # writes part of the file, then the disk is full
+        real_save(image, fp, *args, **kwargs)
+        with open(fp, "r+b") as f:
+            f.truncate(100)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", fills_the_disk)
+    assert run_demo([photo, "--model", tiny_model_file, *HAAR, "--output", tmp_path / "out"]) == 1
+    err = capsys.readouterr().err
+    [line] = error_lines(err)
+    assert "cannot write image" in line and "No space left on device" in line
+    assert "the image could not be annotated" in err
+    assert list((tmp_path / "out").iterdir()) == []  # neither a_annotated.jpg nor a partial file
+
+
+def test_broken_and_looping_symlinks_in_a_folder_are_reported(tmp_path, tiny_model_file, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    gray_photo(folder / "good.jpg")
+    (folder / "dangling.jpg").symlink_to(tmp_path / "deleted.jpg")
+    (folder / "loop.jpg").symlink_to(folder / "loop.jpg")
+    assert run_demo([folder, "--model", tiny_model_file, *HAAR, "--output", tmp_path / "out"]) == 1
+    err = capsys.readouterr().err
+    lines = error_lines(err)
+    assert len(lines) == 2 and all("broken symbolic link" in line for line in lines)
+    assert {"dangling.jpg", "loop.jpg"} == {Path(line.split()[-1]).name for line in lines}
+    assert "2 of 3 images could not be annotated (1 were)" in err
+
+
+def test_a_photo_shrunk_for_detection_is_reported_in_the_files_pixels(
+        tmp_path, four_faces_scene, tiny_model_file, monkeypatch, capsys):
+    image, placed = four_faces_scene  # 1000 x 700
+    monkeypatch.setattr(images, "MAX_SIDE", 500)
+    photo = tmp_path / "group.png"
+    write_image(photo, image)
+    assert run_demo([photo, "--model", tiny_model_file, *HAAR, "--output", tmp_path / "out",
+                     "--json", tmp_path / "faces.json"]) == 0
+    [entry] = json.loads((tmp_path / "faces.json").read_text())
+    assert (entry["width"], entry["height"], entry["detection_scale"]) == (1000, 700, 0.5)
+    assert read_image(tmp_path / "out" / "group_annotated.png").shape == (350, 500, 3)  # the copy it drew on
+    assert len(entry["faces"]) == 4
+    for box in placed:
+        face = max(entry["faces"], key=lambda f: iou(box, tuple(f["box"].values())))
+        assert iou(box, tuple(face["box"].values())) > 0.5
+        x, y, w, h = face["box"].values()
+        assert all(x <= lx <= x + w and y <= ly <= y + h for lx, ly in face["landmarks"] or [])

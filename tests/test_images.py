@@ -110,3 +110,44 @@ def test_find_images_errors(tmp_path):
         find_images([tmp_path / "absent"])
     with pytest.raises(FaceKitError, match="no images .* in folder"):
         find_images([tmp_path])
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I;16B", "I", "F"])
+def test_more_than_8_bit_grayscale_is_scaled_to_8_bits(mode, tmp_path):
+    """A 16-bit grayscale PNG (mode I;16) was read as all white; every deep grayscale mode now keeps its shades."""
+    shades = np.tile(np.linspace(0, 255, 64).round().astype(np.uint8), (16, 1))  # a left-to-right ramp
+    full_scale = {"F": 1.0}.get(mode, 65535.0)
+    values = shades.astype(np.float64) * full_scale / 255
+    if mode == "F":
+        deep = Image.fromarray(values.astype(np.float32), "F")
+    else:
+        deep = Image.fromarray(values.round().astype(np.uint16)).convert("I")
+        if mode != "I":
+            deep = Image.frombytes(mode, deep.size, values.round().astype(">u2" if mode == "I;16B" else "<u2").tobytes())
+    path = tmp_path / ("deep.tif" if mode in ("I", "F", "I;16B") else "deep.png")
+    deep.save(path)
+    with Image.open(path) as reopened:
+        assert reopened.mode == mode
+    image = read_image(path)
+    assert image.shape == (16, 64, 3) and image.dtype == np.uint8
+    np.testing.assert_allclose(image[..., 0].astype(int), shades.astype(int), atol=1)
+    assert (image[..., 0] == image[..., 2]).all()
+
+
+def test_broken_symbolic_links_are_kept_and_reported(tmp_path):
+    (tmp_path / "dangling.jpg").symlink_to(tmp_path / "deleted.jpg")
+    (tmp_path / "loop.png").symlink_to(tmp_path / "loop.png")
+    found = find_images([tmp_path])
+    assert [p.name for p in found] == ["dangling.jpg", "loop.png"]
+    for path in found:
+        with pytest.raises(FaceKitError, match=f"broken symbolic link .*: {path}$"):
+            read_image(path)
+
+
+def test_a_shrunk_photo_keeps_its_files_size(tmp_path, monkeypatch):
+    monkeypatch.setattr(images, "MAX_SIDE", 50)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown a quarter turn clockwise: 80 wide, 200 high
+    Image.fromarray(np.zeros((80, 200, 3), np.uint8)).save(tmp_path / "turned.jpg", exif=exif)
+    image, size = images.read_image_and_size(tmp_path / "turned.jpg")
+    assert image.shape == (50, 20, 3) and size == (80, 200)
