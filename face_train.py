@@ -36,6 +36,9 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=positive_int, default=DEFAULTS["batch_size"])
     p.add_argument("--limit", type=positive_int, help="use a fixed subset of K images (the split stays the same)")
     p.add_argument("--lr", type=float, help="peak learning rate (default 1e-3 from scratch, 1e-4 pretrained)")
+    p.add_argument("--init", metavar="MODEL",
+                   help="start from this trained .keras model's weights (same backbone and input size), e.g. the "
+                        "heads of a --freeze all run, then fine-tune")
     p.add_argument("--age-sigma", type=float, default=DEFAULTS["age_sigma"],
                    help="width in years of the Gaussian age targets; 0 for one-hot")
     p.add_argument("--age-balance", choices=("none", "oversample"), default=DEFAULTS["age_balance"],
@@ -75,7 +78,8 @@ def main(argv=None):
             input_size=args.input_size, epochs=args.epochs or DEFAULTS["epochs"], batch_size=args.batch_size,
             limit=args.limit,
             lr=args.lr, age_sigma=args.age_sigma, age_balance=args.age_balance, augmentation=asdict(augmentation),
-            patience=args.patience, feature_cache=not args.no_feature_cache, precision=args.precision)
+            patience=args.patience, feature_cache=not args.no_feature_cache, precision=args.precision,
+            init=args.init)
         train(config)
     except FaceKitError as error:
         exit_with_error(error)

@@ -4,6 +4,7 @@ import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -43,6 +44,7 @@ class TrainConfig:
     seed: int = 1
     feature_cache: bool = True  # with freeze=all, train the heads on cached backbone features
     precision: str = "auto"  # see facekit.hardware.choose_precision
+    init: str | None = None  # a trained .keras model to start from (e.g. a --freeze all run's heads), same backbone
 
     def resolved_input_size(self):
         return self.input_size or backbone_spec(self.backbone).input_size
@@ -88,6 +90,8 @@ def train(config, resume=False, log=print):
     run.check(resume)
     size = config.resolved_input_size()
     input_shape_for(backbone_spec(config.backbone), (size, size, 3))  # a size too small stops before the data is read
+    if config.init and not Path(config.init).is_file():
+        raise FaceKitError(f"--init model not found: {config.init}")
     keras.utils.set_random_seed(config.seed)
     splits = split(read_dataset(config.data, log=log), limit=config.limit)
     log("split: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()) + " (fixed by file name)")
@@ -114,6 +118,21 @@ def train(config, resume=False, log=print):
     return metrics
 
 
+def start_from(model, path, log):
+    """Copies every weight of the trained model at ``path`` into ``model`` (same backbone, input size and bins).
+
+    Heads trained first on a frozen backbone, then the whole network fine-tuned from there (linear probing, then
+    fine-tuning), spares the pretrained features the large gradients of randomly initialised heads.
+    """
+    trained = load_model(path)
+    if trained.name != model.name or trained.input_shape != model.input_shape \
+            or [w.shape for w in trained.weights] != [w.shape for w in model.weights]:
+        raise FaceKitError(f"--init {path} is a {trained.name} model with input {trained.input_shape[1:3]}; this run "
+                           f"builds a {model.name} model with input {model.input_shape[1:3]}")
+    model.set_weights(trained.get_weights())
+    log(f"starting from the weights of {path}")
+
+
 def _fit(config, splits, run, size, log):
     aug = Augmentation(**config.augmentation)
     train_samples = splits["train"]
@@ -123,6 +142,8 @@ def _fit(config, splits, run, size, log):
     with training_precision(config.precision, log), distribution_strategy().scope():
         model = build_model(config.backbone, weights=config.weights, input_shape=(size, size, 3),
                             freeze=config.freeze)
+        if config.init:
+            start_from(model, config.init, log)
         bins = age_bins_of(model)
         config.compile(model, steps_per_epoch=int(np.ceil(len(train_samples) / config.batch_size)))
         log(trainable_summary(model))

@@ -121,6 +121,28 @@ def test_frozen_backbone_trains_heads_on_cached_features(project, tiny_utkface):
         assert len(cached["train_flip"]) == len(parts["train"])
 
 
+def test_init_starts_fine_tuning_from_a_trained_model(project, tiny_utkface, monkeypatch):
+    """Linear probing, then fine-tuning: the second run starts from the first run's weights, not from scratch."""
+    training.train(_config("probe", tiny_utkface, freeze="all", epochs=2), **QUIET)
+    probe = keras.saving.load_model(project / "face_weights" / "probe" / "best.keras")
+    seen = {}
+    original = training.start_from
+
+    def spy(model, path, log):
+        original(model, path, log)
+        seen["weights"] = [w.copy() for w in model.get_weights()]
+
+    monkeypatch.setattr(training, "start_from", spy)
+    training.train(_config("tuned", tiny_utkface, epochs=1, init=str(project / "face_weights" / "probe" /
+                                                                    "best.keras")), **QUIET)
+    for started, trained in zip(seen["weights"], probe.get_weights()):
+        np.testing.assert_array_equal(started, trained)
+    # A model of another input size does not fit, and says so in one line.
+    with pytest.raises(training.FaceKitError, match="--init .* input"):
+        training.train(_config("wrong", tiny_utkface, epochs=1, input_size=48,
+                               init=str(project / "face_weights" / "probe" / "best.keras")), **QUIET)
+
+
 @pytest.mark.parametrize("argv,message", [
     (["--data", "/nonexistent/folder"], "data not found"),
     (["--data", "EMPTY"], "no images in"),
