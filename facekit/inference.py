@@ -6,13 +6,15 @@ detect (facekit.detectors) -> crop like the training data (facekit.crop) -> one 
 import time
 from pathlib import Path
 
+import numpy as np
+
 from facekit import paths
 from facekit.crop import crop_faces
 from facekit.detectors import create_detector, spec_of
 from facekit.errors import FaceKitError
-from facekit.images import as_rgb
+from facekit.images import as_rgb, read_image_and_size
 from facekit.model import load_model, predict
-from facekit.results import face_entry
+from facekit.results import face_entry, in_file_pixels
 
 
 def newest_model(folder=None):
@@ -51,6 +53,10 @@ class FaceAnalyzer:
         """``image``: a path, the bytes of an image file, or an RGB uint8 array -> one dict per face, largest first:
         box, score, landmarks, age and age_std, gender, race, their probabilities (the faces.json entries).
         ``timings``: a dict that receives the seconds spent detecting and cropping + predicting ("detect", "predict")."""
+        scale = 1.0
+        if not isinstance(image, np.ndarray):  # a file: boxes in its pixels, also when it is read shrunk
+            image, (width, _) = read_image_and_size(image)
+            scale = width / image.shape[1]
         image = as_rgb(image)
         start = time.perf_counter()
         faces = self.detector.detect(image)
@@ -58,7 +64,8 @@ class FaceAnalyzer:
         entries = []
         if faces:
             predictions = predict(self.model, crop_faces(image, faces, self.input_size, self.crop_spec))
-            entries = [face_entry(face, prediction) for face, prediction in zip(faces, predictions)]
+            entries = [in_file_pixels(face_entry(face, prediction), scale)
+                       for face, prediction in zip(faces, predictions)]
         if timings is not None:
             timings.update(detect=detected - start, predict=time.perf_counter() - detected)
         return entries

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 import facekit
+from facekit import images
 from facekit.errors import FaceKitError
 from facekit.images import write_image
+from tests.face_scenes import iou
 
 PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = PROJECT / "face_weights" / "default" / "simple_cnn_80px.keras"
@@ -51,3 +53,17 @@ def test_every_face_of_a_photo_by_path_bytes_or_array(four_faces_scene, tmp_path
         assert sum(face["probabilities"]["age_group"].values()) == pytest.approx(1, abs=1e-3)
     assert analyzer.analyze(path) == faces
     assert facekit.analyze(path.read_bytes(), model=DEFAULT_MODEL, detector="haar") == faces
+
+
+def test_a_photo_read_shrunk_gives_boxes_in_its_files_pixels(four_faces_scene, tmp_path, monkeypatch):
+    image, placed = four_faces_scene  # 1000 x 700
+    path = tmp_path / "group.png"
+    write_image(path, image)
+    monkeypatch.setattr(images, "MAX_SIDE", 500)
+    analyzer = facekit.FaceAnalyzer(DEFAULT_MODEL, "haar")
+    shrunk = analyzer.analyze(images.read_image(path))  # the 500 x 350 copy's pixels
+    in_file = analyzer.analyze(path)
+    assert len(in_file) == len(placed) == len(shrunk)
+    for face, small in zip(in_file, shrunk):
+        assert face["box"] == {key: 2 * value for key, value in small["box"].items()}
+        assert max(iou(box, tuple(face["box"].values())) for box in placed) > 0.5
