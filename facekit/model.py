@@ -1,5 +1,6 @@
 """The age / gender / race model: input normalisation, a backbone from the registry, three softmax heads;
 freezing, predict, load."""
+import zipfile
 from pathlib import Path
 
 import keras
@@ -9,6 +10,7 @@ from keras import layers
 
 from facekit.backbones import backbone_spec, create_backbone
 from facekit.errors import FaceKitError
+from facekit.face_crops import face_batch
 from facekit.labels import GENDERS, RACES, AgeBins
 from facekit.preprocessing import InputNormalization
 from facekit.results import predictions_from
@@ -111,9 +113,7 @@ def age_bins_of(model):
 
 
 def _resize(faces, size):
-    faces = np.asarray(faces)
-    if faces.ndim == 3:
-        faces = faces[None]
+    faces = face_batch(faces)
     if faces.shape[1:3] != tuple(size):
         faces = tf.image.resize(faces, size, antialias=True).numpy()
     return faces
@@ -133,7 +133,7 @@ def predict_batches(predict_batch, batches):
 
 def predict(model, faces, batch_size=64):
     """Face crops (RGB 0-255, (N,H,W,3) or one (H,W,3)) -> per face age, gender, race and probabilities."""
-    if len(faces) == 0:
+    if hasattr(faces, "__len__") and len(faces) == 0:
         return []
     faces = _resize(faces, model.input_shape[1:3])
     probabilities = predict_batches(model.predict_on_batch,
@@ -146,10 +146,14 @@ def load_model(path):
     path = Path(path)
     if not path.is_file():
         raise FaceKitError(f"model file not found: {path}")
+    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
+        raise FaceKitError(f"{path} is not a Keras model: a .keras file is a zip archive, and this is not one "
+                           "(it was expected to be a model saved by face_train.py or face.save_model)")
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for a corrupt or foreign file
-        raise FaceKitError(f"cannot load model {path}: {error.__class__.__name__}: {error}") from None
+        reason = " ".join(str(error).split())
+        raise FaceKitError(f"cannot load model {path}: {error.__class__.__name__}: {reason}") from None
     layers_by_name = {layer.name: layer for layer in getattr(model, "layers", [])}
     if not (isinstance(layers_by_name.get("age"), AgeHead) and "gender" in layers_by_name and "race" in layers_by_name):
         raise FaceKitError(f"{path} is not an age/gender/race model of this project (no age, gender and race heads)")

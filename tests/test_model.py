@@ -1,4 +1,6 @@
 """face.py: keras-vggface weights, ResNet50 freezing, input normalisation, heads, predict, save and load."""
+import zipfile
+
 import h5py
 import keras
 import numpy as np
@@ -217,8 +219,13 @@ def test_load_model_errors(tmp_path):
         face.load_model(tmp_path / "absent.keras")
     bogus = tmp_path / "bogus.keras"
     bogus.write_bytes(b"garbage")
-    with pytest.raises(FaceKitError, match="cannot load model"):
+    with pytest.raises(FaceKitError, match="is not a Keras model"):
         face.load_model(bogus)
+    with zipfile.ZipFile(tmp_path / "other.keras", "w") as archive:  # a zip, but not Keras'
+        archive.writestr("readme.txt", "hello")
+    with pytest.raises(FaceKitError, match="cannot load model .*other.keras") as caught:
+        face.load_model(tmp_path / "other.keras")
+    assert "\n" not in str(caught.value)
     foreign = tmp_path / "foreign.keras"
     keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="age")]).save(foreign)
     with pytest.raises(FaceKitError, match="not an age/gender/race model") as caught:
@@ -236,3 +243,60 @@ def test_model_saved_without_its_normalisation_is_refused_in_one_line(tmp_path):
     with pytest.raises(FaceKitError, match="no input normalisation layer") as caught:
         face.load_model(tmp_path / "old.keras")
     assert "\n" not in str(caught.value)
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    return face.build_model("simple_cnn", input_shape=(32, 32, 3))
+
+
+@pytest.mark.parametrize("case, message", [
+    ("floats in 0..1", "look scaled to 0..1 .*multiply them by 255"),
+    ("negative values", "must hold RGB values 0-255, not -"),
+    ("NaN", "NaN or infinite"),
+    ("4 channels", r"must be RGB.*\(2, 32, 32, 4\); drop the alpha channel"),
+    ("gray 2-d", r"must be RGB.*not \(1, 32, 32\)"),
+    ("ragged list", "face crops of different shapes"),
+    ("empty crop", "empty face crop"),
+    ("strings", "arrays of numbers"),
+])
+def test_predict_refuses_what_is_not_a_batch_of_0_255_rgb_crops(case, message, small_model):
+    crops = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3)).astype(np.float32)
+    bad = {
+        "floats in 0..1": crops / 255,
+        "negative values": crops - 128,
+        "NaN": np.where(crops > 250, np.nan, crops),
+        "4 channels": np.concatenate([crops, crops[..., :1]], axis=-1),
+        "gray 2-d": crops[:1, :, :, 0],
+        "ragged list": [crops[0], crops[1, :20]],
+        "empty crop": crops[:, :0],
+        "strings": np.array([["a"]]),
+    }[case]
+    with pytest.raises(FaceKitError, match=message) as caught:
+        face.predict(small_model, bad)
+    assert "\n" not in str(caught.value)
+    # The same crops as 0-255 values, in any numeric type, one or many, are predicted.
+    assert face.predict(small_model, crops.astype(np.uint8)) == face.predict(small_model, list(crops))
+    assert len(face.predict(small_model, crops[0])) == 1
+
+
+def test_a_keras_file_that_is_no_model_says_what_it_is(tmp_path):
+    text = tmp_path / "notes.keras"
+    text.write_text("my notes\n")
+    with pytest.raises(FaceKitError, match=r"notes.keras is not a Keras model: a .keras file is a zip archive"):
+        face.load_model(text)
+    inputs = keras.Input((4,))
+    plain = keras.Model(inputs, {name: keras.layers.Dense(n, name=name)(inputs)
+                                 for name, n in (("age", 101), ("gender", 2), ("race", 5))})
+    plain.save(tmp_path / "plain_dense.keras")
+    with pytest.raises(FaceKitError, match="not an age/gender/race model of this project") as caught:
+        face.load_model(tmp_path / "plain_dense.keras")
+    assert "\n" not in str(caught.value)
+
+
+def test_face_py_refuses_an_input_size_below_the_backbones_minimum_in_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        face.main(["--backbone", "simple_cnn", "--input-size", "8"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == ("error: input size 8x8 is too small for simple_cnn: "
+                                               "it needs at least 16 pixels a side")
