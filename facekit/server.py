@@ -1,0 +1,224 @@
+"""The web service: a photo in, every face's age, gender and race out (JSON or an annotated JPEG), and the page at /.
+
+    app = create_app(FaceAnalyzer(...))      # any analyzer facekit accepts; face_server.py builds it from options
+
+Routes: ``POST /analyze`` (an image as a multipart upload, any field name, or as the raw body) -> the
+``face_demo.py --json`` entries of its faces, the image size and timings; ``POST /annotate`` -> the annotated JPEG;
+``GET /health``; ``GET /version``; ``GET /`` the page (facekit/static/); ``/docs`` the OpenAPI docs.
+
+The model is loaded once, before the app is made; requests never load it. Reading and drawing run in worker
+threads, and the analyzer, which is not safe to share between threads, runs under one lock: requests queue for it
+while the event loop stays free, so a slow photo never holds up /health. Errors are one line of JSON,
+``{"error": "..."}``: 400 for an empty, non-image or truncated upload, 413 for one over the size or pixel limit.
+"""
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from facekit import paths
+from facekit.detectors import spec_of
+from facekit.drawing import annotate_photo
+from facekit.results import in_file_pixels
+from facekit.uploads import (DETECT_MAX_PIXELS, MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES, UploadError, check_size,
+                             encode_jpeg, read_upload)
+
+STATIC = Path(__file__).with_name("static")
+MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file in a form upload
+log = logging.getLogger("facekit.server")
+
+IMAGE_BODY = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string",
+                                                                                 "format": "binary"}}}},
+    "image/*": {"schema": {"type": "string", "format": "binary"}},
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+}}}
+
+
+def model_info(analyzer):
+    """What /version says of the model: its file and, from metrics.json beside it, its test-split metrics."""
+    path = getattr(analyzer, "model_path", None) or getattr(analyzer.model, "path", None)
+    if path is None:
+        return {"model": getattr(analyzer.model, "name", "model"), "model_file": None, "metrics": None}
+    path = Path(path)
+    try:
+        name = str(path.resolve().relative_to(paths.face_weights_dir().resolve()))
+    except ValueError:
+        name = path.name
+    metrics = None
+    metrics_file = path.with_name("metrics.json")
+    if metrics_file.is_file():
+        scores = json.loads(metrics_file.read_text())
+        metrics = {key: value for key, value in scores.items() if not isinstance(value, (dict, list))}
+    return {"model": name, "model_file": str(path), "metrics": metrics}
+
+
+class Service:
+    """The analyzer behind its lock, and the work of one request, done in a worker thread."""
+
+    def __init__(self, analyzer, max_upload_bytes, detect_max_pixels, max_image_pixels):
+        self.analyzer = analyzer
+        self.lock = threading.Lock()
+        self.max_upload_bytes = max_upload_bytes
+        self.detect_max_pixels = detect_max_pixels
+        self.max_image_pixels = max_image_pixels
+        self.detector = spec_of(analyzer.detector).name
+        self.info = model_info(analyzer)
+
+    def analyze(self, data):
+        """Upload bytes -> (the Photo, its faces in the original's pixels, the response's JSON)."""
+        start = time.perf_counter()
+        photo = read_upload(data, self.detect_max_pixels, self.max_image_pixels)
+        timings = {"read": time.perf_counter() - start}
+        waited = time.perf_counter()
+        with self.lock:
+            timings["queue"] = time.perf_counter() - waited
+            faces = self.analyzer.analyze(photo.detect_image, timings)
+        scale = photo.scale_to(photo.width)  # > 1: shrunk for detection; as face_demo.py --json, the file's pixels
+        timings["total"] = time.perf_counter() - start
+        result = {"width": photo.width, "height": photo.height,
+                  **({"detection_scale": round(1 / scale, 4)} if scale != 1 else {}),
+                  "faces": [in_file_pixels(face, scale) for face in faces],
+                  "model": self.info["model"], "detector": self.detector,
+                  "timings": {key: round(value, 4) for key, value in timings.items()}}
+        return photo, faces, result
+
+    def annotate(self, data):
+        """Upload bytes -> (the annotated JPEG, the number of faces): drawn on the photo as read."""
+        photo, faces, _ = self.analyze(data)
+        drawn = [in_file_pixels(face, photo.scale_to(photo.image.shape[1])) for face in faces]
+        return encode_jpeg(annotate_photo(photo.image, drawn)), len(faces)
+
+
+async def upload_bytes(request, limit):
+    """The image of a request: the file of a multipart form (its first file field) or the raw body. Reads at most
+    the limit (and a form's overhead) before refusing with 413, whatever Content-Length claims."""
+    is_form = request.headers.get("content-type", "").startswith("multipart/form-data")
+    cap = limit + (MULTIPART_OVERHEAD if is_form else 0)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit():
+        check_size(int(declared), cap)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        check_size(size, cap)
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if not is_form:
+        check_size(len(body), limit)
+        return body
+
+    async def replay():
+        yield body
+
+    try:
+        form = await MultiPartParser(request.headers, replay(), max_files=1, max_fields=16).parse()
+    except MultiPartException as error:
+        raise UploadError(f"bad multipart form: {error.message}") from None
+    files = [value for value in form.values() if isinstance(value, UploadFile)]
+    if not files:
+        raise UploadError("no file in the form: send the image as a file field (e.g. curl -F file=@photo.jpg)")
+    data = await files[0].read()
+    await form.close()
+    check_size(len(data), limit)
+    return data
+
+
+def error_response(status, message):
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def create_app(analyzer, max_upload_bytes=MAX_UPLOAD_BYTES, detect_max_pixels=DETECT_MAX_PIXELS,
+               max_image_pixels=MAX_IMAGE_PIXELS):
+    """The FastAPI app around a loaded analyzer (``facekit.FaceAnalyzer`` or anything with its ``analyze``,
+    ``detector`` and ``model``)."""
+    service = Service(analyzer, max_upload_bytes, detect_max_pixels, max_image_pixels)
+    app = FastAPI(title="facekit", summary="Age, gender and race of every face in a photo",
+                  description=f"Uploads up to {max_upload_bytes:,} bytes; photos over {detect_max_pixels:,} pixels "
+                              "are shrunk for detection, with boxes reported in the original's pixels.")
+    app.state.service = service
+
+    @app.exception_handler(UploadError)
+    async def refused(request, error):
+        return error_response(error.status, str(error))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request, error):  # 404, 405: the same one-line JSON
+        return error_response(error.status_code, str(error.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request, error):
+        log.exception("error while serving %s", request.url.path)
+        return error_response(500, f"internal error: {type(error).__name__}: {error}".splitlines()[0])
+
+    @app.post("/analyze", openapi_extra=IMAGE_BODY,
+              summary="Every face's box, landmarks, age, gender, race and probabilities (face_demo.py --json)")
+    async def analyze(request: Request):
+        data = await upload_bytes(request, service.max_upload_bytes)
+        _, _, result = await run_in_threadpool(service.analyze, data)
+        return result
+
+    @app.post("/annotate", openapi_extra=IMAGE_BODY, response_class=Response,
+              responses={200: {"content": {"image/jpeg": {}}}}, summary="The photo with boxes and labels, as JPEG")
+    async def annotate(request: Request):
+        data = await upload_bytes(request, service.max_upload_bytes)
+        jpeg, count = await run_in_threadpool(service.annotate, data)
+        return Response(jpeg, media_type="image/jpeg", headers={"X-Faces": str(count)})
+
+    @app.get("/health", summary="Answers at once, even while photos are being analysed")
+    async def health():
+        return {"status": "ok"}
+
+    @app.get("/version", summary="The model file, its test-split metrics, the detector and the limits")
+    async def version():
+        return {**service.info, "detector": service.detector, "max_upload_bytes": service.max_upload_bytes,
+                "detect_max_pixels": service.detect_max_pixels}
+
+    @app.get("/", include_in_schema=False)
+    async def page():
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+# Options travel to uvicorn's worker processes (--workers > 1) in this environment variable, as JSON.
+ARGS_VARIABLE = "FACEKIT_SERVER_ARGS"
+
+
+def app_from_args(args):
+    """The app for parsed face_server.py options: the analyzer built as the demos build theirs (facekit.cli)."""
+    from facekit.cli import analyzer_from_args
+    analyzer = analyzer_from_args(args)
+    return create_app(analyzer, max_upload_bytes=int(args.max_upload_mb * 1e6),
+                      detect_max_pixels=int(args.max_megapixels * 1e6))
+
+
+def app_from_environment():
+    """uvicorn's factory in each worker process: the options face_server.py put in FACEKIT_SERVER_ARGS."""
+    import argparse
+    import os
+    return app_from_args(argparse.Namespace(**json.loads(os.environ[ARGS_VARIABLE])))
+
+
+def serve(args):
+    """Runs uvicorn: in this process with one worker (the model is loaded before the port is opened, so a bad
+    option fails at once), or in ``args.workers`` processes, each loading the model once."""
+    import os
+    import uvicorn
+    options = {"host": args.host, "port": args.port, "log_level": "info"}
+    if args.workers == 1:
+        uvicorn.run(app_from_args(args), **options)
+        return
+    os.environ[ARGS_VARIABLE] = json.dumps({key: str(value) if isinstance(value, Path) else value
+                                           for key, value in vars(args).items()})
+    uvicorn.run("facekit.server:app_from_environment", factory=True, workers=args.workers, **options)

@@ -1,0 +1,266 @@
+"""The web service through FastAPI's test client: real faces found where they were placed, the same entries as
+face_demo.py --json, boxes in the original's pixels when a photo is shrunk, every error status, one model shared
+by concurrent requests, /health free while a photo is analysed."""
+import io
+import json
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+import face_demo
+import face_server
+import facekit.inference
+from facekit.detection import HaarDetector
+from facekit.drawing import BANNER_RGB, BOX_COLOURS_RGB
+from facekit.images import read_image, write_image
+from facekit.server import app_from_args, create_app
+from facekit.uploads import encode_jpeg
+from tests.face_scenes import YUNET_MODEL, compose, iou, make_detector
+
+PROJECT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL = PROJECT / "face_weights" / "default" / "simple_cnn_80px.keras"
+MIN_IOU = 0.5  # as tests/test_detection.py: the placed square is UTKFace's crop, not a detector's box
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    return facekit.inference.FaceAnalyzer(DEFAULT_MODEL, make_detector("yunet"))
+
+
+@pytest.fixture(scope="module")
+def client(analyzer):
+    return TestClient(create_app(analyzer))
+
+
+def jpeg_file(path, image):
+    write_image(path, image)
+    return path
+
+
+def assert_found_where_placed(faces, placed):
+    assert len(faces) == len(placed), [face["box"] for face in faces]
+    for box in placed:
+        boxes = [tuple(face["box"][key] for key in ("x", "y", "width", "height")) for face in faces]
+        assert max(iou(box, found) for found in boxes) > MIN_IOU, (box, boxes)
+
+
+def test_faces_found_where_placed_with_the_entries_of_face_demo_json(client, four_faces_scene, tmp_path, capsys):
+    image, placed = four_faces_scene
+    photo = jpeg_file(tmp_path / "group.jpg", image)
+    response = client.post("/analyze", files={"file": ("group.jpg", photo.read_bytes(), "image/jpeg")})
+    assert response.status_code == 200
+    answer = response.json()
+    assert (answer["width"], answer["height"]) == (1000, 700) and "detection_scale" not in answer
+    assert answer["model"] == "default/simple_cnn_80px.keras" and answer["detector"] == "yunet"
+    assert set(answer["timings"]) == {"read", "queue", "detect", "predict", "total"}
+    assert answer["timings"]["detect"] > 0 and answer["timings"]["predict"] > 0
+    assert_found_where_placed(answer["faces"], placed)
+
+    with pytest.raises(SystemExit) as exit_info:
+        face_demo.main([str(photo), "--model", str(DEFAULT_MODEL), "--detector", "yunet", "--detector-model",
+                        str(YUNET_MODEL), "--output", str(tmp_path / "out"), "--json", str(tmp_path / "faces.json")])
+    assert exit_info.value.code == 0
+    [entry] = json.loads((tmp_path / "faces.json").read_text())
+    assert answer["faces"] == entry["faces"]  # the same entries, key for key and value for value
+    assert (answer["width"], answer["height"]) == (entry["width"], entry["height"])
+
+    raw = client.post("/analyze", content=photo.read_bytes(), headers={"content-type": "image/jpeg"})
+    assert raw.status_code == 200 and raw.json()["faces"] == answer["faces"]
+
+
+def test_annotate_gives_the_photo_with_boxes_or_a_banner(client, four_faces_scene):
+    image, placed = four_faces_scene
+    response = client.post("/annotate", files={"photo": ("group.jpg", encode_jpeg(image), "image/jpeg")})
+    assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
+    assert response.headers["x-faces"] == str(len(placed))
+    annotated = read_image(response.content).astype(int)
+    assert annotated.shape == image.shape
+    faces = client.post("/analyze", content=encode_jpeg(image)).json()["faces"]
+    for face in faces:  # the left edge of each box, half-way down, in the face's colour (JPEG: roughly)
+        x, y, h = face["box"]["x"], face["box"]["y"], face["box"]["height"]
+        assert np.abs(annotated[y + h // 2, x] - BOX_COLOURS_RGB[face["gender"]]).max() < 60, face["box"]
+    wall = np.full((300, 400, 3), 128, np.uint8)
+    empty = client.post("/annotate", content=encode_jpeg(wall))
+    assert empty.headers["x-faces"] == "0"
+    banner = read_image(empty.content).astype(int)
+    assert np.abs(banner[2, 2] - BANNER_RGB).max() < 30 and np.abs(banner[200:] - 128).max() < 10
+
+
+def test_a_huge_photo_is_shrunk_for_detection_and_answered_in_its_own_pixels(analyzer, tmp_path):
+    image, placed = compose((1800, 2400), [(0, 200, 150, 420), (1, 1300, 300, 360), (3, 700, 1100, 500)])
+    client = TestClient(create_app(analyzer, detect_max_pixels=1_000_000))  # 4.3 megapixels -> 1
+    answer = client.post("/analyze", content=encode_jpeg(image)).json()
+    assert (answer["width"], answer["height"]) == (2400, 1800)
+    assert answer["detection_scale"] == pytest.approx((1_000_000 / (2400 * 1800)) ** 0.5, abs=0.002)
+    assert_found_where_placed(answer["faces"], placed)
+    for face in answer["faces"]:
+        box = face["box"]
+        for x, y in face["landmarks"]:
+            assert box["x"] <= x <= box["x"] + box["width"] and box["y"] <= y <= box["y"] + box["height"]
+
+
+def test_a_rotated_phone_photo_is_answered_upright(client, tmp_path):
+    image, placed = compose((480, 640), [(2, 220, 140, 200)])
+    sideways = Image.fromarray(np.rot90(image, k=1).copy())  # stored turned; EXIF orientation 6 turns it back
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    sideways.save(buffer, format="JPEG", exif=exif, quality=95)
+    answer = client.post("/analyze", content=buffer.getvalue()).json()
+    assert (answer["width"], answer["height"]) == (640, 480)
+    assert_found_where_placed(answer["faces"], placed)
+
+
+class StubAnalyzer:
+    """Stands in for FaceAnalyzer where its output does not matter: records how many calls overlap, and can hold a
+    call until ``release`` is set."""
+
+    def __init__(self, hold=False, seconds=0.0):
+        self.detector, self.model, self.model_path = HaarDetector(), SimpleNamespace(name="stub"), None
+        self.entered, self.release = threading.Event(), threading.Event()
+        self.hold, self.seconds = hold, seconds
+        self.calls = self.inside = self.most_inside = 0
+        self.count_lock = threading.Lock()
+
+    def analyze(self, image, timings=None):
+        with self.count_lock:
+            self.calls += 1
+            self.inside += 1
+            self.most_inside = max(self.most_inside, self.inside)
+        self.entered.set()
+        if self.hold:
+            self.release.wait(timeout=30)
+        time.sleep(self.seconds)
+        with self.count_lock:
+            self.inside -= 1
+        return []
+
+
+def small_jpeg():
+    return encode_jpeg(np.full((60, 80, 3), 100, np.uint8))
+
+
+def test_a_slow_photo_does_not_hold_up_health_checks():
+    stub = StubAnalyzer(hold=True)
+    client = TestClient(create_app(stub)).__enter__()  # one event loop for every request, as in a real server
+    answers = []
+    worker = threading.Thread(target=lambda: answers.append(client.post("/analyze", content=small_jpeg())))
+    worker.start()
+    try:
+        assert stub.entered.wait(timeout=30)
+        start = time.monotonic()
+        health = client.get("/health")
+        assert health.status_code == 200 and health.json() == {"status": "ok"}
+        assert time.monotonic() - start < 5 and worker.is_alive()  # answered while the photo is still held
+    finally:
+        stub.release.set()
+        worker.join(timeout=30)
+        client.__exit__(None, None, None)
+    assert answers[0].status_code == 200 and answers[0].json()["faces"] == []
+
+
+def test_concurrent_requests_share_one_analyzer_one_at_a_time():
+    stub = StubAnalyzer(seconds=0.05)
+    answers = []
+    with TestClient(create_app(stub)) as client:  # one event loop for every request, as in a real server
+        threads = [threading.Thread(target=lambda: answers.append(client.post("/analyze", content=small_jpeg())))
+                   for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert [a.status_code for a in answers] == [200] * 8
+    assert stub.calls == 8 and stub.most_inside == 1
+
+
+def test_the_model_is_loaded_once_for_many_requests(tiny_model_file, monkeypatch):
+    made = []
+    real_init = facekit.inference.FaceAnalyzer.__init__
+    monkeypatch.setattr(facekit.inference.FaceAnalyzer, "__init__",
+                        lambda self, *args, **kwargs: made.append(args) or real_init(self, *args, **kwargs))
+    app = app_from_args(face_server.parse_args(["--model", str(tiny_model_file), "--detector", "haar"]))
+    client = TestClient(app)
+    for _ in range(3):
+        assert client.post("/analyze", content=small_jpeg()).status_code == 200
+    assert len(made) == 1
+    version = client.get("/version").json()
+    assert version["model"] == "tiny.keras" and version["detector"] == "haar" and version["metrics"] is None
+
+
+def test_version_names_the_model_its_test_metrics_and_the_detector(client):
+    version = client.get("/version").json()
+    assert version["model"] == "default/simple_cnn_80px.keras" and version["detector"] == "yunet"
+    metrics = json.loads((DEFAULT_MODEL.parent / "metrics.json").read_text())
+    assert version["metrics"]["age_mae"] == metrics["age_mae"] and version["metrics"]["n_test"] == metrics["n_test"]
+    assert version["max_upload_bytes"] == 10_000_000
+
+
+def multipart(fields):
+    """A multipart/form-data body of text fields only."""
+    boundary = "facekit-test-boundary"
+    parts = "".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+                    for name, value in fields.items())
+    return (parts + f"--{boundary}--\r\n").encode(), {"content-type": f"multipart/form-data; boundary={boundary}"}
+
+
+def huge_png():
+    buffer = io.BytesIO()
+    Image.new("RGB", (1500, 1000), (90, 90, 90)).save(buffer, format="PNG")  # 1.5 megapixels in a few KB
+    return buffer.getvalue()
+
+
+ERRORS = {
+    "empty body": (lambda: {"content": b""}, 400, "empty upload"),
+    "not an image": (lambda: {"content": b"GIF? no, just text\n" * 10}, 400, "not an image"),
+    "truncated JPEG": (lambda: {"content": small_jpeg()[:300]}, 400, "cannot read image"),
+    "empty file in a form": (lambda: {"files": {"file": ("a.jpg", b"", "image/jpeg")}}, 400, "empty upload"),
+    "form without a file": (lambda: dict(zip(("content", "headers"), multipart({"name": "x"}))), 400, "no file"),
+    "raw body over the limit": (lambda: {"content": b"\xff" * 20_001}, 413, "upload too large"),
+    "form file over the limit": (lambda: {"files": {"file": ("a.jpg", b"\xff" * 20_001)}}, 413, "upload too large"),
+    "over the pixel limit": (lambda: {"content": huge_png()}, 413, "1500 x 1000 pixels"),
+}
+
+
+@pytest.mark.parametrize("route", ["/analyze", "/annotate"])
+@pytest.mark.parametrize("case", sorted(ERRORS))
+def test_every_bad_upload_gets_its_status_and_one_line_of_json(case, route):
+    stub = StubAnalyzer()
+    client = TestClient(create_app(stub, max_upload_bytes=20_000, max_image_pixels=1_000_000))
+    request, status, message = ERRORS[case]
+    response = client.post(route, **request())
+    assert response.status_code == status
+    body = response.json()
+    assert list(body) == ["error"] and message in body["error"] and "\n" not in body["error"]
+    assert stub.calls == 0
+
+
+def test_upload_limit_is_enforced_on_the_bytes_not_on_content_length():
+    client = TestClient(create_app(StubAnalyzer(), max_upload_bytes=5000))
+    declared = client.post("/analyze", content=b"\xff" * 10, headers={"content-length": "99999999"})
+    assert declared.status_code in (400, 413)  # refused either way; never read as 99 MB
+    streamed = client.post("/analyze", content=iter([b"\xff" * 4000, b"\xff" * 4000]))  # chunked, no length
+    assert streamed.status_code == 413 and streamed.json()["error"].startswith("upload too large")
+
+
+def test_wrong_routes_and_methods_answer_in_the_same_json():
+    client = TestClient(create_app(StubAnalyzer()))
+    assert client.get("/nowhere").status_code == 404 and client.get("/nowhere").json() == {"error": "Not Found"}
+    assert client.get("/analyze").status_code == 405 and list(client.get("/analyze").json()) == ["error"]
+    page = client.get("/")
+    assert page.status_code == 200 and 'id="file"' in page.text and "/static/app.js" in page.text
+    assert client.get("/static/app.js").status_code == 200
+    assert "/analyze" in client.get("/openapi.json").json()["paths"]
+
+
+def test_a_bad_option_is_one_line_and_exit_status_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        face_server.main(["--model", str(tmp_path / "missing.keras"), "--detector", "haar"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "missing.keras" in err[0]
