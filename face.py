@@ -2,6 +2,7 @@
 
     python face.py                                   # summary of the default model
     python face.py --backbone simple_cnn --freeze conv2
+    python face.py --export face_weights/RUN/best.keras --format litert   # -> best.tflite + best.tflite.json
 
 Import it to use the model from Python::
 
@@ -14,6 +15,7 @@ import argparse
 from facekit.backbones import BACKBONES, create_backbone
 from facekit.cli import exit_with_error
 from facekit.errors import FaceKitError
+from facekit.export import TOLERANCE, export_model
 from facekit.labels import ADIENCE_GROUPS, GENDERS, RACES, AgeBins, age_group, age_group_names
 from facekit.model import build_model, freeze_backbone, load_model, predict, trainable_summary
 from facekit.preprocessing import preprocess_input
@@ -28,12 +30,30 @@ def save_model(model, path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Build a model and print what it contains.")
+    parser = argparse.ArgumentParser(description="Build a model and print what it contains, or export a trained one.")
     parser.add_argument("--backbone", default="vggface2_resnet50", choices=sorted(BACKBONES))
     parser.add_argument("--weights", default=None, help="vggface2, none, or a keras-vggface .h5 path")
     parser.add_argument("--input-size", type=int, default=None, help="input side in pixels")
     parser.add_argument("--freeze", default="none", help="layer count, none, all, or a stage such as conv4")
+    parser.add_argument("--export", default=None, metavar="MODEL.keras",
+                        help="export this trained model to run without TensorFlow (LiteRT or ONNX Runtime)")
+    parser.add_argument("--format", default="litert", choices=["litert", "onnx"], help="export format (.tflite, .onnx)")
+    parser.add_argument("--output", default=None, metavar="PATH", help="exported file (default: beside the model)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing exported file")
+    parser.add_argument("--check-faces", default=None, metavar="FOLDER",
+                        help="real face crops to compare the export with Keras on (default: the shared UTKFace)")
+    parser.add_argument("--tolerance", type=float, default=TOLERANCE,
+                        help=f"largest accepted difference of any probability from Keras (default: {TOLERANCE:g})")
     args = parser.parse_args(argv)
+    if args.export is not None:
+        try:
+            output, worst = export_model(args.export, args.format, args.output, args.overwrite, args.check_faces,
+                                         args.tolerance)
+        except FaceKitError as error:
+            exit_with_error(error)
+        print(f"checked against Keras on real faces: largest difference {worst:.2e} (tolerance {args.tolerance:g})")
+        print(f"wrote {output} and {output.name}.json")
+        return
     shape = None if args.input_size is None else (args.input_size, args.input_size, 3)
     try:
         model = build_model(args.backbone, weights=args.weights, input_shape=shape, freeze=args.freeze)

@@ -1,11 +1,10 @@
 """Where the real test data lives: ../shared beside the project root (read-only, never copied in), or the folder
 that FACEKIT_SHARED names; point it at a missing folder to run the suite as a machine without the data would."""
-import os
-from pathlib import Path
-
 import pytest
 
-SHARED = Path(os.environ.get("FACEKIT_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+from facekit import paths
+
+SHARED = paths.shared_dir()
 UTKFACE = SHARED / "data" / "utkface" / "UTKFace"
 
 needs_utkface = pytest.mark.skipif(not UTKFACE.is_dir(), reason=f"UTKFace not found at {UTKFACE}")

@@ -1,0 +1,94 @@
+"""A trained ``.keras`` model -> a ``.tflite`` (LiteRT) or ``.onnx`` (ONNX Runtime) file that runs without
+TensorFlow, with its metadata beside it (``facekit.model_metadata``).
+
+The export is run on real faces and compared with Keras before anything is written: the largest difference of any
+output probability is reported, and an export over ``tolerance`` is refused. Existing files are replaced only with
+``overwrite=True``. Needs TensorFlow (and tf2onnx and onnx for ONNX): it is part of the training install.
+"""
+import os
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+from facekit import paths
+from facekit.errors import FaceKitError
+from facekit.images import find_images, read_image
+from facekit.model import get_backbone, load_model
+from facekit.model_metadata import FORMATS, HEADS, describe, metadata_path, write_metadata
+from facekit.runtimes import RUNTIMES, KerasPredictor
+
+TOLERANCE = 1e-4  # largest accepted difference of any probability from Keras (float32 graphs differ by ~1e-6)
+CHECK_FACES = 32
+
+
+def default_check_faces():
+    """Where the real faces for the check come from by default: UTKFace in the shared data (``paths.shared_dir``)."""
+    return paths.shared_dir() / "data" / "utkface" / "UTKFace"
+
+
+def check_faces(folder, size, count=CHECK_FACES):
+    """The first ``count`` images (by name) of a folder of face crops, resized to ``size``: uint8 (N, size, size, 3)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FaceKitError(f"no folder of real faces to check the export against at {folder}: "
+                           "pass --check-faces FOLDER (face crops, such as UTKFace's)")
+    images = find_images([folder])[:count]
+    return np.stack([cv2.resize(read_image(path), (size, size), interpolation=cv2.INTER_AREA) for path in images])
+
+
+def _write(model, fmt, path, size):
+    if fmt == "litert":
+        model.export(str(path), format="litert", verbose=False)
+    else:  # a freshly loaded model has never been called: ONNX export needs the input signature
+        model.export(str(path), format="onnx", verbose=False,
+                     input_signature=[tf.TensorSpec((None, size, size, 3), tf.float32, name="image")])
+
+
+def _match_outputs(expected, outputs):
+    """Which Keras head each runtime output is (by shape, then by value) and the largest difference."""
+    order, worst = [], 0.0
+    for output in outputs:
+        candidates = [head for head in HEADS if head not in order and expected[head].shape == output.shape]
+        if not candidates:
+            raise FaceKitError(f"the exported model gives an output of shape {output.shape} that no head has")
+        head = min(candidates, key=lambda name: np.abs(expected[name] - output).max())
+        order.append(head)
+        worst = max(worst, float(np.abs(expected[head] - output).max()))
+    return order, worst
+
+
+def export_model(model_path, fmt, output=None, overwrite=False, faces_folder=None, tolerance=TOLERANCE):
+    """Exports ``model_path`` (.keras) as ``fmt`` (``litert`` or ``onnx``) to ``output`` (default: beside it, with
+    the format's suffix), after checking it against Keras on real faces -> (output path, largest difference)."""
+    if fmt not in FORMATS:
+        raise FaceKitError(f"unknown export format '{fmt}'; choose one of: {', '.join(FORMATS)}")
+    model_path = Path(model_path)
+    output = Path(output) if output is not None else model_path.with_suffix(FORMATS[fmt])
+    if output.suffix != FORMATS[fmt]:
+        raise FaceKitError(f"a {fmt} model is written as {FORMATS[fmt]}, not {output.name}")
+    for path in (output, metadata_path(output)):
+        if path.exists() and not overwrite:
+            raise FaceKitError(f"{path} already exists; pass --overwrite or choose another --output")
+    model = load_model(model_path)
+    size = model.input_shape[1]
+    faces = check_faces(faces_folder or default_check_faces(), size)
+    expected = KerasPredictor(model).probabilities(faces)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=output.parent, prefix=".export-") as folder:
+        staged = Path(folder) / output.name
+        _write(model, fmt, staged, size)
+        metadata = describe(model_path, fmt, get_backbone(model).name, size, model.get_layer("normalization").mode,
+                            model.get_layer("age").age_bins, HEADS, check=None)
+        runtime = RUNTIMES[output.suffix](staged, metadata=metadata)
+        order, worst = _match_outputs(expected, runtime.run_batch(faces.astype(np.float32)))
+        if worst > tolerance:
+            raise FaceKitError(f"the {fmt} export differs from Keras by up to {worst:.2e} on {len(faces)} real faces "
+                               f"(tolerance {tolerance:.0e}); nothing written")
+        check = {"faces": len(faces), "max_abs_difference": worst, "tolerance": tolerance}
+        write_metadata(staged, {**metadata, "outputs": order, "check": check})
+        os.replace(metadata_path(staged), metadata_path(output))
+        os.replace(staged, output)
+    return output, worst

@@ -1,0 +1,132 @@
+"""One loader for every model file: ``load_predictor(path)`` -> a predictor whose ``predict(crops)`` gives the
+results of ``facekit.results`` whatever runs the model.
+
+    .keras   Keras (imports TensorFlow; the training format)
+    .tflite  LiteRT (ai-edge-litert's Interpreter, all CPU cores): no TensorFlow
+    .onnx    ONNX Runtime: no TensorFlow
+
+Exported files (``face.py --export``) carry their preprocessing inside and their age bins and labels in the JSON
+beside them (``facekit.model_metadata``). Every predictor has ``input_size`` (crop side in pixels), ``age_bins``,
+``path`` and ``predict(crops, batch_size=64)``.
+"""
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from facekit.errors import FaceKitError
+from facekit.model_metadata import checked, read_metadata
+from facekit.results import predictions_from
+
+SUFFIXES = (".keras", ".tflite", ".onnx")
+
+
+def _as_batch(faces, size):
+    """Crops (N,H,W,3) or one (H,W,3), RGB 0-255 -> float32 (N, size, size, 3), resized by area if needed."""
+    faces = np.asarray(faces)
+    if faces.ndim == 3:
+        faces = faces[None]
+    if faces.shape[1:3] != (size, size):
+        faces = np.stack([cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA) for face in faces])
+    return faces.astype(np.float32)
+
+
+class ExportedPredictor:
+    """What the LiteRT and ONNX Runtime predictors share: metadata, batching, results. Subclasses give ``run_batch``:
+    a float32 batch -> the runtime's outputs in order. ``metadata``: instead of the file beside the model (the
+    export's check runs the model before writing it)."""
+
+    def __init__(self, path, metadata=None):
+        self.path = Path(path)
+        self.metadata, self.age_bins = read_metadata(path) if metadata is None else checked(metadata, path)
+        self.input_size = self.metadata["input_size"]
+
+    def probabilities(self, faces, batch_size=64):
+        """Crops -> ``{"age", "gender", "race"}`` probability arrays, as the Keras model's outputs."""
+        batch = _as_batch(faces, self.input_size)
+        parts = [self.run_batch(batch[start:start + batch_size]) for start in range(0, len(batch), batch_size)]
+        return {head: np.concatenate([part[index] for part in parts])
+                for index, head in enumerate(self.metadata["outputs"])}
+
+    def predict(self, faces, batch_size=64):
+        if len(faces) == 0:
+            return []
+        return predictions_from(self.probabilities(faces, batch_size), self.age_bins)
+
+
+class LiteRtPredictor(ExportedPredictor):
+    def __init__(self, path, threads=None, metadata=None):
+        super().__init__(path, metadata)
+        from ai_edge_litert.interpreter import Interpreter  # imported here: only .tflite models need it
+        try:
+            self._interpreter = Interpreter(model_path=str(self.path), num_threads=threads or os.cpu_count())
+        except (ValueError, RuntimeError) as error:
+            raise FaceKitError(f"cannot load LiteRT model {self.path}: {error}") from None
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._outputs = [detail["index"] for detail in self._interpreter.get_output_details()]
+        self._batch = None
+
+    def run_batch(self, batch):
+        if self._batch != len(batch):  # the batch dimension is resized, then tensors allocated, once per size
+            self._interpreter.resize_tensor_input(self._input, batch.shape, strict=False)
+            self._interpreter.allocate_tensors()
+            self._batch = len(batch)
+        self._interpreter.set_tensor(self._input, batch)
+        self._interpreter.invoke()
+        return [self._interpreter.get_tensor(index) for index in self._outputs]
+
+
+class OnnxPredictor(ExportedPredictor):
+    def __init__(self, path, threads=None, metadata=None):
+        super().__init__(path, metadata)
+        import onnxruntime  # imported here: only .onnx models need it
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count()
+        try:
+            self._session = onnxruntime.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # ONNX Runtime raises its own exception types for a bad file
+            raise FaceKitError(f"cannot load ONNX model {self.path}: {error.__class__.__name__}: {error}") from None
+        self._input = self._session.get_inputs()[0].name
+
+    def run_batch(self, batch):
+        return self._session.run(None, {self._input: batch})
+
+
+class KerasPredictor:
+    """A ``.keras`` model (or one already loaded) behind the same interface; imports TensorFlow."""
+
+    def __init__(self, model):
+        from facekit import model as keras_model  # imported here: TensorFlow only for .keras models
+        self._module = keras_model
+        self.path = Path(model) if isinstance(model, (str, Path)) else None
+        self.model = keras_model.load_model(model) if self.path else model
+        self.input_size = self.model.input_shape[1]
+        self.age_bins = keras_model.age_bins_of(self.model)
+
+    def probabilities(self, faces, batch_size=64):
+        batch = _as_batch(faces, self.input_size)
+        return self._module.predict_batches(
+            lambda part: self.model.predict_on_batch(part),
+            (batch[start:start + batch_size] for start in range(0, len(batch), batch_size)))
+
+    def predict(self, faces, batch_size=64):
+        if len(faces) == 0:
+            return []
+        return predictions_from(self.probabilities(faces, batch_size), self.age_bins)
+
+
+RUNTIMES = {".keras": KerasPredictor, ".tflite": LiteRtPredictor, ".onnx": OnnxPredictor}
+
+
+def load_predictor(model, threads=None):
+    """A model file (``.keras``, ``.tflite`` with its ``.json``, ``.onnx`` with its ``.json``), or a Keras model
+    already loaded -> its predictor. ``threads``: CPU threads of LiteRT and ONNX Runtime (default: all cores)."""
+    if not isinstance(model, (str, Path)):
+        return KerasPredictor(model)
+    path = Path(model)
+    if path.suffix not in RUNTIMES:
+        raise FaceKitError(f"unknown model file type {path.name}: use one of {', '.join(SUFFIXES)}")
+    if not path.is_file():
+        raise FaceKitError(f"model file not found: {path}")
+    return KerasPredictor(path) if path.suffix == ".keras" else RUNTIMES[path.suffix](path, threads)

@@ -1,0 +1,78 @@
+"""Export (facekit/export.py, face.py --export): every backbone to LiteRT and ONNX, checked against Keras on real
+faces, with its metadata read back by the loader; refusals: an existing file, a difference over the tolerance."""
+import json
+
+import numpy as np
+import pytest
+
+import face
+from facekit.backbones import BACKBONES
+from facekit.errors import FaceKitError
+from facekit.export import check_faces, default_check_faces, export_model
+from facekit.model import build_model
+from facekit.model_metadata import metadata_path
+from facekit.runtimes import load_predictor
+from tests.shared_data import needs_utkface
+
+pytestmark = needs_utkface
+
+# ResNet50's ONNX conversion alone takes about 50 s on 2 cores; its LiteRT export is tested here, and its ONNX export
+# runs in benchmarks/bench_runtimes.py (at 200 px).
+CASES = [(name, fmt) for name in BACKBONES for fmt in ("litert", "onnx")
+         if (name, fmt) != ("vggface2_resnet50", "onnx")]
+
+
+@pytest.fixture(scope="module")
+def small_models(tmp_path_factory):
+    """An untrained model of each backbone at its smallest input size, saved as .keras."""
+    folder = tmp_path_factory.mktemp("models")
+    paths = {}
+    for name, spec in BACKBONES.items():
+        size = spec.min_input_size
+        paths[name] = folder / f"{name}.keras"
+        build_model(name, input_shape=(size, size, 3)).save(paths[name])
+    return paths
+
+
+@pytest.mark.parametrize("backbone, fmt", CASES)
+def test_every_backbone_exports_and_predicts_as_keras(backbone, fmt, small_models, tmp_path):
+    output, worst = export_model(small_models[backbone], fmt, output=tmp_path / f"m{'.tflite' if fmt == 'litert' else '.onnx'}")
+    assert output.is_file() and worst < 1e-4
+    metadata = json.loads(metadata_path(output).read_text())
+    size = BACKBONES[backbone].min_input_size
+    assert (metadata["backbone"], metadata["input"]["size"], metadata["format"]) == (backbone, size, fmt)
+    assert metadata["normalization"] == BACKBONES[backbone].normalization
+    assert metadata["check"]["max_abs_difference"] == worst and metadata["check"]["faces"] == 32
+    faces = check_faces(default_check_faces(), size, count=5)
+    exported, keras = load_predictor(output), load_predictor(small_models[backbone])
+    assert exported.input_size == size
+    got, want = exported.probabilities(faces), keras.probabilities(faces)
+    for head in ("age", "gender", "race"):
+        np.testing.assert_allclose(got[head], want[head], atol=1e-4)
+    assert [r["gender"] for r in exported.predict(faces)] == [r["gender"] for r in keras.predict(faces)]
+
+
+def test_existing_file_is_refused_and_kept(small_models, tmp_path):
+    output = tmp_path / "taken.tflite"
+    output.write_bytes(b"keep me")
+    with pytest.raises(FaceKitError, match="already exists; pass --overwrite"):
+        export_model(small_models["simple_cnn"], "litert", output=output)
+    assert output.read_bytes() == b"keep me" and not metadata_path(output).exists()
+    export_model(small_models["simple_cnn"], "litert", output=output, overwrite=True)
+    assert output.stat().st_size > 10_000 and metadata_path(output).is_file()
+
+
+def test_difference_over_the_tolerance_writes_nothing(small_models, tmp_path):
+    with pytest.raises(FaceKitError, match=r"differs from Keras by up to .* on 32 real faces \(tolerance 1e-12\)"):
+        export_model(small_models["levi_hassner"], "onnx", output=tmp_path / "m.onnx", tolerance=1e-12)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_command_line_export_reports_the_difference(small_models, tmp_path, capsys):
+    output = tmp_path / "cli.onnx"
+    face.main(["--export", str(small_models["simple_cnn"]), "--format", "onnx", "--output", str(output)])
+    out = capsys.readouterr().out
+    assert "largest difference" in out and f"wrote {output}" in out
+    with pytest.raises(SystemExit) as exit_info:
+        face.main(["--export", str(small_models["simple_cnn"]), "--format", "litert", "--output", str(output)])
+    assert exit_info.value.code == 2 and "written as .tflite, not cli.onnx" in capsys.readouterr().err
