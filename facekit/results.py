@@ -34,7 +34,8 @@ def predictions_from(probabilities, age_bins):
 def face_entry(face, prediction):
     """A detected face (``facekit.detection.Face``) and its prediction -> the JSON entry of that face."""
     x, y, w, h = face.box
-    landmarks = None if face.landmarks is None else face.landmarks.round(1).tolist()
+    # float64 before rounding: a float32 rounded to 167.8 still prints as 167.8000030517578
+    landmarks = None if face.landmarks is None else np.round(face.landmarks.astype(np.float64), 1).tolist()
     return {"box": {"x": x, "y": y, "width": w, "height": h}, "score": round(face.score, 4),
             "landmarks": landmarks, **prediction}
 

@@ -61,6 +61,7 @@ def test_faces_found_where_placed_with_the_entries_of_face_demo_json(client, fou
     assert set(answer["timings"]) == {"read", "queue", "detect", "predict", "total"}
     assert answer["timings"]["detect"] > 0 and answer["timings"]["predict"] > 0
     assert_found_where_placed(answer["faces"], placed)
+    assert all(round(value, 1) == value for face in answer["faces"] for point in face["landmarks"] for value in point)
 
     with pytest.raises(SystemExit) as exit_info:
         face_demo.main([str(photo), "--model", str(DEFAULT_MODEL), "--detector", "yunet", "--detector-model",
