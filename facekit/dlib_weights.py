@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facekit import paths
+from facekit import paths, pretrained
 from facekit.dlib_resnet import DESCRIPTOR_SIZE, FEATURE_SIZE, INPUT_SIZE, LEVELS, STEM_FILTERS
 from facekit.errors import FaceKitError
 from facekit.preprocessing import normalization
@@ -42,7 +42,6 @@ DLIB_SHA256 = "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"
 DLIB_BYTES = 22_466_066
 DLIB_BZ2_SHA256 = "abb1f61041e434465855ce81c2bd546e830d28bcbed8d27ffbe5bb408b11553a"
 DLIB_BZ2_BYTES = 21_428_389
-DOWNLOAD_TIMEOUT_S = 30  # per connection attempt and per read
 
 CONV_MODE, FC_MODE = 0, 1  # dlib's layer_mode
 FC_HAS_BIAS, FC_NO_BIAS = 0, 1  # dlib's fc_bias_mode
@@ -531,7 +530,7 @@ def _download(target):
     print(f"downloading {DLIB_URL} ({DLIB_BZ2_BYTES / 1e6:.1f} MB) to {target.parent}", file=sys.stderr)
     packed, unpacked = hashlib.sha256(), hashlib.sha256()
     decompressor = bz2.BZ2Decompressor()
-    with urllib.request.urlopen(DLIB_URL, timeout=DOWNLOAD_TIMEOUT_S) as response, open(target, "wb") as out:
+    with urllib.request.urlopen(DLIB_URL, timeout=pretrained.DOWNLOAD_TIMEOUT_S) as response, open(target, "wb") as out:
         while chunk := response.read(1 << 20):
             packed.update(chunk)
             data = decompressor.decompress(chunk)  # EOFError on data after the end of the stream

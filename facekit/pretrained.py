@@ -1,13 +1,19 @@
 """Published weights files: where each comes from, and getting a checked local copy (``vggface_weights/``)."""
 import hashlib
+import http.client
+import os
+import sys
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import keras
-
 from facekit import paths
 from facekit.errors import FaceKitError
+
+# Seconds to wait for a connection and for each read of a download: a network that connects but never answers
+# (a silent proxy) ends in an error, not a hang.
+DOWNLOAD_TIMEOUT_S = 30
 
 
 @dataclass(frozen=True)
@@ -50,10 +56,28 @@ def fetch_weights(source, label, directory=None):
                 "with the published file, or pass its path with --weights PATH if it is a file of your own.")
         return path
     try:
-        return Path(keras.utils.get_file(source.file_name, source.url, file_hash=source.sha256,
-                                         hash_algorithm="sha256", cache_dir=str(directory.parent),
-                                         cache_subdir=directory.name))
-    except Exception as error:  # offline, proxy, HTTP error, or a download that failed its checksum
-        raise FaceKitError(
-            f"could not download {label} ({error.__class__.__name__}: {error}). Download {source.url} ({facts}) "
-            f"on a machine with internet and put it at {path}.") from None
+        download(source.url, path, source.sha256)
+    except (OSError, ValueError, http.client.HTTPException) as error:  # offline, silent, HTTP error, wrong checksum
+        reason = " ".join(str(error).split()) or error.__class__.__name__
+        raise FaceKitError(f"could not download {label} ({reason}). Download {source.url} ({facts}) on a machine "
+                           f"with internet and put it at {path}.") from None
+    return path
+
+
+def download(url, path, sha256):
+    """Streams ``url`` into ``path``: through a partial file beside it, checked by sha256, then renamed. Every
+    connection attempt and read times out after DOWNLOAD_TIMEOUT_S; ValueError for a wrong checksum."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"downloading {url} to {path.parent}", file=sys.stderr)
+    partial = path.with_name(path.name + ".partial")
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response, open(partial, "wb") as out:
+            while chunk := response.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+        if digest.hexdigest() != sha256:
+            raise ValueError(f"the download has sha256 {digest.hexdigest()}, expected {sha256}")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)

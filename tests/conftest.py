@@ -1,4 +1,9 @@
 """Fixtures shared by several test files: real faces on a canvas, a tiny model, a tiny synthetic UTKFace."""
+import functools
+import http.server
+import socket
+import threading
+
 import pytest
 
 from tests.face_scenes import four_faces
@@ -29,3 +34,41 @@ def tiny_utkface(tmp_path_factory):
     folder = tmp_path_factory.mktemp("data") / "UTKFace"
     write_utkface_folder(folder, count=64)
     return folder
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A local HTTP server over tmp_path/www: (directory, base URL)."""
+    www = tmp_path / "www"
+    www.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(www)))
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield www, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def silent_server():
+    """A URL on 127.0.0.1 whose server accepts connections and never answers: a network that hangs."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held = []
+
+    def accept():
+        while True:
+            try:
+                held.append(listener.accept()[0])
+            except OSError:  # closed
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+    for connection in held:
+        connection.close()

@@ -1,12 +1,9 @@
 """dlib's face-recognition ResNet in Keras: exact against dlib's own descriptors; the .dat reader; the download."""
 import bz2
 import copy
-import functools
 import hashlib
-import http.server
 import math
 import re
-import threading
 import time
 
 import h5py
@@ -14,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from facekit import dlib_weights
+from facekit import dlib_weights, pretrained
 from facekit.dlib_resnet import (INPUT_SIZE, MIN_INPUT_SIZE, STAGES, Affine, ZeroPadAdd, dlib_descriptor_model,
                                  dlib_resnet)
 from facekit.dlib_weights import DlibNetwork, load_dlib_weights, read_dlib_dat
@@ -412,24 +409,6 @@ def test_a_late_misfit_loads_nothing(descriptor_model, published):
 # fetch_dlib_weights
 
 
-@pytest.fixture
-def served(tmp_path):
-    """A local HTTP server over tmp_path/www: (directory, base URL)."""
-    www = tmp_path / "www"
-    www.mkdir()
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(www)))
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield www, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
 def sha256(data):
     return hashlib.sha256(data).hexdigest()
 
@@ -480,18 +459,5 @@ def test_fetch_offline_says_where_to_put_the_file(tmp_path, monkeypatch):
     with pytest.raises(FaceKitError, match=f"could not download .*put {dlib_weights.DLIB_FILE} .* at "
                                            f"{re.escape(str(tmp_path))}") as error:
         dlib_weights.fetch_dlib_weights(tmp_path)
-    assert time.monotonic() - start < dlib_weights.DOWNLOAD_TIMEOUT_S and "\n" not in str(error.value)
+    assert time.monotonic() - start < pretrained.DOWNLOAD_TIMEOUT_S and "\n" not in str(error.value)
     assert list(tmp_path.iterdir()) == []
-
-
-def test_fetch_passes_a_timeout_and_reports_it(tmp_path, monkeypatch):
-    calls = []
-
-    def timing_out(url, timeout=None):
-        calls.append(timeout)
-        raise TimeoutError("timed out")
-
-    monkeypatch.setattr(dlib_weights.urllib.request, "urlopen", timing_out)
-    with pytest.raises(FaceKitError, match=r"could not download .*\(timed out\)"):
-        dlib_weights.fetch_dlib_weights(tmp_path)
-    assert calls == [dlib_weights.DOWNLOAD_TIMEOUT_S]
