@@ -212,13 +212,16 @@ def app_from_environment():
 
 def serve(args):
     """Runs uvicorn: in this process with one worker (the model is loaded before the port is opened, so a bad
-    option fails at once), or in ``args.workers`` processes, each loading the model once."""
+    option fails at once), or in ``args.workers`` processes, each loading the model once (after a check here)."""
     import os
     import uvicorn
     options = {"host": args.host, "port": args.port, "log_level": "info"}
     if args.workers == 1:
         uvicorn.run(app_from_args(args), **options)
         return
+    # A worker that fails to start prints a traceback and is started again, for ever: the options are checked here
+    # first, by building the analyzer once in this process, so that a bad one is one line and exit status 2.
+    app_from_args(args)
     os.environ[ARGS_VARIABLE] = json.dumps({key: str(value) if isinstance(value, Path) else value
                                            for key, value in vars(args).items()})
     uvicorn.run("facekit.server:app_from_environment", factory=True, workers=args.workers, **options)

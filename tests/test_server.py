@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -259,9 +260,13 @@ def test_wrong_routes_and_methods_answer_in_the_same_json():
     assert "/analyze" in client.get("/openapi.json").json()["paths"]
 
 
-def test_a_bad_option_is_one_line_and_exit_status_2(tmp_path, capsys):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_bad_option_is_one_line_and_exit_status_2(workers, tmp_path, capsys, monkeypatch):
+    def no_server(*args, **kwargs):  # workers that fail to start would be restarted for ever
+        raise AssertionError("uvicorn started with a bad option")
+    monkeypatch.setattr(uvicorn, "run", no_server)
     with pytest.raises(SystemExit) as exit_info:
-        face_server.main(["--model", str(tmp_path / "missing.keras"), "--detector", "haar"])
+        face_server.main(["--model", str(tmp_path / "missing.keras"), "--detector", "haar", "--workers", workers])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and "missing.keras" in err[0]
