@@ -5,8 +5,9 @@ import warnings
 
 from PIL import Image
 
-from facekit.detectors import DETECTORS, create_detector
-from facekit.inference import FaceAnalyzer, newest_model
+from facekit import paths
+from facekit.detectors import DEFAULT_DETECTOR, DETECTORS, create_detector
+from facekit.inference import FaceAnalyzer
 
 # The demos read panoramas and scans far over Pillow's default limit of 89 megapixels (refused over 179); this is
 # theirs: a warning never, a refusal over twice this.
@@ -35,13 +36,15 @@ def allow_large_images():
 
 def add_analyzer_arguments(parser):
     """The model and detector options that both demos share."""
-    with_files = [name for name, spec in DETECTORS.items() if spec.needs_model_file]
+    with_files = [name for name, spec in DETECTORS.items() if spec.needs_model_file and spec.bundled_model is None]
     parser.add_argument("--model", default=None,
-                        help="trained .keras model (default: the newest *.keras below face_weights/)")
-    parser.add_argument("--detector", default="mtcnn", choices=sorted(DETECTORS),
-                        help=f"face detector (default: mtcnn; {' and '.join(with_files)} need --detector-model)")
+                        help=".keras, .tflite or .onnx model (default: the shipped "
+                             f"{paths.default_model().relative_to(paths.PROJECT_ROOT)})")
+    parser.add_argument("--detector", default=DEFAULT_DETECTOR, choices=sorted(DETECTORS),
+                        help=f"face detector (default: {DEFAULT_DETECTOR}; {' and '.join(with_files)} need --detector-model)")
     parser.add_argument("--detector-model", default=None, metavar="PATH",
-                        help="model file of the yunet (.onnx) or ssd (.pb, with its .pbtxt beside it) detector")
+                        help="model file of the ssd (.pb, with its .pbtxt beside it) or yunet (.onnx; default: the "
+                             "one shipped with facekit) detector")
     parser.add_argument("--min-score", type=float, default=None,
                         help="detection confidence threshold (default: the detector's own)")
     parser.add_argument("--crop-scale", type=float, default=1.0,
@@ -53,6 +56,6 @@ def analyzer_from_args(args, log=print):
     detector = create_detector(args.detector, args.detector_model, args.min_score)
     model_path = args.model
     if model_path is None:
-        model_path = newest_model()
-        log(f"using the newest model: {model_path}")
+        model_path = paths.default_model()
+        log(f"using the default model: {model_path}")
     return FaceAnalyzer(model_path, detector, crop_scale=args.crop_scale)

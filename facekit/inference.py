@@ -1,7 +1,8 @@
 """Photo or video frame -> every face with its age, gender and race: the path the demos and ``facekit.analyze`` take.
 
-detect (facekit.detectors) -> crop like the training data (facekit.crop) -> one batched predict (facekit.model)
--> one JSON entry per face (facekit.results).
+detect (facekit.detectors) -> crop like the training data (facekit.crop) -> one batched predict (the model's
+runtime, facekit.runtimes) -> one JSON entry per face (facekit.results). With an exported model (.tflite, .onnx) and
+an OpenCV detector (yunet, the default; ssd, haar) no TensorFlow is imported.
 """
 import time
 from pathlib import Path
@@ -10,11 +11,11 @@ import numpy as np
 
 from facekit import paths
 from facekit.crop import crop_faces
-from facekit.detectors import create_detector, spec_of
+from facekit.detectors import DEFAULT_DETECTOR, create_detector, spec_of
 from facekit.errors import FaceKitError
 from facekit.images import as_rgb, read_image_and_size
-from facekit.model import load_model, predict
 from facekit.results import face_entry, in_file_pixels
+from facekit.runtimes import load_predictor
 
 
 def newest_model(folder=None):
@@ -30,23 +31,25 @@ def newest_model(folder=None):
 class FaceAnalyzer:
     """A model and a detector, loaded once; ``analyze(image)`` for each photo or frame.
 
-    ``model``: a loaded model, a ``.keras`` path, or None for the newest model below face_weights/.
-    ``detector``: a detector object, a detector name (``mtcnn``, ``haar``; ``yunet`` and ``ssd`` need
-    ``detector_model``), or None for mtcnn. ``crop_scale`` > 1 cuts faces with more margin than training did.
+    ``model``: a predictor (``facekit.runtimes.load_predictor``), a loaded Keras model, a ``.keras``, ``.tflite`` or
+    ``.onnx`` path, or None for the shipped default model (``paths.default_model()``).
+    ``detector``: a detector object, a detector name (``yunet``, ``mtcnn``, ``haar``; ``ssd`` needs
+    ``detector_model``), or None for yunet. ``crop_scale`` > 1 cuts faces with more margin than training did.
     """
 
     def __init__(self, model=None, detector=None, detector_model=None, crop_scale=1.0):
         if crop_scale <= 0:
             raise FaceKitError(f"the crop scale (--crop-scale) must be positive, not {crop_scale}")
         if detector is None or isinstance(detector, str):  # the detector first: its missing file fails faster
-            detector = create_detector(detector or "mtcnn", detector_model)
+            detector = create_detector(detector or DEFAULT_DETECTOR, detector_model)
         self.detector = detector
         self.model_path = None  # the file the model was loaded from, when it was given as a path or found
         if model is None or isinstance(model, (str, Path)):
-            self.model_path = Path(model or newest_model())
-            model = load_model(self.model_path)
+            self.model_path = Path(model or paths.default_model())
+        if not hasattr(model, "predict") or not hasattr(model, "input_size"):  # a path, None or a Keras model
+            model = load_predictor(self.model_path or model)
         self.model = model
-        self.input_size = self.model.input_shape[1]
+        self.input_size = self.model.input_size
         self.crop_spec = spec_of(detector).crop.scaled(crop_scale)
 
     def analyze(self, image, timings=None):
@@ -63,7 +66,7 @@ class FaceAnalyzer:
         detected = time.perf_counter()
         entries = []
         if faces:
-            predictions = predict(self.model, crop_faces(image, faces, self.input_size, self.crop_spec))
+            predictions = self.model.predict(crop_faces(image, faces, self.input_size, self.crop_spec))
             entries = [in_file_pixels(face_entry(face, prediction), scale)
                        for face, prediction in zip(faces, predictions)]
         if timings is not None:

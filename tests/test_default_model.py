@@ -1,17 +1,19 @@
 """The committed default model: small enough to ship, and still as good on real test faces as RESULTS.md says."""
 import json
-from pathlib import Path
-
 import numpy as np
 from PIL import Image
 
+from facekit import paths
 from facekit.data import split
 from facekit.datasets import read_dataset
 from facekit.model import load_model, predict
+from facekit.model_metadata import metadata_path
+from facekit.runtimes import load_predictor
 from tests.shared_data import UTKFACE, needs_utkface
 
-DEFAULT = Path(__file__).resolve().parents[1] / "face_weights" / "default"
-MODEL = DEFAULT / "simple_cnn_80px.keras"
+MODEL = paths.default_model(".keras")
+DEFAULT = MODEL.parent
+EXPORTED = paths.default_model()  # what the demos use: exported from MODEL by face.py --export
 
 
 def test_default_model_is_shipped_with_its_metrics_and_command():
@@ -35,3 +37,26 @@ def test_default_model_on_real_test_faces():
     assert np.abs(ages - test.ages).mean() < saved["age_mae"] + 1.5
     assert (genders == test.genders).mean() > saved["gender_acc"] - 0.05
     assert (races == test.races).mean() > saved["race_acc"] - 0.07
+
+
+def test_shipped_export_is_of_the_default_model():
+    metadata = json.loads(metadata_path(EXPORTED).read_text())
+    assert EXPORTED.suffix == ".tflite" and metadata["source"] == MODEL.name
+    assert metadata["format"] == "litert" and metadata["input"]["size"] == load_model(MODEL).input_shape[1]
+    assert metadata["check"]["max_abs_difference"] <= metadata["check"]["tolerance"]
+
+
+@needs_utkface
+def test_shipped_tflite_agrees_with_the_keras_model_on_real_faces():
+    """200 test-split faces through both runtimes: probabilities within the tolerance the export was checked to."""
+    test = split(read_dataset(UTKFACE, log=lambda m: None))["test"]
+    test = test.subset(np.random.default_rng(1).choice(len(test), 200, replace=False))
+    faces = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in test.paths])
+    exported, keras = load_predictor(EXPORTED), load_predictor(MODEL)
+    tolerance = json.loads(metadata_path(EXPORTED).read_text())["check"]["tolerance"]
+    got, want = exported.probabilities(faces), keras.probabilities(faces)
+    for head in ("age", "gender", "race"):
+        assert np.abs(got[head] - want[head]).max() <= tolerance, head
+    for mine, theirs in zip(exported.predict(faces), keras.predict(faces)):
+        assert abs(mine["age"] - theirs["age"]) <= 0.1
+        assert (mine["gender"], mine["race"]) == (theirs["gender"], theirs["race"])

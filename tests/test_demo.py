@@ -1,7 +1,6 @@
 """face_demo.py end to end: annotated images and JSON with one entry per face, folders with bad files, errors."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -70,7 +69,7 @@ def test_folder_of_mixed_inputs_annotates_the_good_ones_and_reports_the_bad(
     write_image(folder / "empty_wall.jpg", np.full((300, 400, 3), 90, np.uint8))
     (folder / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
     status = run_demo([folder, "--model", tiny_model_file, "--output", tmp_path / "out",
-                       "--json", tmp_path / "faces.json"])  # the default detector, mtcnn
+                       "--json", tmp_path / "faces.json"])  # the default detector, yunet
     captured = capsys.readouterr()
     assert status == 1
     [error] = error_lines(captured.err)
@@ -113,7 +112,7 @@ def test_same_names_from_two_folders_do_not_collide():
     ("missing input", "input not found"),
     ("missing model", "model file not found"),
     ("missing detector file", "yunet model file not found"),
-    ("no detector file", "needs its model file"),
+    ("no detector file", "the ssd detector needs its model file"),
 ])
 def test_user_errors_exit_2_with_one_line(case, expected, tmp_path, tiny_model_file, capsys):
     photo = tmp_path / "photo.jpg"
@@ -123,7 +122,7 @@ def test_user_errors_exit_2_with_one_line(case, expected, tmp_path, tiny_model_f
         "missing model": [photo, "--model", tmp_path / "absent.keras"],
         "missing detector file": [photo, "--model", tiny_model_file, "--detector", "yunet",
                                   "--detector-model", tmp_path / "absent.onnx"],
-        "no detector file": [photo, "--model", tiny_model_file, "--detector", "yunet"],
+        "no detector file": [photo, "--model", tiny_model_file, "--detector", "ssd"],
     }[case]
     assert run_demo([*args, "--output", tmp_path / "out"]) == 2
     [line] = error_lines(capsys.readouterr().err)
@@ -139,21 +138,15 @@ def test_command_line_error_has_no_traceback(tmp_path):
     assert result.stderr.strip().splitlines()[-1] == f"error: input not found: {tmp_path / 'absent.jpg'}"
 
 
-def test_without_model_the_newest_in_face_weights_is_used_and_named(tmp_path, tiny_model_file, monkeypatch, capsys):
-    weights = tmp_path / "face_weights"
-    older, newer = weights / "run1" / "best.keras", weights / "run2" / "best.keras"
-    for path, mtime in ((older, 1_000_000), (newer, 2_000_000)):
-        path.parent.mkdir(parents=True)
-        shutil.copy(tiny_model_file, path)
-        os.utime(path, (mtime, mtime))
-    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
+def test_without_model_the_shipped_default_is_used_and_named(tmp_path, monkeypatch, capsys):
     photo = tmp_path / "wall.jpg"
     write_image(photo, np.full((100, 100, 3), 50, np.uint8))
     assert run_demo([photo, *HAAR, "--output", tmp_path / "out"]) == 0
-    assert f"using the newest model: {newer}" in capsys.readouterr().out
-    shutil.rmtree(weights)
+    assert f"using the default model: {paths.default_model()}" in capsys.readouterr().out
+    assert paths.default_model().suffix == ".tflite"
+    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)  # a checkout without it
     assert run_demo([photo, *HAAR, "--output", tmp_path / "out2"]) == 2
-    assert "no trained model (*.keras)" in capsys.readouterr().err
+    assert f"model file not found: {tmp_path / 'face_weights'}" in capsys.readouterr().err
 
 
 def gray_photo(path):

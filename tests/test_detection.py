@@ -1,11 +1,14 @@
 """Every detector finds real faces where they were placed; landmarks in one order; clear errors."""
+import hashlib
+
+import cv2
 import numpy as np
 import pytest
 
 from facekit.detection import Face, clip_box
-from facekit.detectors import DETECTORS, create_detector
+from facekit.detectors import DEFAULT_DETECTOR, DETECTORS, create_detector
 from facekit.errors import FaceKitError
-from tests.face_scenes import compose, iou, make_detector
+from tests.face_scenes import GRAY, compose, iou, make_detector, utkface_face
 from tests.shared_data import needs_utkface
 
 # The placed square is UTKFace's tight crop; detector boxes differ from it in size (see the crop geometry in facekit/detectors.py),
@@ -72,7 +75,8 @@ def test_unknown_detector_lists_the_choices():
         create_detector("dlib")
 
 
-@pytest.mark.parametrize("name", [name for name, spec in DETECTORS.items() if spec.needs_model_file])
+@pytest.mark.parametrize("name", [name for name, spec in DETECTORS.items()
+                                  if spec.needs_model_file and spec.bundled_model is None])
 def test_file_based_detector_without_file_says_which_flag(name, tmp_path):
     with pytest.raises(FaceKitError, match="--detector-model PATH.*get it from https://"):
         create_detector(name)
@@ -95,3 +99,69 @@ def test_close_up_faces_are_found_once(name, canvas, x, side):
     image, [placed] = compose((canvas, canvas), [(0, x, x, side)])
     faces = make_detector(name).detect(image)
     assert len(faces) == 1 and iou(faces[0].box, placed) > MIN_IOU
+
+
+def test_yunet_is_the_default_and_ships_with_its_licence():
+    path = DETECTORS["yunet"].bundled_model
+    assert DEFAULT_DETECTOR == "yunet" and path.stat().st_size == 232_589
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == \
+        "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
+    assert "MIT License" in (path.parent / "LICENSE-yunet.txt").read_text()
+    assert create_detector().detect(np.full((240, 320, 3), 128, np.uint8)) == []  # loads with no file given
+
+
+@needs_utkface
+@pytest.mark.parametrize("index", range(4))
+@pytest.mark.parametrize("fraction", [0.4, 0.55, 0.7])
+def test_yunet_finds_a_close_up_face_of_40_to_70_percent_of_the_frame(index, fraction):
+    """A 640x480 frame whose face (UTKFace's face box is about 0.55 of its crop) spans ``fraction`` of the height:
+    the crop is larger than the frame and cut by its edges, as in a selfie."""
+    side = int(480 * fraction / 0.55)
+    face = cv2.resize(utkface_face(index), (side, side), interpolation=cv2.INTER_AREA)
+    canvas = np.full((side + 480, side + 640, 3), GRAY, np.uint8)  # the frame centred in a larger canvas
+    canvas[240:240 + side, 320:320 + side] = face
+    y, x = 240 + side // 2 - 240, 320 + side // 2 - 320
+    image = np.ascontiguousarray(canvas[y:y + 480, x:x + 640])
+    faces = create_detector("yunet").detect(image)
+    assert len(faces) == 1 and faces[0].box[3] > 0.3 * 480
+
+
+def half_face_scene(index, side, cut):
+    """A 640x480 gray frame with a UTKFace face of ``side`` pixels cut in half by its ``cut`` edge -> (image, box)."""
+    face = cv2.resize(utkface_face(index), (side, side), interpolation=cv2.INTER_AREA)
+    image, half = np.full((480, 640, 3), GRAY, np.uint8), side // 2
+    if cut == "left":
+        image[100:100 + side, :half] = face[:, side - half:]
+        return image, (0, 100, half, side)
+    if cut == "right":
+        image[100:100 + side, 640 - half:] = face[:, :half]
+        return image, (640 - half, 100, half, side)
+    image[480 - half:, 200:200 + side] = face[:half]
+    return image, (200, 480 - half, side, half)
+
+
+@needs_utkface
+def test_yunet_finds_faces_cut_in_half_by_the_border():
+    """Four real faces at two sizes, cut by the left, right and bottom edges: 24 half faces. Without the padded
+    pass YuNet finds 16 of them (SMALL_PASS_PAD = 0); with it, 22."""
+    detector = create_detector("yunet")
+    found = 0
+    for index in range(4):
+        for side in (144, 240):
+            for cut in ("left", "right", "bottom"):
+                image, box = half_face_scene(index, side, cut)
+                faces = detector.detect(image)
+                assert len(faces) <= 1
+                found += bool(faces) and iou(faces[0].box, box) > 0.3
+    assert found >= 22
+
+
+def test_yunet_finds_no_face_where_there_is_none():
+    """Noise, blurred noise, a gradient and stripes: the padded, smaller pass adds no false face."""
+    rng = np.random.default_rng(0)
+    images = [np.clip(rng.normal(128, 40, (480, 640, 3)), 0, 255).astype(np.uint8) for _ in range(4)]
+    images += [cv2.GaussianBlur(image, (0, 0), sigma) for image, sigma in zip(images, (2, 4, 8, 16))]
+    images.append(np.repeat(np.linspace(0, 255, 640, dtype=np.uint8)[None, :, None], 480, 0).repeat(3, 2))
+    images.append(np.where((np.arange(640) // 40) % 2, 230, 20).astype(np.uint8)[None, :, None].repeat(480, 0).repeat(3, 2))
+    detector = create_detector("yunet")
+    assert [len(detector.detect(image)) for image in images] == [0] * len(images)

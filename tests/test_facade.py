@@ -18,9 +18,11 @@ KEYS = {"box", "score", "landmarks", "age", "age_std", "gender", "gender_probabi
         "probabilities"}
 
 
-def test_import_facekit_loads_no_tensorflow_until_the_facade_is_used():
+def test_import_facekit_loads_no_tensorflow_until_a_keras_model_is_used(tiny_model_file):
     code = ("import sys, facekit; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules; "
-            "facekit.FaceAnalyzer; assert 'tensorflow' in sys.modules; print(sorted(facekit.__all__))")
+            "facekit.FaceAnalyzer; assert 'tensorflow' not in sys.modules; "
+            f"facekit.FaceAnalyzer({str(tiny_model_file)!r}, 'haar'); assert 'tensorflow' in sys.modules; "
+            "print(sorted(facekit.__all__))")
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "['FaceAnalyzer', 'analyze']"
@@ -37,7 +39,7 @@ def test_photo_without_faces_gives_an_empty_list_and_bad_inputs_one_line(tiny_mo
     with pytest.raises(FaceKitError, match="cannot read image"):
         analyzer.analyze(b"not an image")
     with pytest.raises(FaceKitError, match="needs its model file"):
-        facekit.FaceAnalyzer(tiny_model_file, "yunet")
+        facekit.FaceAnalyzer(tiny_model_file, "ssd")
 
 
 def test_every_face_of_a_photo_by_path_bytes_or_array(four_faces_scene, tmp_path):
