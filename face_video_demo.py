@@ -2,6 +2,7 @@
 
     python face_video_demo.py --source 0                                  # webcam 0, in a window; q quits
     python face_video_demo.py --source clip.mp4 --output clip_annotated.mp4 --no-display --every 3
+    python face_video_demo.py --source 0 --smooth                        # labels averaged over each face's track
 
 The output video has the input's frame size and frame rate (mp4v). Without a display (or with
 opencv-python-headless, as requirements.txt installs) frames are only written, so --output is then required.
@@ -23,6 +24,9 @@ def parse_args(argv):
     parser.add_argument("--no-display", action="store_true", help="do not show a window")
     parser.add_argument("--every", type=int, default=1, metavar="N",
                         help="analyse every N-th frame, reusing its results in between (default: 1)")
+    parser.add_argument("--smooth", type=float, nargs="?", const=0.8, default=None, metavar="S",
+                        help="smooth each tracked face's age, gender and race over frames: S is the weight of the "
+                             "past, 0-1 (default 0.8 when given without a value)")
     add_analyzer_arguments(parser)
     return parser.parse_args(argv)
 
@@ -30,6 +34,8 @@ def parse_args(argv):
 def check_output(args):
     if args.every < 1:
         raise FaceKitError(f"--every must be 1 or more, not {args.every}")
+    if args.smooth is not None and not 0 <= args.smooth < 1:
+        raise FaceKitError(f"--smooth must be at least 0 and less than 1, not {args.smooth}")
     if args.output is None:
         return
     output = Path(args.output)
@@ -50,7 +56,8 @@ def run(args):
     analyzer = analyzer_from_args(args)
     capture, what = open_capture(args.source)
     print(f"reading {what}" + ("; press q in the window to stop" if display else ""))
-    frames, analysed, fps = annotate_video(analyzer, capture, args.output, display, args.every)
+    frames, analysed, fps = annotate_video(analyzer, capture, args.output, display, args.every, args.smooth,
+                                           live=args.source.isdigit())
     written = f" -> {args.output}" if args.output else ""
     print(f"{frames} frames ({analysed} analysed) at {fps:.1f} frames per second{written}")
 

@@ -69,5 +69,9 @@ def draw_banner(image_rgb, text):
     return image_rgb
 
 
-def draw_fps(image_rgb, frames_per_second):
-    return draw_banner(image_rgb, f"{frames_per_second:.1f} FPS")
+def draw_fps(image_rgb, frames_per_second, analyses_per_second=None):
+    """The video banner: frames shown (or written) per second, and frames analysed per second when given."""
+    text = f"{frames_per_second:.1f} FPS"
+    if analyses_per_second is not None:
+        text += f", analysed {analyses_per_second:.1f}/s"
+    return draw_banner(image_rgb, text)

@@ -1,10 +1,13 @@
 """face_video_demo.py on a short video of real faces: same frame count, size and rate out; clear errors."""
+import time
+
 import cv2
 import numpy as np
 import pytest
 
 import face_video_demo
-from facekit.video import FrameRate
+from facekit.drawing import draw_fps, text_box_size
+from facekit.video import FrameRate, annotate_video
 from tests.face_scenes import YUNET_MODEL, compose
 from tests.shared_data import UTKFACE
 
@@ -87,3 +90,39 @@ def test_frame_rate_is_smoothed_over_frame_times(monkeypatch):
     meter = FrameRate(smoothing=0.9)
     assert meter.tick() == pytest.approx(10.0)
     assert meter.tick() == pytest.approx(1 / (0.9 * 0.1 + 0.1 * 0.2))
+
+
+def test_banner_shows_the_display_and_the_analysis_rate():
+    small = np.full((60, 400, 3), 128, np.uint8)
+    draw_fps(small, 30.0, 10.0)
+    assert text_box_size(small, "30.0 FPS, analysed 10.0/s")[0] > text_box_size(small, "30.0 FPS")[0]
+    assert (small[5, text_box_size(small, "30.0 FPS")[0] + 5] == 0).all()  # the banner reaches past the first part
+
+
+class SlowAnalyzer:
+    """Takes 30 ms a frame and finds one face: a stand-in for a slow model, for the live loop's plumbing."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def analyze(self, frame):
+        time.sleep(0.03)
+        self.calls += 1
+        return [{"box": {"x": 10, "y": 10, "width": 50, "height": 50}, "age": 30.0, "gender": "female",
+                 "race": "White", "probabilities": {"gender": {"male": 0.1, "female": 0.9},
+                                                    "race": {"White": 1.0}}}]
+
+
+def test_live_source_is_shown_while_the_analysis_runs_behind(face_video, tmp_path):
+    """A camera's frames do not wait for the analysis: fewer frames are analysed than shown, all of them drawn."""
+    analyzer = SlowAnalyzer()
+    frames, analysed, _ = annotate_video(analyzer, cv2.VideoCapture(str(face_video)), tmp_path / "live.mp4",
+                                         live=True, smoothing=0.8)
+    assert 1 <= analysed == analyzer.calls < frames <= FRAMES
+    assert video_properties(tmp_path / "live.mp4")[0] == frames
+
+
+def test_smooth_out_of_range_is_a_one_line_error(tmp_path, tiny_model_file, capsys):
+    assert run_video_demo(["--source", tmp_path / "clip.mp4", "--output", tmp_path / "o.mp4", "--no-display",
+                           "--smooth", "1.5", "--model", tiny_model_file]) == 2
+    assert "--smooth must be at least 0 and less than 1" in capsys.readouterr().err

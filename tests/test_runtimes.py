@@ -1,0 +1,91 @@
+"""The one loader (facekit/runtimes.py): clear errors; and the demos, facekit.analyze and the video loop run an
+exported model with an OpenCV detector without importing TensorFlow."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from facekit import paths
+from facekit.errors import FaceKitError
+from facekit.images import write_image
+from facekit.model_metadata import metadata_path
+from facekit.runtimes import load_predictor
+from tests.face_scenes import compose
+from tests.shared_data import needs_utkface
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def test_unknown_suffix_missing_file_and_missing_metadata_are_one_line_errors(tmp_path):
+    with pytest.raises(FaceKitError, match=r"unknown model file type model\.pt: use one of \.keras, \.tflite, \.onnx"):
+        load_predictor(tmp_path / "model.pt")
+    with pytest.raises(FaceKitError, match="model file not found"):
+        load_predictor(tmp_path / "absent.tflite")
+    bare = tmp_path / "bare.tflite"
+    bare.write_bytes(paths.default_model().read_bytes())
+    with pytest.raises(FaceKitError, match="has no metadata file bare.tflite.json beside it"):
+        load_predictor(bare)
+    metadata_path(bare).write_text("{not json")
+    with pytest.raises(FaceKitError, match="is not JSON"):
+        load_predictor(bare)
+    metadata = json.loads(metadata_path(paths.default_model()).read_text())
+    metadata["labels"]["race"] = ["a", "b"]
+    metadata_path(bare).write_text(json.dumps(metadata))
+    with pytest.raises(FaceKitError, match="names other labels or outputs"):
+        load_predictor(bare)
+
+
+def test_corrupt_exported_file_is_a_one_line_error(tmp_path):
+    for suffix in (".tflite", ".onnx"):
+        bad = tmp_path / f"bad{suffix}"
+        bad.write_bytes(b"not a model")
+        metadata_path(bad).write_text(metadata_path(paths.default_model()).read_text())
+        with pytest.raises(FaceKitError, match=f"cannot load .* model {bad}"):
+            load_predictor(bad)
+
+
+def test_batches_of_any_size_give_the_same_results():
+    predictor = load_predictor(paths.default_model())
+    crops = np.random.default_rng(0).integers(0, 256, (10, 80, 80, 3), dtype=np.uint8)
+    whole = predictor.probabilities(crops)["age"]
+    parts = np.concatenate([predictor.probabilities(crops[i:i + 3], batch_size=3)["age"] for i in range(0, 10, 3)])
+    np.testing.assert_allclose(whole, parts, atol=1e-6)
+    assert predictor.predict(crops[:0]) == [] and len(predictor.predict(crops[0])) == 1
+
+
+NO_TENSORFLOW = """
+import sys
+import face_demo, face_video_demo, facekit
+photo, video, out = sys.argv[1:4]
+for main, argv in ((face_demo.main, [photo, "--output", out + "/photo.jpg", "--json", out + "/faces.json"]),
+                   (face_video_demo.main, ["--source", video, "--output", out + "/video.mp4", "--no-display",
+                                           "--smooth"])):
+    try:
+        main(argv)
+    except SystemExit as exit:
+        assert not exit.code, exit.code
+faces = facekit.analyze(photo)
+analyzer = facekit.FaceAnalyzer()
+assert analyzer.analyze(photo) == faces
+print(len(faces), "faces;", "tensorflow" in sys.modules, "keras" in sys.modules)
+"""
+
+
+@needs_utkface
+def test_demos_and_facade_import_no_tensorflow_with_the_default_model(tmp_path):
+    image, _ = compose((480, 640), [(0, 220, 120, 200)])
+    write_image(tmp_path / "one.jpg", image)
+    writer = cv2.VideoWriter(str(tmp_path / "one.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (640, 480))
+    for _ in range(5):
+        writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    writer.release()
+    result = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, str(tmp_path / "one.jpg"), str(tmp_path / "one.mp4"),
+                             str(tmp_path)], cwd=PROJECT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "1 faces; False False"
+    assert "5 frames (5 analysed)" in result.stdout
+    assert len(json.loads((tmp_path / "faces.json").read_text())[0]["faces"]) == 1
