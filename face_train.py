@@ -4,16 +4,22 @@
     python face_train.py --data DIR --backbone simple_cnn --weights none --epochs 40 --run small
     python face_train.py --evaluate face_weights/small/best.keras --data DIR
     python face_train.py --resume --run small            # after an interruption
+
+Exit status: 0 done; 2 an error, told in one line on stderr (argparse's usage line for a value out of range);
+130 interrupted (Ctrl+C): one line saying how many epochs are kept and the --resume command that continues.
 """
 import argparse
+import shlex
+import sys
 from dataclasses import MISSING, asdict, fields
 
 from facekit.backbones import BACKBONES
-from facekit.cli import exit_with_error, positive_int
+from facekit.cli import exit_with_error, non_negative_float, positive_float, positive_int, probability
 from facekit.errors import FaceKitError
 from facekit.evaluation import evaluate_saved
 from facekit.hardware import PRECISIONS
 from facekit.pipeline import Augmentation
+from facekit.run_folder import RunFolder
 from facekit.training import TrainConfig, resume, train
 
 DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
@@ -24,6 +30,8 @@ def parse_args(argv=None):
     p.add_argument("--data", help="folder of images in UTKFace naming (AGE_GENDER_RACE_*.jpg)")
     p.add_argument("--evaluate", metavar="MODEL", help="evaluate this saved .keras model instead of training")
     p.add_argument("--output", help="with --evaluate: metrics JSON path (default: MODEL_DIR/evaluation/)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="with --evaluate: replace existing metrics and plots (never the model)")
     p.add_argument("--run", help="run name: face_weights/RUN/ and logs/RUN/ (default: BACKBONE_freeze-FREEZE)")
     p.add_argument("--resume", action="store_true",
                    help="continue the interrupted run --run with its saved settings (--epochs may change their count)")
@@ -35,17 +43,17 @@ def parse_args(argv=None):
     p.add_argument("--epochs", type=positive_int, help=f"default {DEFAULTS['epochs']}")
     p.add_argument("--batch-size", type=positive_int, default=DEFAULTS["batch_size"])
     p.add_argument("--limit", type=positive_int, help="use a fixed subset of K images (the split stays the same)")
-    p.add_argument("--lr", type=float, help="peak learning rate (default 1e-3 from scratch, 1e-4 pretrained)")
+    p.add_argument("--lr", type=positive_float, help="peak learning rate (default 1e-3 from scratch, 1e-4 pretrained)")
     p.add_argument("--init", metavar="MODEL",
                    help="start from this trained .keras model's weights (same backbone and input size), e.g. the "
                         "heads of a --freeze all run, then fine-tune")
-    p.add_argument("--age-sigma", type=float, default=DEFAULTS["age_sigma"],
+    p.add_argument("--age-sigma", type=non_negative_float, default=DEFAULTS["age_sigma"],
                    help="width in years of the Gaussian age targets; 0 for one-hot")
     p.add_argument("--age-balance", choices=("none", "oversample"), default=DEFAULTS["age_balance"],
                    help="oversample: repeat images of rare age decades (children, the elderly)")
     p.add_argument("--no-augment", action="store_true", help="train without augmentation")
-    p.add_argument("--mixup", type=float, default=Augmentation().mixup, help="mixup alpha; 0 disables")
-    p.add_argument("--erase", type=float, default=Augmentation().erase,
+    p.add_argument("--mixup", type=non_negative_float, default=Augmentation().mixup, help="mixup alpha; 0 disables")
+    p.add_argument("--erase", type=probability, default=Augmentation().erase,
                    help="probability of random erasing per image; 0 disables")
     p.add_argument("--patience", type=positive_int, default=DEFAULTS["patience"],
                    help="early-stopping patience (epochs)")
@@ -66,14 +74,14 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         if args.evaluate:
-            evaluate_saved(args.evaluate, args.data, args.output, limit=args.limit)
+            evaluate_saved(args.evaluate, args.data, args.output, limit=args.limit, overwrite=args.overwrite)
             return
         if args.resume:
             resume(args.run, epochs=args.epochs)
             return
         augmentation = Augmentation.off() if args.no_augment else Augmentation(mixup=args.mixup, erase=args.erase)
         config = TrainConfig(
-            data=args.data, run=args.run or f"{args.backbone}_freeze-{args.freeze}", backbone=args.backbone,
+            data=args.data, run=args.run or default_run_name(args), backbone=args.backbone,
             weights=None if args.weights == "none" else args.weights, freeze=args.freeze,
             input_size=args.input_size, epochs=args.epochs or DEFAULTS["epochs"], batch_size=args.batch_size,
             limit=args.limit,
@@ -83,6 +91,24 @@ def main(argv=None):
         train(config)
     except FaceKitError as error:
         exit_with_error(error)
+    except KeyboardInterrupt:  # Ctrl+C: one line, not Keras' traceback; the backup and checkpoint are whole
+        print(f"\n{interrupted(args)}", file=sys.stderr)
+        sys.exit(130)
+
+
+def interrupted(args):
+    """Where an interrupted command stopped, and how to go on."""
+    if args.evaluate:
+        return "interrupted: nothing was written"
+    run = RunFolder.named(args.run or default_run_name(args))
+    if not run.config.exists():
+        return "interrupted before training started: nothing was saved"
+    return (f"interrupted after {run.finished_epochs()} finished epoch(s) of run '{run.name}'; continue with: "
+            f"python face_train.py --resume --run {shlex.quote(run.name)}")
+
+
+def default_run_name(args):
+    return f"{args.backbone}_freeze-{args.freeze}"
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """What the command-line scripts share: argument types, the model and detector options, one-line errors."""
 import argparse
+import math
 import sys
 import warnings
 
@@ -20,11 +21,21 @@ def exit_with_error(error):
     sys.exit(2)
 
 
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
-    return value
+def _number(name, convert, accepts, requirement):
+    """An argparse type: ``convert(text)``, refused with "must be REQUIREMENT" unless finite and ``accepts`` it."""
+    def parse(text):
+        value = convert(text)
+        if not math.isfinite(value) or not accepts(value):
+            raise argparse.ArgumentTypeError(f"must be {requirement}, not {text}")
+        return value
+    parse.__name__ = name  # argparse names the type in "invalid NAME value"
+    return parse
+
+
+positive_int = _number("positive_int", int, lambda value: value >= 1, "1 or more")
+positive_float = _number("positive_float", float, lambda value: value > 0, "more than 0")
+non_negative_float = _number("non_negative_float", float, lambda value: value >= 0, "0 or more")
+probability = _number("probability", float, lambda value: 0 <= value <= 1, "between 0 and 1")
 
 
 def allow_large_images():

@@ -13,6 +13,7 @@ import numpy as np
 
 from facekit.errors import FaceKitError
 from facekit.labels import GENDERS, RACES, age_decade
+from facekit.outputs import write_text
 
 MISSING = -1  # an age, gender or race that the dataset does not give for this image
 SPLITS = ("train", "val", "test")
@@ -91,7 +92,7 @@ def split(samples, fractions=(0.7, 0.1, 0.2), limit=None):
 
 
 def save_split(splits, path):
-    Path(path).write_text(json.dumps({k: v.names for k, v in splits.items()}, indent=0))
+    write_text(path, json.dumps({k: v.names for k, v in splits.items()}, indent=0))
 
 
 def oversample_rare_ages(samples):

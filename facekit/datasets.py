@@ -29,10 +29,15 @@ READERS = {reader.name: reader for reader in (
 
 def read_dataset(source, log=print):
     """The images and labels at ``source``, read by the first reader that accepts it."""
+    return dataset_reader(source).read(source, log=log)
+
+
+def dataset_reader(source):
+    """The reader that takes ``source``, found without reading it: a missing or unreadable --data fails fast."""
     if not Path(source).exists():
         raise FaceKitError(f"data not found: {source}")
     for reader in READERS.values():
         if reader.accepts(source):
-            return reader.read(source, log=log)
+            return reader
     raise FaceKitError(f"cannot read {source} as a dataset; --data takes "
                        + "; or ".join(reader.description for reader in READERS.values()))

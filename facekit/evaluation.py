@@ -10,6 +10,7 @@ from facekit.data import require_labels, split
 from facekit.datasets import read_dataset
 from facekit.labels import GENDERS, RACES, age_decade, age_group, age_group_names, decade_name
 from facekit.model import age_bins_of, load_model, predict_batches
+from facekit.outputs import check_output, check_replaceable, replacing, write_text
 from facekit.pipeline import image_batches
 
 
@@ -45,14 +46,22 @@ def confusion(true, pred, n):
     return matrix
 
 
+PLOTS = ("confusion_gender.png", "confusion_race.png", "confusion_age_group.png", "age_mae_by_decade.png")
+
+
+def _save_figure(fig, path):
+    with replacing(path) as partial:
+        fig.savefig(partial, dpi=100)
+
+
 def save_plots(samples, probs, age_bins, folder):
     """Confusion matrices (gender, race, age groups) and MAE per age decade, as PNG files."""
     folder = Path(folder)
     ages = age_bins.expected_age(probs["age"])
     tables = {
-        "confusion_gender.png": (samples.genders, probs["gender"].argmax(1), GENDERS),
-        "confusion_race.png": (samples.races, probs["race"].argmax(1), RACES),
-        "confusion_age_group.png": (age_group(samples.ages), age_group(ages), age_group_names()),
+        PLOTS[0]: (samples.genders, probs["gender"].argmax(1), GENDERS),
+        PLOTS[1]: (samples.races, probs["race"].argmax(1), RACES),
+        PLOTS[2]: (age_group(samples.ages), age_group(ages), age_group_names()),
     }
     written = []
     for name, (true, pred, labels) in tables.items():
@@ -70,7 +79,7 @@ def save_plots(samples, probs, age_bins, folder):
         ax.set_ylabel("true")
         ax.set_title(name[len("confusion_"):-4].replace("_", " ") + f" (n={len(true)})")
         fig.tight_layout()
-        fig.savefig(folder / name, dpi=100)
+        _save_figure(fig, folder / name)
         written.append(folder / name)
 
     decades = age_decade(samples.ages)
@@ -84,30 +93,38 @@ def save_plots(samples, probs, age_bins, folder):
     ax.set_title("Age error per decade")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(folder / "age_mae_by_decade.png", dpi=100)
-    return written + [folder / "age_mae_by_decade.png"]
+    _save_figure(fig, folder / PLOTS[3])
+    return written + [folder / PLOTS[3]]
 
 
-def evaluate(model, samples, output_json, batch_size=64):
-    """Writes metrics JSON and plots beside it; returns the metrics."""
+def evaluate(model, samples, output_json, data, limit=None, batch_size=64):
+    """Writes metrics JSON and plots beside it; returns the metrics. ``data`` and ``limit``: where the samples come
+    from (the test split of ``data``, of its first ``limit`` images), recorded in the metrics."""
     output_json = Path(output_json)
     output_json.parent.mkdir(parents=True, exist_ok=True)
     bins = age_bins_of(model)
     batches = image_batches(samples, model.input_shape[1], batch_size)
     probs = predict_batches(model.predict_on_batch, tqdm(batches, total=len(batches), desc="evaluating", unit="batch"))
-    metrics = compute_metrics(samples, probs, bins)
-    output_json.write_text(json.dumps(metrics, indent=2))
+    metrics = {"data": str(Path(data).resolve()), "limit": limit, "split": "test",
+               **compute_metrics(samples, probs, bins)}
+    write_text(output_json, json.dumps(metrics, indent=2))
     save_plots(samples, probs, bins, output_json.parent)
     return metrics
 
 
-def evaluate_saved(model_path, data, output=None, limit=None, log=print):
-    """``--evaluate``: a saved model on the same fixed test split; metrics JSON and plots at ``output``."""
+def evaluate_saved(model_path, data, output=None, limit=None, overwrite=False, log=print):
+    """``--evaluate``: a saved model on the same fixed test split; metrics JSON and plots at ``output``.
+
+    Checked before anything is loaded: the output is not the model, and neither it nor the plots beside it exist
+    unless ``overwrite``."""
     model_path = Path(model_path)
+    output = Path(output) if output else model_path.parent / "evaluation" / "metrics.json"
+    check_output(output, "--output", inputs=[model_path], overwrite=overwrite)
+    for plot in PLOTS:
+        check_replaceable(output.parent / plot, "--output", inputs=[model_path], overwrite=overwrite)
     model = load_model(model_path)
     splits = split(read_dataset(data, log=log), limit=limit)
-    output = Path(output) if output else model_path.parent / "evaluation" / "metrics.json"
-    metrics = evaluate(model, splits["test"], output)
+    metrics = evaluate(model, splits["test"], output, data, limit)
     log(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}))
     log(f"wrote {output} and plots beside it")
     return metrics

@@ -1,9 +1,15 @@
 """What ``model.fit`` needs besides data: the optimizer and its schedule, losses and metrics (with AgeMAE), and
 the callbacks that checkpoint, log, back up and stop a run."""
+import json
+from pathlib import Path
+
 import keras
+import numpy as np
 import tensorflow as tf
 
+from facekit.errors import FaceKitError
 from facekit.model import age_bins_of
+from facekit.outputs import replacing
 
 
 @keras.saving.register_keras_serializable(package="facekit")
@@ -36,15 +42,69 @@ def compile_model(model, lr, weight_decay, warmup_epochs, epochs, steps_per_epoc
         metrics={"age": [AgeMAE(bins.centres)], "gender": ["accuracy"], "race": ["accuracy"]})
 
 
+class BestCheckpoint(keras.callbacks.Callback):
+    """Saves the model (or only its weights) whenever the validation loss beats ``best`` (the run's best so far,
+    kept across a resume). Written beside and renamed: a process killed while writing, or a full disk, leaves the
+    previous checkpoint whole."""
+
+    def __init__(self, path, best=None, weights_only=False):
+        super().__init__()
+        self.path, self.weights_only = Path(path), weights_only
+        self.best = np.inf if best is None else best
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("val_loss")
+        if loss is None or not loss < self.best:  # NaN never improves
+            return
+        self.best = loss
+        try:
+            with replacing(self.path) as partial:
+                (self.model.save_weights if self.weights_only else self.model.save)(partial)
+        except OSError as error:
+            raise FaceKitError(f"cannot write the checkpoint {self.path}: {error.strerror or error}") from None
+
+
+class Backup(keras.callbacks.BackupAndRestore):
+    """Keras' BackupAndRestore (its file names and private attributes as of Keras 3.15), with each file written
+    beside and renamed, so that a kill while writing keeps the last whole backup, and a backup that cannot be read
+    told in one line instead of a traceback."""
+
+    def on_train_begin(self, logs=None):
+        try:
+            super().on_train_begin(logs)
+        except Exception as error:  # h5py and json raise several types for a damaged file
+            reason = " ".join(str(error).split()) or error.__class__.__name__
+            raise FaceKitError(f"cannot resume: the run's backup {self._weights_path} (with "
+                               f"{Path(self._training_metadata_path).name}) cannot be read ({reason}); delete "
+                               f"{self.backup_dir} to train the run again from its first epoch") from None
+
+    def _save_model(self):
+        Path(self.backup_dir).mkdir(parents=True, exist_ok=True)
+        metadata = json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen})
+        try:
+            with replacing(self._weights_path) as weights, replacing(self._training_metadata_path) as progress:
+                self.model.save_weights(weights, overwrite=True)
+                progress.write_text(metadata)
+        except OSError as error:
+            raise FaceKitError(f"cannot write the backup in {self.backup_dir}: {error.strerror or error}") from None
+
+
 def callbacks(run, checkpoint, patience, weights_only=False):
-    """Back-up for --resume, best checkpoint by validation loss (never worse than the run's best so far),
-    TensorBoard, history.csv, early stopping. ``run``: a RunFolder."""
+    """Back-up for --resume, best checkpoint by validation loss (never worse than the run's best so far), a stop
+    when the loss is no longer a number, TensorBoard, history.csv, early stopping. ``run``: a RunFolder."""
     return [
-        keras.callbacks.BackupAndRestore(str(run.backup)),
-        keras.callbacks.ModelCheckpoint(str(checkpoint), monitor="val_loss", save_best_only=True,
-                                        save_weights_only=weights_only,
-                                        initial_value_threshold=run.best_val_loss()),
+        Backup(str(run.backup)),
+        BestCheckpoint(checkpoint, best=run.best_val_loss(), weights_only=weights_only),
+        keras.callbacks.TerminateOnNaN(),
         keras.callbacks.TensorBoard(str(run.logs)),
         keras.callbacks.CSVLogger(str(run.history), append=True),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience),
     ]
+
+
+def check_converged(history, lr):
+    """After ``fit``: FaceKitError when TerminateOnNaN stopped a run whose loss became NaN or infinite."""
+    losses = history.history.get("loss", [])
+    if losses and not np.isfinite(losses[-1]):
+        raise FaceKitError(f"training stopped in epoch {history.epoch[-1] + 1}: the loss became {losses[-1]} (the "
+                           f"run diverged); train again with a lower --lr than {lr:g}")

@@ -16,8 +16,8 @@ from tqdm import tqdm
 from facekit import paths
 from facekit.backbones import backbone_spec
 from facekit.errors import FaceKitError
-from facekit.fitting import callbacks
-from facekit.model import OUTPUTS, age_bins_of, build_model, feature_extractor, predict_batches
+from facekit.fitting import callbacks, check_converged
+from facekit.model import OUTPUTS, age_bins_of, feature_extractor, predict_batches
 from facekit.pipeline import image_batches, labels_for
 from facekit.pretrained import sha256_of
 
@@ -64,15 +64,14 @@ def cached_features(extractor, config, splits, size, log):
     return features
 
 
-def train_heads_on_cached_features(config, splits, run, log):
-    """Trains the heads on cached features (``config``: a TrainConfig, ``run``: its RunFolder); returns the model,
-    backbone and best heads."""
+def train_heads_on_cached_features(model, config, splits, run, log):
+    """Trains the heads of ``model`` (its backbone fully frozen) on cached features (``config``: a TrainConfig,
+    ``run``: its RunFolder); returns the model, backbone and best heads."""
     if config.age_balance != "none":
         raise FaceKitError("--age-balance oversample is not available on the cached-feature path; "
                            "add --no-feature-cache to use it with --freeze all")
 
     size = config.resolved_input_size()
-    model = build_model(config.backbone, weights=config.weights, input_shape=(size, size, 3), freeze="all")
     extractor = feature_extractor(model)
     log(f"backbone fully frozen: computing its {extractor.output_shape[-1]}-d features once per image (and "
         "mirror image) and training only the heads on them (fast path; --no-feature-cache to turn it off)")
@@ -88,7 +87,8 @@ def train_heads_on_cached_features(config, splits, run, log):
     steps = int(np.ceil(len(x_train) / config.batch_size))
     config.compile(heads, steps)
     heads_best = run.dir / "heads_best.weights.h5"
-    heads.fit(x_train, y_train, validation_data=val, epochs=config.epochs, batch_size=config.batch_size,
-              callbacks=callbacks(run, heads_best, config.patience, weights_only=True), verbose=2)
+    history = heads.fit(x_train, y_train, validation_data=val, epochs=config.epochs, batch_size=config.batch_size,
+                        callbacks=callbacks(run, heads_best, config.patience, weights_only=True), verbose=2)
+    check_converged(history, config.resolved_lr())
     heads.load_weights(heads_best)  # the heads share their layers with ``model``, so it now holds them too
     return model

@@ -57,11 +57,12 @@ def check_folder(folder, option):
 
 @contextmanager
 def replacing(path):
-    """Yields a temporary path beside ``path`` (same extension) to write; when the block succeeds it replaces
+    """Yields a temporary path beside ``path`` (same extensions) to write; when the block succeeds it replaces
     ``path`` in one step, when it fails (a full disk, an interruption) it is removed. A process killed in between
     leaves only the temporary file."""
     path = Path(path)
-    partial = path.with_name(f"{path.stem}.partial{path.suffix}")
+    stem, dot, suffixes = path.name.partition(".")  # best.keras, heads.weights.h5: the suffixes Keras requires
+    partial = path.with_name(f"{stem}.partial{dot}{suffixes}")
     try:
         yield partial
         os.replace(partial, path)

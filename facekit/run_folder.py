@@ -1,5 +1,6 @@
 """A training run's folders and files: face_weights/RUN/ (checkpoint, settings, split, history, metrics) and logs/RUN/."""
 import csv
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,17 @@ class RunFolder:
             raise FaceKitError(f"nothing to resume: {self.config} does not exist")
         if resume and self.metrics.exists() and not self.backup.exists():
             raise FaceKitError(f"run '{self.name}' has finished (see {self.metrics}); start a new run to train more")
+        if resume and not self.backup.exists() and self.best_val_loss() is not None:  # never a silent restart
+            raise FaceKitError(f"cannot resume run '{self.name}': its backup {self.backup} is gone, so it would "
+                               f"start again from its first epoch (what it trained is in {self.history}); start a "
+                               "new run instead")
+
+    def finished_epochs(self):
+        """How many epochs the run's backup holds (what --resume continues after); 0 without a backup."""
+        try:
+            return int(json.loads((self.backup / "training_metadata.json").read_text())["epoch"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0
 
     def best_val_loss(self):
         """The best validation loss reached so far, so a resumed run's checkpoint is not replaced by a worse one."""

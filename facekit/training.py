@@ -1,5 +1,6 @@
 """A training run: its settings, data and split, the model, fit (or the frozen-backbone fast path), resume, the
 float32 checkpoint, and the final evaluation on the test split."""
+import contextlib
 import json
 import sys
 import time
@@ -12,13 +13,14 @@ import numpy as np
 from facekit import paths
 from facekit.backbones import backbone_spec, input_shape_for
 from facekit.data import oversample_rare_ages, save_split, split
-from facekit.datasets import read_dataset
+from facekit.datasets import dataset_reader, read_dataset
 from facekit.errors import FaceKitError
 from facekit.evaluation import evaluate
-from facekit.fitting import callbacks, compile_model
+from facekit.fitting import callbacks, check_converged, compile_model
 from facekit.frozen_features import train_heads_on_cached_features
 from facekit.hardware import distribution_strategy, training_precision
 from facekit.model import age_bins_of, build_model, load_model, trainable_summary
+from facekit.outputs import replacing, write_text
 from facekit.pipeline import Augmentation, labels_for, make_dataset
 from facekit.run_folder import RunFolder
 
@@ -63,9 +65,11 @@ def save_for_inference(model, config, path):
     clean = build_model(config.backbone, input_shape=model.input_shape[1:], freeze=config.freeze,
                         age_bins=age_bins_of(model))
     clean.set_weights(model.get_weights())
-    partial = path.with_name(path.stem + ".partial.keras")
-    clean.save(partial)
-    partial.replace(path)  # never a half-written best.keras
+    try:
+        with replacing(path) as partial:  # never a half-written best.keras
+            clean.save(partial)
+    except OSError as error:
+        raise FaceKitError(f"cannot write {path}: {error.strerror or error}") from None
     return clean
 
 
@@ -85,37 +89,62 @@ def resume(run, epochs=None, log=print):
 
 
 def train(config, resume=False, log=print):
-    """Trains, keeps the best checkpoint, evaluates it on the test split; returns the test metrics."""
+    """Trains, keeps the best checkpoint, evaluates it on the test split; returns the test metrics.
+
+    The model is built first: an invalid --freeze or --weights, or weights that cannot be fetched, stop the run
+    before its data is read, and its folder is made only once the data is read too."""
     run = RunFolder.named(config.run)
     run.check(resume)
     size = config.resolved_input_size()
     input_shape_for(backbone_spec(config.backbone), (size, size, 3))  # a size too small stops before the data is read
     if config.init and not Path(config.init).is_file():
         raise FaceKitError(f"--init model not found: {config.init}")
+    dataset_reader(config.data)  # --data exists and is a dataset: checked in a moment, read after the model is built
+    if resume and run.best.exists() and not cached_features(config):
+        load_model(run.best)  # a damaged checkpoint is named now, not after the remaining epochs
     keras.utils.set_random_seed(config.seed)
-    splits = split(read_dataset(config.data, log=log), limit=config.limit)
-    log("split: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()) + " (fixed by file name)")
-    for name, part in splits.items():
-        if len(part) == 0:
-            raise FaceKitError(f"the {name} split is empty; use more images (--limit {config.limit} is too small)")
-    run.dir.mkdir(parents=True, exist_ok=True)
-    run.config.write_text(json.dumps(asdict(config), indent=2))
-    save_split(splits, run.split)
-
-    if config.freeze == "all" and config.feature_cache:
-        best = train_heads_on_cached_features(config, splits, run, log)
-    else:
-        _fit(config, splits, run, size, log)
+    with contextlib.ExitStack() as scope:
+        if not cached_features(config):  # the cached-feature path trains its heads in float32 on one device
+            scope.enter_context(training_precision(config.precision, log))
+            scope.enter_context(distribution_strategy().scope())
+        model = build_model(config.backbone, weights=config.weights, input_shape=(size, size, 3),
+                            freeze=config.freeze)
+        splits = _read_splits(config, log)
+        run.dir.mkdir(parents=True, exist_ok=True)
+        write_text(run.config, json.dumps(asdict(config), indent=2))
+        save_split(splits, run.split)
+        if cached_features(config):
+            best = train_heads_on_cached_features(model, config, splits, run, log)
+        else:
+            if config.init:
+                start_from(model, config.init, log)
+            _fit(model, config, splits, run, size, log)
+            best = None
+    if best is None:
         if not run.best.exists():
             raise FaceKitError(f"no checkpoint was written to {run.best}: the validation loss never improved "
                                f"(see {run.history})")
         best = load_model(run.best)
     best = save_for_inference(best, config, run.best)
     log(f"evaluating the best checkpoint on the test split ({len(splits['test'])} images)")
-    metrics = evaluate(best, splits["test"], run.metrics)
+    metrics = evaluate(best, splits["test"], run.metrics, data=config.data, limit=config.limit)
     log(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}))
     log(f"wrote {run.best}, {run.metrics} and plots; TensorBoard: tensorboard --logdir {run.logs.parent}")
     return metrics
+
+
+def cached_features(config):
+    """Whether the run takes the frozen-backbone fast path (facekit.frozen_features)."""
+    return config.freeze == "all" and config.feature_cache
+
+
+def _read_splits(config, log):
+    splits = split(read_dataset(config.data, log=log), limit=config.limit)
+    log("split: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()) + " (fixed by file name)")
+    for name, part in splits.items():
+        if len(part) == 0:
+            raise FaceKitError(f"the {name} split is empty; use more images (--limit {config.limit} is too small)")
+    return splits
 
 
 def start_from(model, path, log):
@@ -133,28 +162,29 @@ def start_from(model, path, log):
     log(f"starting from the weights of {path}")
 
 
-def _fit(config, splits, run, size, log):
+def _fit(model, config, splits, run, size, log):
+    """Fits ``model`` (built in the run's precision and distribution scope) on the training split."""
     aug = Augmentation(**config.augmentation)
     train_samples = splits["train"]
     if config.age_balance == "oversample":
         train_samples = oversample_rare_ages(train_samples)
         log(f"oversampling rare ages: {len(splits['train'])} -> {len(train_samples)} training images per epoch")
-    with training_precision(config.precision, log), distribution_strategy().scope():
-        model = build_model(config.backbone, weights=config.weights, input_shape=(size, size, 3),
-                            freeze=config.freeze)
-        if config.init:
-            start_from(model, config.init, log)
-        bins = age_bins_of(model)
-        config.compile(model, steps_per_epoch=int(np.ceil(len(train_samples) / config.batch_size)))
-        log(trainable_summary(model))
-        log(f"input {size}x{size}, batch {config.batch_size}, {config.epochs} epochs, lr {config.resolved_lr():g}, "
-            f"augmentation {'on' if aug != Augmentation.off() else 'off'}")
-        train_ds = make_dataset(train_samples, labels_for(train_samples, bins, config.age_sigma), size,
-                                config.batch_size, training=True, augmentation=aug, seed=config.seed,
-                                cache_dir=paths.image_cache_dir())
-        val_ds = make_dataset(splits["val"], labels_for(splits["val"], bins, config.age_sigma), size,
-                              config.batch_size, training=False, cache_dir=paths.image_cache_dir())
-        started = time.time()
-        model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
-                  callbacks=callbacks(run, run.best, config.patience), verbose=1 if sys.stdout.isatty() else 2)
-        log(f"training took {time.time() - started:.0f} s")
+    bins = age_bins_of(model)
+    steps = int(np.ceil(len(train_samples) / config.batch_size))
+    config.compile(model, steps_per_epoch=steps)
+    log(trainable_summary(model))
+    log(f"input {size}x{size}, batch {config.batch_size}, {config.epochs} epochs, lr {config.resolved_lr():g}, "
+        f"augmentation {'on' if aug != Augmentation.off() else 'off'}")
+    train_ds = make_dataset(train_samples, labels_for(train_samples, bins, config.age_sigma), size,
+                            config.batch_size, training=True, augmentation=aug, seed=config.seed,
+                            cache_dir=paths.image_cache_dir())
+    val_ds = make_dataset(splits["val"], labels_for(splits["val"], bins, config.age_sigma), size,
+                          config.batch_size, training=False, cache_dir=paths.image_cache_dir())
+    started = time.time()
+    # Repeated, with the steps of one pass: a pass that skipped a corrupt image (its length unknown in advance)
+    # neither ends an epoch early nor makes Keras warn that the input ran out of data. The dataset shuffles itself.
+    history = model.fit(train_ds.repeat(), steps_per_epoch=steps, shuffle=False, validation_data=val_ds,
+                        epochs=config.epochs, callbacks=callbacks(run, run.best, config.patience),
+                        verbose=1 if sys.stdout.isatty() else 2)
+    log(f"training took {time.time() - started:.0f} s")
+    check_converged(history, config.resolved_lr())

@@ -7,7 +7,8 @@ import urllib.request
 
 import pytest
 
-from facekit import dlib_weights, pretrained
+import face_train
+from facekit import dlib_weights, paths, pretrained
 from facekit.backbones import BACKBONES
 from facekit.errors import FaceKitError
 
@@ -57,3 +58,18 @@ def test_dlib_from_a_silent_server_fails_in_one_line_within_the_timeout(silent_s
     assert time.monotonic() - start < 10 and "\n" not in str(caught.value)
     assert list(tmp_path.iterdir()) == []
 
+
+
+def test_training_with_vggface2_offline_stops_before_reading_the_data(silent_server, quick_timeout, monkeypatch,
+                                                                      tmp_path, tiny_utkface, capsys):
+    """Item 11 too: the weights are fetched (and fail) before the data is scanned; no run folder is left."""
+    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setenv("https_proxy", silent_server)
+    with pytest.raises(SystemExit) as exit_info:
+        face_train.main(["--data", str(tiny_utkface), "--run", "offline", "--backbone", "vggface2_resnet50",
+                         "--weights", "vggface2", "--input-size", "32"])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines()[-1].startswith("error: could not download the vggface2 weights")
+    assert "images" not in captured.out and "split" not in captured.out
+    assert not (tmp_path / "face_weights" / "offline").exists()

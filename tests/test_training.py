@@ -2,23 +2,31 @@
 UTKFace files (no ../shared needed); on real UTKFace: the reader's counts, oversampling and a run that learns."""
 import csv
 import json
+import os
+import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
 import face_train
-from facekit import hardware, paths, training
+from facekit import fitting, hardware, paths, training
 from facekit.data import oversample_rare_ages, split
 from facekit.datasets import read_dataset
-from facekit.model import feature_extractor, predict_batches
+from facekit.model import feature_extractor, load_model, predict_batches
 from facekit.pipeline import Augmentation, image_batches
 from tests.shared_data import UTKFACE, needs_utkface
 
 MALFORMED = {"39_1_20170116174525125.jpg.chip.jpg", "61_1_20170109142408075.jpg.chip.jpg",
              "61_1_20170109150557335.jpg.chip.jpg"}
 QUIET = dict(log=lambda message: None)
+PROJECT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -53,8 +61,10 @@ def test_precision_choice():
     assert hardware.choose_precision("float32", gpus=["GPU:0"]) == "float32"
 
 
-def test_training_run_writes_everything_and_evaluate_reproduces_it(project, tiny_utkface):
+def test_training_run_writes_everything_and_evaluate_reproduces_it(project, tiny_utkface, recwarn, capsys):
     metrics = training.train(_config("short", tiny_utkface, precision="mixed_bfloat16"), **QUIET)
+    # Each epoch takes the steps of one pass over the data, and Keras does not warn that the input ran out.
+    assert not [w for w in recwarn if "ran out of data" in str(w.message)]
     run_dir = project / "face_weights" / "short"
     # Trained in mixed precision, saved in float32 so that inference needs no bf16 support.
     saved_model = keras.saving.load_model(run_dir / "best.keras")
@@ -64,6 +74,7 @@ def test_training_run_writes_everything_and_evaluate_reproduces_it(project, tiny
     saved = json.loads((run_dir / "metrics.json").read_text())
     test_split = split(read_dataset(tiny_utkface, **QUIET))["test"]
     assert saved == metrics and saved["n_test"] == len(test_split)
+    assert (saved["data"], saved["limit"], saved["split"]) == (str(tiny_utkface.resolve()), None, "test")
     assert json.loads((run_dir / "split.json").read_text())["test"] == test_split.names
     for plot in ("confusion_gender.png", "confusion_race.png", "confusion_age_group.png", "age_mae_by_decade.png"):
         assert (run_dir / plot).stat().st_size > 1000
@@ -73,6 +84,22 @@ def test_training_run_writes_everything_and_evaluate_reproduces_it(project, tiny
     output = project / "eval" / "metrics.json"
     face_train.main(["--evaluate", str(run_dir / "best.keras"), "--data", str(tiny_utkface), "--output", str(output)])
     assert json.loads(output.read_text()) == saved
+
+    # --evaluate never replaces its model, nor existing metrics or plots without --overwrite; a subset says so.
+    model_bytes, run_metrics = (run_dir / "best.keras").read_bytes(), (run_dir / "metrics.json").read_text()
+    evaluate = ["--evaluate", str(run_dir / "best.keras"), "--data", str(tiny_utkface)]
+    for output_args, message in (
+            (["--output", str(run_dir / "best.keras"), "--overwrite"], "is the input"),
+            (["--limit", "40", "--output", str(run_dir / "metrics.json")], "metrics.json already exists"),
+            (["--limit", "40", "--output", str(run_dir / "other.json")], "confusion_gender.png already exists")):
+        with pytest.raises(SystemExit) as exit_info:
+            face_train.main(evaluate + output_args)
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert (run_dir / "best.keras").read_bytes() == model_bytes
+    assert (run_dir / "metrics.json").read_text() == run_metrics and not (run_dir / "other.json").exists()
+    face_train.main(evaluate + ["--limit", "40", "--output", str(output), "--overwrite"])
+    subset = json.loads(output.read_text())
+    assert subset["limit"] == 40 and subset["n_test"] == len(split(read_dataset(tiny_utkface, **QUIET), limit=40)["test"])
 
     # The run now holds a checkpoint: reusing its name without --resume is refused.
     with pytest.raises(SystemExit) as exit_info:
@@ -145,12 +172,18 @@ def test_init_starts_fine_tuning_from_a_trained_model(project, tiny_utkface, mon
 
 @pytest.mark.parametrize("argv,message", [
     (["--data", "/nonexistent/folder"], "data not found"),
-    (["--data", "EMPTY"], "no images in"),
-    (["--data", "UNNAMED"], "has a UTKFace name"),
+    (["--data", "EMPTY", "--backbone", "simple_cnn", "--weights", "none"], "no images in"),
+    (["--data", "UNNAMED", "--backbone", "simple_cnn", "--weights", "none"], "has a UTKFace name"),
     (["--data", "DATA", "--backbone", "simple_cnn", "--weights", "none", "--freeze", "conv9"], "invalid freeze value"),
     (["--data", "DATA", "--backbone", "simple_cnn", "--weights", "vggface2"], "no pretrained weights"),
     (["--data", "/nonexistent/folder", "--backbone", "simple_cnn", "--input-size", "8"],
      "input size 8x8 is too small for simple_cnn: it needs at least 16 pixels a side"),
+    (["--data", "DATA", "--backbone", "simple_cnn", "--weights", "none", "--input-size", "8"],
+     "input size 8x8 is too small"),
+    (["--data", "DATA", "--lr", "-1"], "argument --lr: must be more than 0, not -1"),
+    (["--data", "DATA", "--batch-size", "0"], "argument --batch-size: must be 1 or more"),
+    (["--data", "DATA", "--erase", "1.5"], "argument --erase: must be between 0 and 1"),
+    (["--data", "DATA", "--age-sigma", "-2"], "argument --age-sigma: must be 0 or more"),
 ])
 def test_cli_errors_are_one_line(argv, message, project, tiny_utkface, capsys):
     (project / "EMPTY").mkdir()
@@ -160,8 +193,12 @@ def test_cli_errors_are_one_line(argv, message, project, tiny_utkface, capsys):
     with pytest.raises(SystemExit) as exit_info:
         face_train.main([str(folders.get(a, a)) for a in argv] + ["--epochs", "1"])
     assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("error: ") and message in err[-1]
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert "error: " in err[-1] and message in err[-1]
+    # Found before the data is read (no label counts, no split) and before the run folder is made.
+    assert "images" not in captured.out and "split:" not in captured.out
+    assert not (project / "face_weights").exists()
 
 
 @pytest.fixture(scope="module")
@@ -203,3 +240,128 @@ def test_short_run_on_real_faces_learns(project):
     losses = [float(row["loss"]) for row in _history(project / "face_weights" / "real")]
     assert len(losses) == 4 and losses[-1] < losses[0]
     assert metrics["n_test"] == len(split(read_dataset(UTKFACE, **QUIET), limit=400)["test"])
+
+
+def test_a_diverging_run_stops_and_does_not_count_as_finished(project, tiny_utkface):
+    """--lr is checked to be positive at parse time; a positive one can still blow up: TerminateOnNaN stops it."""
+    with pytest.raises(training.FaceKitError, match=r"training stopped in epoch 1: the loss became (nan|inf) .*"
+                                                    r"lower --lr than 1e\+30"):
+        training.train(_config("diverged", tiny_utkface, lr=1e30, epochs=5), **QUIET)
+    run_dir = project / "face_weights" / "diverged"
+    assert len(_history(run_dir)) == 1 and not (run_dir / "metrics.json").exists()
+
+
+def test_a_checkpoint_that_fills_the_disk_leaves_the_previous_one_whole(tmp_path, monkeypatch):
+    model = training.build_model("simple_cnn", input_shape=(32, 32, 3))
+    checkpoint = tmp_path / "best.keras"
+    model.save(checkpoint)
+    before = checkpoint.read_bytes()
+    real_save = keras.Model.save
+
+    def fills_the_disk(self, path, *args, **kwargs):
+        real_save(self, path, *args, **kwargs)
+        with open(path, "r+b") as f:
+            f.truncate(1000)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(keras.Model, "save", fills_the_disk)
+    callback = fitting.BestCheckpoint(checkpoint)
+    callback.set_model(model)
+    with pytest.raises(training.FaceKitError, match=f"cannot write the checkpoint {checkpoint}: No space left"):
+        callback.on_epoch_end(0, {"val_loss": 1.0})
+    assert checkpoint.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["best.keras"]
+
+
+def test_a_damaged_backup_or_checkpoint_is_named_never_a_silent_restart(project, tiny_utkface, monkeypatch, capsys):
+    original = training.callbacks
+    monkeypatch.setattr(training, "callbacks", lambda *args, **kwargs: original(*args, **kwargs) + [_Interrupt()])
+    with pytest.raises(KeyboardInterrupt):
+        training.train(_config("damaged", tiny_utkface, epochs=4), **QUIET)
+    monkeypatch.setattr(training, "callbacks", original)
+    run_dir = project / "face_weights" / "damaged"
+    weights, best = run_dir / "backup" / "latest.weights.h5", run_dir / "best.keras"
+    kept = {path: path.read_bytes() for path in (weights, best)}
+
+    def resume_fails():
+        with pytest.raises(SystemExit) as exit_info:
+            face_train.main(["--resume", "--run", "damaged"])
+        assert exit_info.value.code == 2
+        [line] = capsys.readouterr().err.strip().splitlines()
+        return line
+
+    for path, expected in ((weights, f"cannot resume: the run's backup {weights} .*cannot be read"),
+                           (best, f"{best} is not a Keras model")):
+        path.write_bytes(kept[path][:200])  # cut short, as by a kill in the middle of a write
+        assert re.search(expected, resume_fails())
+        path.write_bytes(kept[path])
+    shutil.move(run_dir / "backup", project / "backup")
+    assert "its backup" in resume_fails() and "is gone" in resume_fails()
+    shutil.move(project / "backup", run_dir / "backup")
+    face_train.main(["--resume", "--run", "damaged"])  # whole again: it resumes and finishes
+    assert [int(r["epoch"]) for r in _history(run_dir)] == [0, 1, 2, 3]
+
+
+# A training run in its own process, with face_weights/ and logs/ under the folder given first.
+RUN_IN = ("import sys\nfrom pathlib import Path\nfrom facekit import paths\npaths.PROJECT_ROOT = Path(sys.argv[1])\n"
+          "{setup}import face_train\nface_train.main(sys.argv[2:])\n")
+# Killed (SIGKILL) in the middle of writing a checkpoint over an earlier one: after the metadata entry of the .keras
+# zip is written, before its config and weights are.
+KILL_IN_CHECKPOINT = """import os, signal, zipfile
+real_open = zipfile.ZipFile.open
+def open_entry(self, name, mode="r", *args, **kwargs):
+    if mode == "w" and name == "config.json" and (Path(str(self.filename)).parent / "best.keras").exists():
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_open(self, name, mode, *args, **kwargs)
+zipfile.ZipFile.open = open_entry
+"""
+
+
+def _start_run(project, tiny_utkface, run, setup=""):
+    argv = ["--data", str(tiny_utkface), "--run", run, "--backbone", "simple_cnn", "--weights", "none",
+            "--input-size", "32", "--epochs", "30", "--batch-size", "16", "--lr", "3e-3", "--no-augment",
+            "--patience", "30", "--precision", "float32"]
+    return subprocess.Popen([sys.executable, "-c", RUN_IN.format(setup=setup), str(project), *argv],
+                            cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+def _resume_to_the_end(run_dir, run, epochs):
+    """Resumes in this process for ``epochs`` epochs in all; returns the epochs the resumed part trained."""
+    done = len(_history(run_dir))
+    face_train.main(["--resume", "--run", run, "--epochs", str(epochs)])
+    assert (run_dir / "metrics.json").is_file()
+    return [int(row["epoch"]) for row in _history(run_dir)[done:]]
+
+
+def test_ctrl_c_prints_one_line_with_the_resume_command_and_resume_continues(project, tiny_utkface):
+    run_dir = project / "face_weights" / "stopped"
+    process = _start_run(project, tiny_utkface, "stopped")
+    deadline = time.monotonic() + 240
+    while not ((run_dir / "history.csv").exists() and len(_history(run_dir)) >= 1):  # an epoch has finished
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1][-2000:]
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130 and "Traceback" not in err, err[-2000:]
+    last = err.strip().splitlines()[-1]
+    found = re.fullmatch(r"interrupted after (\d+) finished epoch\(s\) of run 'stopped'; continue with: "
+                         r"python face_train\.py --resume --run stopped", last)
+    assert found, last
+    finished = int(found.group(1))
+    assert finished >= 1 and finished == fitting_backup_epochs(run_dir)
+    assert _resume_to_the_end(run_dir, "stopped", finished + 1) == [finished]  # on from there, not from 0
+
+
+def test_kill_9_while_writing_a_checkpoint_keeps_the_previous_one_and_resume_continues(project, tiny_utkface):
+    run_dir = project / "face_weights" / "killed"
+    process = _start_run(project, tiny_utkface, "killed", setup=KILL_IN_CHECKPOINT)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == -signal.SIGKILL, err[-2000:]
+    load_model(run_dir / "best.keras")  # the previous checkpoint, whole
+    finished = fitting_backup_epochs(run_dir)
+    assert finished >= 2  # killed while improving on an earlier epoch's checkpoint
+    assert _resume_to_the_end(run_dir, "killed", finished + 1) == [finished]
+
+
+def fitting_backup_epochs(run_dir):
+    return training.RunFolder(run_dir, run_dir).finished_epochs()
