@@ -18,16 +18,6 @@ from facekit.results import face_entry, in_file_pixels
 from facekit.runtimes import load_predictor
 
 
-def newest_model(folder=None):
-    """The most recently written ``*.keras`` file below ``folder`` (default: face_weights/, where training
-    writes ``RUN/best.keras``, and where the default model is)."""
-    folder = paths.face_weights_dir() if folder is None else folder
-    models = [path for path in Path(folder).rglob("*.keras") if path.is_file()]
-    if not models:
-        raise FaceKitError(f"no trained model (*.keras) in {folder}: train one with face_train.py or pass --model PATH")
-    return max(models, key=lambda path: path.stat().st_mtime)
-
-
 class FaceAnalyzer:
     """A model and a detector, loaded once; ``analyze(image)`` for each photo or frame.
 

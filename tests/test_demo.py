@@ -1,6 +1,7 @@
 """face_demo.py end to end: annotated images and JSON with one entry per face, folders with bad files, errors."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -248,3 +249,20 @@ def test_a_photo_shrunk_for_detection_is_reported_in_the_files_pixels(
         assert iou(box, tuple(face["box"].values())) > 0.5
         x, y, w, h = face["box"].values()
         assert all(x <= lx <= x + w and y <= ly <= y + h for lx, ly in face["landmarks"] or [])
+
+
+def test_a_newer_diverged_run_is_never_the_demos_model(tmp_path, tiny_model_file, monkeypatch, capsys):
+    """A run that diverged wrote best.keras but no metrics.json; without --model the demos use the shipped default,
+    and say so, whatever newer files face_weights/ holds."""
+    shipped = paths.default_model()
+    default = tmp_path / "face_weights" / "default"
+    default.mkdir(parents=True)
+    for path in (shipped, shipped.with_name(shipped.name + ".json")):
+        shutil.copy(path, default)
+    diverged = tmp_path / "face_weights" / "diverged" / "best.keras"
+    diverged.parent.mkdir()
+    shutil.copy(tiny_model_file, diverged)  # written after the default
+    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
+    assert run_demo([gray_photo(tmp_path / "wall.jpg"), *HAAR, "--output", tmp_path / "out"]) == 0
+    out = capsys.readouterr().out
+    assert f"using the default model: {default / shipped.name}" in out and "diverged/best.keras" not in out
