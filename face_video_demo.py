@@ -6,13 +6,18 @@
 
 The output video has the input's frame size and frame rate (mp4v). Without a display (or with
 opencv-python-headless, as requirements.txt installs) frames are only written, so --output is then required.
-Exit status: 0 done; 2 an error (missing file, camera that cannot be opened, ...), told in one line on stderr.
+Exit status: 0 done; 1 a video file that ended before the frames its header promises (truncated; what could be
+read is written, and a warning says how many); 2 an error (missing file, camera that cannot be opened, an output
+that cannot be written, ...), told in one line on stderr.
 """
 import argparse
-from pathlib import Path
+import sys
+
+import cv2
 
 from facekit.cli import add_analyzer_arguments, analyzer_from_args, exit_with_error
 from facekit.errors import FaceKitError
+from facekit.outputs import check_output
 from facekit.video import annotate_video, display_available, open_capture
 
 
@@ -31,22 +36,17 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def check_output(args):
+def check_arguments(args):
     if args.every < 1:
         raise FaceKitError(f"--every must be 1 or more, not {args.every}")
     if args.smooth is not None and not 0 <= args.smooth < 1:
         raise FaceKitError(f"--smooth must be at least 0 and less than 1, not {args.smooth}")
-    if args.output is None:
-        return
-    output = Path(args.output)
-    if not args.source.isdigit() and output.resolve() == Path(args.source).resolve():
-        raise FaceKitError(f"--output {output} is the input video; choose another file")
-    if output.exists() and not args.overwrite:
-        raise FaceKitError(f"{output} already exists; pass --overwrite or choose another --output")
+    if args.output is not None:  # never the input, never an existing file unless --overwrite, a writable folder
+        check_output(args.output, "--output", [] if args.source.isdigit() else [args.source], args.overwrite)
 
 
 def run(args):
-    check_output(args)
+    check_arguments(args)
     display = not args.no_display and display_available()
     if not display:
         if args.output is None:
@@ -55,21 +55,29 @@ def run(args):
             print(f"no display available (OpenCV without GUI or no screen): writing {args.output} only")
     analyzer = analyzer_from_args(args)
     capture, what = open_capture(args.source)
+    promised = 0 if args.source.isdigit() else int(capture.get(cv2.CAP_PROP_FRAME_COUNT))  # the file's header
     print(f"reading {what}" + ("; press q in the window to stop" if display else ""))
     frames, analysed, fps = annotate_video(analyzer, capture, args.output, display, args.every, args.smooth,
                                            live=args.source.isdigit())
     written = f" -> {args.output}" if args.output else ""
     print(f"{frames} frames ({analysed} analysed) at {fps:.1f} frames per second{written}")
+    if frames < promised and not display:  # with a window, q may have ended it
+        print(f"warning: {args.source}: its header promises {promised} frames, {frames} could be read (the file "
+              "may be truncated)", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv=None):
     args = parse_args(argv)
     try:
-        run(args)
+        status = run(args)
     except FaceKitError as error:
         exit_with_error(error)
     except KeyboardInterrupt:  # Ctrl+C on a webcam: the capture and writer were released on the way out
         print("stopped")
+        status = 0
+    sys.exit(status)
 
 
 if __name__ == "__main__":

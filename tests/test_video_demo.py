@@ -1,4 +1,6 @@
 """face_video_demo.py on a short video of real faces: same frame count, size and rate out; clear errors."""
+import os
+import re
 import time
 
 import cv2
@@ -49,9 +51,10 @@ def test_output_video_keeps_frame_count_size_and_rate(face_video, tmp_path, tiny
     if not YUNET_MODEL.is_file():
         pytest.skip(f"YuNet model not found at {YUNET_MODEL}")
     output = tmp_path / "annotated.mp4"
-    face_video_demo.main(["--source", str(face_video), "--output", str(output), "--no-display", "--every", "3",
-                          "--model", str(tiny_model_file), "--detector", "yunet", "--detector-model", str(YUNET_MODEL)])
-    assert f"{FRAMES} frames (4 analysed)" in capsys.readouterr().out
+    assert run_video_demo(["--source", face_video, "--output", output, "--no-display", "--every", "3",
+                           "--model", tiny_model_file, "--detector", "yunet", "--detector-model", YUNET_MODEL]) == 0
+    captured = capsys.readouterr()
+    assert f"{FRAMES} frames (4 analysed)" in captured.out and "warning" not in captured.err
     frames, size, fps = video_properties(output)
     assert (frames, size) == (FRAMES, SIZE)
     assert fps == pytest.approx(FPS)
@@ -67,6 +70,7 @@ def test_output_video_keeps_frame_count_size_and_rate(face_video, tmp_path, tiny
     (["--source", "7", "--output", "out.mp4"], "cannot open camera 7"),
     (["--source", "0"], "pass --output FILE"),
     (["--source", "0", "--output", "out.mp4", "--every", "0"], "--every must be 1 or more"),
+    (["--source", "0", "--output", "/proc/nope/out.mp4"], "cannot write to the folder /proc/nope (--output)"),
 ])
 def test_errors_exit_2_with_one_line(argv, expected, tmp_path, tiny_model_file, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
@@ -126,3 +130,37 @@ def test_smooth_out_of_range_is_a_one_line_error(tmp_path, tiny_model_file, caps
     assert run_video_demo(["--source", tmp_path / "clip.mp4", "--output", tmp_path / "o.mp4", "--no-display",
                            "--smooth", "1.5", "--model", tiny_model_file]) == 2
     assert "--smooth must be at least 0 and less than 1" in capsys.readouterr().err
+
+
+def test_an_output_hard_linked_to_the_input_is_the_input(tmp_path, tiny_model_file, capsys):
+    clip = tmp_path / "clip.avi"
+    write_clip(clip, 4)
+    os.link(clip, tmp_path / "same.avi")
+    before = clip.read_bytes()
+    assert run_video_demo(["--source", clip, "--output", tmp_path / "same.avi", "--overwrite", "--no-display",
+                           "--model", tiny_model_file, "--detector", "haar"]) == 2
+    assert "is the input" in capsys.readouterr().err and clip.read_bytes() == before
+
+
+def write_clip(path, frames):
+    """A plain MJPG AVI of ``frames`` gray frames (plumbing: no faces needed)."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (160, 120))
+    for index in range(frames):
+        writer.write(np.full((120, 160, 3), 40 + 8 * index, np.uint8))
+    writer.release()
+
+
+def test_a_truncated_video_is_reported_with_the_frames_promised_and_read(tmp_path, tiny_model_file, capsys):
+    whole, cut = tmp_path / "whole.avi", tmp_path / "cut.avi"
+    write_clip(whole, 20)
+    cut.write_bytes(whole.read_bytes()[:whole.stat().st_size // 2])
+    common = ["--no-display", "--model", tiny_model_file, "--detector", "haar"]
+    assert run_video_demo(["--source", whole, "--output", tmp_path / "whole.mp4", *common]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert run_video_demo(["--source", cut, "--output", tmp_path / "cut.mp4", *common]) == 1
+    captured = capsys.readouterr()
+    read = int(re.search(r"^(\d+) frames", captured.out, re.M).group(1))
+    assert 0 < read < 20
+    assert f"warning: {cut}: its header promises 20 frames, {read} could be read (the file may be truncated)" \
+        in captured.err
+    assert video_properties(tmp_path / "cut.mp4")[0] == read  # what could be read is written
