@@ -91,7 +91,8 @@ def create_backbone(name="vggface2_resnet50", weights=None, input_shape=None):
     if weights is None or weights == "none":
         return model
     if not spec.weights:
-        raise FaceKitError(f"no pretrained weights exist for '{name}'; use weights=None (random init)")
+        raise FaceKitError(f"no pretrained weights exist for '{name}'; train it from random weights: "
+                           "--weights none (weights=None in Python)")
     if weights in spec.weights:
         source = spec.weights[weights]
         return source.load(model, fetch_weights(source, f"the {weights} weights of {name}"))
