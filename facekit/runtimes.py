@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from facekit.errors import FaceKitError
+from facekit.face_crops import face_batch
 from facekit.model_metadata import checked, read_metadata
 from facekit.results import predictions_from
 
@@ -23,13 +24,12 @@ SUFFIXES = (".keras", ".tflite", ".onnx")
 
 
 def _as_batch(faces, size):
-    """Crops (N,H,W,3) or one (H,W,3), RGB 0-255 -> float32 (N, size, size, 3), resized by area if needed."""
-    faces = np.asarray(faces)
-    if faces.ndim == 3:
-        faces = faces[None]
+    """Crops (N,H,W,3) or one (H,W,3), RGB 0-255 (checked: facekit.face_crops) -> float32 (N, size, size, 3),
+    resized by area if needed."""
+    faces = face_batch(faces)
     if faces.shape[1:3] != (size, size):
         faces = np.stack([cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA) for face in faces])
-    return faces.astype(np.float32)
+    return faces
 
 
 class ExportedPredictor:
@@ -83,6 +83,9 @@ class OnnxPredictor(ExportedPredictor):
         import onnxruntime  # imported here: only .onnx models need it
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count()
+        # Idle threads sleep instead of spinning: spinning took the cores that decoding and detection need (the
+        # video demo ran 8 frames/s with it, 32 without, on 2 busy cores; benchmarks/bench_runtimes.py)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._session = onnxruntime.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         except Exception as error:  # ONNX Runtime raises its own exception types for a bad file
