@@ -57,6 +57,16 @@ def test_batches_of_any_size_give_the_same_results():
     assert predictor.predict(crops[:0]) == [] and len(predictor.predict(crops[0])) == 1
 
 
+def test_an_exported_model_refuses_crops_that_are_not_rgb_0_255():
+    """As face.predict does (facekit/face_crops.py): floats in 0..1 would silently give another person."""
+    predictor = load_predictor(paths.default_model())
+    crops = np.random.default_rng(0).integers(0, 256, (2, 80, 80, 3)).astype(np.float32)
+    for bad, message in ((crops / 255, "scaled to 0..1"), (crops[..., :2], "must be RGB"),
+                         ([crops[0], crops[1, :40]], "different shapes")):
+        with pytest.raises(FaceKitError, match=message):
+            predictor.predict(bad)
+
+
 NO_TENSORFLOW = """
 import sys
 import face_demo, face_video_demo, facekit
