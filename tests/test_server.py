@@ -266,7 +266,7 @@ def test_wrong_routes_and_methods_answer_in_the_same_json():
     page = client.get("/")
     assert page.status_code == 200 and 'id="file"' in page.text and "/static/app.js" in page.text
     assert client.get("/static/app.js").status_code == 200
-    assert "/analyze" in client.get("/openapi.json").json()["paths"]
+    assert "/analyze" in client.get("/openapi.json").json()["paths"] and client.get("/docs").status_code == 200
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
