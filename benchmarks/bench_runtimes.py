@@ -1,0 +1,104 @@
+"""The demos as a user runs them, a fresh process each time: wall time and peak memory of face_demo.py on a photo,
+and face_video_demo.py's frames per second, for one model as .keras (Keras), .tflite (LiteRT) and .onnx (ONNX
+Runtime), with the default detector (YuNet).
+
+    .venv/bin/python -m benchmarks.bench_runtimes [--model face_weights/default/simple_cnn_80px.keras] [--repeats 3]
+    .venv/bin/python -m benchmarks.bench_runtimes --backbone vggface2_resnet50 --input-size 200   # untrained
+
+The .tflite and .onnx files are exported from the .keras one into a temporary folder (the shipped default's
+.tflite is the same export); runs of the three alternate, so that they share the machine's load. Photos: real
+UTKFace faces on gray canvases (1 face on 640x480, 10 on 1280x720, as benchmarks/bench_demo.py); video: 90 frames of
+640x480 with one face, every frame analysed. Wall and peak memory come from /usr/bin/time (elapsed, maximum RSS).
+"""
+import argparse
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+
+from benchmarks.bench_demo import scenes
+from facekit import paths
+from facekit.export import export_model
+from facekit.images import write_image
+from facekit.model import build_model
+from tests.face_scenes import compose
+
+PROJECT = Path(__file__).resolve().parents[1]
+VIDEO_FRAMES = 90
+
+
+def write_video(path):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (640, 480))
+    for frame in range(VIDEO_FRAMES):
+        image, _ = compose((480, 640), [(0, 200 + frame, 120, 200)])
+        writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    writer.release()
+
+
+def timed(command):
+    """Runs ``command`` under /usr/bin/time -> (wall seconds, peak MB, its stdout)."""
+    result = subprocess.run(["/usr/bin/time", "-f", "TIME %e %M", *command], cwd=PROJECT, capture_output=True,
+                            text=True)
+    if result.returncode != 0:
+        sys.exit(f"failed: {' '.join(command)}\n{result.stderr[-2000:]}")
+    wall, kilobytes = re.search(r"TIME ([\d.]+) (\d+)", result.stderr).groups()
+    return float(wall), int(kilobytes) / 1024, result.stdout
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=str(paths.default_model(".keras")))
+    parser.add_argument("--backbone", default=None, help="instead of --model: an untrained model of this backbone")
+    parser.add_argument("--input-size", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        keras_file = Path(args.model)
+        if args.backbone:
+            size = args.input_size
+            keras_file = folder / f"{args.backbone}.keras"
+            build_model(args.backbone, input_shape=None if size is None else (size, size, 3)).save(keras_file)
+        models = {".keras": keras_file}
+        for fmt, suffix in (("litert", ".tflite"), ("onnx", ".onnx")):
+            models[suffix], worst = export_model(keras_file, fmt, output=folder / f"model{suffix}")
+            print(f"exported {suffix}: largest difference from Keras {worst:.1e}")
+        photos = {}
+        for index, (name, image) in enumerate(scenes().items()):
+            photos[name] = folder / f"photo{index}.jpg"
+            write_image(photos[name], image)
+        video = folder / "one_face.mp4"
+        write_video(video)
+        python = sys.executable
+        runs = {}
+        for repeat in range(args.repeats):
+            for suffix, model in models.items():  # alternate the runtimes: they share the machine's load equally
+                for name, photo in photos.items():
+                    command = [python, "face_demo.py", str(photo), "--model", str(model), "--output",
+                               str(folder / "out.jpg"), "--overwrite"]
+                    runs.setdefault((suffix, name), []).append(timed(command)[:2])
+                command = [python, "face_video_demo.py", "--source", str(video), "--output", str(folder / "out.mp4"),
+                           "--overwrite", "--no-display", "--model", str(model)]
+                wall, peak, out = timed(command)
+                fps = float(re.search(r"at ([\d.]+) frames per second", out).group(1))
+                runs.setdefault((suffix, "video"), []).append((wall, peak, fps))
+        print(f"model {keras_file.name if not args.backbone else args.backbone} "
+              f"({args.input_size or 'natural'} px), {args.repeats} runs each, medians")
+        for name in photos:
+            for suffix in models:
+                walls, peaks = zip(*runs[(suffix, name)])
+                print(f"face_demo.py, {name:18} {suffix:7} wall {statistics.median(walls):5.2f} s   "
+                      f"peak {statistics.median(peaks):5.0f} MB")
+        for suffix in models:
+            walls, peaks, fps = zip(*runs[(suffix, "video")])
+            print(f"face_video_demo.py, 640x480, {VIDEO_FRAMES} frames, every frame {suffix:7} "
+                  f"{statistics.median(fps):5.1f} frames/s   (process wall {statistics.median(walls):5.2f} s, "
+                  f"peak {statistics.median(peaks):4.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()
