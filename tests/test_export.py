@@ -62,6 +62,12 @@ def test_existing_file_is_refused_and_kept(small_models, tmp_path):
     assert output.stat().st_size > 10_000 and metadata_path(output).is_file()
 
 
+def test_no_real_faces_to_check_against_is_a_one_line_error(small_models, tmp_path):
+    with pytest.raises(FaceKitError, match="no folder of real faces to check the export against .*--check-faces"):
+        export_model(small_models["simple_cnn"], "litert", output=tmp_path / "m.tflite", faces_folder=tmp_path / "x")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_difference_over_the_tolerance_writes_nothing(small_models, tmp_path):
     with pytest.raises(FaceKitError, match=r"differs from Keras by up to .* on 32 real faces \(tolerance 1e-12\)"):
         export_model(small_models["levi_hassner"], "onnx", output=tmp_path / "m.onnx", tolerance=1e-12)
