@@ -99,6 +99,9 @@ def train(config, resume=False, log=print):
     input_shape_for(backbone_spec(config.backbone), (size, size, 3))  # a size too small stops before the data is read
     if config.init and not Path(config.init).is_file():
         raise FaceKitError(f"--init model not found: {config.init}")
+    if config.init and cached_features(config):
+        raise FaceKitError("--init is for fine-tuning: with --freeze all the heads train on cached features of the "
+                           "backbone's own weights (add --no-feature-cache to start them from --init)")
     dataset_reader(config.data)  # --data exists and is a dataset: checked in a moment, read after the model is built
     if resume and run.best.exists() and not cached_features(config):
         load_model(run.best)  # a damaged checkpoint is named now, not after the remaining epochs

@@ -164,6 +164,10 @@ def test_init_starts_fine_tuning_from_a_trained_model(project, tiny_utkface, mon
                                                                     "best.keras")), **QUIET)
     for started, trained in zip(seen["weights"], probe.get_weights()):
         np.testing.assert_array_equal(started, trained)
+    # The cached-feature path builds its heads from scratch: --init there is refused, not ignored.
+    with pytest.raises(training.FaceKitError, match="--init is for fine-tuning"):
+        training.train(_config("cached_init", tiny_utkface, freeze="all",
+                               init=str(project / "face_weights" / "probe" / "best.keras")), **QUIET)
     # A model of another input size does not fit, and says so in one line.
     with pytest.raises(training.FaceKitError, match="--init .* input"):
         training.train(_config("wrong", tiny_utkface, epochs=1, input_size=48,
