@@ -9,7 +9,9 @@ Exported files (``face.py --export``) carry their preprocessing inside and their
 beside them (``facekit.model_metadata``). Every predictor has ``input_size`` (crop side in pixels), ``age_bins``,
 ``path`` and ``predict(crops, batch_size=64)``.
 """
+import contextlib
 import os
+import sys
 from pathlib import Path
 
 import cv2
@@ -55,6 +57,21 @@ class ExportedPredictor:
         return predictions_from(self.probabilities(faces, batch_size), self.age_bins)
 
 
+@contextlib.contextmanager
+def _stderr_silenced():
+    """LiteRT's C++ code writes "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." to the process's stderr
+    when it first allocates tensors, under every demo's output; failures still raise Python exceptions."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class LiteRtPredictor(ExportedPredictor):
     def __init__(self, path, threads=None, metadata=None):
         super().__init__(path, metadata)
@@ -70,7 +87,8 @@ class LiteRtPredictor(ExportedPredictor):
     def run_batch(self, batch):
         if self._batch != len(batch):  # the batch dimension is resized, then tensors allocated, once per size
             self._interpreter.resize_tensor_input(self._input, batch.shape, strict=False)
-            self._interpreter.allocate_tensors()
+            with _stderr_silenced() if self._batch is None else contextlib.nullcontext():
+                self._interpreter.allocate_tensors()
             self._batch = len(batch)
         self._interpreter.set_tensor(self._input, batch)
         self._interpreter.invoke()
