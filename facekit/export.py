@@ -7,6 +7,7 @@ output probability is reported, and an export over ``tolerance`` is refused. Exi
 """
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import cv2
@@ -43,8 +44,10 @@ def _write(model, fmt, path, size):
     if fmt == "litert":
         model.export(str(path), format="litert", verbose=False)
     else:  # a freshly loaded model has never been called: ONNX export needs the input signature
-        model.export(str(path), format="onnx", verbose=False,
-                     input_signature=[tf.TensorSpec((None, size, size, 3), tf.float32, name="image")])
+        with warnings.catch_warnings():  # tf2onnx 1.17 probes np.object, which NumPy 2 warns about
+            warnings.simplefilter("ignore", FutureWarning)
+            model.export(str(path), format="onnx", verbose=False,
+                         input_signature=[tf.TensorSpec((None, size, size, 3), tf.float32, name="image")])
 
 
 def _match_outputs(expected, outputs):
