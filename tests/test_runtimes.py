@@ -12,6 +12,7 @@ import pytest
 from facekit import paths
 from facekit.errors import FaceKitError
 from facekit.images import write_image
+from facekit.inference import FaceAnalyzer
 from facekit.model_metadata import metadata_path
 from facekit.runtimes import load_predictor
 from tests.face_scenes import compose
@@ -100,3 +101,25 @@ def test_demos_and_facade_import_no_tensorflow_with_the_default_model(tmp_path):
     assert "XNNPACK" not in result.stderr  # LiteRT's start-up line stays out of the demos' output
     assert "5 frames (5 analysed)" in result.stdout
     assert len(json.loads((tmp_path / "faces.json").read_text())[0]["faces"]) == 1
+
+
+@needs_utkface
+def test_every_runtime_finds_the_same_faces_and_predicts_as_keras(four_faces_scene, tmp_path):
+    """The whole path (YuNet, crops, model) with the default model as .keras, its shipped .tflite and an .onnx
+    export: the same boxes, and probabilities within the export's tolerance."""
+    from facekit.export import export_model  # TensorFlow: only this test needs it
+    image, placed = four_faces_scene
+    onnx, _ = export_model(paths.default_model(".keras"), "onnx", output=tmp_path / "default.onnx")
+    results = {path.suffix: FaceAnalyzer(path).analyze(image)
+               for path in (paths.default_model(".keras"), paths.default_model(), onnx)}
+    tolerance = json.loads(metadata_path(paths.default_model()).read_text())["check"]["tolerance"]
+    keras = results.pop(".keras")
+    assert len(keras) == len(placed)
+    for faces in results.values():
+        assert [face["box"] for face in faces] == [face["box"] for face in keras]
+        for mine, theirs in zip(faces, keras):
+            assert (mine["gender"], mine["race"]) == (theirs["gender"], theirs["race"])
+            assert abs(mine["age"] - theirs["age"]) <= 0.1
+            for head in ("gender", "race", "age_group"):
+                for name, p in theirs["probabilities"][head].items():
+                    assert abs(mine["probabilities"][head][name] - p) <= tolerance + 1e-4  # both rounded to 4 places
