@@ -1,11 +1,11 @@
 """The committed default model: small enough to ship, and still as good on real test faces as RESULTS.md says."""
 import json
 import numpy as np
-from PIL import Image
 
 from facekit import paths
 from facekit.data import split
 from facekit.datasets import read_dataset
+from facekit.images import read_image
 from facekit.model import load_model, predict
 from facekit.model_metadata import metadata_path
 from facekit.runtimes import load_predictor
@@ -28,7 +28,7 @@ def test_default_model_on_real_test_faces():
     """400 faces of the fixed test split (never seen in training), through predict() as the demos use it."""
     test = split(read_dataset(UTKFACE, log=lambda m: None))["test"]
     test = test.subset(np.random.default_rng(0).choice(len(test), 400, replace=False))  # names sort by age
-    faces = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in test.paths])
+    faces = np.stack([read_image(p) for p in test.paths])
     results = predict(load_model(MODEL), faces)
     ages = np.array([r["age"] for r in results])
     genders = np.array([("male", "female").index(r["gender"]) for r in results])
@@ -51,7 +51,7 @@ def test_shipped_tflite_agrees_with_the_keras_model_on_real_faces():
     """200 test-split faces through both runtimes: probabilities within the tolerance the export was checked to."""
     test = split(read_dataset(UTKFACE, log=lambda m: None))["test"]
     test = test.subset(np.random.default_rng(1).choice(len(test), 200, replace=False))
-    faces = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in test.paths])
+    faces = np.stack([read_image(p) for p in test.paths])
     exported, keras = load_predictor(EXPORTED), load_predictor(MODEL)
     tolerance = json.loads(metadata_path(EXPORTED).read_text())["check"]["tolerance"]
     got, want = exported.probabilities(faces), keras.probabilities(faces)

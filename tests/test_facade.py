@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 import facekit
-from facekit import images
+from facekit import images, paths
 from facekit.errors import FaceKitError
 from facekit.images import write_image
 from tests.face_scenes import iou
 
 PROJECT = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL = PROJECT / "face_weights" / "default" / "simple_cnn_80px.keras"
+DEFAULT_MODEL = paths.default_model(".keras")
 KEYS = {"box", "score", "landmarks", "age", "age_std", "gender", "gender_probability", "race", "race_probability",
         "probabilities"}
 

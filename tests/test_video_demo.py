@@ -1,15 +1,16 @@
 """face_video_demo.py on a short video of real faces: same frame count, size and rate out; clear errors."""
 import os
 import re
-import time
+import threading
 
 import cv2
 import numpy as np
 import pytest
 
 import face_video_demo
+from facekit import video
 from facekit.drawing import draw_fps, text_box_size
-from facekit.video import FrameRate, annotate_video
+from facekit.video import FrameRate
 from tests.face_scenes import YUNET_MODEL, compose
 from tests.shared_data import UTKFACE
 
@@ -103,27 +104,61 @@ def test_banner_shows_the_display_and_the_analysis_rate():
     assert (small[5, text_box_size(small, "30.0 FPS")[0] + 5] == 0).all()  # the banner reaches past the first part
 
 
-class SlowAnalyzer:
-    """Takes 30 ms a frame and finds one face: a stand-in for a slow model, for the live loop's plumbing."""
+class LockstepCamera:
+    """A camera of ``count`` frames whose next frame comes only once the previous one was shown (``shown``
+    released): none dropped, whatever the machine's load."""
+
+    def __init__(self, count):
+        self.left, self.shown = count, threading.Semaphore(1)
+
+    def get(self, prop):
+        return FPS
+
+    def read(self):
+        assert self.shown.acquire(timeout=10), "the previous frame was never shown"
+        if self.left == 0:
+            return False, None
+        self.left -= 1
+        return True, np.full((120, 160, 3), 40 + 8 * self.left, np.uint8)
+
+    def release(self):
+        pass
+
+
+class GatedAnalyzer:
+    """Finds one face, but its first analysis returns only once ``SHOWN_FIRST`` frames were shown."""
+    SHOWN_FIRST = 5
 
     def __init__(self):
-        self.calls = 0
+        self.calls, self.gate, self.waited = 0, threading.Event(), None
 
     def analyze(self, frame):
-        time.sleep(0.03)
+        if self.calls == 0:
+            self.waited = self.gate.wait(timeout=10)
         self.calls += 1
         return [{"box": {"x": 10, "y": 10, "width": 50, "height": 50}, "age": 30.0, "gender": "female",
                  "race": "White", "probabilities": {"gender": {"male": 0.1, "female": 0.9},
                                                     "race": {"White": 1.0}}}]
 
 
-def test_live_source_is_shown_while_the_analysis_runs_behind(face_video, tmp_path):
-    """A camera's frames do not wait for the analysis: fewer frames are analysed than shown, all of them drawn."""
-    analyzer = SlowAnalyzer()
-    frames, analysed, _ = annotate_video(analyzer, cv2.VideoCapture(str(face_video)), tmp_path / "live.mp4",
-                                         live=True, smoothing=0.8)
-    assert 1 <= analysed == analyzer.calls < frames <= FRAMES
-    assert video_properties(tmp_path / "live.mp4")[0] == frames
+def test_live_source_is_shown_while_the_analysis_runs_behind(tmp_path, monkeypatch):
+    """A camera's frames do not wait for the analysis: frames are shown while the first one is analysed, all of
+    them drawn and written."""
+    camera, analyzer, shown, draw = LockstepCamera(FRAMES), GatedAnalyzer(), [], video.annotate
+
+    def annotate_and_count(frame, results):
+        shown.append(len(results))
+        if len(shown) == GatedAnalyzer.SHOWN_FIRST:
+            analyzer.gate.set()
+        camera.shown.release()
+        return draw(frame, results)
+
+    monkeypatch.setattr(video, "annotate", annotate_and_count)
+    frames, analysed, _ = video.annotate_video(analyzer, camera, tmp_path / "live.mp4", live=True, smoothing=0.8)
+    assert analyzer.waited is True  # the first analysis ended because frames were shown meanwhile
+    assert frames == FRAMES and shown[:GatedAnalyzer.SHOWN_FIRST] == [0] * GatedAnalyzer.SHOWN_FIRST
+    assert 1 <= analysed == analyzer.calls <= FRAMES - GatedAnalyzer.SHOWN_FIRST + 1
+    assert video_properties(tmp_path / "live.mp4")[0] == FRAMES
 
 
 def test_smooth_out_of_range_is_a_one_line_error(tmp_path, tiny_model_file, capsys):
