@@ -1,5 +1,7 @@
 """Boxes and labels on RGB images. Everything here takes and returns RGB: colours are RGB triples, and only
 the code that talks to OpenCV's video I/O converts to BGR (drawing BGR colours on RGB swapped them before)."""
+import math
+
 import cv2
 import numpy as np
 
@@ -10,8 +12,9 @@ BANNER_RGB = (0, 0, 0)
 
 
 def face_label(face):
-    """``F 32 Asian``: gender initial, age in years, race (of a face's entry, ``facekit.results.face_entry``)."""
-    return f"{face['gender'][0].upper()} {round(face['age'])} {face['race']}"
+    """``F 32 Asian``: gender initial, age in years, race (of a face's entry, ``facekit.results.face_entry``). The age
+    is rounded half up, as the page's Math.round (facekit/static/app.js) does: 28.5 is 29 on both."""
+    return f"{face['gender'][0].upper()} {math.floor(face['age'] + 0.5)} {face['race']}"
 
 
 def text_style(image):

@@ -15,6 +15,12 @@ def test_label_text():
     assert face_label(MALE) == "M 70 White"
 
 
+def test_label_rounds_a_half_year_up_as_the_page_does():
+    """The page's Math.round(28.5) is 29; Python's round(28.5) would draw 28 on the JPEG."""
+    assert face_label({**FEMALE, "age": 28.5}) == "F 29 Asian"
+    assert face_label({**FEMALE, "age": 27.5}) == "F 28 Asian"
+
+
 def test_box_drawn_in_rgb_and_input_untouched():
     image = np.full((480, 640, 3), 128, np.uint8)
     annotated = annotate(image, [face_entry(Face((200, 200, 100, 120), 0.9), FEMALE)])
