@@ -10,16 +10,9 @@ Takes the demos' --model and detector options. Errors in the options: one line o
 """
 import argparse
 
-from facekit.cli import add_analyzer_arguments, exit_with_error, positive_int
+from facekit.cli import add_analyzer_arguments, exit_with_error, positive_float, positive_int
 from facekit.errors import FaceKitError
 from facekit.server import serve
-
-
-def positive_float(text):
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
-    return value
 
 
 def parse_args(argv):

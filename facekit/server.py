@@ -11,12 +11,15 @@ threads, and the analyzer, which is not safe to share between threads, runs unde
 while the event loop stays free, so a slow photo never holds up /health. Errors are one line of JSON,
 ``{"error": "..."}``: 400 for an empty, non-image or truncated upload, 413 for one over the size or pixel limit.
 """
+import argparse
 import json
 import logging
+import os
 import threading
 import time
 from pathlib import Path
 
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -26,6 +29,7 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from facekit import paths
+from facekit.cli import analyzer_from_args
 from facekit.detectors import spec_of
 from facekit.drawing import annotate_photo
 from facekit.results import in_file_pixels
@@ -54,12 +58,23 @@ def model_info(analyzer):
         name = str(path.resolve().relative_to(paths.face_weights_dir().resolve()))
     except ValueError:
         name = path.name
-    metrics = None
-    metrics_file = path.with_name("metrics.json")
-    if metrics_file.is_file():
+    return {"model": name, "model_file": str(path), "metrics": read_metrics(path.with_name("metrics.json"))}
+
+
+def read_metrics(metrics_file):
+    """The plain numbers and names of a model's metrics.json; None without one, or with a warning when it is not a
+    JSON object (the service starts all the same: the file only feeds /version)."""
+    if not metrics_file.is_file():
+        return None
+    try:
         scores = json.loads(metrics_file.read_text())
-        metrics = {key: value for key, value in scores.items() if not isinstance(value, (dict, list))}
-    return {"model": name, "model_file": str(path), "metrics": metrics}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        log.warning("%s: ignored, not readable JSON (%s)", metrics_file, error)
+        return None
+    if not isinstance(scores, dict):
+        log.warning("%s: ignored, not a JSON object", metrics_file)
+        return None
+    return {key: value for key, value in scores.items() if not isinstance(value, (dict, list))}
 
 
 class Service:
@@ -197,7 +212,6 @@ ARGS_VARIABLE = "FACEKIT_SERVER_ARGS"
 
 def app_from_args(args):
     """The app for parsed face_server.py options: the analyzer built as the demos build theirs (facekit.cli)."""
-    from facekit.cli import analyzer_from_args
     analyzer = analyzer_from_args(args)
     return create_app(analyzer, max_upload_bytes=int(args.max_upload_mb * 1e6),
                       detect_max_pixels=int(args.max_megapixels * 1e6))
@@ -205,16 +219,12 @@ def app_from_args(args):
 
 def app_from_environment():
     """uvicorn's factory in each worker process: the options face_server.py put in FACEKIT_SERVER_ARGS."""
-    import argparse
-    import os
     return app_from_args(argparse.Namespace(**json.loads(os.environ[ARGS_VARIABLE])))
 
 
 def serve(args):
     """Runs uvicorn: in this process with one worker (the model is loaded before the port is opened, so a bad
     option fails at once), or in ``args.workers`` processes, each loading the model once (after a check here)."""
-    import os
-    import uvicorn
     options = {"host": args.host, "port": args.port, "log_level": "info"}
     if args.workers == 1:
         uvicorn.run(app_from_args(args), **options)

@@ -17,15 +17,16 @@ from PIL import Image
 import face_demo
 import face_server
 import facekit.inference
+from facekit import paths
 from facekit.detection import HaarDetector
 from facekit.drawing import BANNER_RGB, BOX_COLOURS_RGB
 from facekit.images import read_image, write_image
-from facekit.server import app_from_args, create_app
+from facekit.server import ARGS_VARIABLE, app_from_args, app_from_environment, create_app
 from facekit.uploads import encode_jpeg
 from tests.face_scenes import YUNET_MODEL, compose, iou, make_detector
 
-PROJECT = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL = PROJECT / "face_weights" / "default" / "simple_cnn_80px.keras"
+DEFAULT_MODEL = paths.default_model(".keras")
+DEFAULT_MODEL_NAME = str(DEFAULT_MODEL.relative_to(paths.face_weights_dir()))  # as /version names it
 MIN_IOU = 0.5  # as tests/test_detection.py: the placed square is UTKFace's crop, not a detector's box
 
 
@@ -58,7 +59,7 @@ def test_faces_found_where_placed_with_the_entries_of_face_demo_json(client, fou
     assert response.status_code == 200
     answer = response.json()
     assert (answer["width"], answer["height"]) == (1000, 700) and "detection_scale" not in answer
-    assert answer["model"] == "default/simple_cnn_80px.keras" and answer["detector"] == "yunet"
+    assert answer["model"] == DEFAULT_MODEL_NAME and answer["detector"] == "yunet"
     assert set(answer["timings"]) == {"read", "queue", "detect", "predict", "total"}
     assert answer["timings"]["detect"] > 0 and answer["timings"]["predict"] > 0
     assert_found_where_placed(answer["faces"], placed)
@@ -195,9 +196,34 @@ def test_the_model_is_loaded_once_for_many_requests(tiny_model_file, monkeypatch
     assert version["model"] == "tiny.keras" and version["detector"] == "haar" and version["metrics"] is None
 
 
+def test_workers_build_their_app_from_the_options_passed_in_the_environment(tiny_model_file, monkeypatch):
+    """--workers 2: uvicorn gets the factory, and each worker's app has the options given on the command line."""
+    started = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.update(app=app, **options))
+    monkeypatch.setenv(ARGS_VARIABLE, "")  # restored afterwards: serve sets it
+    face_server.main(["--model", str(tiny_model_file), "--detector", "haar", "--workers", "2",
+                      "--max-upload-mb", "3"])
+    assert started["app"] == "facekit.server:app_from_environment" and started["factory"] is True
+    assert started["workers"] == 2
+    version = TestClient(app_from_environment()).get("/version").json()
+    assert version["model"] == "tiny.keras" and version["detector"] == "haar"
+    assert version["model_file"] == str(tiny_model_file) and version["max_upload_bytes"] == 3_000_000
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]"])
+def test_a_malformed_metrics_json_is_ignored_with_a_warning(text, tiny_model_file, tmp_path, caplog):
+    model = tmp_path / "tiny.keras"
+    model.write_bytes(tiny_model_file.read_bytes())
+    (tmp_path / "metrics.json").write_text(text)
+    version = TestClient(app_from_args(face_server.parse_args(["--model", str(model), "--detector", "haar"]))
+                         ).get("/version").json()
+    assert version["model"] == "tiny.keras" and version["metrics"] is None
+    assert "metrics.json: ignored" in caplog.text
+
+
 def test_version_names_the_model_its_test_metrics_and_the_detector(client):
     version = client.get("/version").json()
-    assert version["model"] == "default/simple_cnn_80px.keras" and version["detector"] == "yunet"
+    assert version["model"] == DEFAULT_MODEL_NAME and version["detector"] == "yunet"
     metrics = json.loads((DEFAULT_MODEL.parent / "metrics.json").read_text())
     assert version["metrics"]["age_mae"] == metrics["age_mae"] and version["metrics"]["n_test"] == metrics["n_test"]
     assert version["max_upload_bytes"] == 10_000_000
@@ -279,3 +305,10 @@ def test_a_bad_option_is_one_line_and_exit_status_2(workers, tmp_path, capsys, m
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and "missing.keras" in err[0]
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "0"])
+def test_max_upload_mb_must_be_a_finite_positive_number(value, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        face_server.parse_args(["--max-upload-mb", value])
+    assert exit_info.value.code == 2 and f"must be more than 0, not {value}" in capsys.readouterr().err
