@@ -15,7 +15,7 @@ import sys
 
 import cv2
 
-from facekit.cli import add_analyzer_arguments, analyzer_from_args, exit_with_error
+from facekit.cli import add_analyzer_arguments, analyzer_from_args, exit_with_error, past_weight, positive_int
 from facekit.errors import FaceKitError
 from facekit.outputs import check_output
 from facekit.video import annotate_video, display_available, open_capture
@@ -27,9 +27,9 @@ def parse_args(argv):
     parser.add_argument("--output", default=None, metavar="FILE", help="write the annotated video here (.mp4)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
     parser.add_argument("--no-display", action="store_true", help="do not show a window")
-    parser.add_argument("--every", type=int, default=1, metavar="N",
+    parser.add_argument("--every", type=positive_int, default=1, metavar="N",
                         help="analyse every N-th frame, reusing its results in between (default: 1)")
-    parser.add_argument("--smooth", type=float, nargs="?", const=0.8, default=None, metavar="S",
+    parser.add_argument("--smooth", type=past_weight, nargs="?", const=0.8, default=None, metavar="S",
                         help="smooth each tracked face's age, gender and race over frames: S is the weight of the "
                              "past, 0-1 (default 0.8 when given without a value)")
     add_analyzer_arguments(parser)
@@ -37,10 +37,6 @@ def parse_args(argv):
 
 
 def check_arguments(args):
-    if args.every < 1:
-        raise FaceKitError(f"--every must be 1 or more, not {args.every}")
-    if args.smooth is not None and not 0 <= args.smooth < 1:
-        raise FaceKitError(f"--smooth must be at least 0 and less than 1, not {args.smooth}")
     if args.output is not None:  # never the input, never an existing file unless --overwrite, a writable folder
         check_output(args.output, "--output", [] if args.source.isdigit() else [args.source], args.overwrite)
 

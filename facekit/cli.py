@@ -36,6 +36,8 @@ positive_int = _number("positive_int", int, lambda value: value >= 1, "1 or more
 positive_float = _number("positive_float", float, lambda value: value > 0, "more than 0")
 non_negative_float = _number("non_negative_float", float, lambda value: value >= 0, "0 or more")
 probability = _number("probability", float, lambda value: 0 <= value <= 1, "between 0 and 1")
+past_weight = _number("past_weight", float, lambda value: 0 <= value < 1, "at least 0 and less than 1")
+finite_float = _number("finite_float", float, lambda value: True, "a finite number")
 
 
 def allow_large_images():
@@ -56,9 +58,9 @@ def add_analyzer_arguments(parser):
     parser.add_argument("--detector-model", default=None, metavar="PATH",
                         help="model file of the ssd (.pb, with its .pbtxt beside it) or yunet (.onnx; default: the "
                              "one shipped with facekit) detector")
-    parser.add_argument("--min-score", type=float, default=None,
+    parser.add_argument("--min-score", type=finite_float, default=None,
                         help="detection confidence threshold (default: the detector's own)")
-    parser.add_argument("--crop-scale", type=float, default=1.0,
+    parser.add_argument("--crop-scale", type=positive_float, default=1.0,
                         help="face crop size relative to the measured training-like crop (>1: more margin)")
 
 

@@ -70,7 +70,6 @@ def test_output_video_keeps_frame_count_size_and_rate(face_video, tmp_path, tiny
     (["--source", "missing.mp4", "--output", "out.mp4"], "video file not found: missing.mp4"),
     (["--source", "7", "--output", "out.mp4"], "cannot open camera 7"),
     (["--source", "0"], "pass --output FILE"),
-    (["--source", "0", "--output", "out.mp4", "--every", "0"], "--every must be 1 or more"),
     (["--source", "0", "--output", "/proc/nope/out.mp4"], "cannot write to the folder /proc/nope (--output)"),
 ])
 def test_errors_exit_2_with_one_line(argv, expected, tmp_path, tiny_model_file, monkeypatch, capsys):
@@ -161,10 +160,25 @@ def test_live_source_is_shown_while_the_analysis_runs_behind(tmp_path, monkeypat
     assert video_properties(tmp_path / "live.mp4")[0] == FRAMES
 
 
-def test_smooth_out_of_range_is_a_one_line_error(tmp_path, tiny_model_file, capsys):
-    assert run_video_demo(["--source", tmp_path / "clip.mp4", "--output", tmp_path / "o.mp4", "--no-display",
-                           "--smooth", "1.5", "--model", tiny_model_file]) == 2
-    assert "--smooth must be at least 0 and less than 1" in capsys.readouterr().err
+@pytest.mark.parametrize("option, value, expected", [
+    ("--every", "0", "argument --every: must be 1 or more, not 0"),
+    ("--smooth", "1.5", "argument --smooth: must be at least 0 and less than 1, not 1.5"),
+    ("--smooth", "1", "argument --smooth: must be at least 0 and less than 1, not 1"),
+    ("--smooth", "nan", "argument --smooth: must be at least 0 and less than 1, not nan"),
+    ("--min-score", "nan", "argument --min-score: must be a finite number, not nan"),
+    ("--crop-scale", "nan", "argument --crop-scale: must be more than 0, not nan"),
+    ("--crop-scale", "0", "argument --crop-scale: must be more than 0, not 0"),
+])
+def test_out_of_range_options_are_refused_by_the_parser(option, value, expected, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        face_video_demo.parse_args(["--source", "0", option, value])
+    assert exit_info.value.code == 2 and expected in capsys.readouterr().err
+
+
+def test_smooth_and_min_score_in_range_are_taken():
+    args = face_video_demo.parse_args(["--source", "0", "--smooth", "0", "--min-score", "-1.5", "--every", "2"])
+    assert (args.smooth, args.min_score, args.every) == (0.0, -1.5, 2)
+    assert face_video_demo.parse_args(["--source", "0", "--smooth"]).smooth == 0.8
 
 
 def test_an_output_hard_linked_to_the_input_is_the_input(tmp_path, tiny_model_file, capsys):
