@@ -4,6 +4,9 @@
     python face_train.py --data DIR --backbone simple_cnn --weights none --epochs 40 --run small
     python face_train.py --evaluate face_weights/small/best.keras --data DIR
     python face_train.py --resume --run small            # after an interruption
+    python face_train.py --data train.csv --label-column gender --backbone simple_cnn --weights none --run csv
+    python face_train.py --predict test.csv --model face_weights/csv/best.keras --output submission.csv \
+        --sample sampleSubmit.csv
 
 Exit status: 0 done; 2 an error, told in one line on stderr (argparse's usage line for a value out of range);
 130 interrupted (Ctrl+C): one line saying how many epochs are kept and the --resume command that continues.
@@ -20,6 +23,7 @@ from facekit.evaluation import evaluate_saved
 from facekit.hardware import PRECISIONS
 from facekit.pipeline import Augmentation
 from facekit.run_folder import RunFolder
+from facekit.submission import write_submission
 from facekit.training import TrainConfig, resume, train
 
 DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
@@ -27,11 +31,21 @@ DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not M
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", help="folder of images in UTKFace naming (AGE_GENDER_RACE_*.jpg)")
+    p.add_argument("--data", help="folder of images in UTKFace naming (AGE_GENDER_RACE_*.jpg), or a .csv file "
+                                  "(id, file or path column; age, gender, race or label columns)")
+    p.add_argument("--images", help="with a .csv --data or --predict: the images folder (default: the CSV's folder)")
+    p.add_argument("--label-column", choices=("gender", "age", "race"),
+                   help="with a .csv: what its label column holds; with --predict: the head written as the label "
+                        "(default gender: 0 male, 1 female)")
     p.add_argument("--evaluate", metavar="MODEL", help="evaluate this saved .keras model instead of training")
-    p.add_argument("--output", help="with --evaluate: metrics JSON path (default: MODEL_DIR/evaluation/)")
+    p.add_argument("--output", help="with --evaluate: metrics JSON path (default: MODEL_DIR/evaluation/); "
+                                    "with --predict: the submission file")
     p.add_argument("--overwrite", action="store_true",
-                   help="with --evaluate: replace existing metrics and plots (never the model)")
+                   help="with --evaluate or --predict: replace existing outputs (never the model)")
+    p.add_argument("--predict", metavar="TEST_CSV",
+                   help="write a submission file: one label per image of this CSV (needs --model, --output)")
+    p.add_argument("--model", help="with --predict: the saved .keras model")
+    p.add_argument("--sample", help="with --predict: a sample submission file whose header and id order to follow")
     p.add_argument("--run", help="run name: face_weights/RUN/ and logs/RUN/ (default: BACKBONE_freeze-FREEZE)")
     p.add_argument("--resume", action="store_true",
                    help="continue the interrupted run --run with its saved settings (--epochs may change their count)")
@@ -65,7 +79,11 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.resume and not args.run:
         p.error("--resume needs --run NAME")
-    if not args.resume and not args.data:
+    if args.predict and not (args.model and args.output):
+        p.error("--predict needs --model and --output")
+    if (args.model or args.sample) and not args.predict:
+        p.error("--model and --sample go with --predict")
+    if not args.resume and not args.predict and not args.data:
         p.error("--data DIR is required")
     return args
 
@@ -73,15 +91,21 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     try:
+        if args.predict:
+            write_submission(args.predict, args.model, args.output, images=args.images, sample=args.sample,
+                             head=args.label_column or "gender", overwrite=args.overwrite)
+            return
         if args.evaluate:
-            evaluate_saved(args.evaluate, args.data, args.output, limit=args.limit, overwrite=args.overwrite)
+            evaluate_saved(args.evaluate, args.data, args.output, limit=args.limit, overwrite=args.overwrite,
+                           images=args.images, label_column=args.label_column)
             return
         if args.resume:
             resume(args.run, epochs=args.epochs)
             return
         augmentation = Augmentation.off() if args.no_augment else Augmentation(mixup=args.mixup, erase=args.erase)
         config = TrainConfig(
-            data=args.data, run=args.run or default_run_name(args), backbone=args.backbone,
+            data=args.data, images=args.images, label_column=args.label_column,
+            run=args.run or default_run_name(args), backbone=args.backbone,
             weights=None if args.weights == "none" else args.weights, freeze=args.freeze,
             input_size=args.input_size, epochs=args.epochs or DEFAULTS["epochs"], batch_size=args.batch_size,
             limit=args.limit,
@@ -98,7 +122,7 @@ def main(argv=None):
 
 def interrupted(args):
     """Where an interrupted command stopped, and how to go on."""
-    if args.evaluate:
+    if args.evaluate or args.predict:
         return "interrupted: nothing was written"
     run = RunFolder.named(args.run or default_run_name(args))
     if not run.config.exists():

@@ -46,12 +46,17 @@ class Samples:
         return {name: count for name, count in counts.items() if count}
 
 
-def require_labels(samples, purpose):
-    """Stops, in one line, when some image lacks a label that ``purpose`` needs (all three, for now)."""
-    missing = samples.missing_labels()
-    if missing:
-        raise FaceKitError(f"{purpose} needs an age, gender and race for every image, but "
-                           + ", ".join(f"{count} have no {label}" for label, count in missing.items()))
+    def labelled_heads(self):
+        """The heads ("age", "gender", "race") that at least one image has a label for."""
+        columns = {"age": self.ages, "gender": self.genders, "race": self.races}
+        return [head for head, values in columns.items() if (values != MISSING).any()]
+
+
+def require_some_label(samples, purpose):
+    """Stops, in one line, when no image has an age, a gender or a race: nothing to train on or score."""
+    if not samples.labelled_heads():
+        raise FaceKitError(f"{purpose} needs labels, but none of the {len(samples)} images has an age, a gender "
+                           "or a race")
 
 
 def _counts(values, names):
@@ -96,8 +101,10 @@ def save_split(splits, path):
 
 
 def oversample_rare_ages(samples):
-    """Repeats images of rare age decades (up to 4x, by the square root of their rarity)."""
-    decades = age_decade(samples.ages)
-    counts = np.bincount(decades, minlength=10)
-    repeats = np.clip(np.round(np.sqrt(counts.max() / np.maximum(counts, 1))), 1, 4).astype(int)
-    return samples.subset(np.repeat(np.arange(len(samples)), repeats[decades]))
+    """Repeats images of rare age decades (up to 4x, by the square root of their rarity); images without an age
+    are kept once."""
+    known = samples.ages != MISSING
+    decades = age_decade(np.where(known, samples.ages, 0))
+    counts = np.bincount(decades[known], minlength=10)
+    repeats = np.clip(np.round(np.sqrt(max(counts.max(), 1) / np.maximum(counts, 1))), 1, 4).astype(int)
+    return samples.subset(np.repeat(np.arange(len(samples)), np.where(known, repeats[decades], 1)))

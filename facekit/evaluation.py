@@ -6,8 +6,8 @@ import numpy as np
 from matplotlib.figure import Figure  # not pyplot: no backend to choose, no global figure state
 from tqdm import tqdm
 
-from facekit.data import require_labels, split
-from facekit.datasets import read_dataset
+from facekit.data import MISSING, require_some_label, split
+from facekit.datasets import dataset_reader, read_dataset
 from facekit.labels import GENDERS, RACES, age_decade, age_group, age_group_names, decade_name
 from facekit.model import age_bins_of, load_model, predict_batches
 from facekit.outputs import check_output, check_replaceable, replacing, write_text
@@ -15,29 +15,50 @@ from facekit.pipeline import image_batches
 
 
 def compute_metrics(samples, probs, age_bins):
-    """The metrics of metrics.json, plus breakdowns that show who the model fails."""
-    require_labels(samples, "evaluation")
-    ages = age_bins.expected_age(probs["age"])
-    error = np.abs(ages - samples.ages)
-    true_group, pred_group = age_group(samples.ages), age_group(ages)
-    gender_pred, race_pred = probs["gender"].argmax(1), probs["race"].argmax(1)
-    gender_ok, race_ok = gender_pred == samples.genders, race_pred == samples.races
-    decades = age_decade(samples.ages)
-    return {
-        "n_test": int(len(samples)),
-        "age_mae": round(float(error.mean()), 3),
-        "age_cs5": round(float((error <= 5).mean()), 4),
-        "age_group_exact": round(float((true_group == pred_group).mean()), 4),
-        "age_group_1off": round(float((np.abs(true_group - pred_group) <= 1).mean()), 4),
-        "gender_acc": round(float(gender_ok.mean()), 4),
-        "race_acc": round(float(race_ok.mean()), 4),
-        "age_mae_by_decade": {decade_name(d): round(float(error[decades == d].mean()), 2)
-                              for d in range(10) if (decades == d).any()},
-        "gender_acc_by_gender": {g: round(float(gender_ok[samples.genders == i].mean()), 4)
-                                 for i, g in enumerate(GENDERS) if (samples.genders == i).any()},
-        "gender_acc_by_race": {r: round(float(gender_ok[samples.races == i].mean()), 4)
-                               for i, r in enumerate(RACES) if (samples.races == i).any()},
-    }
+    """The metrics of metrics.json, plus breakdowns that show who the model fails; each head is scored on the
+    images that have its label, and a head no image has a label for is left out."""
+    require_some_label(samples, "evaluation")
+    metrics = {"n_test": int(len(samples))}
+    heads = samples.labelled_heads()
+    if len(heads) < 3:
+        metrics["heads"] = heads
+    gender_ok = probs["gender"].argmax(1) == samples.genders
+    if "age" in heads:
+        known = samples.ages != MISSING
+        true_ages = samples.ages[known]
+        ages = age_bins.expected_age(probs["age"][known])
+        error = np.abs(ages - true_ages)
+        true_group, pred_group = age_group(true_ages), age_group(ages)
+        decades = age_decade(true_ages)
+        metrics.update({
+            **_count("n_age", known),
+            "age_mae": round(float(error.mean()), 3),
+            "age_cs5": round(float((error <= 5).mean()), 4),
+            "age_group_exact": round(float((true_group == pred_group).mean()), 4),
+            "age_group_1off": round(float((np.abs(true_group - pred_group) <= 1).mean()), 4)})
+    if "gender" in heads:
+        known = samples.genders != MISSING
+        metrics.update({**_count("n_gender", known), "gender_acc": round(float(gender_ok[known].mean()), 4)})
+    if "race" in heads:
+        known = samples.races != MISSING
+        race_ok = probs["race"].argmax(1) == samples.races
+        metrics.update({**_count("n_race", known), "race_acc": round(float(race_ok[known].mean()), 4)})
+    if "age" in heads:
+        metrics["age_mae_by_decade"] = {decade_name(d): round(float(error[decades == d].mean()), 2)
+                                        for d in range(10) if (decades == d).any()}
+    if "gender" in heads:
+        metrics["gender_acc_by_gender"] = {g: round(float(gender_ok[samples.genders == i].mean()), 4)
+                                           for i, g in enumerate(GENDERS) if (samples.genders == i).any()}
+        if "race" in heads:
+            metrics["gender_acc_by_race"] = {
+                r: round(float(gender_ok[(samples.races == i) & (samples.genders != MISSING)].mean()), 4)
+                for i, r in enumerate(RACES) if ((samples.races == i) & (samples.genders != MISSING)).any()}
+    return metrics
+
+
+def _count(name, known):
+    """{name: images with the label}, only when some image of the split lacks it."""
+    return {} if known.all() else {name: int(known.sum())}
 
 
 def confusion(true, pred, n):
@@ -55,16 +76,22 @@ def _save_figure(fig, path):
 
 
 def save_plots(samples, probs, age_bins, folder):
-    """Confusion matrices (gender, race, age groups) and MAE per age decade, as PNG files."""
+    """Confusion matrices (gender, race, age groups) and MAE per age decade, as PNG files, over the images with
+    the label; a plot whose label no image has is not drawn."""
     folder = Path(folder)
     ages = age_bins.expected_age(probs["age"])
     tables = {
         PLOTS[0]: (samples.genders, probs["gender"].argmax(1), GENDERS),
         PLOTS[1]: (samples.races, probs["race"].argmax(1), RACES),
-        PLOTS[2]: (age_group(samples.ages), age_group(ages), age_group_names()),
+        PLOTS[2]: (np.where(samples.ages == MISSING, MISSING, age_group(samples.ages)), age_group(ages),
+                   age_group_names()),
     }
     written = []
     for name, (true, pred, labels) in tables.items():
+        known = true != MISSING
+        if not known.any():
+            continue
+        true, pred = true[known], pred[known]
         matrix = confusion(true, pred, len(labels))
         share = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
         fig = Figure(figsize=(1.1 * len(labels) + 2, 1.0 * len(labels) + 1.5))
@@ -82,9 +109,12 @@ def save_plots(samples, probs, age_bins, folder):
         _save_figure(fig, folder / name)
         written.append(folder / name)
 
-    decades = age_decade(samples.ages)
+    known = samples.ages != MISSING
+    if not known.any():
+        return written
+    decades = age_decade(samples.ages[known])
     present = [d for d in range(10) if (decades == d).any()]
-    error = np.abs(ages - samples.ages)
+    error = np.abs(ages[known] - samples.ages[known])
     fig = Figure(figsize=(7, 3.5))
     ax = fig.subplots()
     ax.bar([decade_name(d) for d in present], [error[decades == d].mean() for d in present])
@@ -112,18 +142,19 @@ def evaluate(model, samples, output_json, data, limit=None, batch_size=64):
     return metrics
 
 
-def evaluate_saved(model_path, data, output=None, limit=None, overwrite=False, log=print):
+def evaluate_saved(model_path, data, output=None, limit=None, overwrite=False, log=print, **data_options):
     """``--evaluate``: a saved model on the same fixed test split; metrics JSON and plots at ``output``.
 
     Checked before anything is loaded: the output is not the model, and neither it nor the plots beside it exist
     unless ``overwrite``."""
+    dataset_reader(data, **data_options)  # a --data that is not a dataset fails before the model loads
     model_path = Path(model_path)
     output = Path(output) if output else model_path.parent / "evaluation" / "metrics.json"
     check_output(output, "--output", inputs=[model_path], overwrite=overwrite)
     for plot in PLOTS:
         check_replaceable(output.parent / plot, "--output", inputs=[model_path], overwrite=overwrite)
     model = load_model(model_path)
-    splits = split(read_dataset(data, log=log), limit=limit)
+    splits = split(read_dataset(data, log=log, **data_options), limit=limit)
     metrics = evaluate(model, splits["test"], output, data, limit)
     log(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}))
     log(f"wrote {output} and plots beside it")

@@ -12,9 +12,33 @@ from facekit.model import age_bins_of
 from facekit.outputs import replacing
 
 
+def labelled(y_true):
+    """1 for the rows of a batch that carry a label, 0 for rows of zeros (a label the image lacks)."""
+    return tf.cast(tf.reduce_sum(tf.cast(y_true, tf.float32), axis=-1) > 0, tf.float32)
+
+
+class _LabelledOnly:
+    """A metric that skips the images without a label for its head (targets all zeros)."""
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        weight = labelled(y_true)
+        if sample_weight is not None:
+            weight = weight * tf.cast(tf.reshape(sample_weight, tf.shape(weight)), tf.float32)
+        return super().update_state(y_true, y_pred, sample_weight=weight)
+
+
 @keras.saving.register_keras_serializable(package="facekit")
-class AgeMAE(keras.metrics.MeanMetricWrapper):
-    """Mean absolute difference, in years, between the expected ages of the target and predicted distributions."""
+class LabelledAccuracy(_LabelledOnly, keras.metrics.CategoricalAccuracy):
+    """Categorical accuracy over the images that have a label for the head."""
+
+    def __init__(self, name="accuracy", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+
+@keras.saving.register_keras_serializable(package="facekit")
+class AgeMAE(_LabelledOnly, keras.metrics.MeanMetricWrapper):
+    """Mean absolute difference, in years, between the expected ages of the target and predicted distributions,
+    over the images that have an age."""
 
     def __init__(self, centres, name="mae", dtype=None):
         self.centres = [float(c) for c in centres]
@@ -28,7 +52,10 @@ class AgeMAE(keras.metrics.MeanMetricWrapper):
 
 
 def compile_model(model, lr, weight_decay, warmup_epochs, epochs, steps_per_epoch):
-    """Adam with weight decay; ``lr`` reached by a linear warm-up of ``warmup_epochs``, then cosine decay to 1 %."""
+    """Adam with weight decay; ``lr`` reached by a linear warm-up of ``warmup_epochs``, then cosine decay to 1 %.
+
+    Masked losses: an image without a label for a head has a target of zeros there (``pipeline.labels_for``), so
+    that head's cross-entropy adds nothing for it; the metrics count only labelled images."""
     bins = age_bins_of(model)
     total = max(1, epochs * steps_per_epoch)
     warmup = min(int(warmup_epochs * steps_per_epoch), total - 1)
@@ -39,7 +66,7 @@ def compile_model(model, lr, weight_decay, warmup_epochs, epochs, steps_per_epoc
         optimizer=keras.optimizers.Adam(schedule, weight_decay=weight_decay),
         loss={"age": "categorical_crossentropy", "gender": "categorical_crossentropy",
               "race": "categorical_crossentropy"},
-        metrics={"age": [AgeMAE(bins.centres)], "gender": ["accuracy"], "race": ["accuracy"]})
+        metrics={"age": [AgeMAE(bins.centres)], "gender": [LabelledAccuracy()], "race": [LabelledAccuracy()]})
 
 
 class BestCheckpoint(keras.callbacks.Callback):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from facekit.data import require_labels
+from facekit.data import MISSING, require_some_label
 from facekit.images import read_image
 from facekit.labels import GENDERS, RACES
 
@@ -41,13 +41,20 @@ class Augmentation:
 
 
 def labels_for(samples, age_bins, age_sigma):
-    """Target arrays: age distribution over the bins, one-hot gender and race (soft targets survive mixup)."""
-    require_labels(samples, "training")
+    """Target arrays: age distribution over the bins, one-hot gender and race (soft targets survive mixup).
+
+    A label the image lacks (MISSING) is a row of zeros: its head's cross-entropy is 0 for that image (the loss is
+    masked) and the metrics of ``facekit.fitting`` skip it. Stops in one line when no image has any label."""
+    require_some_label(samples, "training")
     return {
-        "age": age_bins.soft_labels(samples.ages, sigma=age_sigma),
-        "gender": np.eye(len(GENDERS), dtype=np.float32)[samples.genders],
-        "race": np.eye(len(RACES), dtype=np.float32)[samples.races],
+        "age": _zero_where_missing(age_bins.soft_labels(np.maximum(samples.ages, 0), sigma=age_sigma), samples.ages),
+        "gender": _zero_where_missing(np.eye(len(GENDERS), dtype=np.float32)[samples.genders], samples.genders),
+        "race": _zero_where_missing(np.eye(len(RACES), dtype=np.float32)[samples.races], samples.races),
     }
+
+
+def _zero_where_missing(targets, labels):
+    return np.where((labels == MISSING)[:, None], 0.0, targets).astype(np.float32)
 
 
 def decode_resize(path, size):

@@ -29,6 +29,8 @@ from facekit.run_folder import RunFolder
 class TrainConfig:
     data: str
     run: str
+    images: str | None = None  # CSV data: the images folder (default: the CSV's folder)
+    label_column: str | None = None  # CSV data: what its label column holds (age, gender or race)
     backbone: str = "vggface2_resnet50"
     weights: str | None = "vggface2"
     freeze: str = "none"
@@ -47,6 +49,10 @@ class TrainConfig:
     feature_cache: bool = True  # with freeze=all, train the heads on cached backbone features
     precision: str = "auto"  # see facekit.hardware.choose_precision
     init: str | None = None  # a trained .keras model to start from (e.g. a --freeze all run's heads), same backbone
+
+    def data_options(self):
+        """The options the dataset reader takes (facekit.datasets.OPTIONS)."""
+        return {"images": self.images, "label_column": self.label_column}
 
     def resolved_input_size(self):
         return self.input_size or backbone_spec(self.backbone).input_size
@@ -102,7 +108,7 @@ def train(config, resume=False, log=print):
     if config.init and cached_features(config):
         raise FaceKitError("--init is for fine-tuning: with --freeze all the heads train on cached features of the "
                            "backbone's own weights (add --no-feature-cache to start them from --init)")
-    dataset_reader(config.data)  # --data exists and is a dataset: checked in a moment, read after the model is built
+    dataset_reader(config.data, **config.data_options())  # --data exists and is a dataset: checked in a moment, read after the model is built
     if resume and run.best.exists() and not cached_features(config):
         load_model(run.best)  # a damaged checkpoint is named now, not after the remaining epochs
     keras.utils.set_random_seed(config.seed)
@@ -142,7 +148,7 @@ def cached_features(config):
 
 
 def _read_splits(config, log):
-    splits = split(read_dataset(config.data, log=log), limit=config.limit)
+    splits = split(read_dataset(config.data, log=log, **config.data_options()), limit=config.limit)
     log("split: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()) + " (fixed by file name)")
     for name, part in splits.items():
         if len(part) == 0:

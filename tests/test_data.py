@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from facekit.data import MISSING, Samples, describe, require_labels, split
+from facekit.data import MISSING, Samples, describe, split
 from facekit.datasets import read_dataset
 from facekit.errors import FaceKitError
 from facekit.labels import AgeBins
@@ -34,7 +34,7 @@ def test_split_is_fixed_disjoint_and_independent_of_order_and_limit():
         assert set(limited[k].names) <= names[k]
 
 
-def test_missing_labels_keep_the_split_and_are_refused_where_needed():
+def test_missing_labels_keep_the_split_and_become_zero_targets():
     samples = fake_samples(300)
     partial = Samples(samples.paths, samples.ages.copy(), samples.genders.copy(), samples.races.copy())
     partial.races[::3] = MISSING
@@ -44,9 +44,15 @@ def test_missing_labels_keep_the_split_and_are_refused_where_needed():
     text = describe(partial)
     assert "unknown 100" in text.splitlines()[2] and "unknown 7" in text.splitlines()[3]
     assert "unknown" not in text.splitlines()[1]
-    with pytest.raises(FaceKitError, match="training needs an age, gender and race for every image, but 7 have no age, 100 have no race"):
-        labels_for(partial, AgeBins(), 2.0)
-    require_labels(samples, "evaluation")  # complete labels pass
+    # A missing label is a row of zeros (its head adds no loss for the image); the others are whole.
+    targets = labels_for(partial, AgeBins(), 2.0)
+    assert (targets["race"][::3] == 0).all() and np.allclose(targets["race"][1::3].sum(1), 1)
+    assert (targets["age"][:7] == 0).all() and np.allclose(targets["age"][7:].sum(1), 1)
+    assert np.allclose(targets["gender"].sum(1), 1)
+    assert partial.labelled_heads() == ["age", "gender", "race"]
+    nothing = Samples(samples.paths, np.full(300, MISSING), np.full(300, MISSING), np.full(300, MISSING))
+    with pytest.raises(FaceKitError, match="training needs labels, but none of the 300 images has an age, a gender or a race"):
+        labels_for(nothing, AgeBins(), 2.0)
 
 
 def test_utkface_folder_reads_labels_from_names_and_skips_what_it_cannot_use(tmp_path):
@@ -69,6 +75,7 @@ def test_utkface_folder_reads_labels_from_names_and_skips_what_it_cannot_use(tmp
 def test_sources_no_reader_takes_are_refused_in_one_line(tmp_path):
     with pytest.raises(FaceKitError, match="data not found: .*absent"):
         read_dataset(tmp_path / "absent")
-    (tmp_path / "labels.csv").write_text("id,label\n")
-    with pytest.raises(FaceKitError, match="cannot read .*labels.csv as a dataset; --data takes a folder of images"):
-        read_dataset(tmp_path / "labels.csv")
+    (tmp_path / "labels.json").write_text("{}")
+    with pytest.raises(FaceKitError, match="cannot read .*labels.json as a dataset; --data takes a .csv file .*; "
+                                           "or a folder of images"):
+        read_dataset(tmp_path / "labels.json")
