@@ -60,7 +60,8 @@ class ExportedPredictor:
 @contextlib.contextmanager
 def _stderr_silenced():
     """LiteRT's C++ code writes "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." to the process's stderr
-    when it first allocates tensors, under every demo's output; failures still raise Python exceptions."""
+    when it first allocates tensors, under every demo's output; failures still raise Python exceptions. Redirects
+    the process's file descriptor 2: for the load, in the loading thread, never around a prediction."""
     sys.stderr.flush()
     saved = os.dup(2)
     try:
@@ -83,13 +84,19 @@ class LiteRtPredictor(ExportedPredictor):
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._outputs = [detail["index"] for detail in self._interpreter.get_output_details()]
         self._batch = None
+        with _stderr_silenced():  # the first allocation, which prints, here at load: not later in a worker thread
+            self._resize(1)
+
+    def _resize(self, batch_size):
+        """The batch dimension resized, then the tensors allocated: once per batch size."""
+        size = self.input_size
+        self._interpreter.resize_tensor_input(self._input, [batch_size, size, size, 3], strict=False)
+        self._interpreter.allocate_tensors()
+        self._batch = batch_size
 
     def run_batch(self, batch):
-        if self._batch != len(batch):  # the batch dimension is resized, then tensors allocated, once per size
-            self._interpreter.resize_tensor_input(self._input, batch.shape, strict=False)
-            with _stderr_silenced() if self._batch is None else contextlib.nullcontext():
-                self._interpreter.allocate_tensors()
-            self._batch = len(batch)
+        if self._batch != len(batch):
+            self._resize(len(batch))
         self._interpreter.set_tensor(self._input, batch)
         self._interpreter.invoke()
         return [self._interpreter.get_tensor(index) for index in self._outputs]

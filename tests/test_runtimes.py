@@ -1,15 +1,17 @@
 """The one loader (facekit/runtimes.py): clear errors; and the demos, facekit.analyze and the video loop run an
 exported model with an OpenCV detector without importing TensorFlow."""
+import contextlib
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from facekit import paths
+from facekit import paths, runtimes
 from facekit.errors import FaceKitError
 from facekit.images import write_image
 from facekit.inference import FaceAnalyzer
@@ -56,6 +58,26 @@ def test_batches_of_any_size_give_the_same_results():
     parts = np.concatenate([predictor.probabilities(crops[i:i + 3], batch_size=3)["age"] for i in range(0, 10, 3)])
     np.testing.assert_allclose(whole, parts, atol=1e-6)
     assert predictor.predict(crops[:0]) == [] and len(predictor.predict(crops[0])) == 1
+
+
+def test_litert_silences_stderr_once_at_load_never_around_a_prediction(monkeypatch):
+    """The fd-2 redirection is process-wide: done at load, in the loading thread, not in the video demo's worker
+    threads while they predict."""
+    silenced = []
+
+    @contextlib.contextmanager
+    def counted():
+        silenced.append(threading.current_thread().name)
+        yield
+
+    monkeypatch.setattr(runtimes, "_stderr_silenced", counted)
+    predictor = load_predictor(paths.default_model())
+    assert silenced == [threading.current_thread().name]
+    crops = np.random.default_rng(0).integers(0, 256, (5, 80, 80, 3), dtype=np.uint8)
+    worker = threading.Thread(target=lambda: [predictor.predict(crops[:n]) for n in (1, 5, 2)])
+    worker.start()
+    worker.join(timeout=60)
+    assert len(silenced) == 1
 
 
 def test_an_exported_model_refuses_crops_that_are_not_rgb_0_255():
