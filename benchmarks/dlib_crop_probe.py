@@ -12,38 +12,37 @@ on both), then compares, on the fixed split, what a linear read-out of the froze
 """
 import argparse
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
 
+from facekit import paths
 from facekit.data import split
 from facekit.datasets import read_dataset
+from facekit.detectors import create_detector
 from facekit.dlib_resnet import dlib_resnet
 from facekit.dlib_weights import load_dlib_weights
+from facekit.images import read_image
 from facekit.preprocessing import preprocess_input
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = paths.shared_dir()
 DLIB_DIR = SHARED / "models" / "dlib_face_recognition"
 UTKFACE = SHARED / "data" / "utkface" / "UTKFace"
-YUNET = SHARED / "models" / "face_detector_yunet" / "face_detection_yunet_2023mar.onnx"
 
 
 class Landmarks:
+    """The five YuNet landmarks of the most confident face (the shipped detector), on a gray border: UTKFace's
+    crops and dlib's chips are close-ups."""
+
     def __init__(self):
-        self.net = cv2.FaceDetectorYN.create(str(YUNET), "", (320, 320), 0.5, 0.3, 5000)
+        self.detector = create_detector("yunet", min_score=0.5)
 
     def __call__(self, image_rgb, pad):
         image = cv2.copyMakeBorder(image_rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(128, 128, 128))
-        self.net.setInputSize((image.shape[1], image.shape[0]))
-        _, rows = self.net.detect(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-        if rows is None:
+        faces = self.detector.detect(image)
+        if not faces:
             return None
-        return rows[np.argmax(rows[:, 14])][4:14].reshape(5, 2) - pad
-
-
-def read_rgb(path):
-    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        return max(faces, key=lambda face: face.score).landmarks - pad
 
 
 def chip_geometry(landmarks):
@@ -51,7 +50,7 @@ def chip_geometry(landmarks):
     reference = np.load(DLIB_DIR / "dlib_reference_descriptors.npz")
     matrices, chip_points = [], []
     for chip, name in zip(reference["chips"], reference["names"]):
-        a, b = landmarks(read_rgb(UTKFACE / str(name)), 100), landmarks(chip, 75)
+        a, b = landmarks(read_image(UTKFACE / str(name)), 100), landmarks(chip, 75)
         if a is None or b is None:
             continue
         matrices.append(cv2.estimateAffinePartial2D(a, b)[0])
@@ -63,7 +62,7 @@ def crops(paths, geometry, matrix, template, landmarks):
     out = np.empty((len(paths), 150, 150, 3), np.uint8)
     missed = 0
     for i, path in enumerate(paths):
-        image = read_rgb(path)
+        image = read_image(path)
         if geometry == "resize":
             out[i] = cv2.resize(image, (150, 150), interpolation=cv2.INTER_AREA)
             continue
@@ -98,12 +97,12 @@ def main():
     print(f"UTKFace -> dlib chip, mean over {n} reference chips: scale {scale:.3f}, "
           f"rotation {np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0])):.1f} deg, "
           f"shift ({matrix[0, 2]:.1f}, {matrix[1, 2]:.1f}) px")
-    print("dlib chip template (YuNet points, 150 px):", np.round(template, 1).tolist())
+    print("dlib chip template (YuNet points, 150 px):", [[round(float(v), 1) for v in p] for p in template])
     splits = split(read_dataset(UTKFACE, log=lambda m: None))
     rng = np.random.default_rng(0)
     train = splits["train"].subset(rng.choice(len(splits["train"]), args.train, replace=False))
     test = splits["test"].subset(rng.choice(len(splits["test"]), args.test, replace=False))
-    backbone = load_dlib_weights(dlib_resnet(), DLIB_DIR / "dlib_face_recognition_resnet_model_v1.dat")
+    backbone = load_dlib_weights(dlib_resnet((150, 150, 3)), DLIB_DIR / "dlib_face_recognition_resnet_model_v1.dat")
     print(f"{'crop':8s} {'age MAE':>8s} {'gender':>7s} {'race':>6s}  (ridge read-out of frozen features; "
           f"{args.train} train / {args.test} test faces)")
     for geometry in ("resize", "chip", "aligned"):

@@ -20,7 +20,6 @@ tensor of the larger size in every dimension in which the missing elements count
 import keras
 from keras import layers, ops
 
-from facekit.errors import FaceKitError
 
 INPUT_SIZE = 150  # the size dlib's network was trained at (input_rgb_image_sized<150>)
 DESCRIPTOR_SIZE = 128
@@ -118,12 +117,9 @@ def _residual_block(x, filters, prefix, down):
     return layers.ReLU(name=f"{prefix}_relu")(y)
 
 
-def dlib_resnet(input_shape=(INPUT_SIZE, INPUT_SIZE, 3), pooling="avg"):
-    """Normalised RGB image -> pooled 256-d feature (``pooling=None``: the last level's feature map)."""
-    for side in input_shape[:2]:
-        if side is not None and side < MIN_INPUT_SIZE:
-            raise FaceKitError(f"dlib_resnet needs inputs of at least {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE} pixels, "
-                               f"not {input_shape[0]}x{input_shape[1]}")
+def dlib_resnet(input_shape):
+    """Normalised RGB image -> 256-d feature: the last level averaged over its rows and columns (dlib's
+    ``avg_pool_everything``). The smallest side that builds is MIN_INPUT_SIZE (checked by facekit.backbones)."""
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.Conv2D(STEM_FILTERS, 7, strides=2, padding="valid", name="stem_conv")(inputs)
     x = Affine(name="stem_affine")(x)
@@ -132,18 +128,11 @@ def dlib_resnet(input_shape=(INPUT_SIZE, INPUT_SIZE, 3), pooling="avg"):
     for level, filters, blocks in LEVELS:
         for block in range(1, blocks + 1):
             x = _residual_block(x, filters, f"{level}_block{block}", down=block == 1 and level != "level1")
-    if pooling == "avg":  # avg_pool_everything
-        x = layers.GlobalAveragePooling2D(name="global_pool")(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="global_pool")(x)
-    elif pooling is not None:
-        raise ValueError(f"pooling must be 'avg', 'max' or None, not {pooling!r}")
+    x = layers.GlobalAveragePooling2D(name="global_pool")(x)
     return keras.Model(inputs, x, name="dlib_resnet")
 
 
 def dlib_descriptor_model(backbone):
     """The backbone plus dlib's ``fc_no_bias<128>``: normalised image -> dlib's 128-d face descriptor."""
-    if len(backbone.output.shape) != 2:
-        raise ValueError("dlib_descriptor_model needs a pooled backbone (dlib_resnet(pooling='avg'))")
     descriptor = layers.Dense(DESCRIPTOR_SIZE, use_bias=False, name="fc")(backbone.output)
     return keras.Model(backbone.input, descriptor, name="dlib_descriptor")

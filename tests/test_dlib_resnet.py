@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from facekit import dlib_weights, pretrained
+from facekit.backbones import create_backbone
 from facekit.dlib_resnet import (INPUT_SIZE, MIN_INPUT_SIZE, STAGES, Affine, ZeroPadAdd, dlib_descriptor_model,
                                  dlib_resnet)
 from facekit.dlib_weights import DlibNetwork, load_dlib_weights, read_dlib_dat
@@ -265,7 +266,7 @@ def test_published_file_is_anet_type(published):
 
 @pytest.fixture(scope="module")
 def descriptor_model():
-    return dlib_descriptor_model(dlib_resnet())
+    return dlib_descriptor_model(dlib_resnet((INPUT_SIZE, INPUT_SIZE, 3)))
 
 
 @needs_dlib
@@ -282,7 +283,7 @@ def test_descriptors_equal_dlibs_own(descriptor_model, record_property):
 @needs_dlib
 def test_backbone_nested_in_a_model_loads_without_fc(published):
     """The registry's case: the backbone inside a larger model; the file's fc is checked, not loaded."""
-    backbone = dlib_resnet()
+    backbone = dlib_resnet((INPUT_SIZE, INPUT_SIZE, 3))
     inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 3))
     load_dlib_weights(keras.Model(inputs, keras.layers.Dense(2, name="head")(backbone(inputs))), DAT)
     reference = np.load(REFERENCE)
@@ -312,14 +313,15 @@ def test_zero_pad_add_is_dlibs_add_of_unequal_tensors():
 
 @pytest.mark.parametrize("size, side", [(112, 1), (150, 2), (200, 3), (MIN_INPUT_SIZE, 1)])
 def test_builds_at_sizes(size, side):
-    feature_map = dlib_resnet((size, size, 3), pooling=None)
-    assert feature_map.output_shape == (None, side, side, 256)
-    assert feature_map.count_params() == 5_581_824 and len(feature_map.layers) == 107
+    backbone = dlib_resnet((size, size, 3))
+    assert backbone.get_layer("global_pool").input.shape == (None, side, side, 256)
+    assert backbone.output_shape == (None, 256)
+    assert backbone.count_params() == 5_581_824 and len(backbone.layers) == 108
 
 
 def test_refuses_inputs_below_the_minimum():
-    with pytest.raises(FaceKitError, match=f"at least {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE}"):
-        dlib_resnet((MIN_INPUT_SIZE - 1, 150, 3))
+    with pytest.raises(FaceKitError, match=f"at least {MIN_INPUT_SIZE} pixels"):
+        create_backbone("dlib_resnet", input_shape=(MIN_INPUT_SIZE - 1, 150, 3))
 
 
 def test_layer_names_say_where_they_are(descriptor_model):
