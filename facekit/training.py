@@ -81,9 +81,9 @@ def save_for_inference(model, config, path):
 
 def resume(run, epochs=None, log=print):
     """Continues an interrupted run with its saved settings (``epochs`` may raise or lower its epoch count)."""
-    config_file = RunFolder.named(run).config
-    if not config_file.exists():
-        raise FaceKitError(f"nothing to resume: {config_file} does not exist")
+    folder = RunFolder.named(run)
+    folder.check(resume=True)  # nothing to resume, or a finished run: refused before its settings are read
+    config_file = folder.config
     try:
         config = TrainConfig(**json.loads(config_file.read_text()))
     except (ValueError, TypeError) as error:

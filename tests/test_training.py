@@ -189,6 +189,7 @@ def test_init_starts_fine_tuning_from_a_trained_model(project, tiny_utkface, mon
     (["--data", "DATA", "--batch-size", "0"], "argument --batch-size: must be 1 or more"),
     (["--data", "DATA", "--erase", "1.5"], "argument --erase: must be between 0 and 1"),
     (["--data", "DATA", "--age-sigma", "-2"], "argument --age-sigma: must be 0 or more"),
+    (["--resume", "--run", "never"], "nothing to resume: "),
 ])
 def test_cli_errors_are_one_line(argv, message, project, tiny_utkface, capsys):
     (project / "EMPTY").mkdir()
