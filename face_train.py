@@ -4,6 +4,7 @@
     python face_train.py --data DIR --backbone simple_cnn --weights none --epochs 40 --run small
     python face_train.py --evaluate face_weights/small/best.keras --data DIR
     python face_train.py --resume --run small            # after an interruption
+    python face_train.py --data adience/ --protocol adience-5fold --backbone levi_hassner --weights none --run lh
     python face_train.py --data train.csv --label-column gender --backbone simple_cnn --weights none --run csv
     python face_train.py --predict test.csv --model face_weights/csv/best.keras --output submission.csv \
         --sample sampleSubmit.csv
@@ -22,6 +23,7 @@ from facekit.errors import FaceKitError
 from facekit.evaluation import evaluate_saved
 from facekit.hardware import PRECISIONS
 from facekit.pipeline import Augmentation
+from facekit.protocols import PROTOCOLS, run_adience_5fold
 from facekit.run_folder import RunFolder
 from facekit.submission import write_submission
 from facekit.training import TrainConfig, resume, train
@@ -47,6 +49,9 @@ def parse_args(argv=None):
     p.add_argument("--model", help="with --predict: the saved .keras model")
     p.add_argument("--sample", help="with --predict: a sample submission file whose header and id order to follow")
     p.add_argument("--run", help="run name: face_weights/RUN/ and logs/RUN/ (default: BACKBONE_freeze-FREEZE)")
+    p.add_argument("--protocol", choices=PROTOCOLS,
+                   help="adience-5fold: train and score five times, each Adience fold held out once; mean and std "
+                        "of age-group (exact, one-off) and gender accuracy in face_weights/RUN/protocol.json")
     p.add_argument("--resume", action="store_true",
                    help="continue the interrupted run --run with its saved settings (--epochs may change their count)")
     p.add_argument("--backbone", default=DEFAULTS["backbone"], choices=sorted(BACKBONES))
@@ -112,7 +117,10 @@ def main(argv=None):
             lr=args.lr, age_sigma=args.age_sigma, age_balance=args.age_balance, augmentation=asdict(augmentation),
             patience=args.patience, feature_cache=not args.no_feature_cache, precision=args.precision,
             init=args.init)
-        train(config)
+        if args.protocol:
+            run_adience_5fold(config, train)
+        else:
+            train(config)
     except FaceKitError as error:
         exit_with_error(error)
     except KeyboardInterrupt:  # Ctrl+C: one line, not Keras' traceback; the backup and checkpoint are whole

@@ -21,19 +21,21 @@ SPLITS = ("train", "val", "test")
 
 @dataclass
 class Samples:
-    """Parallel arrays, one entry per image: path, age in years, gender index, race index (MISSING where unknown)."""
+    """Parallel arrays, one entry per image: path, age in years, gender index, race index (MISSING where unknown),
+    and the dataset's own fold (Adience's, by person) where it has folds."""
 
     paths: np.ndarray
     ages: np.ndarray
     genders: np.ndarray
     races: np.ndarray
+    folds: np.ndarray | None = None
 
     def __len__(self):
         return len(self.paths)
 
     def subset(self, mask_or_index):
         return Samples(self.paths[mask_or_index], self.ages[mask_or_index], self.genders[mask_or_index],
-                       self.races[mask_or_index])
+                       self.races[mask_or_index], None if self.folds is None else self.folds[mask_or_index])
 
     @property
     def names(self):
@@ -94,6 +96,16 @@ def split(samples, fractions=(0.7, 0.1, 0.2), limit=None):
     edges = np.cumsum(fractions)
     which = np.searchsorted(edges[:-1], position, side="right")
     return {name: samples.subset(which == i) for i, name in enumerate(SPLITS)}
+
+
+def fold_split(samples, test_fold, val_fraction=0.1):
+    """{"train", "val", "test"}: the dataset's fold ``test_fold`` is the test split (no person of it elsewhere, as
+    the folds are by person); the other folds give train and val by file-name hash."""
+    if samples.folds is None:
+        raise FaceKitError("this dataset has no folds of its own (a held-out fold needs Adience's fold files)")
+    held_out = samples.folds == test_fold
+    rest = split(samples.subset(~held_out), fractions=(1 - val_fraction, val_fraction, 0.0))
+    return {"train": rest["train"], "val": rest["val"], "test": samples.subset(held_out)}
 
 
 def save_split(splits, path):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from facekit.adience import is_adience, read_adience
 from facekit.csv_dataset import is_csv, read_csv_dataset
 from facekit.errors import FaceKitError
 from facekit.utkface import is_image_folder, read_utkface
@@ -30,6 +31,9 @@ READERS = {reader.name: reader for reader in (
     DatasetReader("csv", is_csv, read_csv_dataset,
                   "a .csv file with an id, file or path column and age, gender, race or label columns",
                   options=("images", "label_column")),
+    DatasetReader("adience", is_adience, read_adience,
+                  "Adience's fold files (a folder with fold_0_data.txt ... fold_4_data.txt, or one of them)",
+                  options=("images",)),
     DatasetReader("utkface", is_image_folder, read_utkface,
                   "a folder of images named like UTKFace (AGE_GENDER_RACE_DATETIME.jpg)"),
 )}

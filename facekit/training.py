@@ -12,7 +12,7 @@ import numpy as np
 
 from facekit import paths
 from facekit.backbones import backbone_spec, input_shape_for
-from facekit.data import oversample_rare_ages, save_split, split
+from facekit.data import fold_split, oversample_rare_ages, save_split, split
 from facekit.datasets import dataset_reader, read_dataset
 from facekit.errors import FaceKitError
 from facekit.evaluation import evaluate
@@ -31,6 +31,7 @@ class TrainConfig:
     run: str
     images: str | None = None  # CSV data: the images folder (default: the CSV's folder)
     label_column: str | None = None  # CSV data: what its label column holds (age, gender or race)
+    test_fold: int | None = None  # a dataset with folds (Adience): the held-out fold, instead of the fixed split
     backbone: str = "vggface2_resnet50"
     weights: str | None = "vggface2"
     freeze: str = "none"
@@ -148,8 +149,15 @@ def cached_features(config):
 
 
 def _read_splits(config, log):
-    splits = split(read_dataset(config.data, log=log, **config.data_options()), limit=config.limit)
-    log("split: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items()) + " (fixed by file name)")
+    samples = read_dataset(config.data, log=log, **config.data_options())
+    if config.test_fold is None:
+        splits = split(samples, limit=config.limit)
+    else:
+        if config.limit is not None:
+            raise FaceKitError("--limit does not go with a held-out fold")
+        splits = fold_split(samples, config.test_fold)
+    log("split: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items())
+        + (" (fixed by file name)" if config.test_fold is None else f" (fold {config.test_fold} held out)"))
     for name, part in splits.items():
         if len(part) == 0:
             raise FaceKitError(f"the {name} split is empty; use more images (--limit {config.limit} is too small)")

@@ -1,0 +1,100 @@
+"""Adience's fold files (facekit/adience.py) and --protocol adience-5fold (facekit/protocols.py)."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import face_train
+from facekit import paths
+from facekit.adience import parse_age
+from facekit.data import MISSING
+from facekit.datasets import read_dataset
+from facekit.labels import age_group, age_group_names
+from tests.shared_data import SHARED
+from tests.synthetic_faces import synthetic_face
+
+ADIENCE = SHARED / "data" / "adience"
+SAMPLE_USER = "30601258@N03"
+needs_adience = pytest.mark.skipif(not (ADIENCE / "fold_0_data.txt").is_file(), reason=f"Adience not at {ADIENCE}")
+HEADER = ("user_id\toriginal_image\tface_id\tage\tgender\tx\ty\tdx\tdy\ttilt_ang\tfiducial_yaw_angle\t"
+          "fiducial_score")
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("text, group", [
+    ("(0, 2)", "0-2"), ("(8, 12)", "8-13"), ("(60, 100)", "60+"), ("(27, 32)", "25-32"), ("(38, 42)", "38-43"),
+    ("(38, 48)", "38-43"), ("(8, 23)", "15-20"), ("35", "25-32"), ("13", "8-13"), ("22", "15-20"), ("3", "0-2"),
+    ("57", "60+")])
+def test_ages_map_to_the_eight_groups_by_the_documented_rule(text, group):
+    assert age_group_names()[age_group(parse_age(text))[0]] == group
+
+
+def test_none_is_a_missing_age_and_junk_is_refused():
+    assert parse_age("None") == MISSING
+    with pytest.raises(ValueError):
+        parse_age("(25 32")
+
+
+@needs_adience
+def test_the_real_fold_files_parse_with_counts_and_find_the_sample_faces():
+    messages = []
+    samples = read_dataset(ADIENCE, log=messages.append, images=ADIENCE / "sample_aligned")
+    assert len(samples) == 19 and (samples.folds == 0).all()
+    assert messages[0].startswith("fold_0_data.txt: 4484 faces; age 0-2 973, ")
+    assert "; 19 with an image and a label, 4465 skipped" in messages[0]
+    assert sum(int(m.split(":")[1].split()[0]) for m in messages[:5]) == 19370  # every row of the five files
+    assert {age_group_names()[g] for g in age_group(samples.ages)} == {"25-32"}
+    for path, gender in zip(samples.paths, samples.genders):  # face 1 is the woman, face 2 the man
+        assert gender == {"1": 1, "2": 0}[path.split("/")[-1].split(".")[1]]
+
+
+def _synthetic_adience(folder, per_fold=12, real_rows=()):
+    """Five fold files of tiny synthetic faces (one person per two faces), plus ``real_rows`` in fold 0."""
+    rng = np.random.default_rng(0)
+    labels = ["(0, 2)", "(4, 6)", "(8, 12)", "(15, 20)", "(25, 32)", "(38, 43)", "(48, 53)", "(60, 100)", "35", "None"]
+    for k in range(5):
+        lines = [HEADER] + (list(real_rows) if k == 0 else [])
+        for i in range(per_fold):
+            user, age, gender = f"user{k}_{i // 2}", labels[(i + k) % len(labels)], "mfu"[i % 3]
+            image = f"{k}{i:03d}_o.jpg"
+            (folder / "aligned" / user).mkdir(parents=True, exist_ok=True)
+            face = synthetic_face(30, "mf".index(gender) if gender != "u" else 0, 0, 32, rng)
+            Image.fromarray(face).save(folder / "aligned" / user / f"landmark_aligned_face.{i}.{image}")
+            lines.append(f"{user}\t{image}\t{i}\t{age}\t{gender}\t0\t0\t10\t10\t0\t0\t50")
+        (folder / f"fold_{k}_data.txt").write_text("\n".join(lines))  # no newline at the end, as in Adience
+
+
+@needs_adience
+def test_five_fold_protocol_runs_on_the_sample_faces_and_synthetic_folds(project, tmp_path, capsys):
+    data = tmp_path / "adience"
+    shutil.copytree(ADIENCE / "sample_aligned", data / "aligned")
+    real = [line for line in (ADIENCE / "fold_0_data.txt").read_text().splitlines() if line.startswith(SAMPLE_USER)]
+    _synthetic_adience(data, real_rows=real)
+    face_train.main(["--data", str(data), "--protocol", "adience-5fold", "--backbone", "simple_cnn", "--weights",
+                     "none", "--input-size", "32", "--epochs", "1", "--batch-size", "16", "--no-augment",
+                     "--run", "lh"])
+    out = capsys.readouterr().out
+    assert "fold_0_data.txt: " in out and "adience-5fold: fold 4 held out (5 of 5)" in out
+    summary = json.loads((project / "face_weights" / "lh" / "protocol.json").read_text())
+    samples = read_dataset(data, log=lambda message: None)
+    for score in ("age_group_exact", "age_group_1off", "gender_acc"):
+        folds = [json.loads((project / "face_weights" / "lh" / f"fold{k}" / "metrics.json").read_text())[score]
+                 for k in range(5)]
+        assert summary[score] == {"mean": round(float(np.mean(folds)), 4), "std": round(float(np.std(folds)), 4),
+                                  "folds": folds}
+    for k in range(5):  # each run was scored on exactly its held-out fold, and trained on none of it
+        split = json.loads((project / "face_weights" / "lh" / f"fold{k}" / "split.json").read_text())
+        fold_names = sorted(p.split("/")[-1] for p in samples.paths[samples.folds == k])
+        assert sorted(split["test"]) == fold_names and not set(split["train"] + split["val"]) & set(fold_names)
+    # Rows with neither an age nor a gender ("None" and "u") are skipped; every other row is read.
+    unlabelled = sum(1 for k in range(5) for i in range(12) if (i + k) % 10 == 9 and i % 3 == 2)
+    assert unlabelled > 0 and len(samples) == 19 + 5 * 12 - unlabelled
+    with pytest.raises(SystemExit):  # the summary is never overwritten
+        face_train.main(["--data", str(data), "--protocol", "adience-5fold", "--run", "lh"])
