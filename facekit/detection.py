@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from facekit.errors import FaceKitError
+from facekit.extras import require
 
 YUNET_FILE = "face_detection_yunet_2023mar.onnx"
 YUNET_URL = "https://github.com/opencv/opencv_zoo/tree/main/models/face_detection_yunet"
@@ -66,8 +67,7 @@ class MtcnnDetector:
 
     def detect(self, image_rgb):
         if self._mtcnn is None:
-            from mtcnn import MTCNN
-            self._mtcnn = MTCNN()
+            self._mtcnn = require("mtcnn", "the mtcnn detector").MTCNN()
         height, width = image_rgb.shape[:2]
         found = self._mtcnn.detect_faces(image_rgb, min_face_size=self.min_face_size)
         faces = []

@@ -34,8 +34,13 @@ class FaceAnalyzer:
             detector = create_detector(detector or DEFAULT_DETECTOR, detector_model)
         self.detector = detector
         self.model_path = None  # the file the model was loaded from, when it was given as a path or found
-        if model is None or isinstance(model, (str, Path)):
-            self.model_path = Path(model or paths.default_model())
+        if model is None:
+            model = paths.default_model()
+            if not model.is_file():  # an install without the checkout's face_weights/
+                raise FaceKitError(f"the default model {model} is not installed here: pass --model PATH "
+                                   "(a .tflite, .onnx or .keras model; model= from Python)")
+        if isinstance(model, (str, Path)):
+            self.model_path = Path(model)
         if not hasattr(model, "predict") or not hasattr(model, "input_size"):  # a path, None or a Keras model
             model = load_predictor(self.model_path or model)
         self.model = model

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from facekit.errors import FaceKitError
+from facekit.extras import require
 from facekit.face_crops import face_batch
 from facekit.model_metadata import checked, read_metadata
 from facekit.results import predictions_from
@@ -105,7 +106,7 @@ class LiteRtPredictor(ExportedPredictor):
 class OnnxPredictor(ExportedPredictor):
     def __init__(self, path, threads=None, metadata=None):
         super().__init__(path, metadata)
-        import onnxruntime  # imported here: only .onnx models need it
+        onnxruntime = require("onnxruntime", f".onnx models ({self.path.name})")  # here: only .onnx models need it
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count()
         # Idle threads sleep instead of spinning: spinning took the cores that decoding and detection need (the
@@ -125,7 +126,8 @@ class KerasPredictor:
     """A ``.keras`` model (or one already loaded) behind the same interface; imports TensorFlow."""
 
     def __init__(self, model):
-        from facekit import model as keras_model  # imported here: TensorFlow only for .keras models
+        require("keras", ".keras models")  # TensorFlow only for .keras models: imported here
+        from facekit import model as keras_model
         self._module = keras_model
         self.path = Path(model) if isinstance(model, (str, Path)) else None
         self.model = keras_model.load_model(model) if self.path else model
