@@ -8,6 +8,7 @@ output probability is reported, and an export over ``tolerance`` is refused. Exi
 import os
 import tempfile
 import warnings
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -83,15 +84,19 @@ def export_model(model_path, fmt, output=None, overwrite=False, faces_folder=Non
     with tempfile.TemporaryDirectory(dir=output.parent, prefix=".export-") as folder:
         staged = Path(folder) / output.name
         _write(model, fmt, staged, size)
-        metadata = describe(model_path, fmt, get_backbone(model).name, size, model.get_layer("normalization").mode,
-                            model.get_layer("age").age_bins, HEADS, check=None)
-        runtime = RUNTIMES[output.suffix](staged, metadata=metadata)
+        model_description = partial(describe, model_path, fmt, get_backbone(model).name, size,
+                                    model.get_layer("normalization").mode, model.get_layer("age").age_bins)
+        # run_batch gives the runtime's outputs in its own order, whatever the metadata says: matched to heads here
+        runtime = RUNTIMES[output.suffix](staged, metadata=model_description(HEADS))
         order, worst = _match_outputs(expected, runtime.run_batch(faces.astype(np.float32)))
         if worst > tolerance:
             raise FaceKitError(f"the {fmt} export differs from Keras by up to {worst:.2e} on {len(faces)} real faces "
                                f"(tolerance {tolerance:.0e}); nothing written")
         check = {"faces": len(faces), "max_abs_difference": worst, "tolerance": tolerance}
-        write_metadata(staged, {**metadata, "outputs": order, "check": check})
-        os.replace(metadata_path(staged), metadata_path(output))
+        write_metadata(staged, {**model_description(order), "check": check})
+        # The model first, then its metadata; an older metadata file goes first, so that an interruption between
+        # the two leaves a model without metadata (refused with a clear message), never one with another's.
+        metadata_path(output).unlink(missing_ok=True)
         os.replace(staged, output)
+        os.replace(metadata_path(staged), metadata_path(output))
     return output, worst

@@ -20,17 +20,16 @@ def metadata_path(model_path):
     return path.with_name(path.name + ".json")
 
 
-def describe(source, fmt, backbone, input_size, normalization, age_bins, outputs, check):
-    """The metadata of an export: ``outputs``, the head of each runtime output in order; ``check``, the comparison
-    with Keras on real faces that the export passed."""
+def describe(source, fmt, backbone, input_size, normalization, age_bins, outputs):
+    """The metadata of an export (less its ``check``, which ``facekit.export`` adds once the export passed it):
+    ``outputs``, the head of each runtime output in order."""
     return {
         "format": fmt, "source": Path(source).name, "backbone": backbone,
         "input": {"size": input_size, "channels": "RGB", "range": "0-255", "dtype": "float32"},
         "normalization": normalization,  # applied inside the exported model
-        "crop_geometry": None,  # none of its own: the detector's measured geometry (facekit/detectors.py)
         "age_bins": age_bins.to_config(),
         "labels": {"gender": list(GENDERS), "race": list(RACES), "age_group": age_group_names()},
-        "outputs": list(outputs), "check": check,
+        "outputs": list(outputs),
     }
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import face
+from facekit import export
 from facekit.backbones import BACKBONES
 from facekit.errors import FaceKitError
 from facekit.export import check_faces, default_check_faces, export_model
@@ -60,6 +61,31 @@ def test_existing_file_is_refused_and_kept(small_models, tmp_path):
     assert output.read_bytes() == b"keep me" and not metadata_path(output).exists()
     export_model(small_models["simple_cnn"], "litert", output=output, overwrite=True)
     assert output.stat().st_size > 10_000 and metadata_path(output).is_file()
+
+
+def test_an_export_interrupted_before_its_metadata_leaves_no_mismatched_pair(small_models, tmp_path, monkeypatch):
+    """The model is moved into place first, after the old metadata is removed: stopped in between, the new model
+    has no metadata (a clear refusal), never the old model's."""
+    output = tmp_path / "m.tflite"
+    export_model(small_models["simple_cnn"], "litert", output=output)
+    real_replace = export.os.replace
+
+    def replace(source, target):
+        if str(target).endswith(".json"):
+            raise KeyboardInterrupt
+        real_replace(source, target)
+
+    monkeypatch.setattr(export.os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        export_model(small_models["levi_hassner"], "litert", output=output, overwrite=True)
+    assert not metadata_path(output).exists()
+    with pytest.raises(FaceKitError, match="has no metadata file m.tflite.json beside it"):
+        load_predictor(output)
+    monkeypatch.undo()
+    export_model(small_models["levi_hassner"], "litert", output=output, overwrite=True)
+    metadata = json.loads(metadata_path(output).read_text())
+    assert metadata["backbone"] == "levi_hassner" and "crop_geometry" not in metadata
+    assert sorted(metadata["outputs"]) == ["age", "gender", "race"] and metadata["check"]["faces"] == 32
 
 
 def test_no_real_faces_to_check_against_is_a_one_line_error(small_models, tmp_path):
