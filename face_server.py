@@ -24,8 +24,6 @@ def parse_args(argv):
                         help="server processes, each with its own copy of the model (default: 1)")
     parser.add_argument("--max-upload-mb", type=positive_float, default=10,
                         help="larger uploads get 413 (default: 10 MB)")
-    parser.add_argument("--max-megapixels", type=positive_float, default=16.777216,
-                        help="larger photos are shrunk for detection, boxes still in their pixels (default: 4096x4096)")
     add_analyzer_arguments(parser)
     return parser.parse_args(argv)
 

@@ -33,8 +33,8 @@ from facekit.cli import analyzer_from_args
 from facekit.detectors import spec_of
 from facekit.drawing import annotate_photo
 from facekit.results import in_file_pixels
-from facekit.uploads import (DETECT_MAX_PIXELS, MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES, UploadError, check_size,
-                             encode_jpeg, read_upload)
+from facekit.images import MAX_SIDE
+from facekit.uploads import MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES, UploadError, check_size, encode_jpeg, read_upload
 
 STATIC = Path(__file__).with_name("static")
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file in a form upload
@@ -80,11 +80,10 @@ def read_metrics(metrics_file):
 class Service:
     """The analyzer behind its lock, and the work of one request, done in a worker thread."""
 
-    def __init__(self, analyzer, max_upload_bytes, detect_max_pixels, max_image_pixels):
+    def __init__(self, analyzer, max_upload_bytes, max_image_pixels):
         self.analyzer = analyzer
         self.lock = threading.Lock()
         self.max_upload_bytes = max_upload_bytes
-        self.detect_max_pixels = detect_max_pixels
         self.max_image_pixels = max_image_pixels
         self.detector = spec_of(analyzer.detector).name
         self.info = model_info(analyzer)
@@ -92,13 +91,13 @@ class Service:
     def analyze(self, data):
         """Upload bytes -> (the Photo, its faces in the original's pixels, the response's JSON)."""
         start = time.perf_counter()
-        photo = read_upload(data, self.detect_max_pixels, self.max_image_pixels)
+        photo = read_upload(data, self.max_image_pixels)
         timings = {"read": time.perf_counter() - start}
         waited = time.perf_counter()
         with self.lock:
             timings["queue"] = time.perf_counter() - waited
-            faces = self.analyzer.analyze(photo.detect_image, timings)
-        scale = photo.scale_to(photo.width)  # > 1: shrunk for detection; as face_demo.py --json, the file's pixels
+            faces = self.analyzer.analyze(photo.image, timings)
+        scale = photo.scale  # > 1: shrunk as it was read; as face_demo.py --json, the file's pixels
         timings["total"] = time.perf_counter() - start
         result = {"width": photo.width, "height": photo.height,
                   **({"detection_scale": round(1 / scale, 4)} if scale != 1 else {}),
@@ -110,8 +109,7 @@ class Service:
     def annotate(self, data):
         """Upload bytes -> (the annotated JPEG, the number of faces): drawn on the photo as read."""
         photo, faces, _ = self.analyze(data)
-        drawn = [in_file_pixels(face, photo.scale_to(photo.image.shape[1])) for face in faces]
-        return encode_jpeg(annotate_photo(photo.image, drawn)), len(faces)
+        return encode_jpeg(annotate_photo(photo.image, faces)), len(faces)
 
 
 async def upload_bytes(request, limit):
@@ -152,14 +150,13 @@ def error_response(status, message):
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_app(analyzer, max_upload_bytes=MAX_UPLOAD_BYTES, detect_max_pixels=DETECT_MAX_PIXELS,
-               max_image_pixels=MAX_IMAGE_PIXELS):
+def create_app(analyzer, max_upload_bytes=MAX_UPLOAD_BYTES, max_image_pixels=MAX_IMAGE_PIXELS):
     """The FastAPI app around a loaded analyzer (``facekit.FaceAnalyzer`` or anything with its ``analyze``,
     ``detector`` and ``model``)."""
-    service = Service(analyzer, max_upload_bytes, detect_max_pixels, max_image_pixels)
+    service = Service(analyzer, max_upload_bytes, max_image_pixels)
     app = FastAPI(title="facekit", summary="Age, gender and race of every face in a photo",
-                  description=f"Uploads up to {max_upload_bytes:,} bytes; photos over {detect_max_pixels:,} pixels "
-                              "are shrunk for detection, with boxes reported in the original's pixels.")
+                  description=f"Uploads up to {max_upload_bytes:,} bytes; photos over {MAX_SIDE} pixels a side "
+                              "are shrunk as they are read, with boxes reported in the original's pixels.")
     app.state.service = service
 
     @app.exception_handler(UploadError)
@@ -196,7 +193,7 @@ def create_app(analyzer, max_upload_bytes=MAX_UPLOAD_BYTES, detect_max_pixels=DE
     @app.get("/version", summary="The model file, its test-split metrics, the detector and the limits")
     async def version():
         return {**service.info, "detector": service.detector, "max_upload_bytes": service.max_upload_bytes,
-                "detect_max_pixels": service.detect_max_pixels}
+                "max_side": MAX_SIDE}
 
     @app.get("/", include_in_schema=False)
     async def page():
@@ -213,8 +210,7 @@ ARGS_VARIABLE = "FACEKIT_SERVER_ARGS"
 def app_from_args(args):
     """The app for parsed face_server.py options: the analyzer built as the demos build theirs (facekit.cli)."""
     analyzer = analyzer_from_args(args)
-    return create_app(analyzer, max_upload_bytes=int(args.max_upload_mb * 1e6),
-                      detect_max_pixels=int(args.max_megapixels * 1e6))
+    return create_app(analyzer, max_upload_bytes=int(args.max_upload_mb * 1e6))
 
 
 def app_from_environment():

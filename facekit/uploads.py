@@ -1,12 +1,11 @@
-"""An uploaded image, as the web service takes it: checked against the size limits, read as the demos read photos
-(facekit.images), and shrunk for detection when it is huge.
+"""An uploaded image, as the web service takes it: checked against the size limits and read as the demos read photos
+(facekit.images: upright, RGB, its longest side shrunk to images.MAX_SIDE).
 
 Everything here is synchronous and framework-free: ``facekit.server`` calls it from a worker thread.
 """
 import io
 from dataclasses import dataclass
 
-import cv2
 from PIL import Image, UnidentifiedImageError
 
 from facekit.errors import FaceKitError
@@ -16,10 +15,6 @@ MAX_UPLOAD_BYTES = 10 * 1000 * 1000  # 10 MB
 # Images over this many pixels are refused outright (413): Pillow's own decompression-bomb threshold, under its
 # hard limit of twice that. A 10 MB file can hold a PNG of a gigapixel of one colour.
 MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS
-# Images over this many pixels are shrunk before detection; boxes come back in the original's pixels. The default
-# equals the demos' reading limit for a square photo (4096 x 4096), so that a phone photo is analysed as
-# face_demo.py analyses it.
-DETECT_MAX_PIXELS = 4096 * 4096
 
 
 class UploadError(FaceKitError):
@@ -32,17 +27,17 @@ class UploadError(FaceKitError):
 
 @dataclass
 class Photo:
-    """An upload, read: ``image`` (RGB uint8, upright, at most the reading limit), the original's upright
-    ``width`` and ``height``, and ``detect_image``, the copy that detection sees (``image`` itself unless huge)."""
+    """An upload, read: ``image`` (RGB uint8, upright, its longest side at most images.MAX_SIDE), what detection
+    sees and what is drawn on, and the original's upright ``width`` and ``height``."""
 
     image: object
     width: int
     height: int
-    detect_image: object
 
-    def scale_to(self, width):
-        """From the detection image's pixels to those of an image ``width`` pixels wide with the same aspect."""
-        return width / self.detect_image.shape[1]
+    @property
+    def scale(self):
+        """From the image's pixels to the original's: > 1 when the photo was shrunk as it was read."""
+        return self.width / self.image.shape[1]
 
 
 def check_size(size, limit=MAX_UPLOAD_BYTES):
@@ -67,7 +62,7 @@ def check_pixels(data, max_pixels=MAX_IMAGE_PIXELS):
         raise UploadError(f"image too large: {width} x {height} pixels, over {max_pixels:,}", status=413)
 
 
-def read_upload(data, detect_max_pixels=DETECT_MAX_PIXELS, max_pixels=MAX_IMAGE_PIXELS):
+def read_upload(data, max_pixels=MAX_IMAGE_PIXELS):
     """The bytes of an uploaded file -> a Photo. Raises UploadError: 400 for an empty, non-image or truncated
     file, 413 for one over ``max_pixels``."""
     if not data:
@@ -77,13 +72,7 @@ def read_upload(data, detect_max_pixels=DETECT_MAX_PIXELS, max_pixels=MAX_IMAGE_
         image, (width, height) = read_image_and_size(data)
     except FaceKitError as error:  # truncated or corrupt after a valid header
         raise UploadError(str(error)) from None
-    detect_image = image
-    pixels = image.shape[0] * image.shape[1]
-    if pixels > detect_max_pixels:
-        factor = (detect_max_pixels / pixels) ** 0.5
-        size = (max(1, int(image.shape[1] * factor)), max(1, int(image.shape[0] * factor)))
-        detect_image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    return Photo(image, width, height, detect_image)
+    return Photo(image, width, height)
 
 
 def encode_jpeg(image_rgb, quality=92):

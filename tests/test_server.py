@@ -17,9 +17,9 @@ from PIL import Image
 import face_demo
 import face_server
 import facekit.inference
-from facekit import paths
 from facekit.detection import HaarDetector
 from facekit.drawing import BANNER_RGB, BOX_COLOURS_RGB
+from facekit import images, paths
 from facekit.images import read_image, write_image
 from facekit.server import ARGS_VARIABLE, app_from_args, app_from_environment, create_app
 from facekit.uploads import encode_jpeg
@@ -95,12 +95,14 @@ def test_annotate_gives_the_photo_with_boxes_or_a_banner(client, four_faces_scen
     assert np.abs(banner[2, 2] - BANNER_RGB).max() < 30 and np.abs(banner[200:] - 128).max() < 10
 
 
-def test_a_huge_photo_is_shrunk_for_detection_and_answered_in_its_own_pixels(analyzer, tmp_path):
+def test_a_huge_photo_is_shrunk_as_the_demos_read_it_and_answered_in_its_own_pixels(client, monkeypatch):
+    """One rule, the demos' (images.MAX_SIDE): a photo over it is read shrunk, boxes come back in its pixels."""
     image, placed = compose((1800, 2400), [(0, 200, 150, 420), (1, 1300, 300, 360), (3, 700, 1100, 500)])
-    client = TestClient(create_app(analyzer, detect_max_pixels=1_000_000))  # 4.3 megapixels -> 1
+    monkeypatch.setattr(images, "MAX_SIDE", 1200)
     answer = client.post("/analyze", content=encode_jpeg(image)).json()
-    assert (answer["width"], answer["height"]) == (2400, 1800)
-    assert answer["detection_scale"] == pytest.approx((1_000_000 / (2400 * 1800)) ** 0.5, abs=0.002)
+    assert (answer["width"], answer["height"], answer["detection_scale"]) == (2400, 1800, 0.5)
+    annotated = client.post("/annotate", content=encode_jpeg(image))
+    assert read_image(annotated.content).shape == (900, 1200, 3)  # drawn on the copy it read
     assert_found_where_placed(answer["faces"], placed)
     for face in answer["faces"]:
         box = face["box"]
