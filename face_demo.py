@@ -22,60 +22,12 @@ import cv2
 from tqdm import tqdm
 
 from facekit.cli import add_analyzer_arguments, allow_large_images, analyzer_from_args, exit_with_error
-from facekit.drawing import annotate_photo
 from facekit.errors import FaceKitError
-from facekit.images import IMAGE_EXTENSIONS, find_images, read_image_and_size, write_image
-from facekit.outputs import check_folder, check_output, check_replaceable, write_text
-from facekit.results import in_file_pixels
+from facekit.images import find_images
+from facekit.outputs import write_text
+from facekit.photos import annotate_image, check_outputs, output_paths
 
 DEFAULT_OUTPUT = Path("annotated")
-
-
-def output_paths(images, output):
-    """Where each input's annotated copy goes: one file named by ``output``, or NAME_annotated.EXT in a folder."""
-    output = Path(output)
-    if output.suffix.lower() in IMAGE_EXTENSIONS:
-        if len(images) != 1:
-            raise FaceKitError(f"--output {output} is a file name, but there are {len(images)} input images; "
-                               "give a folder instead")
-        return [output]
-    paths, taken = [], set()
-    for image in images:
-        stem, suffix = f"{image.stem}_annotated", image.suffix.lower()
-        path, copy = output / f"{stem}{suffix}", 1
-        while path in taken:  # same name from two folders: photo_annotated_2.jpg
-            copy += 1
-            path = output / f"{stem}_{copy}{suffix}"
-        taken.add(path)
-        paths.append(path)
-    return paths
-
-
-def check_outputs(outputs, json_path, inputs, overwrite):
-    """Before any slow work: no output replaces an input (compared as files: links too) or, without --overwrite,
-    an existing file; --json is not one of the annotated images; every folder can be written."""
-    for path in outputs:
-        check_replaceable(path, "--output", inputs, overwrite)
-    for folder in {path.parent for path in outputs}:
-        check_folder(folder, "--output")
-    if json_path is not None:
-        json_path = Path(json_path)
-        if json_path.resolve() in {path.resolve() for path in outputs}:
-            raise FaceKitError(f"--json {json_path} is also where an annotated image goes; choose another --json")
-        check_output(json_path, "--json", inputs, overwrite)
-
-
-def annotate_image(analyzer, image_path, output_path):
-    """Reads, analyses, draws and writes one image; returns its JSON entry and a one-line summary."""
-    image, (width, height) = read_image_and_size(image_path)
-    faces = analyzer.analyze(image)
-    write_image(output_path, annotate_photo(image, faces))
-    scale = width / image.shape[1]  # > 1: the photo was shrunk to images.MAX_SIDE; the JSON gives the file's pixels
-    entry = {"image": str(image_path), "output": str(output_path), "width": width, "height": height,
-             **({"detection_scale": round(1 / scale, 4)} if scale != 1 else {}),
-             "faces": [in_file_pixels(face, scale) for face in faces]}
-    found = f"{len(faces)} face{'s' * (len(faces) != 1)}" if faces else "no face found"
-    return entry, f"{image_path}: {found} -> {output_path}"
 
 
 def parse_args(argv):

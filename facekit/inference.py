@@ -14,7 +14,7 @@ from facekit.crop import crop_faces
 from facekit.detectors import DEFAULT_DETECTOR, create_detector, spec_of
 from facekit.errors import FaceKitError
 from facekit.images import as_rgb, read_image_and_size
-from facekit.results import face_entry, in_file_pixels
+from facekit.results import face_entry, photo_entry
 from facekit.runtimes import load_predictor
 
 
@@ -51,10 +51,9 @@ class FaceAnalyzer:
         """``image``: a path, the bytes of an image file, or an RGB uint8 array -> one dict per face, largest first:
         box, score, landmarks, age and age_std, gender, race, their probabilities (the faces.json entries).
         ``timings``: a dict that receives the seconds spent detecting and cropping + predicting ("detect", "predict")."""
-        scale = 1.0
+        size = None
         if not isinstance(image, np.ndarray):  # a file: boxes in its pixels, also when it is read shrunk
-            image, (width, _) = read_image_and_size(image)
-            scale = width / image.shape[1]
+            image, size = read_image_and_size(image)
         image = as_rgb(image)
         start = time.perf_counter()
         faces = self.detector.detect(image)
@@ -62,11 +61,10 @@ class FaceAnalyzer:
         entries = []
         if faces:
             predictions = self.model.predict(crop_faces(image, faces, self.input_size, self.crop_spec))
-            entries = [in_file_pixels(face_entry(face, prediction), scale)
-                       for face, prediction in zip(faces, predictions)]
+            entries = [face_entry(face, prediction) for face, prediction in zip(faces, predictions)]
         if timings is not None:
             timings.update(detect=detected - start, predict=time.perf_counter() - detected)
-        return entries
+        return entries if size is None else photo_entry(entries, image, size)["faces"]
 
 
 def analyze(image, model=None, detector=None):

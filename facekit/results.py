@@ -40,6 +40,16 @@ def face_entry(face, prediction):
             "landmarks": landmarks, **prediction}
 
 
+def photo_entry(faces, image, size):
+    """A photo's JSON (face_demo.py --json, the web service): the file's ``size`` (width, height), how much the
+    ``image`` that was analysed was shrunk (``detection_scale``, only when it was: ``images.MAX_SIDE``) and its
+    faces' entries in the file's pixels."""
+    width, height = size
+    scale = width / image.shape[1]
+    return {"width": width, "height": height, **({"detection_scale": round(1 / scale, 4)} if scale != 1 else {}),
+            "faces": [in_file_pixels(face, scale) for face in faces]}
+
+
 def in_file_pixels(entry, scale):
     """A face's JSON entry with its box and landmarks multiplied by ``scale``: from the pixels of a photo shrunk for
     detection (``images.MAX_SIDE``) to those of its file."""

@@ -32,7 +32,7 @@ from facekit import paths
 from facekit.cli import analyzer_from_args
 from facekit.detectors import spec_of
 from facekit.drawing import annotate_photo
-from facekit.results import in_file_pixels
+from facekit.results import photo_entry
 from facekit.images import MAX_SIDE
 from facekit.uploads import MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES, UploadError, check_size, encode_jpeg, read_upload
 
@@ -97,11 +97,8 @@ class Service:
         with self.lock:
             timings["queue"] = time.perf_counter() - waited
             faces = self.analyzer.analyze(photo.image, timings)
-        scale = photo.scale  # > 1: shrunk as it was read; as face_demo.py --json, the file's pixels
         timings["total"] = time.perf_counter() - start
-        result = {"width": photo.width, "height": photo.height,
-                  **({"detection_scale": round(1 / scale, 4)} if scale != 1 else {}),
-                  "faces": [in_file_pixels(face, scale) for face in faces],
+        result = {**photo_entry(faces, photo.image, (photo.width, photo.height)),  # as face_demo.py --json
                   "model": self.info["model"], "detector": self.detector,
                   "timings": {key: round(value, 4) for key, value in timings.items()}}
         return photo, faces, result

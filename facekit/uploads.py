@@ -34,11 +34,6 @@ class Photo:
     width: int
     height: int
 
-    @property
-    def scale(self):
-        """From the image's pixels to the original's: > 1 when the photo was shrunk as it was read."""
-        return self.width / self.image.shape[1]
-
 
 def check_size(size, limit=MAX_UPLOAD_BYTES):
     if size > limit:

@@ -13,6 +13,7 @@ from PIL import Image
 import face_demo
 from facekit import images, paths
 from facekit.images import read_image, write_image
+from facekit.photos import output_paths
 from tests.face_scenes import YUNET_MODEL, iou
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -105,7 +106,7 @@ def test_existing_output_is_not_replaced_without_overwrite(tmp_path, tiny_model_
 
 
 def test_same_names_from_two_folders_do_not_collide():
-    paths = face_demo.output_paths([Path("a/x.jpg"), Path("b/x.jpg"), Path("b/x.png")], Path("out"))
+    paths = output_paths([Path("a/x.jpg"), Path("b/x.jpg"), Path("b/x.png")], Path("out"))
     assert [p.name for p in paths] == ["x_annotated.jpg", "x_annotated_2.jpg", "x_annotated.png"]
 
 
