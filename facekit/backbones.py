@@ -47,14 +47,11 @@ BACKBONES = {spec.name: spec for spec in (
             sha256="ad81577b744b2c8cc60cfb953747670cef18c3eed56ffff6007a00088614b14f", size=94_694_792,
             load=load_keras_vggface_weights)}),
     # dlib's face-recognition ResNet (CC0), pretrained on about 3 million faces: the face-pretrained network that
-    # can be downloaded freely. Its .dat file is published bzip2-compressed, hence its own fetch.
+    # can be downloaded freely. Its .dat file is published bzip2-compressed (facekit.pretrained decompresses it).
     BackboneSpec(
         name="dlib_resnet", build=dlib.dlib_resnet, input_size=dlib.INPUT_SIZE, min_input_size=dlib.MIN_INPUT_SIZE,
         normalization="dlib", stages=prefix_stages(*dlib.STAGES),
-        weights={"dlib": WeightsSource(
-            file_name=dlib_weights.DLIB_FILE, url=dlib_weights.DLIB_URL, sha256=dlib_weights.DLIB_SHA256,
-            size=dlib_weights.DLIB_BYTES, load=dlib_weights.load_dlib_weights,
-            fetch=dlib_weights.fetch_dlib_weights)}),
+        weights={"dlib": dlib_weights.weights_source()}),
     # The compact CNNs are trained from scratch, so any normalisation would do; they were trained (RESULTS.md, the
     # default model) with the VGGFace2 one, which their trained weights therefore expect.
     BackboneSpec(

@@ -19,19 +19,13 @@ version strings):
   leave only a version number (1; add_layer writes 2, the one over the input 2 or 3): which tag an
   ``add_prev`` adds is not in the file, it is in the C++ type, here :func:`dlib_layer_plan`.
 """
-import bz2
-import hashlib
-import http.client
 import math
-import os
-import sys
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from facekit import paths, pretrained
+from facekit import pretrained
 from facekit.dlib_resnet import DESCRIPTOR_SIZE, FEATURE_SIZE, INPUT_SIZE, LEVELS, STEM_FILTERS
 from facekit.errors import FaceKitError
 from facekit.preprocessing import normalization
@@ -491,54 +485,12 @@ def load_dlib_weights(model, source):
 # the published file
 
 
-def _sha256_file(path):
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def _where_to_put_it(path):
-    return (f"Download {DLIB_URL} ({DLIB_BZ2_BYTES:,} bytes, sha256 {DLIB_BZ2_SHA256}) on a machine with internet "
-            f"access, decompress it (bunzip2) and put {DLIB_FILE} ({DLIB_BYTES:,} bytes, sha256 {DLIB_SHA256}) "
-            f"at {path}")
+def weights_source():
+    """dlib's published network as ``facekit.pretrained`` fetches it: bzip2-compressed, both sha256s checked."""
+    return pretrained.WeightsSource(file_name=DLIB_FILE, url=DLIB_URL, sha256=DLIB_SHA256, size=DLIB_BYTES,
+                                    load=load_dlib_weights, packed_sha256=DLIB_BZ2_SHA256, packed_size=DLIB_BZ2_BYTES)
 
 
 def fetch_dlib_weights(directory=None):
     """Path of dlib's published face-recognition network: the local copy if it checks out, else a download."""
-    directory = paths.vggface_weights_dir() if directory is None else Path(directory)
-    path = directory / DLIB_FILE
-    if path.exists():
-        if _sha256_file(path) != DLIB_SHA256:
-            raise FaceKitError(f"{path} is not dlib's published {DLIB_FILE} (sha256 mismatch; expected "
-                               f"{DLIB_SHA256}, {DLIB_BYTES:,} bytes): replace it with the published file, or "
-                               "delete it to download it again")
-        return path
-    partial = path.with_name(path.name + ".partial")
-    try:
-        _download(partial)
-        os.replace(partial, path)
-    except (OSError, EOFError, ValueError, http.client.HTTPException) as error:
-        partial.unlink(missing_ok=True)
-        reason = " ".join(str(error).split()) or error.__class__.__name__
-        raise FaceKitError(f"could not download dlib's face-recognition network ({reason}). "
-                           f"{_where_to_put_it(path)}.") from None
-    return path
-
-
-def _download(target):
-    """Stream DLIB_URL into target, decompressing and checking both sha256s on the way; ValueError if wrong."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    print(f"downloading {DLIB_URL} ({DLIB_BZ2_BYTES / 1e6:.1f} MB) to {target.parent}", file=sys.stderr)
-    packed, unpacked = hashlib.sha256(), hashlib.sha256()
-    decompressor = bz2.BZ2Decompressor()
-    with urllib.request.urlopen(DLIB_URL, timeout=pretrained.DOWNLOAD_TIMEOUT_S) as response, open(target, "wb") as out:
-        while chunk := response.read(1 << 20):
-            packed.update(chunk)
-            data = decompressor.decompress(chunk)  # EOFError on data after the end of the stream
-            unpacked.update(data)
-            out.write(data)
-    if packed.hexdigest() != DLIB_BZ2_SHA256:
-        raise ValueError(f"the .bz2 has sha256 {packed.hexdigest()}, expected {DLIB_BZ2_SHA256}")
-    if not decompressor.eof:
-        raise ValueError("the download ended before the end of the bzip2 stream")
-    if unpacked.hexdigest() != DLIB_SHA256:
-        raise ValueError(f"the decompressed file has sha256 {unpacked.hexdigest()}, expected {DLIB_SHA256}")
+    return pretrained.fetch_weights(weights_source(), "dlib's face-recognition network", directory)

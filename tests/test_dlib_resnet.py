@@ -446,7 +446,7 @@ def test_fetch_refuses_a_download_with_a_wrong_checksum(small_release, tmp_path,
 
 def test_fetch_refuses_a_present_file_with_a_wrong_checksum(tmp_path):
     (tmp_path / dlib_weights.DLIB_FILE).write_bytes(b"not dlib's network")
-    with pytest.raises(FaceKitError, match="is not dlib's published .*sha256 mismatch"):
+    with pytest.raises(FaceKitError, match="is not the published dlib_face_recognition_resnet_model_v1.dat .*sha256 mismatch"):
         dlib_weights.fetch_dlib_weights(tmp_path)
 
 
