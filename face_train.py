@@ -27,6 +27,7 @@ from facekit.protocols import PROTOCOLS, run_adience_5fold
 from facekit.run_folder import RunFolder
 from facekit.submission import write_submission
 from facekit.training import TrainConfig, resume, train
+from facekit.tta import TTA
 
 DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
 
@@ -44,6 +45,9 @@ def parse_args(argv=None):
                                     "with --predict: the submission file")
     p.add_argument("--overwrite", action="store_true",
                    help="with --evaluate or --predict: replace existing outputs (never the model)")
+    p.add_argument("--tta", choices=TTA, default="none",
+                   help="with --evaluate: test-time augmentation; flip averages each image's and its mirror's "
+                        "probabilities")
     p.add_argument("--predict", metavar="TEST_CSV",
                    help="write a submission file: one label per image of this CSV (needs --model, --output)")
     p.add_argument("--model", help="with --predict: the saved .keras model")
@@ -86,6 +90,8 @@ def parse_args(argv=None):
         p.error("--resume needs --run NAME")
     if args.predict and not (args.model and args.output):
         p.error("--predict needs --model and --output")
+    if args.tta != "none" and not args.evaluate:
+        p.error("--tta goes with --evaluate")
     if (args.model or args.sample) and not args.predict:
         p.error("--model and --sample go with --predict")
     if not args.resume and not args.predict and not args.data:
@@ -102,7 +108,7 @@ def main(argv=None):
             return
         if args.evaluate:
             evaluate_saved(args.evaluate, args.data, args.output, limit=args.limit, overwrite=args.overwrite,
-                           images=args.images, label_column=args.label_column)
+                           tta=args.tta, images=args.images, label_column=args.label_column)
             return
         if args.resume:
             resume(args.run, epochs=args.epochs)

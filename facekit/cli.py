@@ -9,6 +9,7 @@ from PIL import Image
 from facekit import paths
 from facekit.detectors import DEFAULT_DETECTOR, DETECTORS, create_detector
 from facekit.inference import FaceAnalyzer
+from facekit.tta import TTA
 
 # The demos read panoramas and scans far over Pillow's default limit of 89 megapixels (refused over 179); this is
 # theirs: a warning never, a refusal over twice this.
@@ -62,6 +63,9 @@ def add_analyzer_arguments(parser):
                         help="detection confidence threshold (default: the detector's own)")
     parser.add_argument("--crop-scale", type=positive_float, default=1.0,
                         help="face crop size relative to the measured training-like crop (>1: more margin)")
+    parser.add_argument("--tta", choices=TTA, default="none",
+                        help="test-time augmentation: flip averages each face's and its mirror's probabilities "
+                             "(twice the prediction time)")
 
 
 def analyzer_from_args(args, log=print):
@@ -71,4 +75,4 @@ def analyzer_from_args(args, log=print):
     if model_path is None:
         model_path = paths.default_model()
         log(f"using the default model: {model_path}")
-    return FaceAnalyzer(model_path, detector, crop_scale=args.crop_scale)
+    return FaceAnalyzer(model_path, detector, crop_scale=args.crop_scale, tta=args.tta)

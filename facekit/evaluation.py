@@ -12,6 +12,7 @@ from facekit.labels import GENDERS, RACES, age_decade, age_group, age_group_name
 from facekit.model import age_bins_of, load_model, predict_batches
 from facekit.outputs import check_output, check_replaceable, replacing, write_text
 from facekit.pipeline import image_batches
+from facekit.tta import check_tta, probabilities_with
 
 
 def compute_metrics(samples, probs, age_bins):
@@ -127,26 +128,30 @@ def save_plots(samples, probs, age_bins, folder):
     return written + [folder / PLOTS[3]]
 
 
-def evaluate(model, samples, output_json, data, limit=None, batch_size=64):
+def evaluate(model, samples, output_json, data, limit=None, batch_size=64, tta="none"):
     """Writes metrics JSON and plots beside it; returns the metrics. ``data`` and ``limit``: where the samples come
-    from (the test split of ``data``, of its first ``limit`` images), recorded in the metrics."""
+    from (the test split of ``data``, of its first ``limit`` images), recorded in the metrics; ``tta``: test-time
+    augmentation (facekit.tta), recorded when used."""
     output_json = Path(output_json)
     output_json.parent.mkdir(parents=True, exist_ok=True)
     bins = age_bins_of(model)
     batches = image_batches(samples, model.input_shape[1], batch_size)
-    probs = predict_batches(model.predict_on_batch, tqdm(batches, total=len(batches), desc="evaluating", unit="batch"))
+    probs = predict_batches(lambda batch: probabilities_with(model.predict_on_batch, batch, tta),
+                            tqdm(batches, total=len(batches), desc="evaluating", unit="batch"))
     metrics = {"data": str(Path(data).resolve()), "limit": limit, "split": "test",
-               **compute_metrics(samples, probs, bins)}
+               **({"tta": tta} if tta != "none" else {}), **compute_metrics(samples, probs, bins)}
     write_text(output_json, json.dumps(metrics, indent=2))
     save_plots(samples, probs, bins, output_json.parent)
     return metrics
 
 
-def evaluate_saved(model_path, data, output=None, limit=None, overwrite=False, log=print, **data_options):
+def evaluate_saved(model_path, data, output=None, limit=None, overwrite=False, log=print, tta="none",
+                   **data_options):
     """``--evaluate``: a saved model on the same fixed test split; metrics JSON and plots at ``output``.
 
     Checked before anything is loaded: the output is not the model, and neither it nor the plots beside it exist
     unless ``overwrite``."""
+    check_tta(tta)
     dataset_reader(data, **data_options)  # a --data that is not a dataset fails before the model loads
     model_path = Path(model_path)
     output = Path(output) if output else model_path.parent / "evaluation" / "metrics.json"
@@ -155,7 +160,7 @@ def evaluate_saved(model_path, data, output=None, limit=None, overwrite=False, l
         check_replaceable(output.parent / plot, "--output", inputs=[model_path], overwrite=overwrite)
     model = load_model(model_path)
     splits = split(read_dataset(data, log=log, **data_options), limit=limit)
-    metrics = evaluate(model, splits["test"], output, data, limit)
+    metrics = evaluate(model, splits["test"], output, data, limit, tta=tta)
     log(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}))
     log(f"wrote {output} and plots beside it")
     return metrics

@@ -25,9 +25,10 @@ class FaceAnalyzer:
     ``.onnx`` path, or None for the shipped default model (``paths.default_model()``).
     ``detector``: a detector object, a detector name (``yunet``, ``mtcnn``, ``haar``; ``ssd`` needs
     ``detector_model``), or None for yunet. ``crop_scale`` > 1 cuts faces with more margin than training did.
+    ``tta``: test-time augmentation (``flip``: each face and its mirror image, probabilities averaged).
     """
 
-    def __init__(self, model=None, detector=None, detector_model=None, crop_scale=1.0):
+    def __init__(self, model=None, detector=None, detector_model=None, crop_scale=1.0, tta="none"):
         if crop_scale <= 0:
             raise FaceKitError(f"the crop scale (--crop-scale) must be positive, not {crop_scale}")
         if detector is None or isinstance(detector, str):  # the detector first: its missing file fails faster
@@ -42,7 +43,10 @@ class FaceAnalyzer:
         if isinstance(model, (str, Path)):
             self.model_path = Path(model)
         if not hasattr(model, "predict") or not hasattr(model, "input_size"):  # a path, None or a Keras model
-            model = load_predictor(self.model_path or model)
+            model = load_predictor(self.model_path or model, tta=tta)
+        elif tta != "none":
+            raise FaceKitError("a predictor given to FaceAnalyzer keeps its own test-time augmentation: pass tta= to "
+                               "load_predictor instead")
         self.model = model
         self.input_size = self.model.input_size
         self.crop_spec = spec_of(detector).crop.scaled(crop_scale)
@@ -67,7 +71,7 @@ class FaceAnalyzer:
         return entries if size is None else photo_entry(entries, image, size)["faces"]
 
 
-def analyze(image, model=None, detector=None):
-    """Every face in one photo: ``FaceAnalyzer(model, detector).analyze(image)``. Loads the model and detector on
-    each call; keep a FaceAnalyzer for more than one photo."""
-    return FaceAnalyzer(model, detector).analyze(image)
+def analyze(image, model=None, detector=None, tta="none"):
+    """Every face in one photo: ``FaceAnalyzer(model, detector, tta=tta).analyze(image)``. Loads the model and
+    detector on each call; keep a FaceAnalyzer for more than one photo."""
+    return FaceAnalyzer(model, detector, tta=tta).analyze(image)

@@ -22,6 +22,7 @@ from facekit.extras import require
 from facekit.face_crops import face_batch
 from facekit.model_metadata import checked, read_metadata
 from facekit.results import predictions_from
+from facekit.tta import check_tta, probabilities_with
 
 SUFFIXES = (".keras", ".tflite", ".onnx")
 
@@ -35,27 +36,38 @@ def _as_batch(faces, size):
     return faces
 
 
-class ExportedPredictor:
-    """What the LiteRT and ONNX Runtime predictors share: metadata, batching, results. Subclasses give ``run_batch``:
-    a float32 batch -> the runtime's outputs in order. ``metadata``: instead of the file beside the model (the
-    export's check runs the model before writing it)."""
+class Predictor:
+    """What every predictor shares: crops resized, batched, test-time augmented (``tta``, facekit.tta), results.
+    Subclasses give ``input_size``, ``age_bins`` and ``batch_probabilities``: a float32 batch -> {head: array}."""
 
-    def __init__(self, path, metadata=None):
-        self.path = Path(path)
-        self.metadata, self.age_bins = read_metadata(path) if metadata is None else checked(metadata, path)
-        self.input_size = self.metadata["input_size"]
+    tta = "none"
 
     def probabilities(self, faces, batch_size=64):
         """Crops -> ``{"age", "gender", "race"}`` probability arrays, as the Keras model's outputs."""
         batch = _as_batch(faces, self.input_size)
-        parts = [self.run_batch(batch[start:start + batch_size]) for start in range(0, len(batch), batch_size)]
-        return {head: np.concatenate([part[index] for part in parts])
-                for index, head in enumerate(self.metadata["outputs"])}
+        parts = [probabilities_with(self.batch_probabilities, batch[start:start + batch_size], self.tta)
+                 for start in range(0, len(batch), batch_size)]
+        return {head: np.concatenate([part[head] for part in parts]) for head in parts[0]}
 
     def predict(self, faces, batch_size=64):
         if len(faces) == 0:
             return []
         return predictions_from(self.probabilities(faces, batch_size), self.age_bins)
+
+
+class ExportedPredictor(Predictor):
+    """What the LiteRT and ONNX Runtime predictors share: metadata. Subclasses give ``run_batch``: a float32 batch ->
+    the runtime's outputs in order. ``metadata``: instead of the file beside the model (the export's check runs the
+    model before writing it)."""
+
+    def __init__(self, path, metadata=None, tta="none"):
+        self.path = Path(path)
+        self.metadata, self.age_bins = read_metadata(path) if metadata is None else checked(metadata, path)
+        self.input_size = self.metadata["input_size"]
+        self.tta = check_tta(tta)
+
+    def batch_probabilities(self, batch):
+        return dict(zip(self.metadata["outputs"], self.run_batch(batch)))
 
 
 @contextlib.contextmanager
@@ -75,8 +87,8 @@ def _stderr_silenced():
 
 
 class LiteRtPredictor(ExportedPredictor):
-    def __init__(self, path, threads=None, metadata=None):
-        super().__init__(path, metadata)
+    def __init__(self, path, threads=None, metadata=None, tta="none"):
+        super().__init__(path, metadata, tta)
         from ai_edge_litert.interpreter import Interpreter  # imported here: only .tflite models need it
         try:
             self._interpreter = Interpreter(model_path=str(self.path), num_threads=threads or os.cpu_count())
@@ -104,8 +116,8 @@ class LiteRtPredictor(ExportedPredictor):
 
 
 class OnnxPredictor(ExportedPredictor):
-    def __init__(self, path, threads=None, metadata=None):
-        super().__init__(path, metadata)
+    def __init__(self, path, threads=None, metadata=None, tta="none"):
+        super().__init__(path, metadata, tta)
         onnxruntime = require("onnxruntime", f".onnx models ({self.path.name})")  # here: only .onnx models need it
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count()
@@ -122,41 +134,35 @@ class OnnxPredictor(ExportedPredictor):
         return self._session.run(None, {self._input: batch})
 
 
-class KerasPredictor:
+class KerasPredictor(Predictor):
     """A ``.keras`` model (or one already loaded) behind the same interface; imports TensorFlow."""
 
-    def __init__(self, model):
+    def __init__(self, model, tta="none"):
         require("keras", ".keras models")  # TensorFlow only for .keras models: imported here
         from facekit import model as keras_model
-        self._module = keras_model
         self.path = Path(model) if isinstance(model, (str, Path)) else None
         self.model = keras_model.load_model(model) if self.path else model
         self.input_size = self.model.input_shape[1]
         self.age_bins = keras_model.age_bins_of(self.model)
+        self.tta = check_tta(tta)
 
-    def probabilities(self, faces, batch_size=64):
-        batch = _as_batch(faces, self.input_size)
-        return self._module.predict_batches(
-            lambda part: self.model.predict_on_batch(part),
-            (batch[start:start + batch_size] for start in range(0, len(batch), batch_size)))
-
-    def predict(self, faces, batch_size=64):
-        if len(faces) == 0:
-            return []
-        return predictions_from(self.probabilities(faces, batch_size), self.age_bins)
+    def batch_probabilities(self, batch):
+        return self.model.predict_on_batch(batch)
 
 
 RUNTIMES = {".keras": KerasPredictor, ".tflite": LiteRtPredictor, ".onnx": OnnxPredictor}
 
 
-def load_predictor(model, threads=None):
+def load_predictor(model, threads=None, tta="none"):
     """A model file (``.keras``, ``.tflite`` with its ``.json``, ``.onnx`` with its ``.json``), or a Keras model
-    already loaded -> its predictor. ``threads``: CPU threads of LiteRT and ONNX Runtime (default: all cores)."""
+    already loaded -> its predictor. ``threads``: CPU threads of LiteRT and ONNX Runtime (default: all cores);
+    ``tta``: test-time augmentation (facekit.tta)."""
+    check_tta(tta)
     if not isinstance(model, (str, Path)):
-        return KerasPredictor(model)
+        return KerasPredictor(model, tta)
     path = Path(model)
     if path.suffix not in RUNTIMES:
         raise FaceKitError(f"unknown model file type {path.name}: use one of {', '.join(SUFFIXES)}")
     if not path.is_file():
         raise FaceKitError(f"model file not found: {path}")
-    return KerasPredictor(path) if path.suffix == ".keras" else RUNTIMES[path.suffix](path, threads)
+    return KerasPredictor(path, tta) if path.suffix == ".keras" else RUNTIMES[path.suffix](path, threads, tta=tta)
