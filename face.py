@@ -17,8 +17,9 @@ from facekit.cli import exit_with_error
 from facekit.errors import FaceKitError
 from facekit.export import TOLERANCE, export_model
 from facekit.labels import ADIENCE_GROUPS, GENDERS, RACES, AgeBins, age_group, age_group_names
-from facekit.model import build_model, freeze_backbone, load_model, predict, trainable_summary
+from facekit.model import build_model, freeze_backbone, load_model, trainable_summary
 from facekit.preprocessing import preprocess_input
+from facekit.runtimes import predict
 
 __all__ = ["ADIENCE_GROUPS", "GENDERS", "RACES", "AgeBins", "age_group", "age_group_names", "build_model",
            "create_backbone", "freeze_backbone", "load_model", "predict", "preprocess_input", "save_model"]

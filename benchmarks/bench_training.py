@@ -17,7 +17,8 @@ from facekit.datasets import read_dataset
 from facekit.fitting import compile_model
 from facekit.hardware import cpu_has_native_bfloat16, training_precision
 from facekit.labels import AgeBins
-from facekit.model import OUTPUTS, build_model, get_backbone
+from facekit.model import build_model, get_backbone
+from facekit.model_metadata import HEADS
 from facekit.pipeline import Augmentation, labels_for, make_dataset
 from tests.shared_data import UTKFACE
 
@@ -39,7 +40,7 @@ def train_step_rate(backbone, size, freeze, batch, steps, precision="float32"):
         model = build_model(backbone, input_shape=(size, size, 3), freeze=freeze)
     compile_model(model, lr=1e-3, weight_decay=1e-4, warmup_epochs=1, epochs=1, steps_per_epoch=steps)
     x = tf.random.uniform((batch, size, size, 3), 0, 255)
-    y = {name: tf.one_hot(tf.zeros(batch, tf.int32), model.get_layer(name).units) for name in OUTPUTS}
+    y = {name: tf.one_hot(tf.zeros(batch, tf.int32), model.get_layer(name).units) for name in HEADS}
     ds = tf.data.Dataset.from_tensors((x, y)).repeat(steps)
     model.fit(ds.take(2), verbose=0)  # trace and warm up
     started = time.perf_counter()
@@ -77,9 +78,9 @@ def main():
     backbone = get_backbone(model)
     features = np.random.default_rng(0).normal(size=(4096, backbone.output_shape[-1])).astype(np.float32)
     heads_input = keras.Input(shape=features.shape[1:])
-    heads = keras.Model(heads_input, {n: model.get_layer(n)(heads_input) for n in OUTPUTS})
+    heads = keras.Model(heads_input, {n: model.get_layer(n)(heads_input) for n in HEADS})
     compile_model(heads, lr=1e-3, weight_decay=1e-4, warmup_epochs=1, epochs=1, steps_per_epoch=64)
-    y = {n: np.eye(model.get_layer(n).units, dtype=np.float32)[np.zeros(len(features), int)] for n in OUTPUTS}
+    y = {n: np.eye(model.get_layer(n).units, dtype=np.float32)[np.zeros(len(features), int)] for n in HEADS}
     heads.fit(features[:256], {k: v[:256] for k, v in y.items()}, batch_size=64, verbose=0)
     started = time.perf_counter()
     heads.fit(features, y, batch_size=64, verbose=0)

@@ -16,7 +16,8 @@ from facekit.detection import Face
 from facekit.detectors import create_detector, detector_spec
 from facekit.images import read_image
 from facekit.labels import age_group
-from facekit.model import load_model, predict
+from facekit.model import load_model
+from facekit.runtimes import predict
 from tests.shared_data import SHARED
 
 ADIENCE = SHARED / "data" / "adience"

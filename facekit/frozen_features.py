@@ -17,7 +17,8 @@ from facekit import paths
 from facekit.backbones import backbone_spec
 from facekit.errors import FaceKitError
 from facekit.fitting import callbacks, check_converged
-from facekit.model import OUTPUTS, age_bins_of, feature_extractor, predict_batches
+from facekit.model import age_bins_of, feature_extractor, predict_batches
+from facekit.model_metadata import HEADS
 from facekit.pipeline import image_batches, labels_for
 from facekit.pretrained import sha256_of
 
@@ -79,7 +80,7 @@ def train_heads_on_cached_features(model, config, splits, run, log):
 
     bins = age_bins_of(model)
     inputs = keras.Input(shape=extractor.output_shape[1:], name="features")
-    heads = keras.Model(inputs, {name: model.get_layer(name)(inputs) for name in OUTPUTS}, name="heads")
+    heads = keras.Model(inputs, {name: model.get_layer(name)(inputs) for name in HEADS}, name="heads")
     train_labels = labels_for(splits["train"], bins, config.age_sigma)
     x_train = np.concatenate([features["train"], features["train_flip"]])
     y_train = {k: np.concatenate([v, v]) for k, v in train_labels.items()}

@@ -1,21 +1,16 @@
 """The age / gender / race model: input normalisation, a backbone from the registry, three softmax heads;
-freezing, predict, load."""
+freezing, batched prediction, load (predicting on face crops: ``facekit.runtimes``)."""
 import zipfile
 from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import layers
 
 from facekit.backbones import backbone_spec, create_backbone
 from facekit.errors import FaceKitError
-from facekit.face_crops import face_batch
 from facekit.labels import GENDERS, RACES, AgeBins
 from facekit.preprocessing import InputNormalization
-from facekit.results import predictions_from
-
-OUTPUTS = ("age", "gender", "race")
 
 
 @keras.saving.register_keras_serializable(package="facekit")
@@ -112,33 +107,16 @@ def age_bins_of(model):
     return model.get_layer("age").age_bins
 
 
-def _resize(faces, size):
-    faces = face_batch(faces)
-    if faces.shape[1:3] != tuple(size):
-        faces = tf.image.resize(faces, size, antialias=True).numpy()
-    return faces
-
-
 def predict_batches(predict_batch, batches):
     """``predict_batch`` on each batch in turn; the outputs (arrays, or dicts of arrays) concatenated.
 
-    The one batched prediction: ``predict`` (crops in memory), evaluation and the frozen-feature path (batches
-    streamed from disk by ``pipeline.image_batches``) all go through it.
+    The one batched prediction of a Keras model: ``runtimes.KerasPredictor`` (crops in memory), evaluation and the
+    frozen-feature path (batches streamed from disk by ``pipeline.image_batches``) all go through it.
     """
     outputs = [predict_batch(batch) for batch in batches]
     if isinstance(outputs[0], dict):
         return {k: np.concatenate([np.asarray(o[k]) for o in outputs]) for k in outputs[0]}
     return np.concatenate([np.asarray(o) for o in outputs])
-
-
-def predict(model, faces, batch_size=64):
-    """Face crops (RGB 0-255, (N,H,W,3) or one (H,W,3)) -> per face age, gender, race and probabilities."""
-    if hasattr(faces, "__len__") and len(faces) == 0:
-        return []
-    faces = _resize(faces, model.input_shape[1:3])
-    probabilities = predict_batches(model.predict_on_batch,
-                                    (faces[start:start + batch_size] for start in range(0, len(faces), batch_size)))
-    return predictions_from(probabilities, age_bins_of(model))
 
 
 def load_model(path):

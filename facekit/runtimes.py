@@ -153,6 +153,12 @@ class KerasPredictor(Predictor):
 RUNTIMES = {".keras": KerasPredictor, ".tflite": LiteRtPredictor, ".onnx": OnnxPredictor}
 
 
+def predict(model, faces, batch_size=64):
+    """``face.predict``: face crops (RGB 0-255, (N,H,W,3) or one (H,W,3)) through a loaded Keras model or a model
+    file -> per face age, gender, race and probabilities, as the demos get them (``load_predictor``)."""
+    return load_predictor(model).predict(faces, batch_size)
+
+
 def load_predictor(model, threads=None, tta="none"):
     """A model file (``.keras``, ``.tflite`` with its ``.json``, ``.onnx`` with its ``.json``), or a Keras model
     already loaded -> its predictor. ``threads``: CPU threads of LiteRT and ONNX Runtime (default: all cores);

@@ -4,8 +4,9 @@ import pytest
 
 from facekit.backbones import BACKBONES, create_backbone
 from facekit.errors import FaceKitError
-from facekit.model import build_model, feature_extractor, freeze_backbone, get_backbone, load_model, predict
+from facekit.model import build_model, feature_extractor, freeze_backbone, get_backbone, load_model
 from facekit.preprocessing import NORMALIZATIONS, InputNormalization, preprocess_input
+from facekit.runtimes import predict
 
 NAMES = sorted(BACKBONES)
 

@@ -6,9 +6,9 @@ from facekit import paths
 from facekit.data import split
 from facekit.datasets import read_dataset
 from facekit.images import read_image
-from facekit.model import load_model, predict
+from facekit.model import load_model
 from facekit.model_metadata import metadata_path
-from facekit.runtimes import load_predictor
+from facekit.runtimes import load_predictor, predict
 from tests.shared_data import UTKFACE, needs_utkface
 
 MODEL = paths.default_model(".keras")
