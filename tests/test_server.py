@@ -228,7 +228,7 @@ def test_version_names_the_model_its_test_metrics_and_the_detector(client):
     assert version["model"] == DEFAULT_MODEL_NAME and version["detector"] == "yunet"
     metrics = json.loads((DEFAULT_MODEL.parent / "metrics.json").read_text())
     assert version["metrics"]["age_mae"] == metrics["age_mae"] and version["metrics"]["n_test"] == metrics["n_test"]
-    assert version["max_upload_bytes"] == 10_000_000
+    assert version["max_upload_bytes"] == 10_000_000 and version["max_side"] == images.MAX_SIDE
 
 
 def multipart(fields):
