@@ -3,6 +3,7 @@
     python face_train.py --data DIR --backbone vggface2_resnet50 --weights vggface2 --freeze conv4 --run mine
     python face_train.py --data DIR --backbone simple_cnn --weights none --epochs 40 --run small
     python face_train.py --evaluate face_weights/small/best.keras --data DIR
+    python face_train.py --evaluate face_weights/a/best.keras face_weights/b/best.keras --data DIR --output ens.json
     python face_train.py --resume --run small            # after an interruption
     python face_train.py --data adience/ --protocol adience-5fold --backbone levi_hassner --weights none --run lh
     python face_train.py --data train.csv --label-column gender --backbone simple_cnn --weights none --run csv
@@ -19,6 +20,7 @@ from dataclasses import MISSING, asdict, fields
 
 from facekit.backbones import BACKBONES
 from facekit.cli import exit_with_error, non_negative_float, positive_float, positive_int, probability
+from facekit.ensemble import METHODS
 from facekit.errors import FaceKitError
 from facekit.evaluation import evaluate_saved
 from facekit.hardware import PRECISIONS
@@ -40,7 +42,13 @@ def parse_args(argv=None):
     p.add_argument("--label-column", choices=("gender", "age", "race"),
                    help="with a .csv: what its label column holds; with --predict: the head written as the label "
                         "(default gender: 0 male, 1 female)")
-    p.add_argument("--evaluate", metavar="MODEL", help="evaluate this saved .keras model instead of training")
+    p.add_argument("--evaluate", metavar="MODEL", nargs="+",
+                   help="evaluate this saved .keras model instead of training; several: an ensemble (see --ensemble)")
+    p.add_argument("--ensemble", choices=METHODS, default="mean",
+                   help="with several --evaluate models: mean or weighted probabilities, or a majority vote for "
+                        "gender and race (age averaged)")
+    p.add_argument("--ensemble-weights", type=non_negative_float, nargs="+", metavar="W",
+                   help="one weight per --evaluate model (with --ensemble weighted or vote)")
     p.add_argument("--output", help="with --evaluate: metrics JSON path (default: MODEL_DIR/evaluation/); "
                                     "with --predict: the submission file")
     p.add_argument("--overwrite", action="store_true",
@@ -108,7 +116,8 @@ def main(argv=None):
             return
         if args.evaluate:
             evaluate_saved(args.evaluate, args.data, args.output, limit=args.limit, overwrite=args.overwrite,
-                           tta=args.tta, images=args.images, label_column=args.label_column)
+                           tta=args.tta, ensemble=args.ensemble, weights=args.ensemble_weights, images=args.images,
+                           label_column=args.label_column)
             return
         if args.resume:
             resume(args.run, epochs=args.epochs)

@@ -12,6 +12,8 @@ from facekit.labels import GENDERS, RACES, age_decade, age_group, age_group_name
 from facekit.model import age_bins_of, load_model, predict_batches
 from facekit.outputs import check_output, check_replaceable, replacing, write_text
 from facekit.pipeline import image_batches
+from facekit.ensemble import combine, ensemble_weights
+from facekit.errors import FaceKitError
 from facekit.tta import check_tta, probabilities_with
 
 
@@ -128,39 +130,58 @@ def save_plots(samples, probs, age_bins, folder):
     return written + [folder / PLOTS[3]]
 
 
-def evaluate(model, samples, output_json, data, limit=None, batch_size=64, tta="none"):
+def split_probabilities(model, samples, batch_size=64, tta="none"):
+    """``{"age", "gender", "race"}`` probabilities of a Keras model for the samples' images, in order."""
+    batches = image_batches(samples, model.input_shape[1], batch_size)
+    return predict_batches(lambda batch: probabilities_with(model.predict_on_batch, batch, tta),
+                           tqdm(batches, total=len(batches), desc="evaluating", unit="batch"))
+
+
+def evaluate(model, samples, output_json, data, limit=None, batch_size=64, tta="none", ensemble="mean",
+             weights=None, about=None):
     """Writes metrics JSON and plots beside it; returns the metrics. ``data`` and ``limit``: where the samples come
     from (the test split of ``data``, of its first ``limit`` images), recorded in the metrics; ``tta``: test-time
-    augmentation (facekit.tta), recorded when used."""
+    augmentation (facekit.tta), recorded when used. ``model`` may be a list of models: their probabilities are
+    combined by ``ensemble`` (facekit.ensemble, with ``weights``). ``about``: more fields to record."""
+    models = list(model) if isinstance(model, (list, tuple)) else [model]
+    ensemble_weights(len(models), ensemble, weights)  # a bad method or weights fail before the slow part
+    bins = age_bins_of(models[0])
+    if any(age_bins_of(other) != bins for other in models[1:]):
+        raise FaceKitError("the models' age bins differ: their age probabilities cannot be combined")
     output_json = Path(output_json)
     output_json.parent.mkdir(parents=True, exist_ok=True)
-    bins = age_bins_of(model)
-    batches = image_batches(samples, model.input_shape[1], batch_size)
-    probs = predict_batches(lambda batch: probabilities_with(model.predict_on_batch, batch, tta),
-                            tqdm(batches, total=len(batches), desc="evaluating", unit="batch"))
+    probs = combine([split_probabilities(m, samples, batch_size, tta) for m in models], ensemble, weights)
     metrics = {"data": str(Path(data).resolve()), "limit": limit, "split": "test",
-               **({"tta": tta} if tta != "none" else {}), **compute_metrics(samples, probs, bins)}
+               **({"tta": tta} if tta != "none" else {}), **(about or {}), **compute_metrics(samples, probs, bins)}
     write_text(output_json, json.dumps(metrics, indent=2))
     save_plots(samples, probs, bins, output_json.parent)
     return metrics
 
 
 def evaluate_saved(model_path, data, output=None, limit=None, overwrite=False, log=print, tta="none",
-                   **data_options):
-    """``--evaluate``: a saved model on the same fixed test split; metrics JSON and plots at ``output``.
+                   ensemble="mean", weights=None, **data_options):
+    """``--evaluate``: a saved model, or several combined (``model_path`` a list; ``ensemble``, ``weights``), on
+    the same fixed test split; metrics JSON and plots at ``output``.
 
-    Checked before anything is loaded: the output is not the model, and neither it nor the plots beside it exist
+    Checked before anything is loaded: the output is not a model, and neither it nor the plots beside it exist
     unless ``overwrite``."""
     check_tta(tta)
+    model_paths = [Path(p) for p in (model_path if isinstance(model_path, (list, tuple)) else [model_path])]
+    ensemble_weights(len(model_paths), ensemble, weights)
+    if len(model_paths) > 1 and output is None:
+        raise FaceKitError("--evaluate with several models needs --output (where the ensemble's metrics go)")
     dataset_reader(data, **data_options)  # a --data that is not a dataset fails before the model loads
-    model_path = Path(model_path)
-    output = Path(output) if output else model_path.parent / "evaluation" / "metrics.json"
-    check_output(output, "--output", inputs=[model_path], overwrite=overwrite)
+    output = Path(output) if output else model_paths[0].parent / "evaluation" / "metrics.json"
+    check_output(output, "--output", inputs=model_paths, overwrite=overwrite)
     for plot in PLOTS:
-        check_replaceable(output.parent / plot, "--output", inputs=[model_path], overwrite=overwrite)
-    model = load_model(model_path)
+        check_replaceable(output.parent / plot, "--output", inputs=model_paths, overwrite=overwrite)
+    models = [load_model(p) for p in model_paths]
     splits = split(read_dataset(data, log=log, **data_options), limit=limit)
-    metrics = evaluate(model, splits["test"], output, data, limit, tta=tta)
+    about = {} if len(models) == 1 else {
+        "models": [str(p) for p in model_paths], "ensemble": ensemble,
+        **({"weights": ensemble_weights(len(models), ensemble, weights).round(4).tolist()} if weights else {})}
+    metrics = evaluate(models, splits["test"], output, data, limit, tta=tta, ensemble=ensemble, weights=weights,
+                       about=about)
     log(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}))
     log(f"wrote {output} and plots beside it")
     return metrics
