@@ -8,6 +8,7 @@ from PIL import Image
 
 from facekit import paths
 from facekit.detectors import DEFAULT_DETECTOR, DETECTORS, create_detector
+from facekit.ensemble import METHODS
 from facekit.inference import FaceAnalyzer
 from facekit.tta import TTA
 
@@ -51,9 +52,14 @@ def allow_large_images():
 def add_analyzer_arguments(parser):
     """The model and detector options that both demos share."""
     with_files = [name for name, spec in DETECTORS.items() if spec.needs_model_file and spec.bundled_model is None]
-    parser.add_argument("--model", default=None,
+    parser.add_argument("--model", default=None, nargs="+",
                         help=".keras, .tflite or .onnx model (default: the shipped "
-                             f"{paths.default_model().relative_to(paths.PROJECT_ROOT)})")
+                             f"{paths.default_model().relative_to(paths.PROJECT_ROOT)}); several: an ensemble")
+    parser.add_argument("--ensemble", choices=METHODS, default="mean",
+                        help="with several --model: mean or weighted probabilities, or a majority vote for gender "
+                             "and race (age averaged)")
+    parser.add_argument("--ensemble-weights", type=non_negative_float, nargs="+", metavar="W",
+                        help="one weight per --model (with --ensemble weighted or vote)")
     parser.add_argument("--detector", default=DEFAULT_DETECTOR, choices=sorted(DETECTORS),
                         help=f"face detector (default: {DEFAULT_DETECTOR}; {' and '.join(with_files)} need --detector-model)")
     parser.add_argument("--detector-model", default=None, metavar="PATH",
@@ -75,4 +81,5 @@ def analyzer_from_args(args, log=print):
     if model_path is None:
         model_path = paths.default_model()
         log(f"using the default model: {model_path}")
-    return FaceAnalyzer(model_path, detector, crop_scale=args.crop_scale, tta=args.tta)
+    return FaceAnalyzer(model_path, detector, crop_scale=args.crop_scale, tta=args.tta, ensemble=args.ensemble,
+                        ensemble_weights=args.ensemble_weights)

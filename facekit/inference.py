@@ -26,9 +26,12 @@ class FaceAnalyzer:
     ``detector``: a detector object, a detector name (``yunet``, ``mtcnn``, ``haar``; ``ssd`` needs
     ``detector_model``), or None for yunet. ``crop_scale`` > 1 cuts faces with more margin than training did.
     ``tta``: test-time augmentation (``flip``: each face and its mirror image, probabilities averaged).
+    ``model`` may be a list of several: an ensemble, combined by ``ensemble`` (mean, weighted, vote) with
+    ``ensemble_weights`` (facekit.ensemble).
     """
 
-    def __init__(self, model=None, detector=None, detector_model=None, crop_scale=1.0, tta="none"):
+    def __init__(self, model=None, detector=None, detector_model=None, crop_scale=1.0, tta="none", ensemble="mean",
+                 ensemble_weights=None):
         if crop_scale <= 0:
             raise FaceKitError(f"the crop scale (--crop-scale) must be positive, not {crop_scale}")
         if detector is None or isinstance(detector, str):  # the detector first: its missing file fails faster
@@ -40,10 +43,12 @@ class FaceAnalyzer:
             if not model.is_file():  # an install without the checkout's face_weights/
                 raise FaceKitError(f"the default model {model} is not installed here: pass --model PATH "
                                    "(a .tflite, .onnx or .keras model; model= from Python)")
+        if isinstance(model, (list, tuple)) and len(model) == 1:
+            model = model[0]
         if isinstance(model, (str, Path)):
             self.model_path = Path(model)
-        if not hasattr(model, "predict") or not hasattr(model, "input_size"):  # a path, None or a Keras model
-            model = load_predictor(self.model_path or model, tta=tta)
+        if not hasattr(model, "predict") or not hasattr(model, "input_size"):  # path(s), None or a Keras model
+            model = load_predictor(self.model_path or model, tta=tta, ensemble=ensemble, weights=ensemble_weights)
         elif tta != "none":
             raise FaceKitError("a predictor given to FaceAnalyzer keeps its own test-time augmentation: pass tta= to "
                                "load_predictor instead")
@@ -71,7 +76,7 @@ class FaceAnalyzer:
         return entries if size is None else photo_entry(entries, image, size)["faces"]
 
 
-def analyze(image, model=None, detector=None, tta="none"):
-    """Every face in one photo: ``FaceAnalyzer(model, detector, tta=tta).analyze(image)``. Loads the model and
-    detector on each call; keep a FaceAnalyzer for more than one photo."""
-    return FaceAnalyzer(model, detector, tta=tta).analyze(image)
+def analyze(image, model=None, detector=None, tta="none", ensemble="mean", ensemble_weights=None):
+    """Every face in one photo: ``FaceAnalyzer(model, detector, ...).analyze(image)`` (``model``: one, or a list for
+    an ensemble). Loads the models and detector on each call; keep a FaceAnalyzer for more than one photo."""
+    return FaceAnalyzer(model, detector, tta=tta, ensemble=ensemble, ensemble_weights=ensemble_weights).analyze(image)

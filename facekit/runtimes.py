@@ -5,6 +5,7 @@ results of ``facekit.results`` whatever runs the model.
     .tflite  LiteRT (ai-edge-litert's Interpreter, all CPU cores): no TensorFlow
     .onnx    ONNX Runtime: no TensorFlow
 
+Several models (a list): ``EnsemblePredictor``, their probabilities combined (facekit.ensemble).
 Exported files (``face.py --export``) carry their preprocessing inside and their age bins and labels in the JSON
 beside them (``facekit.model_metadata``). Every predictor has ``input_size`` (crop side in pixels), ``age_bins``,
 ``path`` and ``predict(crops, batch_size=64)``.
@@ -17,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facekit.ensemble import combine, ensemble_weights
 from facekit.errors import FaceKitError
 from facekit.extras import require
 from facekit.face_crops import face_batch
@@ -150,6 +152,25 @@ class KerasPredictor(Predictor):
         return self.model.predict_on_batch(batch)
 
 
+class EnsemblePredictor(Predictor):
+    """Several predictors behind one: each reads the crops at its own input size (and with its own ``tta``), and
+    their probabilities are combined by ``method`` (facekit.ensemble: mean, weighted, vote) with ``weights``."""
+
+    path = None
+
+    def __init__(self, predictors, method="mean", weights=None):
+        ensemble_weights(len(predictors), method, weights)
+        if any(p.age_bins != predictors[0].age_bins for p in predictors[1:]):
+            raise FaceKitError("the models' age bins differ: their age probabilities cannot be combined")
+        self.predictors, self.method, self.weights = list(predictors), method, weights
+        self.input_size = max(p.input_size for p in predictors)  # crops cut once, as large as the largest needs
+        self.age_bins = predictors[0].age_bins
+        self.name = f"{method} of " + ", ".join(Path(p.path).name if p.path else "model" for p in predictors)
+
+    def probabilities(self, faces, batch_size=64):
+        return combine([p.probabilities(faces, batch_size) for p in self.predictors], self.method, self.weights)
+
+
 RUNTIMES = {".keras": KerasPredictor, ".tflite": LiteRtPredictor, ".onnx": OnnxPredictor}
 
 
@@ -159,11 +180,17 @@ def predict(model, faces, batch_size=64):
     return load_predictor(model).predict(faces, batch_size)
 
 
-def load_predictor(model, threads=None, tta="none"):
+def load_predictor(model, threads=None, tta="none", ensemble="mean", weights=None):
     """A model file (``.keras``, ``.tflite`` with its ``.json``, ``.onnx`` with its ``.json``), or a Keras model
     already loaded -> its predictor. ``threads``: CPU threads of LiteRT and ONNX Runtime (default: all cores);
-    ``tta``: test-time augmentation (facekit.tta)."""
+    ``tta``: test-time augmentation (facekit.tta). A list of several models: an EnsemblePredictor combining them by
+    ``ensemble`` with ``weights`` (facekit.ensemble)."""
     check_tta(tta)
+    if isinstance(model, (list, tuple)):
+        if len(model) == 1 and weights is None:
+            return load_predictor(model[0], threads, tta)
+        ensemble_weights(len(model), ensemble, weights)  # bad weights fail before any model loads
+        return EnsemblePredictor([load_predictor(m, threads, tta) for m in model], ensemble, weights)
     if not isinstance(model, (str, Path)):
         return KerasPredictor(model, tta)
     path = Path(model)

@@ -53,3 +53,32 @@ def test_evaluate_with_several_models_scores_their_combined_probabilities(tiny_m
     with pytest.raises(SystemExit) as exit_info:
         face_train.main(["--evaluate", str(tiny_model_file), str(other), "--data", str(tiny_utkface)])
     assert exit_info.value.code == 2 and "several models needs --output" in capsys.readouterr().err
+
+
+def test_the_api_and_demos_combine_several_models(tiny_model_file):
+    """Models of different input sizes and runtimes, behind one predictor: each reads the crops at its own size."""
+    import argparse
+
+    from facekit import paths
+    from facekit.cli import add_analyzer_arguments, analyzer_from_args
+    from facekit.runtimes import load_predictor
+
+    members = [paths.default_model(), tiny_model_file]
+    crops = np.random.default_rng(0).integers(0, 256, (3, 90, 90, 3), dtype=np.uint8)
+    each = [load_predictor(m).probabilities(crops) for m in members]
+    largest = max(load_predictor(m).input_size for m in members)
+    for method, weights in (("mean", None), ("vote", [2, 1])):
+        ensemble = load_predictor(members, ensemble=method, weights=weights)
+        assert ensemble.input_size == largest and ensemble.name.startswith(f"{method} of ")
+        got, want = ensemble.probabilities(crops), combine(each, method, weights)
+        for head in want:
+            np.testing.assert_allclose(got[head], want[head], atol=1e-5)
+    assert len(ensemble.predict(crops)) == 3
+    parser = argparse.ArgumentParser()
+    add_analyzer_arguments(parser)
+    args = parser.parse_args(["--model", *map(str, members), "--ensemble", "vote", "--detector", "haar"])
+    analyzer = analyzer_from_args(args, log=lambda message: None)
+    assert analyzer.model.method == "vote" and len(analyzer.model.predictors) == 2
+    args = parser.parse_args(["--model", *map(str, members), "--ensemble", "weighted", "--detector", "haar"])
+    with pytest.raises(FaceKitError, match="needs --ensemble-weights"):
+        analyzer_from_args(args, log=lambda message: None)
