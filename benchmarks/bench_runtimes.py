@@ -2,7 +2,7 @@
 and face_video_demo.py's frames per second, for one model as .keras (Keras), .tflite (LiteRT) and .onnx (ONNX
 Runtime), with the default detector (YuNet).
 
-    .venv/bin/python -m benchmarks.bench_runtimes [--model face_weights/default/simple_cnn_80px.keras] [--repeats 3]
+    .venv/bin/python -m benchmarks.bench_runtimes [--model face_weights/default/dlib_resnet_150px.keras] [--repeats 3]
     .venv/bin/python -m benchmarks.bench_runtimes --backbone vggface2_resnet50 --input-size 200   # untrained
 
 The .tflite and .onnx files are exported from the .keras one into a temporary folder (the shipped default's

@@ -1,6 +1,6 @@
 """A trained model on faces from outside UTKFace: the 19 real Adience faces in ../shared, three ways of cropping.
 
-    .venv/bin/python -m benchmarks.eval_adience_sample --model face_weights/default/simple_cnn_80px.keras
+    .venv/bin/python -m benchmarks.eval_adience_sample --model face_weights/default/dlib_resnet_150px.keras
 
 Adience labels an age range and a gender per face (both people here are labelled (25, 32)). Tiny, but it is
 the one sample here from another source, and it shows what the crop does to a UTKFace-trained model.

@@ -6,7 +6,7 @@
 
 One dict per face, largest first: box, score, landmarks, age and age_std, gender, race, and the probabilities of
 each gender, race and age group. ``analyze`` loads the model (default: the shipped
-face_weights/default/simple_cnn_80px.tflite, ``paths.default_model()``) and the detector (default: yunet) on each
+face_weights/default/dlib_resnet_150px.tflite, ``paths.default_model()``) and the detector (default: yunet) on each
 call; ``facekit.FaceAnalyzer(model, detector)`` loads them once for many photos or video frames.
 
 Importing facekit loads no TensorFlow: ``analyze`` and ``FaceAnalyzer`` are imported when first used (PEP 562).

@@ -33,7 +33,7 @@ def feature_cache_dir():
 # The default model, named in this one place: face_weights/default/NAME.keras as trained, NAME.tflite exported from
 # it (``face.py --export``), which the demos and facekit.analyze use when no model is given. Swapping the default:
 # put the new NAME.keras there, change this name, export it again.
-DEFAULT_MODEL_NAME = "simple_cnn_80px"
+DEFAULT_MODEL_NAME = "dlib_resnet_150px"
 
 
 def default_model(suffix=".tflite"):
