@@ -33,7 +33,7 @@ def save_model(model, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Build a model and print what it contains, or export a trained one.")
     parser.add_argument("--backbone", default="vggface2_resnet50", choices=sorted(BACKBONES))
-    parser.add_argument("--weights", default=None, help="vggface2, none, or a keras-vggface .h5 path")
+    parser.add_argument("--weights", default=None, help="a published source (vggface2, dlib), none, or a weights file in the backbone's format")
     parser.add_argument("--input-size", type=int, default=None, help="input side in pixels")
     parser.add_argument("--freeze", default="none", help="layer count, none, all, or a stage such as conv4")
     parser.add_argument("--export", default=None, metavar="MODEL.keras",

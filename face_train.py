@@ -67,9 +67,9 @@ def parse_args(argv=None):
     p.add_argument("--resume", action="store_true",
                    help="continue the interrupted run --run with its saved settings (--epochs may change their count)")
     p.add_argument("--backbone", default=DEFAULTS["backbone"], choices=sorted(BACKBONES))
-    p.add_argument("--weights", default=DEFAULTS["weights"], help="vggface2, none (random init) or a .h5 path")
+    p.add_argument("--weights", default=DEFAULTS["weights"], help="a published source (vggface2, dlib), none (random init) or a weights file in the backbone's format")
     p.add_argument("--freeze", default=DEFAULTS["freeze"],
-                   help="frozen backbone layers: a count, none, all, or a stage (conv2..conv5)")
+                   help="frozen backbone layers: a count, none, all, or a stage the backbone declares (conv2..conv5 for vggface2_resnet50, level1..level5 for dlib_resnet)")
     p.add_argument("--input-size", type=positive_int, help="input side in pixels (default: the backbone's own)")
     p.add_argument("--epochs", type=positive_int, help=f"default {DEFAULTS['epochs']}")
     p.add_argument("--batch-size", type=positive_int, default=DEFAULTS["batch_size"])
