@@ -16,7 +16,7 @@ def logs_dir():
 
 
 def vggface_weights_dir():
-    """keras-vggface's published weights file."""
+    """Published (pretrained) weights files: keras-vggface's .h5, dlib's .dat."""
     return PROJECT_ROOT / "vggface_weights"
 
 
