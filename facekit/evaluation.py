@@ -9,9 +9,10 @@ from tqdm import tqdm
 from facekit.data import MISSING, require_some_label, split
 from facekit.datasets import dataset_reader, read_dataset
 from facekit.labels import GENDERS, RACES, age_decade, age_group, age_group_names, decade_name
-from facekit.model import age_bins_of, load_model, predict_batches
+from facekit.model import age_bins_of, load_model
 from facekit.outputs import check_output, check_replaceable, replacing, write_text
 from facekit.pipeline import image_batches
+from facekit.runtimes import predict_batches
 from facekit.ensemble import combine, ensemble_weights
 from facekit.errors import FaceKitError
 from facekit.tta import check_tta, probabilities_with

@@ -17,10 +17,11 @@ from facekit import paths
 from facekit.backbones import backbone_spec
 from facekit.errors import FaceKitError
 from facekit.fitting import callbacks, check_converged
-from facekit.model import age_bins_of, feature_extractor, predict_batches
+from facekit.model import age_bins_of, feature_extractor
 from facekit.model_metadata import HEADS
 from facekit.pipeline import image_batches, labels_for
 from facekit.pretrained import sha256_of
+from facekit.runtimes import predict_batches
 
 
 def _weights_identity(backbone, weights, seed):

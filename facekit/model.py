@@ -107,18 +107,6 @@ def age_bins_of(model):
     return model.get_layer("age").age_bins
 
 
-def predict_batches(predict_batch, batches):
-    """``predict_batch`` on each batch in turn; the outputs (arrays, or dicts of arrays) concatenated.
-
-    The one batched prediction of a Keras model: ``runtimes.KerasPredictor`` (crops in memory), evaluation and the
-    frozen-feature path (batches streamed from disk by ``pipeline.image_batches``) all go through it.
-    """
-    outputs = [predict_batch(batch) for batch in batches]
-    if isinstance(outputs[0], dict):
-        return {k: np.concatenate([np.asarray(o[k]) for o in outputs]) for k in outputs[0]}
-    return np.concatenate([np.asarray(o) for o in outputs])
-
-
 def load_model(path):
     """A whole model saved by training (``.keras``), ready for :func:`predict`."""
     path = Path(path)

@@ -38,6 +38,18 @@ def _as_batch(faces, size):
     return faces
 
 
+def predict_batches(predict_batch, batches):
+    """``predict_batch`` on each batch in turn; the outputs (arrays, or dicts of arrays) concatenated.
+
+    The one batched prediction: every predictor (crops in memory), evaluation, submissions and the frozen-feature
+    path (batches streamed from disk by ``pipeline.image_batches``) all go through it.
+    """
+    outputs = [predict_batch(batch) for batch in batches]
+    if isinstance(outputs[0], dict):
+        return {k: np.concatenate([np.asarray(o[k]) for o in outputs]) for k in outputs[0]}
+    return np.concatenate([np.asarray(o) for o in outputs])
+
+
 class Predictor:
     """What every predictor shares: crops resized, batched, test-time augmented (``tta``, facekit.tta), results.
     Subclasses give ``input_size``, ``age_bins`` and ``batch_probabilities``: a float32 batch -> {head: array}."""
@@ -47,9 +59,8 @@ class Predictor:
     def probabilities(self, faces, batch_size=64):
         """Crops -> ``{"age", "gender", "race"}`` probability arrays, as the Keras model's outputs."""
         batch = _as_batch(faces, self.input_size)
-        parts = [probabilities_with(self.batch_probabilities, batch[start:start + batch_size], self.tta)
-                 for start in range(0, len(batch), batch_size)]
-        return {head: np.concatenate([part[head] for part in parts]) for head in parts[0]}
+        return predict_batches(lambda part: probabilities_with(self.batch_probabilities, part, self.tta),
+                               (batch[start:start + batch_size] for start in range(0, len(batch), batch_size)))
 
     def predict(self, faces, batch_size=64):
         if len(faces) == 0:

@@ -17,9 +17,10 @@ import numpy as np
 from facekit.csv_dataset import read_rows
 from facekit.data import MISSING, Samples
 from facekit.errors import FaceKitError
-from facekit.model import age_bins_of, load_model, predict_batches
+from facekit.model import age_bins_of, load_model
 from facekit.outputs import check_output, write_text
 from facekit.pipeline import image_batches
+from facekit.runtimes import predict_batches
 
 
 def _ids(values, what):

@@ -19,8 +19,9 @@ import face_train
 from facekit import fitting, hardware, paths, training
 from facekit.data import oversample_rare_ages, split
 from facekit.datasets import read_dataset
-from facekit.model import feature_extractor, load_model, predict_batches
+from facekit.model import feature_extractor, load_model
 from facekit.pipeline import Augmentation, image_batches
+from facekit.runtimes import predict_batches
 from tests.shared_data import UTKFACE, needs_utkface
 
 MALFORMED = {"39_1_20170116174525125.jpg.chip.jpg", "61_1_20170109142408075.jpg.chip.jpg",

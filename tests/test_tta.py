@@ -15,9 +15,9 @@ from facekit.datasets import read_dataset
 from facekit.errors import FaceKitError
 from facekit.evaluation import compute_metrics, evaluate
 from facekit.inference import FaceAnalyzer
-from facekit.model import age_bins_of, load_model, predict_batches
+from facekit.model import age_bins_of, load_model
 from facekit.pipeline import image_batches
-from facekit.runtimes import load_predictor
+from facekit.runtimes import load_predictor, predict_batches
 from tests.shared_data import UTKFACE, needs_utkface
 
 
