@@ -1,6 +1,7 @@
 """What ``model.fit`` needs besides data: the optimizer and its schedule, losses and metrics (with AgeMAE), and
 the callbacks that checkpoint, log, back up and stop a run."""
 import json
+import tempfile
 from pathlib import Path
 
 import keras
@@ -74,9 +75,9 @@ class BestCheckpoint(keras.callbacks.Callback):
     kept across a resume). Written beside and renamed: a process killed while writing, or a full disk, leaves the
     previous checkpoint whole."""
 
-    def __init__(self, path, best=None, weights_only=False):
+    def __init__(self, path, best=None, weights_only=False, discard=False):
         super().__init__()
-        self.path, self.weights_only = Path(path), weights_only
+        self.path, self.weights_only, self.discard = Path(path), weights_only, discard
         self.best = np.inf if best is None else best
 
     def on_epoch_end(self, epoch, logs=None):
@@ -84,6 +85,10 @@ class BestCheckpoint(keras.callbacks.Callback):
         if loss is None or not loss < self.best:  # NaN never improves
             return
         self.best = loss
+        if self.discard:  # a worker that is not the chief saves as the chief does (saving takes part in the
+            with tempfile.TemporaryDirectory() as scratch:  # cluster's collective ops), then throws it away
+                (self.model.save_weights if self.weights_only else self.model.save)(Path(scratch) / self.path.name)
+            return
         try:
             with replacing(self.path) as partial:
                 (self.model.save_weights if self.weights_only else self.model.save)(partial)
@@ -116,9 +121,16 @@ class Backup(keras.callbacks.BackupAndRestore):
             raise FaceKitError(f"cannot write the backup in {self.backup_dir}: {error.strerror or error}") from None
 
 
-def callbacks(run, checkpoint, patience, weights_only=False):
+def callbacks(run, checkpoint, patience, weights_only=False, worker=None):
     """Back-up for --resume, best checkpoint by validation loss (never worse than the run's best so far), a stop
-    when the loss is no longer a number, TensorBoard, history.csv, early stopping. ``run``: a RunFolder."""
+    when the loss is no longer a number, TensorBoard, history.csv, early stopping. ``run``: a RunFolder.
+
+    ``worker`` (facekit.multi_worker), not the chief of its cluster: its own back-up, and no checkpoint (saved and
+    thrown away), logs or history (the chief writes them; every worker sees the same losses: all stop together)."""
+    if worker is not None and not worker.chief:
+        return [Backup(str(run.dir / f"backup-{worker.name}")),
+                BestCheckpoint(checkpoint, best=run.best_val_loss(), weights_only=weights_only, discard=True),
+                keras.callbacks.TerminateOnNaN(), keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience)]
     return [
         Backup(str(run.backup)),
         BestCheckpoint(checkpoint, best=run.best_val_loss(), weights_only=weights_only),

@@ -4,6 +4,8 @@ from contextlib import contextmanager
 import keras
 import tensorflow as tf
 
+from facekit import multi_worker
+
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 
 
@@ -42,7 +44,10 @@ def training_precision(precision, log):
 
 
 def distribution_strategy():
-    """MirroredStrategy over several GPUs, the default strategy otherwise."""
+    """MultiWorkerMirroredStrategy when TF_CONFIG describes a cluster (facekit.multi_worker), MirroredStrategy over
+    several GPUs, the default strategy otherwise."""
+    if multi_worker.worker() is not None:
+        return multi_worker.strategy()
     if len(tf.config.list_physical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()

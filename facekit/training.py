@@ -10,7 +10,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from facekit import paths
+from facekit import multi_worker, paths
 from facekit.backbones import backbone_spec, input_shape_for
 from facekit.data import fold_split, oversample_rare_ages, save_split, split
 from facekit.datasets import dataset_reader, read_dataset
@@ -96,10 +96,18 @@ def resume(run, epochs=None, log=print):
 
 
 def train(config, resume=False, log=print):
-    """Trains, keeps the best checkpoint, evaluates it on the test split; returns the test metrics.
+    """Trains, keeps the best checkpoint, evaluates it on the test split; returns the test metrics (None on a
+    worker of a cluster that is not its chief: the chief writes and evaluates).
 
     The model is built first: an invalid --freeze or --weights, or weights that cannot be fetched, stop the run
     before its data is read, and its folder is made only once the data is read too."""
+    worker = multi_worker.worker()
+    if worker is not None:
+        if cached_features(config):
+            raise FaceKitError("--freeze all trains its heads on cached features on one machine; add "
+                               "--no-feature-cache to train on several")
+        distribution_strategy()  # joins the cluster before TensorFlow runs anything else
+        log(f"training as the {worker.name} of {worker.count} workers (TF_CONFIG)")
     run = RunFolder.named(config.run)
     run.check(resume)
     size = config.resolved_input_size()
@@ -128,8 +136,11 @@ def train(config, resume=False, log=print):
         else:
             if config.init:
                 start_from(model, config.init, log)
-            _fit(model, config, splits, run, size, log)
+            _fit(model, config, splits, run, size, log, worker)
             best = None
+    if worker is not None and not worker.chief:
+        log(f"{worker.name} finished; the chief writes {run.best} and evaluates it")
+        return None
     if best is None:
         if not run.best.exists():
             raise FaceKitError(f"no checkpoint was written to {run.best}: the validation loss never improved "
@@ -179,8 +190,9 @@ def start_from(model, path, log):
     log(f"starting from the weights of {path}")
 
 
-def _fit(model, config, splits, run, size, log):
-    """Fits ``model`` (built in the run's precision and distribution scope) on the training split."""
+def _fit(model, config, splits, run, size, log, worker=None):
+    """Fits ``model`` (built in the run's precision and distribution scope) on the training split; ``worker``: this
+    process's place in a cluster (facekit.multi_worker), None on one machine."""
     aug = Augmentation(**config.augmentation)
     train_samples = splits["train"]
     if config.age_balance == "oversample":
@@ -192,16 +204,22 @@ def _fit(model, config, splits, run, size, log):
     log(trainable_summary(model))
     log(f"input {size}x{size}, batch {config.batch_size}, {config.epochs} epochs, lr {config.resolved_lr():g}, "
         f"augmentation {'on' if aug != Augmentation.off() else 'off'}")
+    cache = paths.image_cache_dir()
+    if worker is not None and not worker.chief:  # workers on one machine would share the chief's cache files
+        cache = cache / worker.name
     train_ds = make_dataset(train_samples, labels_for(train_samples, bins, config.age_sigma), size,
                             config.batch_size, training=True, augmentation=aug, seed=config.seed,
-                            cache_dir=paths.image_cache_dir())
+                            cache_dir=cache)
     val_ds = make_dataset(splits["val"], labels_for(splits["val"], bins, config.age_sigma), size,
-                          config.batch_size, training=False, cache_dir=paths.image_cache_dir())
+                          config.batch_size, training=False, cache_dir=cache)
+    if worker is not None:
+        multi_worker.prepare(model)
+        train_ds, val_ds = multi_worker.sharded(train_ds), multi_worker.whole(val_ds)
     started = time.time()
     # Repeated, with the steps of one pass: a pass that skipped a corrupt image (its length unknown in advance)
     # neither ends an epoch early nor makes Keras warn that the input ran out of data. The dataset shuffles itself.
     history = model.fit(train_ds.repeat(), steps_per_epoch=steps, shuffle=False, validation_data=val_ds,
-                        epochs=config.epochs, callbacks=callbacks(run, run.best, config.patience),
+                        epochs=config.epochs, callbacks=callbacks(run, run.best, config.patience, worker=worker),
                         verbose=1 if sys.stdout.isatty() else 2)
     log(f"training took {time.time() - started:.0f} s")
     check_converged(history, config.resolved_lr())

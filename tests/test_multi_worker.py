@@ -1,0 +1,89 @@
+"""Training on several machines (facekit/multi_worker.py): two worker processes on 127.0.0.1, one cluster."""
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from facekit.errors import FaceKitError
+from facekit.multi_worker import Worker, worker
+
+PROJECT = Path(__file__).resolve().parents[1]
+RUN_IN = ("import sys\nfrom pathlib import Path\nfrom facekit import paths\npaths.PROJECT_ROOT = Path(sys.argv[1])\n"
+          "{setup}import face_train\nface_train.main(sys.argv[2:])\n")
+INTERRUPT_AFTER_FIRST_EPOCH = """import keras
+from facekit import training
+class Interrupt(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        raise KeyboardInterrupt
+original = training.callbacks
+training.callbacks = lambda *args, **kwargs: original(*args, **kwargs) + [Interrupt()]
+"""
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _tf_config(workers, index, kind="worker", chief=()):
+    return json.dumps({"cluster": {"worker": workers, **({"chief": list(chief)} if chief else {})},
+                       "task": {"type": kind, "index": index}})
+
+
+def test_tf_config_names_the_chief(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert worker() is None
+    for config, expected in ((_tf_config(["a:1"], 0), None),
+                             (_tf_config(["a:1", "b:2"], 0), Worker(2, 0, True)),
+                             (_tf_config(["a:1", "b:2"], 1), Worker(2, 1, False)),
+                             (_tf_config(["b:2"], 0, "chief", chief=["a:1"]), Worker(2, 0, True)),
+                             (_tf_config(["b:2"], 0, "worker", chief=["a:1"]), Worker(2, 1, False))):
+        monkeypatch.setenv("TF_CONFIG", config)
+        assert worker() == expected
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    with pytest.raises(FaceKitError, match="TF_CONFIG is not a cluster description"):
+        worker()
+
+
+def _run_workers(project, argv, setup=""):
+    """Two workers of one cluster on 127.0.0.1 running face_train.py ``argv``: (exit statuses, outputs)."""
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    processes = [subprocess.Popen([sys.executable, "-c", RUN_IN.format(setup=setup), str(project), *argv],
+                                  cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
+                                       "TF_CONFIG": _tf_config(workers, index)})
+                 for index in range(2)]
+    try:
+        outputs = [process.communicate(timeout=240)[0] for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+    return [process.returncode for process in processes], [output[-1500:] for output in outputs]
+
+
+def test_two_workers_on_localhost_train_the_chief_writes_the_checkpoint_and_resume_continues(tmp_path, tiny_utkface):
+    argv = ["--data", str(tiny_utkface), "--run", "cluster", "--backbone", "simple_cnn", "--weights", "none",
+            "--input-size", "32", "--epochs", "2", "--batch-size", "16", "--no-augment", "--precision", "float32"]
+    run_dir = tmp_path / "face_weights" / "cluster"
+    # Both train one epoch and are interrupted after it (Ctrl+C): the chief has written the checkpoint.
+    codes, outputs = _run_workers(tmp_path, argv, setup=INTERRUPT_AFTER_FIRST_EPOCH)
+    assert codes == [130, 130], outputs
+    assert "training as the chief of 2 workers" in outputs[0] and "training as the worker-1 of 2 workers" in outputs[1]
+    assert (run_dir / "best.keras").is_file() and not (run_dir / "metrics.json").exists()
+    assert (run_dir / "backup").is_dir() and (run_dir / "backup-worker-1").is_dir()  # each worker's own back-up
+    assert len((run_dir / "history.csv").read_text().splitlines()) == 2  # one epoch, written once, by the chief
+    # --resume on both continues from the second epoch; both finish, the chief evaluates.
+    codes, outputs = _run_workers(tmp_path, ["--resume", "--run", "cluster"])
+    assert codes == [0, 0], outputs
+    assert "worker-1 finished; the chief writes" in outputs[1]
+    assert [row.split(",")[0] for row in (run_dir / "history.csv").read_text().splitlines()[1:]] == ["0", "1"]
+    assert (run_dir / "metrics.json").is_file() and not (run_dir / "backup-worker-1").exists()
