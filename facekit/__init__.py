@@ -10,8 +10,8 @@ face_weights/default/dlib_resnet_150px.tflite, ``paths.default_model()``) and th
 call; ``facekit.FaceAnalyzer(model, detector)`` loads them once for many photos or video frames.
 
 Importing facekit loads no TensorFlow: ``analyze`` and ``FaceAnalyzer`` are imported when first used (PEP 562).
-It does set ``TF_CPP_MIN_LOG_LEVEL=2`` unless it is set already: TensorFlow's C++ start-up chatter (oneDNN, CPU
-features) would drown the scripts' own output.
+It does set ``TF_CPP_MIN_LOG_LEVEL=2`` unless it is set already: TensorFlow's C++ start-up chatter (CPU features)
+would drown the scripts' own output. The two oneDNN lines still appear: TensorFlow 2.21 logs them through absl.
 """
 import importlib
 import os
