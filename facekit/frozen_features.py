@@ -5,7 +5,6 @@ its mirror image, the one augmentation that survives) goes through it once, the 
 and the heads train on the cache in seconds per epoch.
 """
 import hashlib
-import os
 import time
 import zipfile
 
@@ -19,6 +18,7 @@ from facekit.errors import FaceKitError
 from facekit.fitting import callbacks, check_converged
 from facekit.model import age_bins_of, feature_extractor
 from facekit.model_metadata import HEADS
+from facekit.outputs import replacing
 from facekit.pipeline import image_batches, labels_for
 from facekit.pretrained import sha256_of
 from facekit.runtimes import predict_batches
@@ -59,9 +59,8 @@ def cached_features(extractor, config, splits, size, log):
                 "val": features_of(splits["val"], False, "features val"),
                 "train_flip": features_of(splits["train"], True, "features train (mirrored)")}
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial.npz")
-    np.savez(partial, **features)
-    os.replace(partial, path)  # a run killed while writing leaves no half cache behind
+    with replacing(path) as partial:  # a run killed while writing leaves no half cache behind
+        np.savez(partial, **features)
     log(f"computed features in {time.time() - started:.0f} s, cached at {path}")
     return features
 

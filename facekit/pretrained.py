@@ -2,7 +2,6 @@
 import bz2
 import hashlib
 import http.client
-import os
 import sys
 import urllib.request
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from typing import Callable
 
 from facekit import paths
 from facekit.errors import FaceKitError
+from facekit.outputs import replacing
 
 # Seconds to wait for a connection and for each read of a download: a network that connects but never answers
 # (a silent proxy) ends in an error, not a hang.
@@ -76,10 +76,9 @@ def download(url, path, sha256, packed_sha256=None):
     stream cut short, EOFError for data after its end."""
     path.parent.mkdir(parents=True, exist_ok=True)
     print(f"downloading {url} to {path.parent}", file=sys.stderr)
-    partial = path.with_name(path.name + ".partial")
     packed, digest = hashlib.sha256(), hashlib.sha256()
     decompressor = None if packed_sha256 is None else bz2.BZ2Decompressor()
-    try:
+    with replacing(path) as partial:
         with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response, open(partial, "wb") as out:
             while chunk := response.read(1 << 20):
                 packed.update(chunk)
@@ -94,6 +93,3 @@ def download(url, path, sha256, packed_sha256=None):
         if digest.hexdigest() != sha256:
             raise ValueError(f"the {'decompressed ' * (decompressor is not None)}download has sha256 "
                              f"{digest.hexdigest()}, expected {sha256}")
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
