@@ -87,6 +87,10 @@ def main():
     rows.append(("train step, cached-feature path (heads only, batch 64)", len(features) / (time.perf_counter() - started)))
 
     precisions = ["float32"] + (["mixed_bfloat16"] if cpu_has_native_bfloat16() else [])
+    for freeze in ("none", "level1", "level2"):  # dlib's network at its own size, as the default model trained it
+        for precision in precisions:
+            rate, _ = train_step_rate("dlib_resnet", 150, freeze, batch=64, steps=6, precision=precision)
+            rows.append((f"train step dlib_resnet 150px freeze={freeze} {precision} (batch 64)", rate))
     for name, size in (("simple_cnn", 64), ("simple_cnn", 80), ("simple_cnn", 96), ("levi_hassner", 128),
                        ("levi_hassner", 227)):
         for precision in precisions:
