@@ -54,8 +54,8 @@ def parse_args(argv=None):
     p.add_argument("--overwrite", action="store_true",
                    help="with --evaluate or --predict: replace existing outputs (never the model)")
     p.add_argument("--tta", choices=TTA, default="none",
-                   help="with --evaluate: test-time augmentation; flip averages each image's and its mirror's "
-                        "probabilities")
+                   help="with --evaluate: test-time augmentation, probabilities averaged: flip, each image and its "
+                        "mirror; crops, the image and its four corner crops; flip+crops, those and their mirrors")
     p.add_argument("--predict", metavar="TEST_CSV",
                    help="write a submission file: one label per image of this CSV (needs --model, --output)")
     p.add_argument("--model", help="with --predict: the saved .keras model")

@@ -70,8 +70,9 @@ def add_analyzer_arguments(parser):
     parser.add_argument("--crop-scale", type=positive_float, default=1.0,
                         help="face crop size relative to the measured training-like crop (>1: more margin)")
     parser.add_argument("--tta", choices=TTA, default="none",
-                        help="test-time augmentation: flip averages each face's and its mirror's probabilities "
-                             "(twice the prediction time)")
+                        help="test-time augmentation, probabilities averaged: flip, each face and its mirror image "
+                             "(twice the prediction time); crops, the face and its four corner crops (5 times); "
+                             "flip+crops, those and their mirrors (10 times)")
 
 
 def analyzer_from_args(args, log=print):
