@@ -3,6 +3,7 @@
     python face.py                                   # summary of the default model
     python face.py --backbone simple_cnn --freeze conv2
     python face.py --export face_weights/RUN/best.keras --format litert   # -> best.tflite + best.tflite.json
+    python face.py --export face_weights/RUN/best.keras --format onnx --quantize int8   # -> best.int8.onnx + .json
 
 Import it to use the model from Python::
 
@@ -18,7 +19,9 @@ from facekit.errors import FaceKitError
 from facekit.export import TOLERANCE, export_model
 from facekit.labels import ADIENCE_GROUPS, GENDERS, RACES, AgeBins, age_group, age_group_names
 from facekit.model import build_model, freeze_backbone, load_model, trainable_summary
+from facekit.model_metadata import read_metadata
 from facekit.preprocessing import preprocess_input
+from facekit.quantize import LIMITS, QUANTIZATIONS, describe_error
 from facekit.runtimes import predict
 
 __all__ = ["ADIENCE_GROUPS", "GENDERS", "RACES", "AgeBins", "age_group", "age_group_names", "build_model",
@@ -45,14 +48,26 @@ def main(argv=None):
                         help="real face crops to compare the export with Keras on (default: the shared UTKFace)")
     parser.add_argument("--tolerance", type=float, default=TOLERANCE,
                         help=f"largest accepted difference of any probability from Keras (default: {TOLERANCE:g})")
+    parser.add_argument("--quantize", default=None, choices=QUANTIZATIONS,
+                        help="with --format onnx: 8-bit weights and activations, its error against Keras measured on "
+                             "real faces and reported (facekit/quantize.py)")
+    parser.add_argument("--accept-error", action="store_true",
+                        help=f"with --quantize: write it even when its measured error is over the limits (age "
+                             f"{LIMITS['age_mean_abs_difference']:g} years on average, gender agreement "
+                             f"{LIMITS['gender_agreement']:.0%})")
     args = parser.parse_args(argv)
     if args.export is not None:
         try:
             output, worst = export_model(args.export, args.format, args.output, args.overwrite, args.check_faces,
-                                         args.tolerance)
+                                         args.tolerance, args.quantize, args.accept_error)
         except FaceKitError as error:
             exit_with_error(error)
-        print(f"checked against Keras on real faces: largest difference {worst:.2e} (tolerance {args.tolerance:g})")
+        graph = "its float graph " if args.quantize else ""
+        print(f"{graph}checked against Keras on real faces: largest difference {worst:.2e} "
+              f"(tolerance {args.tolerance:g})")
+        quantization = read_metadata(output)[0].get("quantization")
+        if quantization:
+            print(describe_error(quantization, quantization["faces"]))
         print(f"wrote {output} and {output.name}.json")
         return
     shape = None if args.input_size is None else (args.input_size, args.input_size, 3)

@@ -2,8 +2,10 @@
 TensorFlow, with its metadata beside it (``facekit.model_metadata``).
 
 The export is run on real faces and compared with Keras before anything is written: the largest difference of any
-output probability is reported, and an export over ``tolerance`` is refused. Existing files are replaced only with
-``overwrite=True``. Needs TensorFlow (and tf2onnx and onnx for ONNX): it is part of the training install.
+output probability is reported, and an export over ``tolerance`` is refused. ``quantize="int8"`` (ONNX only) then
+quantises the checked float graph (``facekit.quantize``) and measures its error on other real faces. Existing files
+are replaced only with ``overwrite=True``. Needs TensorFlow (and tf2onnx and onnx for ONNX): it is part of the
+training install.
 """
 import os
 import tempfile
@@ -20,7 +22,9 @@ from facekit.errors import FaceKitError
 from facekit.images import find_images, read_image
 from facekit.model import get_backbone, load_model
 from facekit.model_metadata import FORMATS, HEADS, describe, metadata_path, write_metadata
-from facekit.runtimes import RUNTIMES, KerasPredictor
+from facekit.quantize import (CALIBRATION_FACES, LIMITS, MEASURED_FACES, QUANTIZATION_FORMAT, QUANTIZATIONS,
+                              check_error, quantization_error, quantize_onnx)
+from facekit.runtimes import RUNTIMES, KerasPredictor, OnnxPredictor
 
 TOLERANCE = 1e-4  # largest accepted difference of any probability from Keras (float32 graphs differ by ~1e-6)
 CHECK_FACES = 32
@@ -38,6 +42,8 @@ def check_faces(folder, size, count=CHECK_FACES):
         raise FaceKitError(f"no folder of real faces to check the export against at {folder}: "
                            "pass --check-faces FOLDER (face crops, such as UTKFace's)")
     images = find_images([folder])[:count]
+    if not images:
+        raise FaceKitError(f"no images in {folder} to check the export against: pass --check-faces FOLDER")
     return np.stack([cv2.resize(read_image(path), (size, size), interpolation=cv2.INTER_AREA) for path in images])
 
 
@@ -64,13 +70,44 @@ def _match_outputs(expected, outputs):
     return order, worst
 
 
-def export_model(model_path, fmt, output=None, overwrite=False, faces_folder=None, tolerance=TOLERANCE):
+def _quantized(staged, keras, metadata, folder, accept_error):
+    """The checked float .onnx at ``staged`` replaced by its int8 quantisation, calibrated on real faces -> the
+    metadata's ``quantization``: how, and its error against Keras on the first faces of ``folder``, which the
+    calibration does not use."""
+    faces = check_faces(folder, metadata["input"]["size"], MEASURED_FACES + CALIBRATION_FACES)
+    if len(faces) < MEASURED_FACES + CALIBRATION_FACES:
+        raise FaceKitError(f"int8 quantisation needs {MEASURED_FACES + CALIBRATION_FACES} real faces in {folder} "
+                           f"({MEASURED_FACES} to measure its error, {CALIBRATION_FACES} to calibrate it), "
+                           f"not {len(faces)}")
+    measured, calibration = faces[:MEASURED_FACES], faces[MEASURED_FACES:]
+    quantized = staged.with_name(".int8" + staged.name)
+    quantize_onnx(staged, quantized, calibration)
+    os.replace(quantized, staged)
+    runtime = OnnxPredictor(staged, metadata=metadata)
+    error = quantization_error(keras.probabilities(measured), runtime.probabilities(measured), runtime.age_bins)
+    over_limits = check_error(error, len(measured), accept_error)
+    return {"type": "int8", "method": f"onnxruntime quantize_static, {QUANTIZATION_FORMAT}, activations uint8, "
+                                      "weights int8 per channel, reduce_range",
+            "calibration_faces": len(calibration), "faces": len(measured), **error, "limits": LIMITS,
+            "over_limits": over_limits}
+
+
+def export_model(model_path, fmt, output=None, overwrite=False, faces_folder=None, tolerance=TOLERANCE,
+                 quantize=None, accept_error=False):
     """Exports ``model_path`` (.keras) as ``fmt`` (``litert`` or ``onnx``) to ``output`` (default: beside it, with
-    the format's suffix), after checking it against Keras on real faces -> (output path, largest difference)."""
+    the format's suffix), after checking it against Keras on real faces -> (output path, largest difference).
+    ``quantize="int8"`` (ONNX only; default output MODEL.int8.onnx): quantised, its error measured and stored in
+    the metadata as ``quantization``; refused over ``facekit.quantize.LIMITS`` unless ``accept_error``."""
     if fmt not in FORMATS:
         raise FaceKitError(f"unknown export format '{fmt}'; choose one of: {', '.join(FORMATS)}")
+    if quantize is not None and quantize not in QUANTIZATIONS:
+        raise FaceKitError(f"unknown quantisation '{quantize}'; choose one of: {', '.join(QUANTIZATIONS)}")
+    if quantize and fmt != "onnx":
+        raise FaceKitError(f"--quantize {quantize} is offered for --format onnx only: LiteRT's int8 was measured no "
+                           "faster on this CPU")
     model_path = Path(model_path)
-    output = Path(output) if output is not None else model_path.with_suffix(FORMATS[fmt])
+    suffix = f".{quantize}{FORMATS[fmt]}" if quantize else FORMATS[fmt]
+    output = Path(output) if output is not None else model_path.with_suffix(suffix)
     if output.suffix != FORMATS[fmt]:
         raise FaceKitError(f"a {fmt} model is written as {FORMATS[fmt]}, not {output.name}")
     for path in (output, metadata_path(output)):
@@ -78,8 +115,10 @@ def export_model(model_path, fmt, output=None, overwrite=False, faces_folder=Non
             raise FaceKitError(f"{path} already exists; pass --overwrite or choose another --output")
     model = load_model(model_path)
     size = model.input_shape[1]
-    faces = check_faces(faces_folder or default_check_faces(), size)
-    expected = KerasPredictor(model).probabilities(faces)
+    faces_folder = faces_folder or default_check_faces()
+    faces = check_faces(faces_folder, size)
+    keras = KerasPredictor(model)
+    expected = keras.probabilities(faces)
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=output.parent, prefix=".export-") as folder:
         staged = Path(folder) / output.name
@@ -93,7 +132,10 @@ def export_model(model_path, fmt, output=None, overwrite=False, faces_folder=Non
             raise FaceKitError(f"the {fmt} export differs from Keras by up to {worst:.2e} on {len(faces)} real faces "
                                f"(tolerance {tolerance:.0e}); nothing written")
         check = {"faces": len(faces), "max_abs_difference": worst, "tolerance": tolerance}
-        write_metadata(staged, {**model_description(order), "check": check})
+        metadata = {**model_description(order), "check": check}  # the check of the float graph, quantised or not
+        if quantize:
+            metadata["quantization"] = _quantized(staged, keras, metadata, faces_folder, accept_error)
+        write_metadata(staged, metadata)
         # The model first, then its metadata; an older metadata file goes first, so that an interruption between
         # the two leaves a model without metadata (refused with a clear message), never one with another's.
         metadata_path(output).unlink(missing_ok=True)

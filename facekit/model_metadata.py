@@ -4,6 +4,9 @@
 The exported graph carries its own preprocessing (the model's first layer, ``InputNormalization``): it takes RGB
 crops of ``input_size`` pixels with values 0-255 as float32. The JSON holds what turns its three outputs into the
 project's results (``facekit.results``): the age bins, the label names, and which runtime output is which head.
+``facekit.export`` adds ``check`` (the float graph against Keras on real faces) and, for an int8 file only,
+``quantization``: how it was quantised and its error measured against Keras (``facekit.quantize``). The loader needs
+neither: files written before ``quantization`` existed read as they did.
 """
 import json
 from pathlib import Path

@@ -1,0 +1,88 @@
+"""int8 quantisation of ONNX exports (facekit/quantize.py, face.py --export --quantize int8): the file runs through the
+loader as any .onnx, is smaller, and its error against Keras on held-out real faces is measured and stored;
+refusals: LiteRT, an existing file, too few faces, an error over the limits."""
+import json
+import shutil
+
+import pytest
+
+import face
+from facekit import quantize
+from facekit.errors import FaceKitError
+from facekit.export import check_faces, default_check_faces, export_model
+from facekit.model_metadata import metadata_path
+from facekit.quantize import CALIBRATION_FACES, MEASURED_FACES, quantization_error
+from facekit.runtimes import load_predictor
+from tests.shared_data import needs_utkface
+
+pytestmark = needs_utkface
+
+
+@pytest.fixture(scope="module")
+def exports(tiny_model_file, tmp_path_factory):
+    """The tiny model (untrained simple_cnn, 64 px) exported as float and as int8 .onnx: {"float", "int8"} -> path.
+    Its error accepted whatever it is: an untrained model's near-even probabilities say nothing of the limits."""
+    folder = tmp_path_factory.mktemp("quantized")
+    return {"float": export_model(tiny_model_file, "onnx", output=folder / "float.onnx")[0],
+            "int8": export_model(tiny_model_file, "onnx", output=folder / "int8.onnx", quantize="int8",
+                                 accept_error=True)[0]}
+
+
+def test_int8_export_runs_as_any_onnx_within_its_recorded_error(exports, tiny_model_file):
+    metadata = json.loads(metadata_path(exports["int8"]).read_text())
+    recorded = metadata["quantization"]
+    assert (recorded["type"], recorded["faces"], recorded["calibration_faces"]) == ("int8", MEASURED_FACES,
+                                                                                    CALIBRATION_FACES)
+    assert metadata["check"]["max_abs_difference"] < 1e-4 and recorded["limits"] == quantize.LIMITS
+    assert "quantization" not in load_predictor(exports["float"]).metadata  # as every file written before it
+    assert exports["int8"].stat().st_size < exports["float"].stat().st_size / 2
+
+    int8, keras = load_predictor(exports["int8"]), load_predictor(tiny_model_file)
+    faces = check_faces(default_check_faces(), int8.input_size, count=MEASURED_FACES)
+    measured = quantization_error(keras.probabilities(faces), int8.probabilities(faces), int8.age_bins)
+    for name, value in measured.items():
+        assert value == pytest.approx(recorded[name], abs=1e-3), name
+    assert len(int8.predict(faces[:3])) == 3
+
+
+def test_error_over_the_limits_is_refused_unless_accepted(tiny_model_file, tmp_path, monkeypatch):
+    monkeypatch.setitem(quantize.LIMITS, "gender_agreement", 1.01)  # more than any quantisation can meet
+    output = tmp_path / "m.onnx"
+    with pytest.raises(FaceKitError, match=r"int8 against Keras on 256 held-out real faces: .* over the limits .*"
+                                           r"nothing written \(--accept-error writes it\)"):
+        export_model(tiny_model_file, "onnx", output=output, quantize="int8")
+    assert list(tmp_path.iterdir()) == []
+    export_model(tiny_model_file, "onnx", output=output, quantize="int8", accept_error=True)
+    assert json.loads(metadata_path(output).read_text())["quantization"]["over_limits"]
+
+
+def test_litert_int8_is_a_one_line_error(tiny_model_file, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        face.main(["--export", str(tiny_model_file), "--format", "litert", "--quantize", "int8"])
+    assert exit_info.value.code == 2
+    assert "error: --quantize int8 is offered for --format onnx only" in capsys.readouterr().err
+
+
+def test_too_few_faces_to_calibrate_is_a_one_line_error(tiny_model_file, tmp_path):
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for image in sorted(default_check_faces().iterdir())[:40]:
+        shutil.copy(image, folder)
+    with pytest.raises(FaceKitError, match=f"int8 quantisation needs {MEASURED_FACES + CALIBRATION_FACES} real faces "
+                                           f"in {folder} .*, not 40"):
+        export_model(tiny_model_file, "onnx", output=tmp_path / "m.onnx", faces_folder=folder, quantize="int8")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["faces"]
+
+
+def test_command_line_reports_the_error_and_keeps_an_existing_file(tiny_model_file, tmp_path, capsys):
+    output = tmp_path / "cli.int8.onnx"
+    face.main(["--export", str(tiny_model_file), "--format", "onnx", "--quantize", "int8", "--output", str(output),
+               "--accept-error"])
+    out = capsys.readouterr().out
+    assert "its float graph checked against Keras" in out and f"wrote {output}" in out
+    assert "int8 against Keras on 256 held-out real faces: age differs by" in out
+    before = output.read_bytes()
+    with pytest.raises(SystemExit) as exit_info:
+        face.main(["--export", str(tiny_model_file), "--format", "onnx", "--quantize", "int8", "--output", str(output)])
+    assert exit_info.value.code == 2 and "already exists; pass --overwrite" in capsys.readouterr().err
+    assert output.read_bytes() == before
