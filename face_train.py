@@ -20,7 +20,7 @@ from dataclasses import MISSING, asdict, fields
 
 from facekit.backbones import BACKBONES
 from facekit.cli import exit_with_error, non_negative_float, positive_float, positive_int, probability
-from facekit.ensemble import METHODS
+from facekit.ensemble import METHODS, parse_weights
 from facekit.errors import FaceKitError
 from facekit.evaluation import evaluate_saved
 from facekit.hardware import PRECISIONS
@@ -47,8 +47,10 @@ def parse_args(argv=None):
     p.add_argument("--ensemble", choices=METHODS, default="mean",
                    help="with several --evaluate models: mean or weighted probabilities, or a majority vote for "
                         "gender and race (age averaged)")
-    p.add_argument("--ensemble-weights", type=non_negative_float, nargs="+", metavar="W",
-                   help="one weight per --evaluate model (with --ensemble weighted or vote)")
+    p.add_argument("--ensemble-weights", nargs="+", metavar="W",
+                   help="one weight per --evaluate model (with --ensemble weighted or vote), or per head "
+                        "(age=W1,W2,... gender=... race=...); fit: with --ensemble weighted, fitted per head on the "
+                        "validation split (lowest age MAE, gender and race log-loss), printed and recorded")
     p.add_argument("--output", help="with --evaluate: metrics JSON path (default: MODEL_DIR/evaluation/); "
                                     "with --predict: the submission file")
     p.add_argument("--overwrite", action="store_true",
@@ -116,7 +118,8 @@ def main(argv=None):
             return
         if args.evaluate:
             evaluate_saved(args.evaluate, args.data, args.output, limit=args.limit, overwrite=args.overwrite,
-                           tta=args.tta, ensemble=args.ensemble, weights=args.ensemble_weights, images=args.images,
+                           tta=args.tta, ensemble=args.ensemble, images=args.images,
+                           weights=parse_weights(args.ensemble_weights, fit_allowed=True),
                            label_column=args.label_column)
             return
         if args.resume:

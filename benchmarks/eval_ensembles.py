@@ -1,10 +1,12 @@
-"""Models alone and together on UTKFace's fixed test split: each model's probabilities computed once, then every
-combination scored with facekit.ensemble (what ``face_train.py --evaluate M1 M2 ... --ensemble METHOD`` does).
+"""Models alone and together on UTKFace's fixed test split: each model's probabilities computed once (for the
+validation and test splits), then every combination scored with facekit.ensemble (what ``face_train.py --evaluate
+M1 M2 ... --ensemble METHOD`` does; ``fitted``: ``--ensemble weighted --ensemble-weights fit``).
 
     .venv/bin/python -m benchmarks.eval_ensembles --data ../shared/data/utkface/UTKFace \\
-        --model face_weights/default/simple_cnn_80px.keras face_weights/dlib_frozen/best.keras ...
+        --model face_weights/default/dlib_resnet_150px.keras face_weights/dlib_frozen/best.keras ...
 
-Prints one markdown row per model and per combination (mean; and vote for three or more models).
+Prints one markdown row per model and per combination (mean; fitted: weights fitted per head on the validation
+split; and vote for three or more models), then the fitted weights.
 """
 import argparse
 import itertools
@@ -13,15 +15,16 @@ from pathlib import Path
 
 from facekit.data import split
 from facekit.datasets import read_dataset
-from facekit.ensemble import combine
+from facekit.ensemble import combine, fit_weights, weights_text
 from facekit.evaluation import compute_metrics, split_probabilities
 from facekit.model import age_bins_of, load_model
 from facekit.tta import TTA
 
 
 def name_of(path):
+    """A run's folder name for its best.keras, else the file's own name."""
     path = Path(path)
-    return path.stem if path.parent.name == "default" else path.parent.name
+    return path.parent.name if path.stem == "best" else path.stem
 
 
 def row(label, metrics):
@@ -36,23 +39,34 @@ def main():
     parser.add_argument("--model", nargs="+", required=True)
     parser.add_argument("--tta", choices=TTA, default="none")
     args = parser.parse_args()
-    test = split(read_dataset(args.data, log=lambda message: None))["test"]
-    probs, bins = {}, None
+    splits = split(read_dataset(args.data, log=lambda message: None))
+    val, test = splits["val"], splits["test"]
+    val_probs, probs, bins = {}, {}, None
     for path in args.model:
         model = load_model(path)
         bins = age_bins_of(model)
         started = time.time()
+        val_probs[name_of(path)] = split_probabilities(model, val, tta=args.tta)
         probs[name_of(path)] = split_probabilities(model, test, tta=args.tta)
-        print(f"{name_of(path)}: {len(test)} test images in {time.time() - started:.0f} s", flush=True)
+        print(f"{name_of(path)}: {len(val)} validation and {len(test)} test images in {time.time() - started:.0f} s",
+              flush=True)
     print("| models | ensemble | age MAE | CS@5 | group exact / 1-off | gender acc | race acc |")
     print("|---|---|---|---|---|---|---|")
-    names = list(probs)
+    names, fitted = list(probs), {}
     for count in range(1, len(names) + 1):
         for chosen in itertools.combinations(names, count):
-            methods = ("-",) if count == 1 else ("mean", "vote") if count >= 3 else ("mean",)
+            label = " + ".join(chosen)
+            if count > 1:
+                fitted[label] = fit_weights([val_probs[n] for n in chosen], val, bins)
+            methods = ("-",) if count == 1 else ("mean", "fitted", "vote") if count >= 3 else ("mean", "fitted")
+            members = [probs[n] for n in chosen]
             for method in methods:
-                combined = combine([probs[n] for n in chosen], "mean" if method == "-" else method)
-                print(row(f"{' + '.join(chosen)} | {method}", compute_metrics(test, combined, bins)), flush=True)
+                combined = (combine(members, "weighted", fitted[label]) if method == "fitted"
+                            else combine(members, "mean" if method == "-" else method))
+                print(row(f"{label} | {method}", compute_metrics(test, combined, bins)), flush=True)
+    print(f"\nweights fitted on the validation split ({len(val)} images), in the order of the models:")
+    for label, weights in fitted.items():
+        print(f"- {label}: {weights_text(weights)}")
 
 
 if __name__ == "__main__":

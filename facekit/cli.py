@@ -8,7 +8,7 @@ from PIL import Image
 
 from facekit import paths
 from facekit.detectors import DEFAULT_DETECTOR, DETECTORS, create_detector
-from facekit.ensemble import METHODS
+from facekit.ensemble import METHODS, parse_weights
 from facekit.inference import FaceAnalyzer
 from facekit.tta import TTA
 
@@ -58,8 +58,10 @@ def add_analyzer_arguments(parser):
     parser.add_argument("--ensemble", choices=METHODS, default="mean",
                         help="with several --model: mean or weighted probabilities, or a majority vote for gender "
                              "and race (age averaged)")
-    parser.add_argument("--ensemble-weights", type=non_negative_float, nargs="+", metavar="W",
-                        help="one weight per --model (with --ensemble weighted or vote)")
+    parser.add_argument("--ensemble-weights", nargs="+", metavar="W",
+                        help="one weight per --model (with --ensemble weighted or vote), or per head as "
+                             "face_train.py --evaluate ... --ensemble-weights fit prints them "
+                             "(age=W1,W2,... gender=... race=...)")
     parser.add_argument("--detector", default=DEFAULT_DETECTOR, choices=sorted(DETECTORS),
                         help=f"face detector (default: {DEFAULT_DETECTOR}; {' and '.join(with_files)} need --detector-model)")
     parser.add_argument("--detector-model", default=None, metavar="PATH",
@@ -83,4 +85,4 @@ def analyzer_from_args(args, log=print):
         model_path = paths.default_model()
         log(f"using the default model: {model_path}")
     return FaceAnalyzer(model_path, detector, crop_scale=args.crop_scale, tta=args.tta, ensemble=args.ensemble,
-                        ensemble_weights=args.ensemble_weights)
+                        ensemble_weights=parse_weights(args.ensemble_weights))

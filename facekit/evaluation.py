@@ -13,7 +13,7 @@ from facekit.model import age_bins_of, load_model
 from facekit.outputs import check_output, check_replaceable, replacing, write_text
 from facekit.pipeline import image_batches
 from facekit.runtimes import predict_batches
-from facekit.ensemble import combine, ensemble_weights
+from facekit.ensemble import check_fit_count, combine, ensemble_weights, fit_weights, weights_text
 from facekit.errors import FaceKitError
 from facekit.tta import check_tta, probabilities_with
 
@@ -146,9 +146,7 @@ def evaluate(model, samples, output_json, data, limit=None, batch_size=64, tta="
     combined by ``ensemble`` (facekit.ensemble, with ``weights``). ``about``: more fields to record."""
     models = list(model) if isinstance(model, (list, tuple)) else [model]
     ensemble_weights(len(models), ensemble, weights)  # a bad method or weights fail before the slow part
-    bins = age_bins_of(models[0])
-    if any(age_bins_of(other) != bins for other in models[1:]):
-        raise FaceKitError("the models' age bins differ: their age probabilities cannot be combined")
+    bins = shared_age_bins(models)
     output_json = Path(output_json)
     output_json.parent.mkdir(parents=True, exist_ok=True)
     probs = combine([split_probabilities(m, samples, batch_size, tta) for m in models], ensemble, weights)
@@ -159,16 +157,53 @@ def evaluate(model, samples, output_json, data, limit=None, batch_size=64, tta="
     return metrics
 
 
+def shared_age_bins(models):
+    """The models' age bins, which must be the same for their age probabilities to be combined."""
+    bins = age_bins_of(models[0])
+    if any(age_bins_of(other) != bins for other in models[1:]):
+        raise FaceKitError("the models' age bins differ: their age probabilities cannot be combined")
+    return bins
+
+
+def check_ensemble(count, ensemble, weights):
+    """A bad method or weights, before the slow part; ``weights="fit"``: the method and model count a fit needs."""
+    if not isinstance(weights, str):
+        return ensemble_weights(count, ensemble, weights)
+    if weights != "fit" or ensemble != "weighted":
+        raise FaceKitError(f"ensemble weights '{weights}': fitted weights are --ensemble weighted --ensemble-weights "
+                           "fit")
+    check_fit_count(count)
+
+
+def fitted_weights(models, samples, tta="none", log=print):
+    """Per-head ensemble weights fitted on ``samples`` (the validation split; facekit.ensemble.fit_weights), told
+    as ``--ensemble-weights`` takes them."""
+    if not len(samples):
+        raise FaceKitError("no validation images to fit the ensemble weights on (a larger --limit gives some)")
+    bins = shared_age_bins(models)
+    probs = [split_probabilities(model, samples, tta=tta) for model in models]
+    weights = fit_weights(probs, samples, bins)
+    log(f"weights fitted on the validation split ({len(samples)} images): --ensemble-weights {weights_text(weights)}")
+    return weights
+
+
+def _rounded(normalised):
+    if isinstance(normalised, dict):
+        return {head: _rounded(values) for head, values in normalised.items()}
+    return normalised.round(4).tolist()
+
+
 def evaluate_saved(model_path, data, output=None, limit=None, overwrite=False, log=print, tta="none",
                    ensemble="mean", weights=None, **data_options):
     """``--evaluate``: a saved model, or several combined (``model_path`` a list; ``ensemble``, ``weights``), on
-    the same fixed test split; metrics JSON and plots at ``output``.
+    the same fixed test split; metrics JSON and plots at ``output``. ``weights="fit"``: per-head weights fitted on
+    the validation split first (``fitted_weights``), recorded with the metrics.
 
     Checked before anything is loaded: the output is not a model, and neither it nor the plots beside it exist
     unless ``overwrite``."""
     check_tta(tta)
     model_paths = [Path(p) for p in (model_path if isinstance(model_path, (list, tuple)) else [model_path])]
-    ensemble_weights(len(model_paths), ensemble, weights)
+    check_ensemble(len(model_paths), ensemble, weights)
     if len(model_paths) > 1 and output is None:
         raise FaceKitError("--evaluate with several models needs --output (where the ensemble's metrics go)")
     dataset_reader(data, **data_options)  # a --data that is not a dataset fails before the model loads
@@ -178,9 +213,13 @@ def evaluate_saved(model_path, data, output=None, limit=None, overwrite=False, l
         check_replaceable(output.parent / plot, "--output", inputs=model_paths, overwrite=overwrite)
     models = [load_model(p) for p in model_paths]
     splits = split(read_dataset(data, log=log, **data_options), limit=limit)
+    fit = isinstance(weights, str)  # "fit", as check_ensemble made sure
+    if fit:
+        weights = fitted_weights(models, splits["val"], tta, log)
     about = {} if len(models) == 1 else {
         "models": [str(p) for p in model_paths], "ensemble": ensemble,
-        **({"weights": ensemble_weights(len(models), ensemble, weights).round(4).tolist()} if weights else {})}
+        **({"weights": _rounded(ensemble_weights(len(models), ensemble, weights))} if weights is not None else {}),
+        **({"weights_fitted_on": {"split": "val", "n_val": len(splits["val"])}} if fit else {})}
     metrics = evaluate(models, splits["test"], output, data, limit, tta=tta, ensemble=ensemble, weights=weights,
                        about=about)
     log(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}))

@@ -1,15 +1,17 @@
-"""Ensembles (facekit/ensemble.py): probabilities averaged, weighted or voted; several --evaluate models."""
+"""Ensembles (facekit/ensemble.py): probabilities averaged, weighted (weights given, or fitted on the validation
+split) or voted; several --evaluate models."""
 import json
 
 import numpy as np
 import pytest
 
 import face_train
-from facekit.data import split
+from facekit.data import MISSING, Samples, split
 from facekit.datasets import read_dataset
-from facekit.ensemble import combine
+from facekit.ensemble import combine, fit_weights, parse_weights, weights_text
 from facekit.errors import FaceKitError
 from facekit.evaluation import compute_metrics, split_probabilities
+from facekit.labels import AgeBins
 from facekit.model import age_bins_of, build_model, load_model
 
 
@@ -79,6 +81,97 @@ def test_the_api_and_demos_combine_several_models(tiny_model_file):
     args = parser.parse_args(["--model", *map(str, members), "--ensemble", "vote", "--detector", "haar"])
     analyzer = analyzer_from_args(args, log=lambda message: None)
     assert analyzer.model.method == "vote" and len(analyzer.model.predictors) == 2
+    fitted = ["age=1,0", "gender=0.5,0.5", "race=0.25,0.75"]  # as face_train.py --ensemble-weights fit prints them
+    args = parser.parse_args(["--model", *map(str, members), "--ensemble", "weighted", "--ensemble-weights", *fitted,
+                              "--detector", "haar"])
+    got, want = analyzer_from_args(args, log=lambda message: None).model.probabilities(crops), \
+        combine(each, "weighted", parse_weights(fitted))
+    for head in want:
+        np.testing.assert_allclose(got[head], want[head], atol=1e-5)
     args = parser.parse_args(["--model", *map(str, members), "--ensemble", "weighted", "--detector", "haar"])
     with pytest.raises(FaceKitError, match="needs --ensemble-weights"):
         analyzer_from_args(args, log=lambda message: None)
+
+
+def _one_hot(indices, classes):
+    return np.eye(classes, dtype=np.float32)[indices]
+
+
+def _random_probabilities(rng, shape):
+    values = rng.uniform(size=shape).astype(np.float32)
+    return values / values.sum(axis=1, keepdims=True)
+
+
+def _labelled(ages, genders, races):
+    return Samples(np.array([f"{i}.jpg" for i in range(len(ages))]), ages, genders, races)
+
+
+def test_fitted_weights_go_to_the_better_model_of_each_head():
+    rng, bins = np.random.default_rng(0), AgeBins()
+    ages, genders, races = rng.integers(1, 90, 300), rng.integers(0, 2, 300), rng.integers(0, 5, 300)
+    perfect = {"age": bins.soft_labels(ages), "gender": _one_hot(genders, 2), "race": _one_hot(races, 5)}
+    noise = {head: _random_probabilities(rng, values.shape) for head, values in perfect.items()}
+    # the first model knows age and gender, the second race; a third knows nothing
+    models = [{**perfect, "race": noise["race"]}, {**noise, "race": perfect["race"]}, noise]
+    races[:10] = MISSING  # images without a label are left out of that head's fit
+    fitted = fit_weights(models, _labelled(ages, genders, races), bins)
+    assert set(fitted) == {"age", "gender", "race"}
+    for head, best in (("age", 0), ("gender", 0), ("race", 1)):
+        assert fitted[head].sum() == pytest.approx(1) and fitted[head][best] > 0.9
+    unlabelled = fit_weights(models, _labelled(ages, np.full(300, MISSING), races), bins)
+    np.testing.assert_allclose(unlabelled["gender"], [1 / 3] * 3)  # nothing to fit on: equal weights
+    with pytest.raises(FaceKitError, match="^fitting ensemble weights needs 2 to 6 models, not 1$"):
+        fit_weights(models[:1], _labelled(ages, genders, races), bins)
+
+
+def test_per_head_weights_combine_each_head_with_its_own():
+    models = [_probs([0.6, 0.4], [1, 0]), _probs([0.2, 0.8], [0, 1])]
+    per_head = {"age": [1, 0], "gender": [1, 3], "race": [1, 1]}
+    combined = combine(models, "weighted", per_head)
+    np.testing.assert_allclose(combined["age"], [[1, 0]])
+    np.testing.assert_allclose(combined["gender"], [[0.3, 0.7]], atol=1e-6)
+    with pytest.raises(FaceKitError, match="^per-head ensemble weights need each of age, gender, race, not age$"):
+        combine(models, "weighted", {"age": [1, 0]})
+    with pytest.raises(FaceKitError, match="^3 gender ensemble weight\\(s\\) for 2 models: give one per model$"):
+        combine(models, "weighted", {**per_head, "gender": [1, 1, 1]})
+
+
+def test_ensemble_weights_as_typed():
+    assert parse_weights(None) is None and parse_weights(["3", "1"]) == [3.0, 1.0]
+    fitted = {"age": np.array([0.7, 0.3]), "gender": np.array([0.5, 0.5]), "race": np.array([0.05, 0.95])}
+    assert weights_text(fitted) == "age=0.7,0.3 gender=0.5,0.5 race=0.05,0.95"
+    assert parse_weights(weights_text(fitted).split()) == {"age": [0.7, 0.3], "gender": [0.5, 0.5],
+                                                           "race": [0.05, 0.95]}
+    assert parse_weights(["fit"], fit_allowed=True) == "fit"
+    for texts, message in ((["1", "x"], "'x' is not a number$"), (["fit"], "fit goes alone, with face_train.py --evaluate"),
+                           (["age=1,0", "2"], "give numbers \\(one per model\\) or HEAD=W1,W2"),
+                           (["size=1,0"], "HEAD one of age, gender, race"), (["age=1,,0"], "'' is not a number")):
+        with pytest.raises(FaceKitError, match=message):
+            parse_weights(texts)
+
+
+def test_evaluate_with_fitted_weights_fits_on_the_validation_split(tiny_model_file, tiny_utkface, tmp_path, capsys):
+    other = tmp_path / "other.keras"
+    build_model("simple_cnn", input_shape=(32, 32, 3)).save(other)
+    models = [load_model(tiny_model_file), load_model(other)]
+    splits = split(read_dataset(tiny_utkface, log=lambda message: None))
+    val = splits["val"]
+    fitted = fit_weights([split_probabilities(m, val) for m in models], val, age_bins_of(models[0]))
+    output = tmp_path / "fit" / "metrics.json"
+    command = ["--evaluate", str(tiny_model_file), str(other), "--data", str(tiny_utkface), "--output", str(output),
+               "--ensemble", "weighted", "--ensemble-weights", "fit"]
+    face_train.main(command)
+    printed = capsys.readouterr().out
+    assert f"weights fitted on the validation split ({len(val)} images): --ensemble-weights {weights_text(fitted)}" \
+        in printed
+    metrics = json.loads(output.read_text())
+    assert metrics["weights"] == {head: values.round(4).tolist() for head, values in fitted.items()}
+    assert metrics["weights_fitted_on"] == {"split": "val", "n_val": len(val)}
+    test_probs = [split_probabilities(m, splits["test"]) for m in models]
+    expected = compute_metrics(splits["test"], combine(test_probs, "weighted", fitted), age_bins_of(models[0]))
+    assert {k: metrics[k] for k in expected} == expected
+    for wrong, message in ((["--ensemble", "mean"], "fitted weights are --ensemble weighted --ensemble-weights fit"),
+                           (["--ensemble-weights", "fit", "1"], "'fit' is not a number")):
+        with pytest.raises(SystemExit) as exit_info:
+            face_train.main(command + wrong + ["--overwrite"])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
