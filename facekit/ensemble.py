@@ -68,7 +68,10 @@ def ensemble_weights(count, method, weights=None):
 
 
 def _normalised(weights, count, head=""):
-    weights = np.asarray(weights, np.float64)
+    try:
+        weights = np.asarray(weights, np.float64)
+    except (TypeError, ValueError):
+        raise FaceKitError(f"{head}ensemble weights must be numbers, not {weights!r}") from None
     if weights.shape != (count,):
         raise FaceKitError(f"{weights.size} {head}ensemble weight(s) for {count} models: give one per model")
     if not np.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:

@@ -25,9 +25,11 @@ class FaceAnalyzer:
     ``.onnx`` path, or None for the shipped default model (``paths.default_model()``).
     ``detector``: a detector object, a detector name (``yunet``, ``mtcnn``, ``haar``; ``ssd`` needs
     ``detector_model``), or None for yunet. ``crop_scale`` > 1 cuts faces with more margin than training did.
-    ``tta``: test-time augmentation (``flip``: each face and its mirror image, probabilities averaged).
+    ``tta``: test-time augmentation, probabilities averaged (facekit.tta: ``flip``, each face and its mirror image;
+    ``crops``, the face and its four corner crops; ``flip+crops``, those and their mirrors).
     ``model`` may be a list of several: an ensemble, combined by ``ensemble`` (mean, weighted, vote) with
-    ``ensemble_weights`` (facekit.ensemble).
+    ``ensemble_weights`` (facekit.ensemble: one per model, or ``{head: one per model}`` as
+    ``face_train.py --evaluate ... --ensemble-weights fit`` prints them).
     """
 
     def __init__(self, model=None, detector=None, detector_model=None, crop_scale=1.0, tta="none", ensemble="mean",

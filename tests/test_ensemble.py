@@ -134,6 +134,8 @@ def test_per_head_weights_combine_each_head_with_its_own():
         combine(models, "weighted", {"age": [1, 0]})
     with pytest.raises(FaceKitError, match="^3 gender ensemble weight\\(s\\) for 2 models: give one per model$"):
         combine(models, "weighted", {**per_head, "gender": [1, 1, 1]})
+    with pytest.raises(FaceKitError, match="^ensemble weights must be numbers, not 'fit'$"):
+        combine(models, "weighted", "fit")  # only face_train.py --evaluate fits weights: the API takes numbers
 
 
 def test_ensemble_weights_as_typed():
