@@ -42,8 +42,6 @@ def check_faces(folder, size, count=CHECK_FACES):
         raise FaceKitError(f"no folder of real faces to check the export against at {folder}: "
                            "pass --check-faces FOLDER (face crops, such as UTKFace's)")
     images = find_images([folder])[:count]
-    if not images:
-        raise FaceKitError(f"no images in {folder} to check the export against: pass --check-faces FOLDER")
     return np.stack([cv2.resize(read_image(path), (size, size), interpolation=cv2.INTER_AREA) for path in images])
 
 

@@ -1,12 +1,12 @@
 """int8 quantisation of an exported ``.onnx`` model (``face.py --export ... --format onnx --quantize int8``): ONNX
 Runtime's static quantisation, calibrated on real faces, and its error against Keras measured on other real faces.
 
-Only this form gave a speed-up on the project's 2-core CPU (benchmarks/bench_quantize.py; LiteRT's int8 and ONNX
-Runtime's dynamic quantisation gave none): activations uint8, weights int8 per output channel, ``reduce_range``
-(7-bit weights: no overflow in the CPU's u8 x s8 multiply-add). The graph is first optimised by ONNX Runtime's
-pre-processing (batch normalisations folded into the convolutions): quantised without it, the default model's age
-differed by up to 19 years instead of 4. Its error is not a rounding error, so it is measured, reported and stored
-in the metadata, and an error over ``LIMITS`` is refused unless accepted.
+Only this form gave a speed-up on the project's 2-core CPU (issue 11; benchmarks/bench_quantize.py measures it):
+activations uint8, weights int8 per output channel, ``reduce_range`` (7-bit weights: no overflow in the CPU's
+u8 x s8 multiply-add). The graph is first optimised by ONNX Runtime's pre-processing, which folds the scale and
+shift after each convolution (batch normalisation, dlib's affine layers) into it: quantised without it, the default
+model's age differed by up to 19 years instead of 4, and ran slower. Its error is not a rounding error, so it is
+measured, reported and stored in the metadata, and an error over ``LIMITS`` is refused unless accepted.
 """
 import tempfile
 from pathlib import Path
@@ -21,7 +21,7 @@ CALIBRATION_FACES = 300
 MEASURED_FACES = 256  # the first faces of the folder (the float check's among them); calibration uses the next ones
 # Generous: the shipped default model measured an age difference of 0.3 years on average, 100 % gender agreement
 LIMITS = {"age_mean_abs_difference": 2.0, "gender_agreement": 0.97}
-QUANTIZATION_FORMAT = "QOperator"  # as fast as QDQ (measured), and ONNX Runtime runs it without re-fusing nodes
+QUANTIZATION_FORMAT = "QOperator"  # as fast as QDQ, and closer to Keras in age on both models measured
 
 
 class _FaceBatches:
