@@ -4,6 +4,8 @@
     python face_train.py --data DIR --backbone simple_cnn --weights none --epochs 40 --run small
     python face_train.py --evaluate face_weights/small/best.keras --data DIR
     python face_train.py --evaluate face_weights/a/best.keras face_weights/b/best.keras --data DIR --output ens.json
+    python face_train.py --evaluate A.keras B.keras --data DIR --output ens.json --ensemble weighted \
+        --ensemble-weights fit     # weights fitted on the validation split, then scored on the test split
     python face_train.py --resume --run small            # after an interruption
     python face_train.py --data adience/ --protocol adience-5fold --backbone levi_hassner --weights none --run lh
     python face_train.py --data train.csv --label-column gender --backbone simple_cnn --weights none --run csv

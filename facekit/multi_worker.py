@@ -4,9 +4,10 @@ of two or more workers.
 Every worker runs the same ``face_train.py`` command with its own ``TF_CONFIG`` (same cluster, its own task). The
 training input is sharded per worker (each takes its share of every epoch's batches); validation runs on the whole
 split on every worker, so that all take the same steps. The chief (task ``chief``, or worker 0 when the cluster has
-no chief) writes the checkpoint, history, TensorBoard logs and the final evaluation; every worker keeps its own
-back-up for ``--resume`` (the chief ``backup/``, worker N ``backup-worker-N/``), and ``--resume --run NAME`` on
-every worker continues the run.
+no chief) writes the run's settings and split, the checkpoint, history, TensorBoard logs and the final evaluation
+(the run's folder is shared: two workers writing one file there race, and the loser stops the cluster); every
+worker keeps its own back-up for ``--resume`` (the chief ``backup/``, worker N ``backup-worker-N/``), and
+``--resume --run NAME`` on every worker continues the run.
 
 Keras 3.15's ``fit`` under this strategy fails in two places (keras-team/keras#20585): its first symbolic build
 reduces a per-replica batch eagerly, and it reduces scalar logs over an axis they lack. ``strategy()`` patches the

@@ -129,8 +129,9 @@ def train(config, resume=False, log=print):
                             freeze=config.freeze)
         splits = _read_splits(config, log)
         run.dir.mkdir(parents=True, exist_ok=True)
-        write_text(run.config, json.dumps(asdict(config), indent=2))
-        save_split(splits, run.split)
+        if worker is None or worker.chief:  # the others share the folder (facekit.multi_worker)
+            write_text(run.config, json.dumps(asdict(config), indent=2))
+            save_split(splits, run.split)
         if cached_features(config):
             best = train_heads_on_cached_features(model, config, splits, run, log)
         else:

@@ -81,10 +81,6 @@ def test_two_workers_on_localhost_train_and_the_chief_writes_the_checkpoint(tmp_
     assert len((run_dir / "history.csv").read_text().splitlines()) == 2  # one epoch, written once, by the chief
 
 
-# Failed in its resume phase in 2 of about 10 runs on 2 busy cores (the chief: "socket closed" in a
-# CollectiveBcastRecv; exit statuses 2 and 1): kept out of the default suite until that is understood.
-# Run it with: .venv/bin/python -m pytest -m flaky_multiworker
-@pytest.mark.flaky_multiworker
 def test_two_workers_on_localhost_train_the_chief_writes_the_checkpoint_and_resume_continues(tmp_path, tiny_utkface):
     argv = ["--data", str(tiny_utkface), "--run", "cluster", "--backbone", "simple_cnn", "--weights", "none",
             "--input-size", "32", "--epochs", "2", "--batch-size", "16", "--no-augment", "--precision", "float32"]
