@@ -309,7 +309,10 @@ def test_a_damaged_backup_or_checkpoint_is_named_never_a_silent_restart(project,
 
 
 # A training run in its own process, with face_weights/ and logs/ under the folder given first.
-RUN_IN = ("import sys\nfrom pathlib import Path\nfrom facekit import paths\npaths.PROJECT_ROOT = Path(sys.argv[1])\n"
+# Ctrl+C raises KeyboardInterrupt as in a terminal even when the suite runs in the background, where the shell
+# starts it with SIGINT ignored (and Python then installs no handler of its own).
+RUN_IN = ("import signal, sys\nfrom pathlib import Path\nfrom facekit import paths\npaths.PROJECT_ROOT = Path(sys.argv[1])\n"
+          "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
           "{setup}import face_train\nface_train.main(sys.argv[2:])\n")
 # Killed (SIGKILL) in the middle of writing a checkpoint over an earlier one: after the metadata entry of the .keras
 # zip is written, before its config and weights are.
