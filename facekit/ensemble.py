@@ -38,6 +38,8 @@ def parse_weights(texts, fit_allowed=False):
         if not equals or head not in HEADS:
             raise FaceKitError(f"--ensemble-weights {text}: give numbers (one per model) or HEAD=W1,W2,... with HEAD "
                                f"one of {', '.join(HEADS)}, not both")
+        if head in per_head:
+            raise FaceKitError(f"--ensemble-weights {text}: {head} weights are given twice: give each head once")
         per_head[head] = [_number(value) for value in values.split(",")]
     return per_head
 
@@ -74,7 +76,9 @@ def _normalised(weights, count, head=""):
         raise FaceKitError(f"{head}ensemble weights must be numbers, not {weights!r}") from None
     if weights.shape != (count,):
         raise FaceKitError(f"{weights.size} {head}ensemble weight(s) for {count} models: give one per model")
-    if not np.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
+    if not np.isfinite(weights).all():
+        raise FaceKitError(f"{head}ensemble weights must be finite numbers, not {weights.tolist()}")
+    if (weights < 0).any() or weights.sum() <= 0:
         raise FaceKitError(f"{head}ensemble weights must be 0 or more, and not all 0")
     return weights / weights.sum()
 
@@ -122,8 +126,21 @@ def fit_weights(probabilities, samples, age_bins):
         # scored a thousand points at a time: all at once would hold points x images numbers
         losses = np.concatenate([_losses(grid[start:start + 1000] @ each, truth, head)
                                  for start in range(0, len(grid), 1000)])
-        fitted[head] = grid[losses.argmin()]
+        fitted[head] = _most_even(grid[losses <= losses.min() + 1e-12])
     return fitted
+
+
+def _most_even(points):
+    """Of grid points that score the same (models that agree, or rounding), the one closest to equal weights:
+    argmin alone would give all the weight to the last model."""
+    return points[((points - 1 / points.shape[1]) ** 2).sum(axis=1).argmin()]
+
+
+def shared_age_bins(age_bins):
+    """The models' age bins (one per model), which must be the same for their age probabilities to be combined."""
+    if any(bins != age_bins[0] for bins in age_bins[1:]):
+        raise FaceKitError("the models' age bins differ: their age probabilities cannot be combined")
+    return age_bins[0]
 
 
 def check_fit_count(count):

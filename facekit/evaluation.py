@@ -13,7 +13,7 @@ from facekit.model import age_bins_of, load_model
 from facekit.outputs import check_output, check_replaceable, replacing, write_text
 from facekit.pipeline import image_batches
 from facekit.runtimes import predict_batches
-from facekit.ensemble import check_fit_count, combine, ensemble_weights, fit_weights, weights_text
+from facekit.ensemble import check_fit_count, combine, ensemble_weights, fit_weights, shared_age_bins, weights_text
 from facekit.errors import FaceKitError
 from facekit.tta import check_tta, probabilities_with
 
@@ -146,7 +146,7 @@ def evaluate(model, samples, output_json, data, limit=None, batch_size=64, tta="
     combined by ``ensemble`` (facekit.ensemble, with ``weights``). ``about``: more fields to record."""
     models = list(model) if isinstance(model, (list, tuple)) else [model]
     ensemble_weights(len(models), ensemble, weights)  # a bad method or weights fail before the slow part
-    bins = shared_age_bins(models)
+    bins = shared_age_bins([age_bins_of(m) for m in models])
     output_json = Path(output_json)
     output_json.parent.mkdir(parents=True, exist_ok=True)
     probs = combine([split_probabilities(m, samples, batch_size, tta) for m in models], ensemble, weights)
@@ -157,22 +157,15 @@ def evaluate(model, samples, output_json, data, limit=None, batch_size=64, tta="
     return metrics
 
 
-def shared_age_bins(models):
-    """The models' age bins, which must be the same for their age probabilities to be combined."""
-    bins = age_bins_of(models[0])
-    if any(age_bins_of(other) != bins for other in models[1:]):
-        raise FaceKitError("the models' age bins differ: their age probabilities cannot be combined")
-    return bins
-
-
 def check_ensemble(count, ensemble, weights):
     """A bad method or weights, before the slow part; ``weights="fit"``: the method and model count a fit needs."""
     if not isinstance(weights, str):
-        return ensemble_weights(count, ensemble, weights)
-    if weights != "fit" or ensemble != "weighted":
+        ensemble_weights(count, ensemble, weights)
+    elif weights != "fit" or ensemble != "weighted":
         raise FaceKitError(f"ensemble weights '{weights}': fitted weights are --ensemble weighted --ensemble-weights "
                            "fit")
-    check_fit_count(count)
+    else:
+        check_fit_count(count)
 
 
 def fitted_weights(models, samples, tta="none", log=print):
@@ -180,7 +173,7 @@ def fitted_weights(models, samples, tta="none", log=print):
     as ``--ensemble-weights`` takes them."""
     if not len(samples):
         raise FaceKitError("no validation images to fit the ensemble weights on (a larger --limit gives some)")
-    bins = shared_age_bins(models)
+    bins = shared_age_bins([age_bins_of(m) for m in models])
     probs = [split_probabilities(model, samples, tta=tta) for model in models]
     weights = fit_weights(probs, samples, bins)
     log(f"weights fitted on the validation split ({len(samples)} images): --ensemble-weights {weights_text(weights)}")

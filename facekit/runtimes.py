@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facekit.ensemble import combine, ensemble_weights
+from facekit.ensemble import combine, ensemble_weights, shared_age_bins
 from facekit.errors import FaceKitError
 from facekit.extras import require
 from facekit.face_crops import face_batch
@@ -171,11 +171,9 @@ class EnsemblePredictor(Predictor):
 
     def __init__(self, predictors, method="mean", weights=None):
         ensemble_weights(len(predictors), method, weights)
-        if any(p.age_bins != predictors[0].age_bins for p in predictors[1:]):
-            raise FaceKitError("the models' age bins differ: their age probabilities cannot be combined")
+        self.age_bins = shared_age_bins([p.age_bins for p in predictors])
         self.predictors, self.method, self.weights = list(predictors), method, weights
         self.input_size = max(p.input_size for p in predictors)  # crops cut once, as large as the largest needs
-        self.age_bins = predictors[0].age_bins
         self.name = f"{method} of " + ", ".join(Path(p.path).name if p.path else "model" for p in predictors)
 
     def probabilities(self, faces, batch_size=64):

@@ -8,9 +8,9 @@ import pytest
 import face_train
 from facekit.data import MISSING, Samples, split
 from facekit.datasets import read_dataset
-from facekit.ensemble import combine, fit_weights, parse_weights, weights_text
+from facekit.ensemble import FIT_STEPS, combine, fit_weights, parse_weights, shared_age_bins, weights_text
 from facekit.errors import FaceKitError
-from facekit.evaluation import compute_metrics, split_probabilities
+from facekit.evaluation import compute_metrics, fitted_weights, split_probabilities
 from facekit.labels import AgeBins
 from facekit.model import age_bins_of, build_model, load_model
 
@@ -31,7 +31,9 @@ def test_mean_weighted_and_vote_combine_as_documented():
     assert combine(models, "vote", [1, 1, 4])["gender"].argmax() == 1  # weighted votes
     for method, weights, message in (("weighted", None, "needs --ensemble-weights"),
                                      ("mean", [1, 2], "2 ensemble weight\\(s\\) for 3 models"),
-                                     ("mean", [0, 0, 0], "not all 0"), ("median", None, "unknown ensemble method")):
+                                     ("mean", [0, 0, 0], "not all 0"), ("median", None, "unknown ensemble method"),
+                                     ("weighted", [1, np.nan, 1], "^ensemble weights must be finite numbers, not "
+                                                                  "\\[1.0, nan, 1.0\\]$")):
         with pytest.raises(FaceKitError, match=message):
             combine(models, method, weights)
 
@@ -113,15 +115,45 @@ def test_fitted_weights_go_to_the_better_model_of_each_head():
     noise = {head: _random_probabilities(rng, values.shape) for head, values in perfect.items()}
     # the first model knows age and gender, the second race; a third knows nothing
     models = [{**perfect, "race": noise["race"]}, {**noise, "race": perfect["race"]}, noise]
-    races[:10] = MISSING  # images without a label are left out of that head's fit
+    races[:10] = MISSING  # images without a label are left out of that head's fit: counted, race gets 0,0.95,0.05
     fitted = fit_weights(models, _labelled(ages, genders, races), bins)
-    assert set(fitted) == {"age", "gender", "race"}
-    for head, best in (("age", 0), ("gender", 0), ("race", 1)):
-        assert fitted[head].sum() == pytest.approx(1) and fitted[head][best] > 0.9
+    assert {head: values.tolist() for head, values in fitted.items()} == {"age": [1, 0, 0], "gender": [1, 0, 0],
+                                                                         "race": [0, 1, 0]}
     unlabelled = fit_weights(models, _labelled(ages, np.full(300, MISSING), races), bins)
     np.testing.assert_allclose(unlabelled["gender"], [1 / 3] * 3)  # nothing to fit on: equal weights
     with pytest.raises(FaceKitError, match="^fitting ensemble weights needs 2 to 6 models, not 1$"):
         fit_weights(models[:1], _labelled(ages, genders, races), bins)
+
+
+def test_models_that_agree_get_equal_weights():
+    """Every grid point scores the same: the fit keeps the weights as equal as steps of 1/FIT_STEPS allow."""
+    rng, bins = np.random.default_rng(1), AgeBins()
+    ages, genders, races = rng.integers(1, 90, 100), rng.integers(0, 2, 100), rng.integers(0, 5, 100)
+    model = {head: _random_probabilities(rng, (100, classes))
+             for head, classes in (("age", bins.count), ("gender", 2), ("race", 5))}
+    for count in (2, 3):
+        fitted = fit_weights([model] * count, _labelled(ages, genders, races), bins)
+        for weights in fitted.values():
+            assert weights.sum() == pytest.approx(1) and weights.max() - weights.min() <= 1 / FIT_STEPS + 1e-9
+    assert fit_weights([model] * 2, _labelled(ages, genders, races), bins)["age"].tolist() == [0.5, 0.5]
+
+
+def test_models_with_other_age_bins_are_not_combined(tiny_model_file, tiny_utkface):
+    from types import SimpleNamespace
+
+    from facekit.runtimes import EnsemblePredictor
+
+    assert shared_age_bins([AgeBins(), AgeBins()]) == AgeBins()
+    message = "^the models' age bins differ: their age probabilities cannot be combined$"
+    with pytest.raises(FaceKitError, match=message):
+        shared_age_bins([AgeBins(), AgeBins(0, 90, 2)])
+    with pytest.raises(FaceKitError, match=message):  # the API and demos
+        EnsemblePredictor([SimpleNamespace(age_bins=bins, input_size=32, path=None) for bins in
+                           (AgeBins(), AgeBins(0, 90, 2))])
+    other = build_model("simple_cnn", input_shape=(32, 32, 3), age_bins=AgeBins(0, 90, 2))
+    val = split(read_dataset(tiny_utkface, log=lambda message: None))["val"]
+    with pytest.raises(FaceKitError, match=message):  # face_train.py --evaluate
+        fitted_weights([load_model(tiny_model_file), other], val)
 
 
 def test_per_head_weights_combine_each_head_with_its_own():
@@ -134,6 +166,8 @@ def test_per_head_weights_combine_each_head_with_its_own():
         combine(models, "weighted", {"age": [1, 0]})
     with pytest.raises(FaceKitError, match="^3 gender ensemble weight\\(s\\) for 2 models: give one per model$"):
         combine(models, "weighted", {**per_head, "gender": [1, 1, 1]})
+    with pytest.raises(FaceKitError, match="^gender ensemble weights must be finite numbers, not \\[inf, 1.0\\]$"):
+        combine(models, "weighted", {**per_head, "gender": [np.inf, 1]})
     with pytest.raises(FaceKitError, match="^ensemble weights must be numbers, not 'fit'$"):
         combine(models, "weighted", "fit")  # only face_train.py --evaluate fits weights: the API takes numbers
 
@@ -145,9 +179,12 @@ def test_ensemble_weights_as_typed():
     assert parse_weights(weights_text(fitted).split()) == {"age": [0.7, 0.3], "gender": [0.5, 0.5],
                                                            "race": [0.05, 0.95]}
     assert parse_weights(["fit"], fit_allowed=True) == "fit"
-    for texts, message in ((["1", "x"], "'x' is not a number$"), (["fit"], "fit goes alone, with face_train.py --evaluate"),
+    for texts, message in ((["1", "x"], "'x' is not a number$"),
+                           (["fit"], "fit goes alone, with face_train.py --evaluate"),
                            (["age=1,0", "2"], "give numbers \\(one per model\\) or HEAD=W1,W2"),
-                           (["size=1,0"], "HEAD one of age, gender, race"), (["age=1,,0"], "'' is not a number")):
+                           (["size=1,0"], "HEAD one of age, gender, race"), (["age=1,,0"], "'' is not a number"),
+                           (["age=1,0", "age=0,1", "gender=1,1", "race=1,1"],
+                            "^--ensemble-weights age=0,1: age weights are given twice: give each head once$")):
         with pytest.raises(FaceKitError, match=message):
             parse_weights(texts)
 
