@@ -67,7 +67,8 @@ def main(argv=None):
               f"(tolerance {args.tolerance:g})")
         quantization = read_metadata(output)[0].get("quantization")
         if quantization:
-            print(describe_error(quantization, quantization["faces"]))
+            over = ": over the limits, written because of --accept-error" if quantization["over_limits"] else ""
+            print(describe_error(quantization, quantization["faces"]) + over)
         print(f"wrote {output} and {output.name}.json")
         return
     shape = None if args.input_size is None else (args.input_size, args.input_size, 3)

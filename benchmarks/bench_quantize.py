@@ -8,8 +8,8 @@ Models: (a) the shipped default, face_weights/default/dlib_resnet_150px.keras; (
 200 px (its error says nothing of a trained one's; its speed does). Each is exported by export_model as float and
 int8 (QOperator, the format facekit.quantize uses), and quantised once more as QDQ, the other format, from the same
 float file and calibration faces. Timings: ONNX Runtime on float32 batches already at the input size, all cores;
-the files take turns in every round, and each round's int8 time is divided by that round's float time (the ratio's
-median is printed), so that they share the machine's load.
+the files take turns in every round, and each round's float time is divided by that round's int8 time (the
+speed-up; its median is printed), so that they share the machine's load.
 """
 import argparse
 import shutil

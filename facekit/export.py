@@ -35,14 +35,21 @@ def default_check_faces():
     return paths.shared_dir() / "data" / "utkface" / "UTKFace"
 
 
-def check_faces(folder, size, count=CHECK_FACES):
-    """The first ``count`` images (by name) of a folder of face crops, resized to ``size``: uint8 (N, size, size, 3)."""
+def face_files(folder):
+    """The image files of a folder of face crops, in a fixed shuffled order: not by name, since UTKFace's names start
+    with the age (its first files by name are all 100 to 116 and 10 to 14 years old)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FaceKitError(f"no folder of real faces to check the export against at {folder}: "
                            "pass --check-faces FOLDER (face crops, such as UTKFace's)")
-    images = find_images([folder])[:count]
-    return np.stack([cv2.resize(read_image(path), (size, size), interpolation=cv2.INTER_AREA) for path in images])
+    images = find_images([folder])
+    return [images[index] for index in np.random.default_rng(0).permutation(len(images))]
+
+
+def check_faces(folder, size, count=CHECK_FACES):
+    """The first ``count`` images of ``face_files(folder)``, resized to ``size``: uint8 (N, size, size, 3)."""
+    return np.stack([cv2.resize(read_image(path), (size, size), interpolation=cv2.INTER_AREA)
+                     for path in face_files(folder)[:count]])
 
 
 def _write(model, fmt, path, size):
@@ -70,13 +77,9 @@ def _match_outputs(expected, outputs):
 
 def _quantized(staged, keras, metadata, folder, accept_error):
     """The checked float .onnx at ``staged`` replaced by its int8 quantisation, calibrated on real faces -> the
-    metadata's ``quantization``: how, and its error against Keras on the first faces of ``folder``, which the
-    calibration does not use."""
+    metadata's ``quantization``: how, and its error against Keras on the first faces of ``face_files(folder)``,
+    which the calibration does not use."""
     faces = check_faces(folder, metadata["input"]["size"], MEASURED_FACES + CALIBRATION_FACES)
-    if len(faces) < MEASURED_FACES + CALIBRATION_FACES:
-        raise FaceKitError(f"int8 quantisation needs {MEASURED_FACES + CALIBRATION_FACES} real faces in {folder} "
-                           f"({MEASURED_FACES} to measure its error, {CALIBRATION_FACES} to calibrate it), "
-                           f"not {len(faces)}")
     measured, calibration = faces[:MEASURED_FACES], faces[MEASURED_FACES:]
     quantized = staged.with_name(".int8" + staged.name)
     quantize_onnx(staged, quantized, calibration)
@@ -111,9 +114,14 @@ def export_model(model_path, fmt, output=None, overwrite=False, faces_folder=Non
     for path in (output, metadata_path(output)):
         if path.exists() and not overwrite:
             raise FaceKitError(f"{path} already exists; pass --overwrite or choose another --output")
+    faces_folder = faces_folder or default_check_faces()
+    available = len(face_files(faces_folder))  # checked before the slow part
+    if quantize and available < MEASURED_FACES + CALIBRATION_FACES:
+        raise FaceKitError(f"int8 quantisation needs {MEASURED_FACES + CALIBRATION_FACES} real faces in "
+                           f"{faces_folder} ({MEASURED_FACES} to measure its error, {CALIBRATION_FACES} to calibrate "
+                           f"it), not {available}")
     model = load_model(model_path)
     size = model.input_shape[1]
-    faces_folder = faces_folder or default_check_faces()
     faces = check_faces(faces_folder, size)
     keras = KerasPredictor(model)
     expected = keras.probabilities(faces)
@@ -129,8 +137,9 @@ def export_model(model_path, fmt, output=None, overwrite=False, faces_folder=Non
         if worst > tolerance:
             raise FaceKitError(f"the {fmt} export differs from Keras by up to {worst:.2e} on {len(faces)} real faces "
                                f"(tolerance {tolerance:.0e}); nothing written")
-        check = {"faces": len(faces), "max_abs_difference": worst, "tolerance": tolerance}
-        metadata = {**model_description(order), "check": check}  # the check of the float graph, quantised or not
+        check = {"faces": len(faces), "max_abs_difference": worst, "tolerance": tolerance,
+                 **({"graph": "float, before the int8 quantisation"} if quantize else {})}
+        metadata = {**model_description(order), "check": check}
         if quantize:
             metadata["quantization"] = _quantized(staged, keras, metadata, faces_folder, accept_error)
         write_metadata(staged, metadata)

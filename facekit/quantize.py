@@ -18,7 +18,7 @@ from facekit.extras import require
 
 QUANTIZATIONS = ("int8",)
 CALIBRATION_FACES = 300
-MEASURED_FACES = 256  # the first faces of the folder (the float check's among them); calibration uses the next ones
+MEASURED_FACES = 256  # the first of facekit.export.face_files (the float check's among them); calibration: the next
 # Generous: the shipped default model measured an age difference of 0.3 years on average, 100 % gender agreement
 LIMITS = {"age_mean_abs_difference": 2.0, "gender_agreement": 0.97}
 QUANTIZATION_FORMAT = "QOperator"  # as fast as QDQ, and closer to Keras in age on both models measured
