@@ -41,13 +41,6 @@ class Samples:
     def names(self):
         return [Path(p).name for p in self.paths]
 
-    def missing_labels(self):
-        """{"age" | "gender" | "race": how many images lack it}, only for labels that some image lacks."""
-        counts = {"age": int((self.ages == MISSING).sum()), "gender": int((self.genders == MISSING).sum()),
-                  "race": int((self.races == MISSING).sum())}
-        return {name: count for name, count in counts.items() if count}
-
-
     def labelled_heads(self):
         """The heads ("age", "gender", "race") that at least one image has a label for."""
         columns = {"age": self.ages, "gender": self.genders, "race": self.races}
