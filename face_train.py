@@ -21,8 +21,9 @@ import sys
 from dataclasses import MISSING, asdict, fields
 
 from facekit.backbones import BACKBONES
-from facekit.cli import exit_with_error, non_negative_float, positive_float, positive_int, probability
-from facekit.ensemble import METHODS, parse_weights
+from facekit.cli import (add_prediction_arguments, exit_with_error, non_negative_float, positive_float, positive_int,
+                         probability)
+from facekit.ensemble import parse_weights
 from facekit.errors import FaceKitError
 from facekit.evaluation import evaluate_saved
 from facekit.hardware import PRECISIONS
@@ -31,7 +32,6 @@ from facekit.protocols import PROTOCOLS, run_adience_5fold
 from facekit.run_folder import RunFolder
 from facekit.submission import write_submission
 from facekit.training import TrainConfig, resume, train
-from facekit.tta import TTA
 
 DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
 
@@ -46,20 +46,11 @@ def parse_args(argv=None):
                         "(default gender: 0 male, 1 female)")
     p.add_argument("--evaluate", metavar="MODEL", nargs="+",
                    help="evaluate this saved .keras model instead of training; several: an ensemble (see --ensemble)")
-    p.add_argument("--ensemble", choices=METHODS, default="mean",
-                   help="with several --evaluate models: mean or weighted probabilities, or a majority vote for "
-                        "gender and race (age averaged)")
-    p.add_argument("--ensemble-weights", nargs="+", metavar="W",
-                   help="one weight per --evaluate model (with --ensemble weighted or vote), or per head "
-                        "(age=W1,W2,... gender=... race=...); fit: with --ensemble weighted, fitted per head on the "
-                        "validation split (lowest age MAE, gender and race log-loss), printed and recorded")
+    add_prediction_arguments(p, models="--evaluate models", fit=True)  # --ensemble, --ensemble-weights, --tta
     p.add_argument("--output", help="with --evaluate: metrics JSON path (default: MODEL_DIR/evaluation/); "
                                     "with --predict: the submission file")
     p.add_argument("--overwrite", action="store_true",
                    help="with --evaluate or --predict: replace existing outputs (never the model)")
-    p.add_argument("--tta", choices=TTA, default="none",
-                   help="with --evaluate: test-time augmentation, probabilities averaged: flip, each image and its "
-                        "mirror; crops, the image and its four corner crops; flip+crops, those and their mirrors")
     p.add_argument("--predict", metavar="TEST_CSV",
                    help="write a submission file: one label per image of this CSV (needs --model, --output)")
     p.add_argument("--model", help="with --predict: the saved .keras model")

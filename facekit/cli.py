@@ -49,19 +49,31 @@ def allow_large_images():
     warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 
 
+def add_prediction_arguments(parser, models="--model", fit=False):
+    """``--ensemble``, ``--ensemble-weights`` and ``--tta``: how the demos (``--model``) and evaluation
+    (``face_train.py --evaluate``, which can also ``fit`` the weights) combine models and variants of each face."""
+    parser.add_argument("--ensemble", choices=METHODS, default="mean",
+                        help=f"with several {models}: mean or weighted probabilities, or a majority vote for gender "
+                             "and race (age averaged)")
+    fitted = ("; fit: with --ensemble weighted, fitted per head on the validation split (lowest age MAE, gender and "
+              "race log-loss), printed and recorded") if fit else \
+        ", as face_train.py --evaluate ... --ensemble-weights fit prints them"
+    parser.add_argument("--ensemble-weights", nargs="+", metavar="W",
+                        help="one weight per model (with --ensemble weighted or vote), or per head "
+                             f"(age=W1,W2,... gender=... race=...){fitted}")
+    parser.add_argument("--tta", choices=TTA, default="none",
+                        help="test-time augmentation, probabilities averaged: flip, each face and its mirror image "
+                             "(twice the prediction time); crops, the face and its four corner crops (5 times); "
+                             "flip+crops, those and their mirrors (10 times)")
+
+
 def add_analyzer_arguments(parser):
     """The model and detector options that both demos share."""
     with_files = [name for name, spec in DETECTORS.items() if spec.needs_model_file and spec.bundled_model is None]
     parser.add_argument("--model", default=None, nargs="+",
                         help=".keras, .tflite or .onnx model (default: the shipped "
                              f"{paths.default_model().relative_to(paths.PROJECT_ROOT)}); several: an ensemble")
-    parser.add_argument("--ensemble", choices=METHODS, default="mean",
-                        help="with several --model: mean or weighted probabilities, or a majority vote for gender "
-                             "and race (age averaged)")
-    parser.add_argument("--ensemble-weights", nargs="+", metavar="W",
-                        help="one weight per --model (with --ensemble weighted or vote), or per head as "
-                             "face_train.py --evaluate ... --ensemble-weights fit prints them "
-                             "(age=W1,W2,... gender=... race=...)")
+    add_prediction_arguments(parser)
     parser.add_argument("--detector", default=DEFAULT_DETECTOR, choices=sorted(DETECTORS),
                         help=f"face detector (default: {DEFAULT_DETECTOR}; {' and '.join(with_files)} need --detector-model)")
     parser.add_argument("--detector-model", default=None, metavar="PATH",
@@ -71,10 +83,6 @@ def add_analyzer_arguments(parser):
                         help="detection confidence threshold (default: the detector's own)")
     parser.add_argument("--crop-scale", type=positive_float, default=1.0,
                         help="face crop size relative to the measured training-like crop (>1: more margin)")
-    parser.add_argument("--tta", choices=TTA, default="none",
-                        help="test-time augmentation, probabilities averaged: flip, each face and its mirror image "
-                             "(twice the prediction time); crops, the face and its four corner crops (5 times); "
-                             "flip+crops, those and their mirrors (10 times)")
 
 
 def analyzer_from_args(args, log=print):
