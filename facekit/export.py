@@ -48,8 +48,11 @@ def face_files(folder):
 
 def check_faces(folder, size, count=CHECK_FACES):
     """The first ``count`` images of ``face_files(folder)``, resized to ``size``: uint8 (N, size, size, 3)."""
-    return np.stack([cv2.resize(read_image(path), (size, size), interpolation=cv2.INTER_AREA)
-                     for path in face_files(folder)[:count]])
+    return read_faces(face_files(folder)[:count], size)
+
+
+def read_faces(files, size):
+    return np.stack([cv2.resize(read_image(path), (size, size), interpolation=cv2.INTER_AREA) for path in files])
 
 
 def _write(model, fmt, path, size):
@@ -75,11 +78,11 @@ def _match_outputs(expected, outputs):
     return order, worst
 
 
-def _quantized(staged, keras, metadata, folder, accept_error):
+def _quantized(staged, keras, metadata, files, accept_error):
     """The checked float .onnx at ``staged`` replaced by its int8 quantisation, calibrated on real faces -> the
-    metadata's ``quantization``: how, and its error against Keras on the first faces of ``face_files(folder)``,
-    which the calibration does not use."""
-    faces = check_faces(folder, metadata["input"]["size"], MEASURED_FACES + CALIBRATION_FACES)
+    metadata's ``quantization``: how, and its error against Keras on the first faces of ``files`` (from
+    ``face_files``), which the calibration does not use."""
+    faces = read_faces(files[:MEASURED_FACES + CALIBRATION_FACES], metadata["input"]["size"])
     measured, calibration = faces[:MEASURED_FACES], faces[MEASURED_FACES:]
     quantized = staged.with_name(".int8" + staged.name)
     quantize_onnx(staged, quantized, calibration)
@@ -115,14 +118,14 @@ def export_model(model_path, fmt, output=None, overwrite=False, faces_folder=Non
         if path.exists() and not overwrite:
             raise FaceKitError(f"{path} already exists; pass --overwrite or choose another --output")
     faces_folder = faces_folder or default_check_faces()
-    available = len(face_files(faces_folder))  # checked before the slow part
-    if quantize and available < MEASURED_FACES + CALIBRATION_FACES:
+    files = face_files(faces_folder)  # checked before the slow part
+    if quantize and len(files) < MEASURED_FACES + CALIBRATION_FACES:
         raise FaceKitError(f"int8 quantisation needs {MEASURED_FACES + CALIBRATION_FACES} real faces in "
                            f"{faces_folder} ({MEASURED_FACES} to measure its error, {CALIBRATION_FACES} to calibrate "
-                           f"it), not {available}")
+                           f"it), not {len(files)}")
     model = load_model(model_path)
     size = model.input_shape[1]
-    faces = check_faces(faces_folder, size)
+    faces = read_faces(files[:CHECK_FACES], size)
     keras = KerasPredictor(model)
     expected = keras.probabilities(faces)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -141,7 +144,7 @@ def export_model(model_path, fmt, output=None, overwrite=False, faces_folder=Non
                  **({"graph": "float, before the int8 quantisation"} if quantize else {})}
         metadata = {**model_description(order), "check": check}
         if quantize:
-            metadata["quantization"] = _quantized(staged, keras, metadata, faces_folder, accept_error)
+            metadata["quantization"] = _quantized(staged, keras, metadata, files, accept_error)
         write_metadata(staged, metadata)
         # The model first, then its metadata; an older metadata file goes first, so that an interruption between
         # the two leaves a model without metadata (refused with a clear message), never one with another's.
