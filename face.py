@@ -13,16 +13,16 @@ Import it to use the model from Python::
 """
 import argparse
 
-from facekit.backbones import BACKBONES, create_backbone
-from facekit.cli import exit_with_error
-from facekit.errors import FaceKitError
-from facekit.export import TOLERANCE, export_model
-from facekit.labels import ADIENCE_GROUPS, GENDERS, RACES, AgeBins, age_group, age_group_names
-from facekit.model import build_model, freeze_backbone, load_model, trainable_summary
-from facekit.model_metadata import read_metadata
-from facekit.preprocessing import preprocess_input
-from facekit.quantize import LIMITS, QUANTIZATIONS, describe_error
-from facekit.runtimes import predict
+from facekit.backbones.registry import BACKBONES, create_backbone
+from facekit.apps.cli import exit_with_error
+from facekit.core.errors import FaceKitError
+from facekit.export.exporter import TOLERANCE, export_model
+from facekit.core.labels import ADIENCE_GROUPS, GENDERS, RACES, AgeBins, age_group, age_group_names
+from facekit.backbones.model import build_model, freeze_backbone, load_model, trainable_summary
+from facekit.infer.model_metadata import read_metadata
+from facekit.backbones.preprocessing import preprocess_input
+from facekit.export.quantize import LIMITS, QUANTIZATIONS, describe_error
+from facekit.infer.predictors import predict
 
 __all__ = ["ADIENCE_GROUPS", "GENDERS", "RACES", "AgeBins", "age_group", "age_group_names", "build_model",
            "create_backbone", "freeze_backbone", "load_model", "predict", "preprocess_input", "save_model"]
@@ -50,7 +50,7 @@ def main(argv=None):
                         help=f"largest accepted difference of any probability from Keras (default: {TOLERANCE:g})")
     parser.add_argument("--quantize", default=None, choices=QUANTIZATIONS,
                         help="with --format onnx: 8-bit weights and activations, its error against Keras measured on "
-                             "real faces and reported (facekit/quantize.py)")
+                             "real faces and reported (facekit/export/quantize.py)")
     parser.add_argument("--accept-error", action="store_true",
                         help=f"with --quantize: write it even when its measured error is over the limits (age "
                              f"{LIMITS['age_mean_abs_difference']:g} years on average, gender agreement "

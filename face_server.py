@@ -10,9 +10,9 @@ Takes the demos' --model and detector options. Errors in the options: one line o
 """
 import argparse
 
-from facekit.cli import add_analyzer_arguments, exit_with_error, positive_float, positive_int
-from facekit.errors import FaceKitError
-from facekit.server import serve
+from facekit.apps.cli import add_analyzer_arguments, exit_with_error, positive_float, positive_int
+from facekit.core.errors import FaceKitError
+from facekit.apps.server import serve
 
 
 def parse_args(argv):

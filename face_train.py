@@ -20,18 +20,18 @@ import shlex
 import sys
 from dataclasses import MISSING, asdict, fields
 
-from facekit.backbones import BACKBONES
-from facekit.cli import (add_prediction_arguments, exit_with_error, non_negative_float, positive_float, positive_int,
+from facekit.backbones.registry import BACKBONES
+from facekit.apps.cli import (add_prediction_arguments, exit_with_error, non_negative_float, positive_float, positive_int,
                          probability)
-from facekit.ensemble import parse_weights
-from facekit.errors import FaceKitError
-from facekit.evaluation import evaluate_saved
-from facekit.hardware import PRECISIONS
-from facekit.pipeline import Augmentation
-from facekit.protocols import PROTOCOLS, run_adience_5fold
-from facekit.run_folder import RunFolder
-from facekit.submission import write_submission
-from facekit.training import TrainConfig, resume, train
+from facekit.infer.ensemble import parse_weights
+from facekit.core.errors import FaceKitError
+from facekit.train.evaluation import evaluate_saved
+from facekit.train.hardware import PRECISIONS
+from facekit.train.pipeline import Augmentation
+from facekit.train.protocols import PROTOCOLS, run_adience_5fold
+from facekit.train.run_folder import RunFolder
+from facekit.train.submission import write_submission
+from facekit.train.training import TrainConfig, resume, train
 
 DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
 

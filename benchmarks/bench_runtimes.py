@@ -21,10 +21,10 @@ from pathlib import Path
 import cv2
 
 from benchmarks.bench_demo import scenes
-from facekit import paths
-from facekit.export import export_model
-from facekit.images import write_image
-from facekit.model import build_model
+from facekit.core import paths
+from facekit.export.exporter import export_model
+from facekit.vision.images import write_image
+from facekit.backbones.model import build_model
 from tests.face_scenes import compose
 
 PROJECT = Path(__file__).resolve().parents[1]

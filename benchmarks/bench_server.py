@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from facekit.uploads import encode_jpeg
+from facekit.apps.uploads import encode_jpeg
 from tests.face_scenes import FACE_FILES, compose
 
 PROJECT = Path(__file__).resolve().parents[1]

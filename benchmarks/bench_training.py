@@ -12,14 +12,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from facekit.data import split
-from facekit.datasets import read_dataset
-from facekit.fitting import compile_model
-from facekit.hardware import cpu_has_native_bfloat16, training_precision
-from facekit.labels import AgeBins
-from facekit.model import build_model, get_backbone
-from facekit.model_metadata import HEADS
-from facekit.pipeline import Augmentation, labels_for, make_dataset
+from facekit.data.samples import split
+from facekit.data.datasets import read_dataset
+from facekit.train.fitting import compile_model
+from facekit.train.hardware import cpu_has_native_bfloat16, training_precision
+from facekit.core.labels import AgeBins
+from facekit.backbones.model import build_model, get_backbone
+from facekit.infer.model_metadata import HEADS
+from facekit.train.pipeline import Augmentation, labels_for, make_dataset
 from tests.shared_data import UTKFACE
 
 

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from facekit.crop import CropSpec, crop_faces
-from facekit.detection import Face
-from facekit.detectors import create_detector, detector_spec
-from facekit.images import read_image
-from facekit.labels import age_group
-from facekit.model import load_model
-from facekit.runtimes import predict
+from facekit.vision.crop import CropSpec, crop_faces
+from facekit.vision.detection import Face
+from facekit.vision.detectors import create_detector, detector_spec
+from facekit.vision.images import read_image
+from facekit.core.labels import age_group
+from facekit.backbones.model import load_model
+from facekit.infer.predictors import predict
 from tests.shared_data import SHARED
 
 ADIENCE = SHARED / "data" / "adience"

@@ -1,5 +1,5 @@
 """Models alone and together on UTKFace's fixed test split: each model's probabilities computed once (for the
-validation and test splits), then every combination scored with facekit.ensemble (what ``face_train.py --evaluate
+validation and test splits), then every combination scored with facekit.infer.ensemble (what ``face_train.py --evaluate
 M1 M2 ... --ensemble METHOD`` does; ``fitted``: ``--ensemble weighted --ensemble-weights fit``).
 
     .venv/bin/python -m benchmarks.eval_ensembles --data ../shared/data/utkface/UTKFace \\
@@ -13,12 +13,12 @@ import itertools
 import time
 from pathlib import Path
 
-from facekit.data import split
-from facekit.datasets import read_dataset
-from facekit.ensemble import combine, fit_weights, weights_text
-from facekit.evaluation import compute_metrics, split_probabilities
-from facekit.model import age_bins_of, load_model
-from facekit.tta import TTA
+from facekit.data.samples import split
+from facekit.data.datasets import read_dataset
+from facekit.infer.ensemble import combine, fit_weights, weights_text
+from facekit.train.evaluation import compute_metrics, split_probabilities
+from facekit.backbones.model import age_bins_of, load_model
+from facekit.infer.tta import TTA
 
 
 def name_of(path):

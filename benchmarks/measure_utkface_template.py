@@ -1,4 +1,4 @@
-"""Measures where a detector's landmarks and boxes fall in UTKFace's aligned 200x200 crops (the crop geometry in facekit/detectors.py).
+"""Measures where a detector's landmarks and boxes fall in UTKFace's aligned 200x200 crops (the crop geometry in facekit/vision/detectors.py).
 
     .venv/bin/python -m benchmarks.measure_utkface_template --detector yunet \
         --detector-model ../shared/models/face_detector_yunet/face_detection_yunet_2023mar.onnx
@@ -16,9 +16,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facekit.crop import UTKFACE_SIZE
-from facekit.detectors import create_detector
-from facekit.images import read_image
+from facekit.vision.crop import UTKFACE_SIZE
+from facekit.vision.detectors import create_detector
+from facekit.vision.images import read_image
 from tests.shared_data import UTKFACE
 
 PAD = 100  # gray border on each side: the 200x200 face then covers a quarter of the 400x400 image

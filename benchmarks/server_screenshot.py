@@ -10,7 +10,7 @@ import sys
 from PIL import Image
 
 import face_server
-from facekit.server import app_from_args
+from facekit.apps.server import app_from_args
 from tests.live_server import chromium, live_server, missing_browser, upload_on_page
 
 

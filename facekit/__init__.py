@@ -18,7 +18,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-_LAZY = {"analyze": "facekit.inference", "FaceAnalyzer": "facekit.inference"}
+_LAZY = {"analyze": "facekit.infer.analyzer", "FaceAnalyzer": "facekit.infer.analyzer"}
 __all__ = sorted(_LAZY)
 
 

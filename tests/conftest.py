@@ -22,7 +22,7 @@ def four_faces_scene():
 @pytest.fixture(scope="session")
 def tiny_model_file(tmp_path_factory):
     """An untrained simple_cnn model with 64x64 inputs, saved as .keras: the demos' plumbing, not accuracy."""
-    from facekit.model import build_model
+    from facekit.backbones.model import build_model
     path = tmp_path_factory.mktemp("model") / "tiny.keras"
     build_model("simple_cnn", input_shape=(64, 64, 3)).save(path)
     return path

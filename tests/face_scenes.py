@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from facekit.detectors import DETECTORS, create_detector
-from facekit.images import read_image
+from facekit.vision.detectors import DETECTORS, create_detector
+from facekit.vision.images import read_image
 from tests.shared_data import SHARED, UTKFACE
 
 MODELS = SHARED / "models"

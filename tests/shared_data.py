@@ -2,7 +2,7 @@
 that FACEKIT_SHARED names; point it at a missing folder to run the suite as a machine without the data would."""
 import pytest
 
-from facekit import paths
+from facekit.core import paths
 
 SHARED = paths.shared_dir()
 UTKFACE = SHARED / "data" / "utkface" / "UTKFace"

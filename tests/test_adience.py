@@ -1,4 +1,4 @@
-"""Adience's fold files (facekit/adience.py) and --protocol adience-5fold (facekit/protocols.py)."""
+"""Adience's fold files (facekit/data/adience.py) and --protocol adience-5fold (facekit/train/protocols.py)."""
 import json
 import shutil
 
@@ -7,11 +7,11 @@ import pytest
 from PIL import Image
 
 import face_train
-from facekit import paths
-from facekit.adience import parse_age
-from facekit.data import MISSING
-from facekit.datasets import read_dataset
-from facekit.labels import age_group, age_group_names
+from facekit.core import paths
+from facekit.data.adience import parse_age
+from facekit.data.samples import MISSING
+from facekit.data.datasets import read_dataset
+from facekit.core.labels import age_group, age_group_names
 from tests.shared_data import SHARED
 from tests.synthetic_faces import synthetic_face
 

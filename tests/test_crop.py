@@ -3,9 +3,9 @@ import cv2
 import numpy as np
 import pytest
 
-from facekit.crop import UTKFACE_SIZE, box_matrix, crop_faces
-from facekit.detection import Face
-from facekit.detectors import DETECTORS
+from facekit.vision.crop import UTKFACE_SIZE, box_matrix, crop_faces
+from facekit.vision.detection import Face
+from facekit.vision.detectors import DETECTORS
 from tests.face_scenes import FACE_FILES, GRAY, make_detector, utkface_face
 from tests.shared_data import needs_utkface
 

@@ -1,4 +1,4 @@
-"""CSV datasets (facekit/csv_dataset.py), masked losses for missing labels, and submission files."""
+"""CSV datasets (facekit/data/csv_dataset.py), masked losses for missing labels, and submission files."""
 import csv
 import json
 import shutil
@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 import face_train
-from facekit import fitting, paths, training
-from facekit.data import MISSING
-from facekit.datasets import read_dataset
-from facekit.errors import FaceKitError
-from facekit.pipeline import Augmentation
+from facekit.core import paths
+from facekit.train import fitting, training
+from facekit.data.samples import MISSING
+from facekit.data.datasets import read_dataset
+from facekit.core.errors import FaceKitError
+from facekit.train.pipeline import Augmentation
 from tests.shared_data import UTKFACE, needs_utkface
 from tests.synthetic_faces import write_utkface_folder
 

@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-from facekit.data import MISSING, Samples, describe, split
-from facekit.datasets import read_dataset
-from facekit.errors import FaceKitError
-from facekit.labels import AgeBins
-from facekit.pipeline import labels_for
-from facekit.utkface import parse_name
+from facekit.data.samples import MISSING, Samples, describe, split
+from facekit.data.datasets import read_dataset
+from facekit.core.errors import FaceKitError
+from facekit.core.labels import AgeBins
+from facekit.train.pipeline import labels_for
+from facekit.data.utkface import parse_name
 from tests.synthetic_faces import utkface_name, write_utkface_folder
 
 

@@ -2,13 +2,13 @@
 import json
 import numpy as np
 
-from facekit import paths
-from facekit.data import split
-from facekit.datasets import read_dataset
-from facekit.images import read_image
-from facekit.model import load_model
-from facekit.model_metadata import metadata_path
-from facekit.runtimes import load_predictor, predict
+from facekit.core import paths
+from facekit.data.samples import split
+from facekit.data.datasets import read_dataset
+from facekit.vision.images import read_image
+from facekit.backbones.model import load_model
+from facekit.infer.model_metadata import metadata_path
+from facekit.infer.predictors import load_predictor, predict
 from tests.shared_data import UTKFACE, needs_utkface
 
 MODEL = paths.default_model(".keras")

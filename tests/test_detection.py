@@ -5,13 +5,13 @@ import cv2
 import numpy as np
 import pytest
 
-from facekit.detection import Face, clip_box
-from facekit.detectors import DEFAULT_DETECTOR, DETECTORS, create_detector
-from facekit.errors import FaceKitError
+from facekit.vision.detection import Face, clip_box
+from facekit.vision.detectors import DEFAULT_DETECTOR, DETECTORS, create_detector
+from facekit.core.errors import FaceKitError
 from tests.face_scenes import GRAY, compose, iou, make_detector, utkface_face
 from tests.shared_data import needs_utkface
 
-# The placed square is UTKFace's tight crop; detector boxes differ from it in size (see the crop geometry in facekit/detectors.py),
+# The placed square is UTKFace's tight crop; detector boxes differ from it in size (see the crop geometry in facekit/vision/detectors.py),
 # so a found face counts when its box overlaps the placed one by this much.
 MIN_IOU = 0.5
 

@@ -11,13 +11,13 @@ import keras
 import numpy as np
 import pytest
 
-from facekit import dlib_weights, pretrained
-from facekit.backbones import create_backbone
-from facekit.dlib_resnet import (INPUT_SIZE, MIN_INPUT_SIZE, STAGES, Affine, ZeroPadAdd, dlib_descriptor_model,
+from facekit.backbones import dlib_weights, pretrained
+from facekit.backbones.registry import create_backbone
+from facekit.backbones.dlib_resnet import (INPUT_SIZE, MIN_INPUT_SIZE, STAGES, Affine, ZeroPadAdd, dlib_descriptor_model,
                                  dlib_resnet)
-from facekit.dlib_weights import DlibNetwork, load_dlib_weights, read_dlib_dat
-from facekit.errors import FaceKitError
-from facekit.preprocessing import preprocess_input
+from facekit.backbones.dlib_weights import DlibNetwork, load_dlib_weights, read_dlib_dat
+from facekit.core.errors import FaceKitError
+from facekit.backbones.preprocessing import preprocess_input
 from tests.shared_data import SHARED
 
 DLIB_DIR = SHARED / "models" / "dlib_face_recognition"

@@ -1,4 +1,4 @@
-"""Downloads of published weights (facekit.pretrained, dlib's in facekit.dlib_weights): checked, atomic, and a
+"""Downloads of published weights (facekit.backbones.pretrained, dlib's in facekit.backbones.dlib_weights): checked, atomic, and a
 network that connects but never answers ends in one line within the timeout, not a hang."""
 import dataclasses
 import hashlib
@@ -8,9 +8,10 @@ import urllib.request
 import pytest
 
 import face_train
-from facekit import dlib_weights, paths, pretrained
-from facekit.backbones import BACKBONES
-from facekit.errors import FaceKitError
+from facekit.backbones import dlib_weights, pretrained
+from facekit.core import paths
+from facekit.backbones.registry import BACKBONES
+from facekit.core.errors import FaceKitError
 
 VGGFACE2 = BACKBONES["vggface2_resnet50"].weights["vggface2"]
 PROXIES = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY")

@@ -1,4 +1,4 @@
-"""Ensembles (facekit/ensemble.py): probabilities averaged, weighted (weights given, or fitted on the validation
+"""Ensembles (facekit/infer/ensemble.py): probabilities averaged, weighted (weights given, or fitted on the validation
 split) or voted; several --evaluate models."""
 import json
 
@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 import face_train
-from facekit.data import MISSING, Samples, split
-from facekit.datasets import read_dataset
-from facekit.ensemble import FIT_STEPS, combine, fit_weights, parse_weights, shared_age_bins, weights_text
-from facekit.errors import FaceKitError
-from facekit.evaluation import compute_metrics, fitted_weights, split_probabilities
-from facekit.labels import AgeBins
-from facekit.model import age_bins_of, build_model, load_model
+from facekit.data.samples import MISSING, Samples, split
+from facekit.data.datasets import read_dataset
+from facekit.infer.ensemble import FIT_STEPS, combine, fit_weights, parse_weights, shared_age_bins, weights_text
+from facekit.core.errors import FaceKitError
+from facekit.train.evaluation import compute_metrics, fitted_weights, split_probabilities
+from facekit.core.labels import AgeBins
+from facekit.backbones.model import age_bins_of, build_model, load_model
 
 
 def _probs(gender, age):
@@ -63,9 +63,9 @@ def test_the_api_and_demos_combine_several_models(tiny_model_file):
     """Models of different input sizes and runtimes, behind one predictor: each reads the crops at its own size."""
     import argparse
 
-    from facekit import paths
-    from facekit.cli import add_analyzer_arguments, analyzer_from_args
-    from facekit.runtimes import load_predictor
+    from facekit.core import paths
+    from facekit.apps.cli import add_analyzer_arguments, analyzer_from_args
+    from facekit.infer.predictors import load_predictor
 
     members = [paths.default_model(), tiny_model_file]
     crops = np.random.default_rng(0).integers(0, 256, (3, 90, 90, 3), dtype=np.uint8)
@@ -141,7 +141,7 @@ def test_models_that_agree_get_equal_weights():
 def test_models_with_other_age_bins_are_not_combined(tiny_model_file, tiny_utkface):
     from types import SimpleNamespace
 
-    from facekit.runtimes import EnsemblePredictor
+    from facekit.infer.predictors import EnsemblePredictor
 
     assert shared_age_bins([AgeBins(), AgeBins()]) == AgeBins()
     message = "^the models' age bins differ: their age probabilities cannot be combined$"

@@ -1,4 +1,4 @@
-"""Export (facekit/export.py, face.py --export): every backbone to LiteRT and ONNX, checked against Keras on real
+"""Export (facekit/export/exporter.py, face.py --export): every backbone to LiteRT and ONNX, checked against Keras on real
 faces, with its metadata read back by the loader; refusals: an existing file, a difference over the tolerance."""
 import json
 
@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 import face
-from facekit import export
-from facekit.backbones import BACKBONES
-from facekit.errors import FaceKitError
-from facekit.export import check_faces, default_check_faces, export_model
-from facekit.model import build_model
-from facekit.model_metadata import metadata_path
-from facekit.runtimes import load_predictor
+from facekit.export import exporter
+from facekit.backbones.registry import BACKBONES
+from facekit.core.errors import FaceKitError
+from facekit.export.exporter import check_faces, default_check_faces, export_model
+from facekit.backbones.model import build_model
+from facekit.infer.model_metadata import metadata_path
+from facekit.infer.predictors import load_predictor
 from tests.shared_data import needs_utkface
 
 pytestmark = needs_utkface
@@ -68,14 +68,14 @@ def test_an_export_interrupted_before_its_metadata_leaves_no_mismatched_pair(sma
     has no metadata (a clear refusal), never the old model's."""
     output = tmp_path / "m.tflite"
     export_model(small_models["simple_cnn"], "litert", output=output)
-    real_replace = export.os.replace
+    real_replace = exporter.os.replace
 
     def replace(source, target):
         if str(target).endswith(".json"):
             raise KeyboardInterrupt
         real_replace(source, target)
 
-    monkeypatch.setattr(export.os, "replace", replace)
+    monkeypatch.setattr(exporter.os, "replace", replace)
     with pytest.raises(KeyboardInterrupt):
         export_model(small_models["levi_hassner"], "litert", output=output, overwrite=True)
     assert not metadata_path(output).exists()

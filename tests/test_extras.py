@@ -6,13 +6,15 @@ import sys
 import numpy as np
 import pytest
 
-from facekit import commands, paths
-from facekit.detection import MtcnnDetector
-from facekit.errors import FaceKitError
-from facekit.extras import require
-from facekit.inference import FaceAnalyzer
-from facekit.model_metadata import metadata_path
-from facekit.runtimes import load_predictor
+from facekit.apps import commands
+
+from facekit.core import paths
+from facekit.vision.detection import MtcnnDetector
+from facekit.core.errors import FaceKitError
+from facekit.core.extras import require
+from facekit.infer.analyzer import FaceAnalyzer
+from facekit.infer.model_metadata import metadata_path
+from facekit.infer.predictors import load_predictor
 
 
 def hide(monkeypatch, *modules):

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 import facekit
-from facekit import images, paths
-from facekit.errors import FaceKitError
-from facekit.images import write_image
+from facekit.core import paths
+from facekit.vision import images
+from facekit.core.errors import FaceKitError
+from facekit.vision.images import write_image
 from tests.face_scenes import iou
 
 PROJECT = Path(__file__).resolve().parents[1]

@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facekit import cli, images
-from facekit.errors import FaceKitError
-from facekit.images import find_images, read_image
+from facekit.apps import cli
+
+from facekit.vision import images
+from facekit.core.errors import FaceKitError
+from facekit.vision.images import find_images, read_image
 
 
 def test_exif_orientation_is_applied(tmp_path):

@@ -6,14 +6,16 @@ import sys
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
-MODULES = sorted(f"facekit.{path.stem}" for path in (PROJECT / "facekit").glob("*.py") if path.stem != "__init__")
+MODULES = sorted(".".join(path.relative_to(PROJECT).with_suffix("").parts).removesuffix(".__init__")
+                 for path in (PROJECT / "facekit").rglob("*.py"))
 # Loaded once before the modules are imported one by one (importing TensorFlow takes seconds).
 THIRD_PARTY = "cv2,h5py,keras,matplotlib,numpy,PIL.Image,tensorflow,tqdm"
 
 
 def facekit_imports(module):
     """The facekit modules that ``module`` imports anywhere in its source (top level or inside functions)."""
-    tree = ast.parse((PROJECT / (module.replace(".", "/") + ".py")).read_text())
+    path = PROJECT / module.replace(".", "/")
+    tree = ast.parse((path / "__init__.py" if path.is_dir() else path.with_suffix(".py")).read_text())
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import face
-from facekit import pretrained
-from facekit.backbones import BACKBONES
-from facekit.errors import FaceKitError
-from facekit.model import freeze_backbone, frozen_layer_count, get_backbone
+from facekit.backbones import pretrained
+from facekit.backbones.registry import BACKBONES
+from facekit.core.errors import FaceKitError
+from facekit.backbones.model import freeze_backbone, frozen_layer_count, get_backbone
 from tests import keras_vggface_layout as layout
 
 

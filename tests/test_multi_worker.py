@@ -1,4 +1,4 @@
-"""Training on several machines (facekit/multi_worker.py): two worker processes on 127.0.0.1, one cluster."""
+"""Training on several machines (facekit/train/multi_worker.py): two worker processes on 127.0.0.1, one cluster."""
 import json
 import os
 import socket
@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from facekit.errors import FaceKitError
-from facekit.multi_worker import Worker, worker
+from facekit.core.errors import FaceKitError
+from facekit.train.multi_worker import Worker, worker
 
 PROJECT = Path(__file__).resolve().parents[1]
-RUN_IN = ("import sys\nfrom pathlib import Path\nfrom facekit import paths\npaths.PROJECT_ROOT = Path(sys.argv[1])\n"
+RUN_IN = ("import sys\nfrom pathlib import Path\nfrom facekit.core import paths\npaths.PROJECT_ROOT = Path(sys.argv[1])\n"
           "{setup}import face_train\nface_train.main(sys.argv[2:])\n")
 INTERRUPT_AFTER_FIRST_EPOCH = """import keras
-from facekit import training
+from facekit.train import training
 class Interrupt(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         raise KeyboardInterrupt

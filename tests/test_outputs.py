@@ -1,11 +1,11 @@
-"""facekit/outputs.py: outputs compared with inputs as files, folders checked without leaving any behind, and
+"""facekit/core/outputs.py: outputs compared with inputs as files, folders checked without leaving any behind, and
 atomic writes that leave nothing half-written under the final name."""
 import os
 
 import pytest
 
-from facekit import outputs
-from facekit.errors import FaceKitError
+from facekit.core import outputs
+from facekit.core.errors import FaceKitError
 
 
 def test_an_input_is_recognised_through_hard_and_symbolic_links(tmp_path):

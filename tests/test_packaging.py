@@ -21,7 +21,21 @@ def test_light_install_has_no_tensorflow_and_train_has_it():
     assert "ai-edge-litert" in light and "opencv-python-headless" in light
     assert not [name for name in light if name.startswith(HEAVY)]
     assert {"tensorflow-cpu", "keras", "tf2onnx", "onnx", "onnxruntime"} <= set(train)
-    assert "models/*" in project["tool"]["setuptools"]["package-data"]["facekit"]
+
+
+def test_package_data_covers_every_data_file_in_the_package():
+    """YuNet's model (facekit/vision/models/) and the page (facekit/apps/static/) ship: every file in facekit/ that
+    is not Python matches a package-data pattern of its subpackage, and subpackages are found, not listed."""
+    setuptools = tomllib.loads((PROJECT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert setuptools["packages"]["find"]["include"] == ["facekit", "facekit.*"]
+    package_data = setuptools["package-data"]
+    data_files = [p for p in (PROJECT / "facekit").rglob("*")
+                  if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts]
+    assert any(p.name.startswith("face_detection_yunet") for p in data_files)
+    for path in data_files:
+        package = path.relative_to(PROJECT).parts[:2]
+        patterns = package_data.get(".".join(package), [])
+        assert any(path.relative_to(PROJECT.joinpath(*package)).match(pattern) for pattern in patterns), path
 
 
 def test_requirements_txt_installs_every_pinned_file():

@@ -7,10 +7,10 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from facekit.datasets import read_dataset
-from facekit.images import read_image
-from facekit.labels import AgeBins
-from facekit.pipeline import Augmentation, _mixup, augment, decode_resize, image_batches, labels_for, make_dataset
+from facekit.data.datasets import read_dataset
+from facekit.vision.images import read_image
+from facekit.core.labels import AgeBins
+from facekit.train.pipeline import Augmentation, _mixup, augment, decode_resize, image_batches, labels_for, make_dataset
 
 SIZE = 32
 

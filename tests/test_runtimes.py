@@ -1,4 +1,4 @@
-"""The one loader (facekit/runtimes.py): clear errors; and the demos, facekit.analyze and the video loop run an
+"""The one loader (facekit/infer/predictors.py): clear errors; and the demos, facekit.analyze and the video loop run an
 exported model with an OpenCV detector without importing TensorFlow."""
 import contextlib
 import json
@@ -11,12 +11,14 @@ import cv2
 import numpy as np
 import pytest
 
-from facekit import paths, runtimes
-from facekit.errors import FaceKitError
-from facekit.images import write_image
-from facekit.inference import FaceAnalyzer
-from facekit.model_metadata import metadata_path
-from facekit.runtimes import load_predictor
+from facekit.core import paths
+
+from facekit.infer import predictors
+from facekit.core.errors import FaceKitError
+from facekit.vision.images import write_image
+from facekit.infer.analyzer import FaceAnalyzer
+from facekit.infer.model_metadata import metadata_path
+from facekit.infer.predictors import load_predictor
 from tests.face_scenes import compose
 from tests.shared_data import needs_utkface
 
@@ -70,7 +72,7 @@ def test_litert_silences_stderr_once_at_load_never_around_a_prediction(monkeypat
         silenced.append(threading.current_thread().name)
         yield
 
-    monkeypatch.setattr(runtimes, "_stderr_silenced", counted)
+    monkeypatch.setattr(predictors, "_stderr_silenced", counted)
     predictor = load_predictor(paths.default_model())
     assert silenced == [threading.current_thread().name]
     crops = np.random.default_rng(0).integers(0, 256, (5, 80, 80, 3), dtype=np.uint8)
@@ -81,7 +83,7 @@ def test_litert_silences_stderr_once_at_load_never_around_a_prediction(monkeypat
 
 
 def test_an_exported_model_refuses_crops_that_are_not_rgb_0_255():
-    """As face.predict does (facekit/face_crops.py): floats in 0..1 would silently give another person."""
+    """As face.predict does (facekit/infer/face_crops.py): floats in 0..1 would silently give another person."""
     predictor = load_predictor(paths.default_model())
     crops = np.random.default_rng(0).integers(0, 256, (2, 80, 80, 3)).astype(np.float32)
     for bad, message in ((crops / 255, "scaled to 0..1"), (crops[..., :2], "must be RGB"),
@@ -129,7 +131,7 @@ def test_demos_and_facade_import_no_tensorflow_with_the_default_model(tmp_path):
 def test_every_runtime_finds_the_same_faces_and_predicts_as_keras(four_faces_scene, tmp_path):
     """The whole path (YuNet, crops, model) with the default model as .keras, its shipped .tflite and an .onnx
     export: the same boxes, and probabilities within the export's tolerance."""
-    from facekit.export import export_model  # TensorFlow: only this test needs it
+    from facekit.export.exporter import export_model  # TensorFlow: only this test needs it
     image, placed = four_faces_scene
     onnx, _ = export_model(paths.default_model(".keras"), "onnx", output=tmp_path / "default.onnx")
     results = {path.suffix: FaceAnalyzer(path).analyze(image)

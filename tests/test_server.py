@@ -16,13 +16,14 @@ from PIL import Image
 
 import face_demo
 import face_server
-import facekit.inference
-from facekit.detection import HaarDetector
-from facekit.drawing import BANNER_RGB, BOX_COLOURS_RGB
-from facekit import images, paths
-from facekit.images import read_image, write_image
-from facekit.server import ARGS_VARIABLE, app_from_args, app_from_environment, create_app
-from facekit.uploads import encode_jpeg
+import facekit.infer.analyzer
+from facekit.vision.detection import HaarDetector
+from facekit.vision.drawing import BANNER_RGB, BOX_COLOURS_RGB
+from facekit.core import paths
+from facekit.vision import images
+from facekit.vision.images import read_image, write_image
+from facekit.apps.server import ARGS_VARIABLE, app_from_args, app_from_environment, create_app
+from facekit.apps.uploads import encode_jpeg
 from tests.face_scenes import YUNET_MODEL, compose, iou, make_detector
 
 DEFAULT_MODEL = paths.default_model(".keras")
@@ -32,7 +33,7 @@ MIN_IOU = 0.5  # as tests/test_detection.py: the placed square is UTKFace's crop
 
 @pytest.fixture(scope="module")
 def analyzer():
-    return facekit.inference.FaceAnalyzer(DEFAULT_MODEL, make_detector("yunet"))
+    return facekit.infer.analyzer.FaceAnalyzer(DEFAULT_MODEL, make_detector("yunet"))
 
 
 @pytest.fixture(scope="module")
@@ -186,8 +187,8 @@ def test_concurrent_requests_share_one_analyzer_one_at_a_time():
 
 def test_the_model_is_loaded_once_for_many_requests(tiny_model_file, monkeypatch):
     made = []
-    real_init = facekit.inference.FaceAnalyzer.__init__
-    monkeypatch.setattr(facekit.inference.FaceAnalyzer, "__init__",
+    real_init = facekit.infer.analyzer.FaceAnalyzer.__init__
+    monkeypatch.setattr(facekit.infer.analyzer.FaceAnalyzer, "__init__",
                         lambda self, *args, **kwargs: made.append(args) or real_init(self, *args, **kwargs))
     app = app_from_args(face_server.parse_args(["--model", str(tiny_model_file), "--detector", "haar"]))
     client = TestClient(app)
@@ -205,7 +206,7 @@ def test_workers_build_their_app_from_the_options_passed_in_the_environment(tiny
     monkeypatch.setenv(ARGS_VARIABLE, "")  # restored afterwards: serve sets it
     face_server.main(["--model", str(tiny_model_file), "--detector", "haar", "--workers", "2",
                       "--max-upload-mb", "3"])
-    assert started["app"] == "facekit.server:app_from_environment" and started["factory"] is True
+    assert started["app"] == "facekit.apps.server:app_from_environment" and started["factory"] is True
     assert started["workers"] == 2
     version = TestClient(app_from_environment()).get("/version").json()
     assert version["model"] == "tiny.keras" and version["detector"] == "haar"

@@ -3,10 +3,10 @@ text the API gives, probabilities on hover; a file that is not an image and a ph
 import numpy as np
 import pytest
 
-import facekit.inference
-from facekit.drawing import face_label
-from facekit.images import read_image, write_image
-from facekit.server import create_app
+import facekit.infer.analyzer
+from facekit.vision.drawing import face_label
+from facekit.vision.images import read_image, write_image
+from facekit.apps.server import create_app
 from tests.face_scenes import make_detector
 from tests.live_server import chromium, live_server, missing_browser, upload_on_page
 from tests.test_server import DEFAULT_MODEL, small_jpeg
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(missing_browser() is not None, reason=f"no headl
 
 @pytest.fixture(scope="module")
 def server():
-    analyzer = facekit.inference.FaceAnalyzer(DEFAULT_MODEL, make_detector("yunet"))
+    analyzer = facekit.infer.analyzer.FaceAnalyzer(DEFAULT_MODEL, make_detector("yunet"))
     with live_server(create_app(analyzer)) as url:
         yield url
 

@@ -1,7 +1,7 @@
 """FaceTracks: a face keeps its track while its box overlaps, and its labels are smoothed over the track."""
 import pytest
 
-from facekit.tracking import FaceTracks, box_iou
+from facekit.vision.tracking import FaceTracks, box_iou
 
 
 def entry(x, age, female, white=0.9):

@@ -1,4 +1,4 @@
-"""Test-time augmentation (facekit/tta.py): every predictor and evaluation average the probabilities of a face's
+"""Test-time augmentation (facekit/infer/tta.py): every predictor and evaluation average the probabilities of a face's
 variants (its mirror image, its corner crops)."""
 import argparse
 import json
@@ -9,17 +9,17 @@ import pytest
 from PIL import Image
 
 import face_train
-from facekit import paths
-from facekit.cli import add_analyzer_arguments, analyzer_from_args
-from facekit.data import split
-from facekit.datasets import read_dataset
-from facekit.errors import FaceKitError
-from facekit.evaluation import compute_metrics, evaluate
-from facekit.inference import FaceAnalyzer
-from facekit.model import age_bins_of, load_model
-from facekit.pipeline import image_batches
-from facekit.runtimes import load_predictor, predict_batches
-from facekit.tta import CORNER_SIDE, TTA, probabilities_with, variants
+from facekit.core import paths
+from facekit.apps.cli import add_analyzer_arguments, analyzer_from_args
+from facekit.data.samples import split
+from facekit.data.datasets import read_dataset
+from facekit.core.errors import FaceKitError
+from facekit.train.evaluation import compute_metrics, evaluate
+from facekit.infer.analyzer import FaceAnalyzer
+from facekit.backbones.model import age_bins_of, load_model
+from facekit.train.pipeline import image_batches
+from facekit.infer.predictors import load_predictor, predict_batches
+from facekit.infer.tta import CORNER_SIDE, TTA, probabilities_with, variants
 from tests.shared_data import UTKFACE, needs_utkface
 
 

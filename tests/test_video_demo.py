@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import face_video_demo
-from facekit import video
-from facekit.drawing import draw_fps, text_box_size
-from facekit.video import FrameRate
+from facekit.apps import video
+from facekit.vision.drawing import draw_fps, text_box_size
+from facekit.apps.video import FrameRate
 from tests.face_scenes import YUNET_MODEL, compose
 from tests.shared_data import UTKFACE
 
@@ -90,7 +90,7 @@ def test_existing_output_is_refused(tmp_path, tiny_model_file, capsys):
 
 def test_frame_rate_is_smoothed_over_frame_times(monkeypatch):
     clock = iter([0.0, 0.1, 0.3])  # frames take 0.1 s, then 0.2 s
-    monkeypatch.setattr("facekit.video.time.perf_counter", lambda: next(clock))
+    monkeypatch.setattr("facekit.apps.video.time.perf_counter", lambda: next(clock))
     meter = FrameRate(smoothing=0.9)
     assert meter.tick() == pytest.approx(10.0)
     assert meter.tick() == pytest.approx(1 / (0.9 * 0.1 + 0.1 * 0.2))

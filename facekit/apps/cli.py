@@ -1,0 +1,96 @@
+"""What the command-line scripts share: argument types, the model and detector options, one-line errors."""
+import argparse
+import math
+import sys
+import warnings
+
+from PIL import Image
+
+from facekit.core import paths
+from facekit.vision.detectors import DEFAULT_DETECTOR, DETECTORS, create_detector
+from facekit.infer.ensemble import METHODS, parse_weights
+from facekit.infer.analyzer import FaceAnalyzer
+from facekit.infer.tta import TTA
+
+# The demos read panoramas and scans far over Pillow's default limit of 89 megapixels (refused over 179); this is
+# theirs: a warning never, a refusal over twice this.
+LARGE_IMAGE_PIXELS = 500_000_000
+
+
+def exit_with_error(error):
+    """What every script does with a FaceKitError: one line on stderr, exit status 2."""
+    print(f"error: {error}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _number(name, convert, accepts, requirement):
+    """An argparse type: ``convert(text)``, refused with "must be REQUIREMENT" unless finite and ``accepts`` it."""
+    def parse(text):
+        value = convert(text)
+        if not math.isfinite(value) or not accepts(value):
+            raise argparse.ArgumentTypeError(f"must be {requirement}, not {text}")
+        return value
+    parse.__name__ = name  # argparse names the type in "invalid NAME value"
+    return parse
+
+
+positive_int = _number("positive_int", int, lambda value: value >= 1, "1 or more")
+positive_float = _number("positive_float", float, lambda value: value > 0, "more than 0")
+non_negative_float = _number("non_negative_float", float, lambda value: value >= 0, "0 or more")
+probability = _number("probability", float, lambda value: 0 <= value <= 1, "between 0 and 1")
+past_weight = _number("past_weight", float, lambda value: 0 <= value < 1, "at least 0 and less than 1")
+finite_float = _number("finite_float", float, lambda value: True, "a finite number")
+
+
+def allow_large_images():
+    """Raises Pillow's process-wide limit against decompression bombs to LARGE_IMAGE_PIXELS: for the demos'
+    ``main``, which own their process, not for library code."""
+    Image.MAX_IMAGE_PIXELS = LARGE_IMAGE_PIXELS
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+
+
+def add_prediction_arguments(parser, models="--model", fit=False):
+    """``--ensemble``, ``--ensemble-weights`` and ``--tta``: how the demos (``--model``) and evaluation
+    (``face_train.py --evaluate``, which can also ``fit`` the weights) combine models and variants of each face."""
+    parser.add_argument("--ensemble", choices=METHODS, default="mean",
+                        help=f"with several {models}: mean or weighted probabilities, or a majority vote for gender "
+                             "and race (age averaged)")
+    fitted = ("; fit: with --ensemble weighted, fitted per head on the validation split (lowest age MAE, gender and "
+              "race log-loss), printed and recorded") if fit else \
+        ", as face_train.py --evaluate ... --ensemble-weights fit prints them"
+    parser.add_argument("--ensemble-weights", nargs="+", metavar="W",
+                        help="one weight per model (with --ensemble weighted or vote), or per head "
+                             f"(age=W1,W2,... gender=... race=...){fitted}")
+    parser.add_argument("--tta", choices=TTA, default="none",
+                        help="test-time augmentation, probabilities averaged: flip, each face and its mirror image "
+                             "(twice the prediction time); crops, the face and its four corner crops (5 times); "
+                             "flip+crops, those and their mirrors (10 times)")
+
+
+def add_analyzer_arguments(parser):
+    """The model and detector options that both demos share."""
+    with_files = [name for name, spec in DETECTORS.items() if spec.needs_model_file and spec.bundled_model is None]
+    parser.add_argument("--model", default=None, nargs="+",
+                        help=".keras, .tflite or .onnx model (default: the shipped "
+                             f"{paths.default_model().relative_to(paths.PROJECT_ROOT)}); several: an ensemble")
+    add_prediction_arguments(parser)
+    parser.add_argument("--detector", default=DEFAULT_DETECTOR, choices=sorted(DETECTORS),
+                        help=f"face detector (default: {DEFAULT_DETECTOR}; {' and '.join(with_files)} need --detector-model)")
+    parser.add_argument("--detector-model", default=None, metavar="PATH",
+                        help="model file of the ssd (.pb, with its .pbtxt beside it) or yunet (.onnx; default: the "
+                             "one shipped with facekit) detector")
+    parser.add_argument("--min-score", type=finite_float, default=None,
+                        help="detection confidence threshold (default: the detector's own)")
+    parser.add_argument("--crop-scale", type=positive_float, default=1.0,
+                        help="face crop size relative to the measured training-like crop (>1: more margin)")
+
+
+def analyzer_from_args(args, log=print):
+    """Builds the detector first (a missing detector file fails before the slower model load), then the model."""
+    detector = create_detector(args.detector, args.detector_model, args.min_score)
+    model_path = args.model
+    if model_path is None:
+        model_path = paths.default_model()
+        log(f"using the default model: {model_path}")
+    return FaceAnalyzer(model_path, detector, crop_scale=args.crop_scale, tta=args.tta, ensemble=args.ensemble,
+                        ensemble_weights=parse_weights(args.ensemble_weights))

@@ -1,0 +1,230 @@
+"""The web service: a photo in, every face's age, gender and race out (JSON or an annotated JPEG), and the page at /.
+
+    app = create_app(FaceAnalyzer(...))      # any analyzer facekit accepts; face_server.py builds it from options
+
+Routes: ``POST /analyze`` (an image as a multipart upload, any field name, or as the raw body) -> the
+``face_demo.py --json`` entries of its faces, the image size and timings; ``POST /annotate`` -> the annotated JPEG;
+``GET /health``; ``GET /version``; ``GET /`` the page (facekit/apps/static/); ``/docs`` the OpenAPI docs.
+
+The model is loaded once, before the app is made; requests never load it. Reading and drawing run in worker
+threads, and the analyzer, which is not safe to share between threads, runs under one lock: requests queue for it
+while the event loop stays free, so a slow photo never holds up /health. Errors are one line of JSON,
+``{"error": "..."}``: 400 for an empty, non-image or truncated upload, 413 for one over the size or pixel limit.
+"""
+import argparse
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from facekit.core import paths
+from facekit.apps.cli import analyzer_from_args
+from facekit.vision.detectors import spec_of
+from facekit.vision.drawing import annotate_photo
+from facekit.infer.results import photo_entry
+from facekit.vision.images import MAX_SIDE
+from facekit.apps.uploads import MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES, UploadError, check_size, encode_jpeg, read_upload
+
+STATIC = Path(__file__).with_name("static")
+MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file in a form upload
+log = logging.getLogger("facekit.apps.server")
+
+IMAGE_BODY = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string",
+                                                                                 "format": "binary"}}}},
+    "image/*": {"schema": {"type": "string", "format": "binary"}},
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+}}}
+
+
+def model_info(analyzer):
+    """What /version says of the model: its file and, from metrics.json beside it, its test-split metrics."""
+    path = getattr(analyzer, "model_path", None) or getattr(analyzer.model, "path", None)
+    if path is None:
+        return {"model": getattr(analyzer.model, "name", "model"), "model_file": None, "metrics": None}
+    path = Path(path)
+    try:
+        name = str(path.resolve().relative_to(paths.face_weights_dir().resolve()))
+    except ValueError:
+        name = path.name
+    return {"model": name, "model_file": str(path), "metrics": read_metrics(path.with_name("metrics.json"))}
+
+
+def read_metrics(metrics_file):
+    """The plain numbers and names of a model's metrics.json; None without one, or with a warning when it is not a
+    JSON object (the service starts all the same: the file only feeds /version)."""
+    if not metrics_file.is_file():
+        return None
+    try:
+        scores = json.loads(metrics_file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        log.warning("%s: ignored, not readable JSON (%s)", metrics_file, error)
+        return None
+    if not isinstance(scores, dict):
+        log.warning("%s: ignored, not a JSON object", metrics_file)
+        return None
+    return {key: value for key, value in scores.items() if not isinstance(value, (dict, list))}
+
+
+class Service:
+    """The analyzer behind its lock, and the work of one request, done in a worker thread."""
+
+    def __init__(self, analyzer, max_upload_bytes, max_image_pixels):
+        self.analyzer = analyzer
+        self.lock = threading.Lock()
+        self.max_upload_bytes = max_upload_bytes
+        self.max_image_pixels = max_image_pixels
+        self.detector = spec_of(analyzer.detector).name
+        self.info = model_info(analyzer)
+
+    def analyze(self, data):
+        """Upload bytes -> (the Photo, its faces in the original's pixels, the response's JSON)."""
+        start = time.perf_counter()
+        photo = read_upload(data, self.max_image_pixels)
+        timings = {"read": time.perf_counter() - start}
+        waited = time.perf_counter()
+        with self.lock:
+            timings["queue"] = time.perf_counter() - waited
+            faces = self.analyzer.analyze(photo.image, timings)
+        timings["total"] = time.perf_counter() - start
+        result = {**photo_entry(faces, photo.image, (photo.width, photo.height)),  # as face_demo.py --json
+                  "model": self.info["model"], "detector": self.detector,
+                  "timings": {key: round(value, 4) for key, value in timings.items()}}
+        return photo, faces, result
+
+    def annotate(self, data):
+        """Upload bytes -> (the annotated JPEG, the number of faces): drawn on the photo as read."""
+        photo, faces, _ = self.analyze(data)
+        return encode_jpeg(annotate_photo(photo.image, faces)), len(faces)
+
+
+async def upload_bytes(request, limit):
+    """The image of a request: the file of a multipart form (its first file field) or the raw body. Reads at most
+    the limit (and a form's overhead) before refusing with 413, whatever Content-Length claims."""
+    is_form = request.headers.get("content-type", "").startswith("multipart/form-data")
+    cap = limit + (MULTIPART_OVERHEAD if is_form else 0)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit():
+        check_size(int(declared), cap)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        check_size(size, cap)
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if not is_form:
+        check_size(len(body), limit)
+        return body
+
+    async def replay():
+        yield body
+
+    try:
+        form = await MultiPartParser(request.headers, replay(), max_files=1, max_fields=16).parse()
+    except MultiPartException as error:
+        raise UploadError(f"bad multipart form: {error.message}") from None
+    files = [value for value in form.values() if isinstance(value, UploadFile)]
+    if not files:
+        raise UploadError("no file in the form: send the image as a file field (e.g. curl -F file=@photo.jpg)")
+    data = await files[0].read()
+    await form.close()
+    check_size(len(data), limit)
+    return data
+
+
+def error_response(status, message):
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def create_app(analyzer, max_upload_bytes=MAX_UPLOAD_BYTES, max_image_pixels=MAX_IMAGE_PIXELS):
+    """The FastAPI app around a loaded analyzer (``facekit.FaceAnalyzer`` or anything with its ``analyze``,
+    ``detector`` and ``model``)."""
+    service = Service(analyzer, max_upload_bytes, max_image_pixels)
+    app = FastAPI(title="facekit", summary="Age, gender and race of every face in a photo",
+                  description=f"Uploads up to {max_upload_bytes:,} bytes; photos over {MAX_SIDE} pixels a side "
+                              "are shrunk as they are read, with boxes reported in the original's pixels.")
+    app.state.service = service
+
+    @app.exception_handler(UploadError)
+    async def refused(request, error):
+        return error_response(error.status, str(error))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request, error):  # 404, 405: the same one-line JSON
+        return error_response(error.status_code, str(error.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request, error):
+        log.exception("error while serving %s", request.url.path)
+        return error_response(500, f"internal error: {type(error).__name__}: {error}".splitlines()[0])
+
+    @app.post("/analyze", openapi_extra=IMAGE_BODY,
+              summary="Every face's box, landmarks, age, gender, race and probabilities (face_demo.py --json)")
+    async def analyze(request: Request):
+        data = await upload_bytes(request, service.max_upload_bytes)
+        _, _, result = await run_in_threadpool(service.analyze, data)
+        return result
+
+    @app.post("/annotate", openapi_extra=IMAGE_BODY, response_class=Response,
+              responses={200: {"content": {"image/jpeg": {}}}}, summary="The photo with boxes and labels, as JPEG")
+    async def annotate(request: Request):
+        data = await upload_bytes(request, service.max_upload_bytes)
+        jpeg, count = await run_in_threadpool(service.annotate, data)
+        return Response(jpeg, media_type="image/jpeg", headers={"X-Faces": str(count)})
+
+    @app.get("/health", summary="Answers at once, even while photos are being analysed")
+    async def health():
+        return {"status": "ok"}
+
+    @app.get("/version", summary="The model file, its test-split metrics, the detector and the limits")
+    async def version():
+        return {**service.info, "detector": service.detector, "max_upload_bytes": service.max_upload_bytes,
+                "max_side": MAX_SIDE}
+
+    @app.get("/", include_in_schema=False)
+    async def page():
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+# Options travel to uvicorn's worker processes (--workers > 1) in this environment variable, as JSON.
+ARGS_VARIABLE = "FACEKIT_SERVER_ARGS"
+
+
+def app_from_args(args):
+    """The app for parsed face_server.py options: the analyzer built as the demos build theirs (facekit.apps.cli)."""
+    analyzer = analyzer_from_args(args)
+    return create_app(analyzer, max_upload_bytes=int(args.max_upload_mb * 1e6))
+
+
+def app_from_environment():
+    """uvicorn's factory in each worker process: the options face_server.py put in FACEKIT_SERVER_ARGS."""
+    return app_from_args(argparse.Namespace(**json.loads(os.environ[ARGS_VARIABLE])))
+
+
+def serve(args):
+    """Runs uvicorn: in this process with one worker (the model is loaded before the port is opened, so a bad
+    option fails at once), or in ``args.workers`` processes, each loading the model once (after a check here)."""
+    options = {"host": args.host, "port": args.port, "log_level": "info"}
+    if args.workers == 1:
+        uvicorn.run(app_from_args(args), **options)
+        return
+    # A worker that fails to start prints a traceback and is started again, for ever: the options are checked here
+    # first, by building the analyzer once in this process, so that a bad one is one line and exit status 2.
+    app_from_args(args)
+    os.environ[ARGS_VARIABLE] = json.dumps({key: str(value) if isinstance(value, Path) else value
+                                           for key, value in vars(args).items()})
+    uvicorn.run("facekit.apps.server:app_from_environment", factory=True, workers=args.workers, **options)

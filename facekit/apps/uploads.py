@@ -1,0 +1,76 @@
+"""An uploaded image, as the web service takes it: checked against the size limits and read as the demos read photos
+(facekit.vision.images: upright, RGB, its longest side shrunk to images.MAX_SIDE).
+
+Everything here is synchronous and framework-free: ``facekit.apps.server`` calls it from a worker thread.
+"""
+import io
+from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
+
+from facekit.core.errors import FaceKitError
+from facekit.vision.images import read_image_and_size
+
+MAX_UPLOAD_BYTES = 10 * 1000 * 1000  # 10 MB
+# Images over this many pixels are refused outright (413): Pillow's own decompression-bomb threshold, under its
+# hard limit of twice that. A 10 MB file can hold a PNG of a gigapixel of one colour.
+MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS
+
+
+class UploadError(FaceKitError):
+    """An upload the service refuses; ``status`` is the HTTP status that says why (400 or 413)."""
+
+    def __init__(self, message, status=400):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Photo:
+    """An upload, read: ``image`` (RGB uint8, upright, its longest side at most images.MAX_SIDE), what detection
+    sees and what is drawn on, and the original's upright ``width`` and ``height``."""
+
+    image: object
+    width: int
+    height: int
+
+
+def check_size(size, limit=MAX_UPLOAD_BYTES):
+    if size > limit:
+        raise UploadError(f"upload too large: over {limit:,} bytes", status=413)
+
+
+def check_pixels(data, max_pixels=MAX_IMAGE_PIXELS):
+    """Refuses (413) an image whose header promises more than ``max_pixels``, before decoding it; says "not an
+    image" (400) for a file Pillow does not recognise. Other faults are left to ``read_image_and_size``."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except Image.DecompressionBombError:
+        raise UploadError(f"image too large: over {2 * Image.MAX_IMAGE_PIXELS:,} pixels", status=413) from None
+    except UnidentifiedImageError:
+        raise UploadError(f"not an image, or not a format this service reads: {len(data):,} bytes "
+                          "(JPEG, PNG, WebP, BMP, TIFF, GIF are read)") from None
+    except (OSError, SyntaxError, ValueError):
+        return
+    if width * height > max_pixels:
+        raise UploadError(f"image too large: {width} x {height} pixels, over {max_pixels:,}", status=413)
+
+
+def read_upload(data, max_pixels=MAX_IMAGE_PIXELS):
+    """The bytes of an uploaded file -> a Photo. Raises UploadError: 400 for an empty, non-image or truncated
+    file, 413 for one over ``max_pixels``."""
+    if not data:
+        raise UploadError("empty upload: send an image file")
+    check_pixels(data, max_pixels)
+    try:
+        image, (width, height) = read_image_and_size(data)
+    except FaceKitError as error:  # truncated or corrupt after a valid header
+        raise UploadError(str(error)) from None
+    return Photo(image, width, height)
+
+
+def encode_jpeg(image_rgb, quality=92):
+    buffer = io.BytesIO()
+    Image.fromarray(image_rgb).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()

@@ -1,0 +1,209 @@
+"""Video for the demo: open a webcam or file, annotate its frames, show and/or write them, measure frame rates.
+
+OpenCV reads and writes BGR frames; FaceAnalyzer and drawing work in RGB, so each frame is converted once each way.
+Frames are decoded in a thread of their own (``FrameReader``), ahead of the analysis, so that neither waits for the
+other. A file is analysed frame by frame (every frame written, none skipped); a camera is live: its newest frame is
+shown at once with the latest results while the analysis of an earlier one runs in the background
+(``BackgroundAnalysis``), so a slow analysis slows the labels, never the picture.
+"""
+import os
+import queue
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+
+from facekit.vision.drawing import annotate, draw_fps
+from facekit.core.errors import FaceKitError
+from facekit.vision.tracking import FaceTracks
+
+WINDOW = "face_video_demo (q to quit)"
+FALLBACK_FPS = 30.0  # webcams often report 0 frames per second
+FOURCC = "mp4v"
+
+
+def open_capture(source):
+    """A digit string is a camera index; anything else a video file."""
+    if source.isdigit():
+        capture, what = cv2.VideoCapture(int(source)), f"camera {source}"
+    else:
+        if not Path(source).is_file():
+            raise FaceKitError(f"video file not found: {source}")
+        capture, what = cv2.VideoCapture(source), f"video {source}"
+    if not capture.isOpened():
+        capture.release()
+        raise FaceKitError(f"cannot open {what}")
+    return capture, what
+
+
+def open_writer(path, fps, frame_shape):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    height, width = frame_shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*FOURCC), fps, (width, height))
+    if not writer.isOpened():
+        raise FaceKitError(f"cannot write video {path} (try a .mp4 file name)")
+    return writer
+
+
+def display_available():
+    """False without a screen, or with OpenCV built without GUI (opencv-python-headless)."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return False
+    try:
+        cv2.namedWindow(WINDOW)
+    except cv2.error:
+        return False
+    return True
+
+
+class FrameRate:
+    """Frames per second, smoothed over the last frames (exponential moving average of frame times)."""
+
+    def __init__(self, smoothing=0.9):
+        self.smoothing = smoothing
+        self._frame_time = None
+        self._last = time.perf_counter()
+
+    def tick(self):
+        now = time.perf_counter()
+        elapsed, self._last = now - self._last, now
+        if self._frame_time is None:
+            self._frame_time = elapsed
+        else:
+            self._frame_time = self.smoothing * self._frame_time + (1 - self.smoothing) * elapsed
+        return 1.0 / max(self._frame_time, 1e-9)
+
+
+class FrameReader:
+    """``capture.read()`` in a background thread. From a file every frame is kept, up to ``ahead`` frames in
+    advance; from a camera (``live``) only the newest, so that what is shown is never stale."""
+
+    def __init__(self, capture, live=False, ahead=4):
+        self._capture, self._live = capture, live
+        self._frames = queue.Queue(maxsize=1 if live else ahead)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, name="frame-reader", daemon=True)
+        self._thread.start()
+
+    def _read(self):
+        ok = True
+        while ok and not self._stop.is_set():
+            ok, frame = self._capture.read()
+            if self._live and ok:
+                try:  # drop the frame nobody took yet: the newest wins
+                    self._frames.get_nowait()
+                except queue.Empty:
+                    pass
+            while not self._stop.is_set():
+                try:
+                    self._frames.put((ok, frame), timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+
+    def read(self):
+        """(ok, BGR frame) as ``capture.read()``: ok False once the stream has ended."""
+        return self._frames.get()
+
+    def close(self):
+        self._stop.set()
+        self._thread.join()
+
+
+class BackgroundAnalysis:
+    """One frame at a time analysed in a worker thread: ``submit`` when idle, ``results`` when done."""
+
+    def __init__(self, analyzer):
+        self._analyzer = analyzer
+        self._busy = False
+        self._done = queue.Queue()
+
+    def submit(self, frame_rgb):
+        """Starts analysing ``frame_rgb`` unless a frame is being analysed; True when it started."""
+        if self._busy:
+            return False
+        self._busy = True
+        threading.Thread(target=self._run, args=(frame_rgb,), daemon=True).start()
+        return True
+
+    def _run(self, frame_rgb):
+        try:
+            self._done.put(self._analyzer.analyze(frame_rgb))
+        except Exception as error:  # handed to the main loop, which raises it there
+            self._done.put(error)
+
+    def results(self, wait=False):
+        """The faces of the frame analysed last, once; None while it runs (or waits for it with ``wait``)."""
+        if not self._busy:
+            return None
+        try:
+            found = self._done.get(timeout=None if wait else 0)
+        except queue.Empty:
+            return None
+        self._busy = False
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+
+def annotate_video(analyzer, capture, output=None, display=False, every=1, smoothing=None, live=False):
+    """Annotates frames until the stream ends (or ``q`` in the window); returns (frames, analysed frames, fps).
+
+    Only every ``every``-th frame is analysed; the frames between reuse its faces and predictions. ``smoothing``
+    (0-1, e.g. 0.8): each face's age, gender and race averaged over the frames of its track (facekit.vision.tracking).
+    ``live`` (a camera): frames are shown as they come and analysed in the background (see the module's note).
+    The banner shows frames shown per second and frames analysed per second.
+    Releases the capture and the writer whatever happens.
+    """
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    fps = fps if fps and fps > 0 else FALLBACK_FPS
+    writer, results, frames, analysed = None, [], 0, 0
+    shown_rate, analysis_rate, analyses_per_second = FrameRate(), FrameRate(), 0.0
+    tracks = FaceTracks(smoothing) if smoothing else None
+    reader = FrameReader(capture, live=live)
+    background = BackgroundAnalysis(analyzer) if live else None
+    started = time.perf_counter()
+    try:
+        while True:
+            ok, frame_bgr = reader.read()
+            if not ok:
+                break
+            frame = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
+            found = None
+            if background is None:
+                if frames % every == 0:
+                    found = analyzer.analyze(frame)
+            else:
+                found = background.results()
+                if frames % every == 0:
+                    background.submit(frame)
+            if found is not None:
+                results = tracks.update(found) if tracks else found
+                analysed += 1
+                analyses_per_second = analysis_rate.tick()
+            frames += 1
+            annotated = annotate(frame, results)
+            draw_fps(annotated, shown_rate.tick(), analyses_per_second)
+            annotated_bgr = cv2.cvtColor(annotated, cv2.COLOR_RGB2BGR)
+            if output is not None:
+                writer = writer or open_writer(output, fps, annotated_bgr.shape)
+                writer.write(annotated_bgr)
+            if display:
+                cv2.imshow(WINDOW, annotated_bgr)
+                if cv2.waitKey(1) & 0xFF == ord("q"):
+                    break
+        if background is not None and background.results(wait=True) is not None:
+            analysed += 1  # the last frame submitted, finished after the stream ended
+    finally:
+        reader.close()
+        capture.release()
+        if writer is not None:
+            writer.release()
+        if display:
+            cv2.destroyAllWindows()
+    if frames == 0:
+        raise FaceKitError("the source gave no frame")
+    return frames, analysed, frames / (time.perf_counter() - started)

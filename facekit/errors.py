@@ -1,5 +1,0 @@
-"""The one exception type that the command-line scripts turn into a one-line message (facekit.cli)."""
-
-
-class FaceKitError(Exception):
-    """A problem the user can fix (missing file, bad value); shown without a traceback."""

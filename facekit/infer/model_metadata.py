@@ -1,0 +1,65 @@
+"""What an exported model is, in a small JSON file beside it (``model.tflite`` -> ``model.tflite.json``): written by
+``facekit.export.exporter``, read back by ``facekit.infer.predictors``. No TensorFlow here.
+
+The exported graph carries its own preprocessing (the model's first layer, ``InputNormalization``): it takes RGB
+crops of ``input_size`` pixels with values 0-255 as float32. The JSON holds what turns its three outputs into the
+project's results (``facekit.infer.results``): the age bins, the label names, and which runtime output is which head.
+``facekit.export.exporter`` adds ``check`` (the float graph against Keras on real faces) and, for an int8 file only,
+``quantization``: how it was quantised and its error measured against Keras (``facekit.export.quantize``). The loader needs
+neither: files written before ``quantization`` existed read as they did.
+"""
+import json
+from pathlib import Path
+
+from facekit.core.errors import FaceKitError
+from facekit.core.labels import GENDERS, RACES, AgeBins, age_group_names
+
+FORMATS = {"litert": ".tflite", "onnx": ".onnx"}  # export format -> file suffix
+HEADS = ("age", "gender", "race")
+
+
+def metadata_path(model_path):
+    path = Path(model_path)
+    return path.with_name(path.name + ".json")
+
+
+def describe(source, fmt, backbone, input_size, normalization, age_bins, outputs):
+    """The metadata of an export (less its ``check``, which ``facekit.export.exporter`` adds once the export passed it):
+    ``outputs``, the head of each runtime output in order."""
+    return {
+        "format": fmt, "source": Path(source).name, "backbone": backbone,
+        "input": {"size": input_size, "channels": "RGB", "range": "0-255", "dtype": "float32"},
+        "normalization": normalization,  # applied inside the exported model
+        "age_bins": age_bins.to_config(),
+        "labels": {"gender": list(GENDERS), "race": list(RACES), "age_group": age_group_names()},
+        "outputs": list(outputs),
+    }
+
+
+def write_metadata(model_path, metadata):
+    metadata_path(model_path).write_text(json.dumps(metadata, indent=2) + "\n")
+
+
+def read_metadata(model_path):
+    """The metadata beside an exported model, checked against this project's labels -> (metadata, AgeBins)."""
+    path = metadata_path(model_path)
+    if not path.is_file():
+        raise FaceKitError(f"{model_path} has no metadata file {path.name} beside it: export it with "
+                           "face.py --export, which writes both")
+    try:
+        metadata = json.loads(path.read_text())
+    except ValueError as error:
+        raise FaceKitError(f"{path} is not JSON: {error}") from None
+    return checked(metadata, path)
+
+
+def checked(metadata, path):
+    """``metadata`` checked against this project's labels -> (metadata with ``input_size``, AgeBins)."""
+    try:
+        age_bins = AgeBins(**metadata["age_bins"])
+        labels, outputs, size = metadata["labels"], metadata["outputs"], int(metadata["input"]["size"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise FaceKitError(f"{path} is not the metadata of an exported model: {error.__class__.__name__}: {error}") from None
+    if (tuple(labels["gender"]), tuple(labels["race"])) != (GENDERS, RACES) or sorted(outputs) != sorted(HEADS):
+        raise FaceKitError(f"{path} names other labels or outputs than this version of facekit knows")
+    return {**metadata, "input_size": size}, age_bins

@@ -1,0 +1,210 @@
+"""One loader for every model file: ``load_predictor(path)`` -> a predictor whose ``predict(crops)`` gives the
+results of ``facekit.infer.results`` whatever runs the model.
+
+    .keras   Keras (imports TensorFlow; the training format)
+    .tflite  LiteRT (ai-edge-litert's Interpreter, all CPU cores): no TensorFlow
+    .onnx    ONNX Runtime: no TensorFlow
+
+Several models (a list): ``EnsemblePredictor``, their probabilities combined (facekit.infer.ensemble).
+Exported files (``face.py --export``) carry their preprocessing inside and their age bins and labels in the JSON
+beside them (``facekit.infer.model_metadata``). Every predictor has ``input_size`` (crop side in pixels), ``age_bins``,
+``path`` and ``predict(crops, batch_size=64)``.
+"""
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from facekit.infer.ensemble import combine, ensemble_weights, shared_age_bins
+from facekit.core.errors import FaceKitError
+from facekit.core.extras import require
+from facekit.infer.face_crops import face_batch
+from facekit.infer.model_metadata import checked, read_metadata
+from facekit.infer.results import predictions_from
+from facekit.infer.tta import check_tta, probabilities_with
+
+SUFFIXES = (".keras", ".tflite", ".onnx")
+
+
+def _as_batch(faces, size):
+    """Crops (N,H,W,3) or one (H,W,3), RGB 0-255 (checked: facekit.infer.face_crops) -> float32 (N, size, size, 3),
+    resized by area if needed."""
+    faces = face_batch(faces)
+    if faces.shape[1:3] != (size, size):
+        faces = np.stack([cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA) for face in faces])
+    return faces
+
+
+def predict_batches(predict_batch, batches):
+    """``predict_batch`` on each batch in turn; the outputs (arrays, or dicts of arrays) concatenated.
+
+    The one batched prediction: every predictor (crops in memory), evaluation, submissions and the frozen-feature
+    path (batches streamed from disk by ``pipeline.image_batches``) all go through it.
+    """
+    outputs = [predict_batch(batch) for batch in batches]
+    if isinstance(outputs[0], dict):
+        return {k: np.concatenate([np.asarray(o[k]) for o in outputs]) for k in outputs[0]}
+    return np.concatenate([np.asarray(o) for o in outputs])
+
+
+class Predictor:
+    """What every predictor shares: crops resized, batched, test-time augmented (``tta``, facekit.infer.tta), results.
+    Subclasses give ``input_size``, ``age_bins`` and ``batch_probabilities``: a float32 batch -> {head: array}."""
+
+    tta = "none"
+
+    def probabilities(self, faces, batch_size=64):
+        """Crops -> ``{"age", "gender", "race"}`` probability arrays, as the Keras model's outputs."""
+        batch = _as_batch(faces, self.input_size)
+        return predict_batches(lambda part: probabilities_with(self.batch_probabilities, part, self.tta),
+                               (batch[start:start + batch_size] for start in range(0, len(batch), batch_size)))
+
+    def predict(self, faces, batch_size=64):
+        if len(faces) == 0:
+            return []
+        return predictions_from(self.probabilities(faces, batch_size), self.age_bins)
+
+
+class ExportedPredictor(Predictor):
+    """What the LiteRT and ONNX Runtime predictors share: metadata. Subclasses give ``run_batch``: a float32 batch ->
+    the runtime's outputs in order. ``metadata``: instead of the file beside the model (the export's check runs the
+    model before writing it)."""
+
+    def __init__(self, path, metadata=None, tta="none"):
+        self.path = Path(path)
+        self.metadata, self.age_bins = read_metadata(path) if metadata is None else checked(metadata, path)
+        self.input_size = self.metadata["input_size"]
+        self.tta = check_tta(tta)
+
+    def batch_probabilities(self, batch):
+        return dict(zip(self.metadata["outputs"], self.run_batch(batch)))
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    """LiteRT's C++ code writes "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." to the process's stderr
+    when it first allocates tensors, under every demo's output; failures still raise Python exceptions. Redirects
+    the process's file descriptor 2: for the load, in the loading thread, never around a prediction."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class LiteRtPredictor(ExportedPredictor):
+    def __init__(self, path, threads=None, metadata=None, tta="none"):
+        super().__init__(path, metadata, tta)
+        from ai_edge_litert.interpreter import Interpreter  # imported here: only .tflite models need it
+        try:
+            self._interpreter = Interpreter(model_path=str(self.path), num_threads=threads or os.cpu_count())
+        except (ValueError, RuntimeError) as error:
+            raise FaceKitError(f"cannot load LiteRT model {self.path}: {error}") from None
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._outputs = [detail["index"] for detail in self._interpreter.get_output_details()]
+        self._batch = None
+        with _stderr_silenced():  # the first allocation, which prints, here at load: not later in a worker thread
+            self._resize(1)
+
+    def _resize(self, batch_size):
+        """The batch dimension resized, then the tensors allocated: once per batch size."""
+        size = self.input_size
+        self._interpreter.resize_tensor_input(self._input, [batch_size, size, size, 3], strict=False)
+        self._interpreter.allocate_tensors()
+        self._batch = batch_size
+
+    def run_batch(self, batch):
+        if self._batch != len(batch):
+            self._resize(len(batch))
+        self._interpreter.set_tensor(self._input, batch)
+        self._interpreter.invoke()
+        return [self._interpreter.get_tensor(index) for index in self._outputs]
+
+
+class OnnxPredictor(ExportedPredictor):
+    def __init__(self, path, threads=None, metadata=None, tta="none"):
+        super().__init__(path, metadata, tta)
+        onnxruntime = require("onnxruntime", f".onnx models ({self.path.name})")  # here: only .onnx models need it
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count()
+        # Idle threads sleep instead of spinning: spinning took the cores that decoding and detection need (the
+        # video demo ran 8 frames/s with it, 32 without, on 2 busy cores; benchmarks/bench_runtimes.py)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            self._session = onnxruntime.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # ONNX Runtime raises its own exception types for a bad file
+            raise FaceKitError(f"cannot load ONNX model {self.path}: {error.__class__.__name__}: {error}") from None
+        self._input = self._session.get_inputs()[0].name
+
+    def run_batch(self, batch):
+        return self._session.run(None, {self._input: batch})
+
+
+class KerasPredictor(Predictor):
+    """A ``.keras`` model (or one already loaded) behind the same interface; imports TensorFlow."""
+
+    def __init__(self, model, tta="none"):
+        require("keras", ".keras models")  # TensorFlow only for .keras models: imported here
+        from facekit.backbones import model as keras_model
+        self.path = Path(model) if isinstance(model, (str, Path)) else None
+        self.model = keras_model.load_model(model) if self.path else model
+        self.input_size = self.model.input_shape[1]
+        self.age_bins = keras_model.age_bins_of(self.model)
+        self.tta = check_tta(tta)
+
+    def batch_probabilities(self, batch):
+        return self.model.predict_on_batch(batch)
+
+
+class EnsemblePredictor(Predictor):
+    """Several predictors behind one: each reads the crops at its own input size (and with its own ``tta``), and
+    their probabilities are combined by ``method`` (facekit.infer.ensemble: mean, weighted, vote) with ``weights``."""
+
+    path = None
+
+    def __init__(self, predictors, method="mean", weights=None):
+        ensemble_weights(len(predictors), method, weights)
+        self.age_bins = shared_age_bins([p.age_bins for p in predictors])
+        self.predictors, self.method, self.weights = list(predictors), method, weights
+        self.input_size = max(p.input_size for p in predictors)  # crops cut once, as large as the largest needs
+        self.name = f"{method} of " + ", ".join(Path(p.path).name if p.path else "model" for p in predictors)
+
+    def probabilities(self, faces, batch_size=64):
+        return combine([p.probabilities(faces, batch_size) for p in self.predictors], self.method, self.weights)
+
+
+RUNTIMES = {".keras": KerasPredictor, ".tflite": LiteRtPredictor, ".onnx": OnnxPredictor}
+
+
+def predict(model, faces, batch_size=64):
+    """``face.predict``: face crops (RGB 0-255, (N,H,W,3) or one (H,W,3)) through a loaded Keras model or a model
+    file -> per face age, gender, race and probabilities, as the demos get them (``load_predictor``)."""
+    return load_predictor(model).predict(faces, batch_size)
+
+
+def load_predictor(model, threads=None, tta="none", ensemble="mean", weights=None):
+    """A model file (``.keras``, ``.tflite`` with its ``.json``, ``.onnx`` with its ``.json``), or a Keras model
+    already loaded -> its predictor. ``threads``: CPU threads of LiteRT and ONNX Runtime (default: all cores);
+    ``tta``: test-time augmentation (facekit.infer.tta). A list of several models: an EnsemblePredictor combining them by
+    ``ensemble`` with ``weights`` (facekit.infer.ensemble)."""
+    check_tta(tta)
+    if isinstance(model, (list, tuple)):
+        if len(model) == 1 and weights is None:
+            return load_predictor(model[0], threads, tta)
+        ensemble_weights(len(model), ensemble, weights)  # bad weights fail before any model loads
+        return EnsemblePredictor([load_predictor(m, threads, tta) for m in model], ensemble, weights)
+    if not isinstance(model, (str, Path)):
+        return KerasPredictor(model, tta)
+    path = Path(model)
+    if path.suffix not in RUNTIMES:
+        raise FaceKitError(f"unknown model file type {path.name}: use one of {', '.join(SUFFIXES)}")
+    if not path.is_file():
+        raise FaceKitError(f"model file not found: {path}")
+    return KerasPredictor(path, tta) if path.suffix == ".keras" else RUNTIMES[path.suffix](path, threads, tta=tta)

@@ -1,0 +1,95 @@
+"""Training with a fully frozen backbone: its features are computed once and cached, then only the heads train.
+
+With ``--freeze all`` every epoch would push every image through the same fixed backbone; here each image (and
+its mirror image, the one augmentation that survives) goes through it once, the features are cached on disk,
+and the heads train on the cache in seconds per epoch.
+"""
+import hashlib
+import time
+import zipfile
+
+import keras
+import numpy as np
+from tqdm import tqdm
+
+from facekit.core import paths
+from facekit.backbones.registry import backbone_spec
+from facekit.core.errors import FaceKitError
+from facekit.train.fitting import callbacks, check_converged
+from facekit.backbones.model import age_bins_of, feature_extractor
+from facekit.infer.model_metadata import HEADS
+from facekit.core.outputs import replacing
+from facekit.train.pipeline import image_batches, labels_for
+from facekit.backbones.pretrained import sha256_of
+from facekit.infer.predictors import predict_batches
+
+
+def _weights_identity(backbone, weights, seed):
+    if weights in (None, "none"):
+        return f"random-init-seed-{seed}"  # build_model after set_random_seed(seed) is deterministic
+    sources = backbone_spec(backbone).weights
+    return sources[weights].sha256 if weights in sources else sha256_of(weights)
+
+
+def feature_cache_path(config, splits, size):
+    """Keyed by the images, the backbone, its weights and the input size."""
+    names = "|".join(",".join(part.paths.tolist()) for part in splits.values())
+    key = "\n".join([names, config.backbone, _weights_identity(config.backbone, config.weights, config.seed), str(size)])
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return paths.feature_cache_dir() / f"{config.backbone}_{size}px_{digest}.npz"
+
+
+def cached_features(extractor, config, splits, size, log):
+    """Train (and mirrored train) and validation features; the test split is evaluated with the full model."""
+    path = feature_cache_path(config, splits, size)
+    if path.exists():
+        try:
+            with np.load(path) as cached:
+                features = {k: cached[k] for k in cached.files}
+            log(f"using cached backbone features {path}")
+            return features
+        except (OSError, ValueError, zipfile.BadZipFile):
+            log(f"ignoring an unreadable feature cache {path}")
+    started = time.time()
+    def features_of(samples, flip, desc):
+        batches = image_batches(samples, size, config.batch_size, flip=flip)
+        return predict_batches(extractor.predict_on_batch, tqdm(batches, total=len(batches), desc=desc, unit="batch"))
+
+    features = {"train": features_of(splits["train"], False, "features train"),
+                "val": features_of(splits["val"], False, "features val"),
+                "train_flip": features_of(splits["train"], True, "features train (mirrored)")}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with replacing(path) as partial:  # a run killed while writing leaves no half cache behind
+        np.savez(partial, **features)
+    log(f"computed features in {time.time() - started:.0f} s, cached at {path}")
+    return features
+
+
+def train_heads_on_cached_features(model, config, splits, run, log):
+    """Trains the heads of ``model`` (its backbone fully frozen) on cached features (``config``: a TrainConfig,
+    ``run``: its RunFolder); returns the model, backbone and best heads."""
+    if config.age_balance != "none":
+        raise FaceKitError("--age-balance oversample is not available on the cached-feature path; "
+                           "add --no-feature-cache to use it with --freeze all")
+
+    size = config.resolved_input_size()
+    extractor = feature_extractor(model)
+    log(f"backbone fully frozen: computing its {extractor.output_shape[-1]}-d features once per image (and "
+        "mirror image) and training only the heads on them (fast path; --no-feature-cache to turn it off)")
+    features = cached_features(extractor, config, splits, size, log)
+
+    bins = age_bins_of(model)
+    inputs = keras.Input(shape=extractor.output_shape[1:], name="features")
+    heads = keras.Model(inputs, {name: model.get_layer(name)(inputs) for name in HEADS}, name="heads")
+    train_labels = labels_for(splits["train"], bins, config.age_sigma)
+    x_train = np.concatenate([features["train"], features["train_flip"]])
+    y_train = {k: np.concatenate([v, v]) for k, v in train_labels.items()}
+    val = (features["val"], labels_for(splits["val"], bins, config.age_sigma))
+    steps = int(np.ceil(len(x_train) / config.batch_size))
+    config.compile(heads, steps)
+    heads_best = run.dir / "heads_best.weights.h5"
+    history = heads.fit(x_train, y_train, validation_data=val, epochs=config.epochs, batch_size=config.batch_size,
+                        callbacks=callbacks(run, heads_best, config.patience, weights_only=True), verbose=2)
+    check_converged(history, config.resolved_lr())
+    heads.load_weights(heads_best)  # the heads share their layers with ``model``, so it now holds them too
+    return model

@@ -1,0 +1,53 @@
+"""Published evaluation protocols that train more than once: ``--protocol adience-5fold``.
+
+Adience's five folds are by person: each of the five runs trains on four folds (a tenth of them, by file-name hash,
+for validation) and scores the fifth. The runs are ``face_weights/RUN/fold0`` ... ``fold4``; the summary, mean and
+standard deviation (over the folds, ddof 0) of exact and one-off age-group accuracy and of gender accuracy, goes to
+``face_weights/RUN/protocol.json``.
+"""
+import json
+from dataclasses import replace
+
+import numpy as np
+
+from facekit.data.adience import FOLDS
+from facekit.core.errors import FaceKitError
+from facekit.core.outputs import write_text
+from facekit.train.run_folder import RunFolder
+
+PROTOCOLS = ("adience-5fold",)
+SCORES = ("age_group_exact", "age_group_1off", "gender_acc")
+
+
+def protocol_file(run):
+    return RunFolder.named(run).dir / "protocol.json"
+
+
+def summarize(per_fold):
+    """{score: {"mean", "std", "folds"}} over the folds' metrics."""
+    summary = {}
+    for score in SCORES:
+        values = [metrics[score] for metrics in per_fold if score in metrics]
+        if values:
+            summary[score] = {"mean": round(float(np.mean(values)), 4), "std": round(float(np.std(values)), 4),
+                              "folds": values}
+    return summary
+
+
+def run_adience_5fold(config, train, log=print):
+    """Trains and scores ``config`` (a TrainConfig) once per held-out fold with ``train``; returns the summary."""
+    summary_file = protocol_file(config.run)
+    if summary_file.exists():
+        raise FaceKitError(f"{summary_file} already exists; choose another --run name")
+    for k in range(FOLDS):
+        RunFolder.named(f"{config.run}/fold{k}").check(resume=False)  # every fold's run is new: checked first
+    per_fold = []
+    for k in range(FOLDS):
+        log(f"adience-5fold: fold {k} held out ({k + 1} of {FOLDS})")
+        per_fold.append(train(replace(config, run=f"{config.run}/fold{k}", test_fold=k), log=log))
+    summary = {"protocol": "adience-5fold", "data": config.data, **summarize(per_fold)}
+    write_text(summary_file, json.dumps(summary, indent=2))
+    log("adience-5fold: " + ", ".join(f"{score} {value['mean']:.4f} ± {value['std']:.4f}"
+                                     for score, value in summary.items() if isinstance(value, dict)))
+    log(f"wrote {summary_file}")
+    return summary

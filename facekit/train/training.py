@@ -1,0 +1,228 @@
+"""A training run: its settings, data and split, the model, fit (or the frozen-backbone fast path), resume, the
+float32 checkpoint, and the final evaluation on the test split."""
+import contextlib
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from facekit.core import paths
+
+from facekit.train import multi_worker
+from facekit.backbones.registry import backbone_spec, input_shape_for
+from facekit.data.samples import fold_split, oversample_rare_ages, save_split, split
+from facekit.data.datasets import dataset_reader, read_dataset
+from facekit.core.errors import FaceKitError
+from facekit.train.evaluation import evaluate
+from facekit.train.fitting import callbacks, check_converged, compile_model
+from facekit.train.frozen_features import train_heads_on_cached_features
+from facekit.train.hardware import distribution_strategy, training_precision
+from facekit.backbones.model import age_bins_of, build_model, load_model, trainable_summary
+from facekit.core.outputs import replacing, write_text
+from facekit.train.pipeline import Augmentation, labels_for, make_dataset
+from facekit.train.run_folder import RunFolder
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    run: str
+    images: str | None = None  # CSV data: the images folder (default: the CSV's folder)
+    label_column: str | None = None  # CSV data: what its label column holds (age, gender or race)
+    test_fold: int | None = None  # a dataset with folds (Adience): the held-out fold, instead of the fixed split
+    backbone: str = "vggface2_resnet50"
+    weights: str | None = "vggface2"
+    freeze: str = "none"
+    input_size: int | None = None  # None: the backbone's natural size
+    epochs: int = 30
+    batch_size: int = 32
+    limit: int | None = None
+    lr: float | None = None  # None: 1e-3 from scratch, 1e-4 on pretrained weights
+    weight_decay: float = 1e-4
+    warmup_epochs: float = 1.0
+    age_sigma: float = 2.0  # Gaussian age targets (years); 0 for one-hot
+    age_balance: str = "none"  # or "oversample": repeat rare age decades
+    augmentation: dict = field(default_factory=lambda: asdict(Augmentation()))
+    patience: int = 8
+    seed: int = 1
+    feature_cache: bool = True  # with freeze=all, train the heads on cached backbone features
+    precision: str = "auto"  # see facekit.train.hardware.choose_precision
+    init: str | None = None  # a trained .keras model to start from (e.g. a --freeze all run's heads), same backbone
+
+    def data_options(self):
+        """The options the dataset reader takes (facekit.data.datasets.OPTIONS)."""
+        return {"images": self.images, "label_column": self.label_column}
+
+    def resolved_input_size(self):
+        return self.input_size or backbone_spec(self.backbone).input_size
+
+    def resolved_lr(self):
+        if self.lr is not None:
+            return self.lr
+        return 1e-3 if self.weights in (None, "none") else 1e-4
+
+    def compile(self, model, steps_per_epoch):
+        compile_model(model, self.resolved_lr(), self.weight_decay, self.warmup_epochs, self.epochs, steps_per_epoch)
+
+
+def save_for_inference(model, config, path):
+    """Saves ``model`` as float32 (training may run in mixed precision), without optimizer state, atomically."""
+    clean = build_model(config.backbone, input_shape=model.input_shape[1:], freeze=config.freeze,
+                        age_bins=age_bins_of(model))
+    clean.set_weights(model.get_weights())
+    try:
+        with replacing(path) as partial:  # never a half-written best.keras
+            clean.save(partial)
+    except OSError as error:
+        raise FaceKitError(f"cannot write {path}: {error.strerror or error}") from None
+    return clean
+
+
+def resume(run, epochs=None, log=print):
+    """Continues an interrupted run with its saved settings (``epochs`` may raise or lower its epoch count)."""
+    folder = RunFolder.named(run)
+    folder.check(resume=True)  # nothing to resume, or a finished run: refused before its settings are read
+    config_file = folder.config
+    try:
+        config = TrainConfig(**json.loads(config_file.read_text()))
+    except (ValueError, TypeError) as error:
+        raise FaceKitError(f"cannot resume from {config_file}: {error}") from None
+    if epochs is not None:
+        config = replace(config, epochs=epochs)
+    log(f"resuming run '{run}' with its saved settings ({config.epochs} epochs)")
+    return train(config, resume=True, log=log)
+
+
+def train(config, resume=False, log=print):
+    """Trains, keeps the best checkpoint, evaluates it on the test split; returns the test metrics (None on a
+    worker of a cluster that is not its chief: the chief writes and evaluates).
+
+    The model is built first: an invalid --freeze or --weights, or weights that cannot be fetched, stop the run
+    before its data is read, and its folder is made only once the data is read too."""
+    worker = multi_worker.worker()
+    if worker is not None:
+        if cached_features(config):
+            raise FaceKitError("--freeze all trains its heads on cached features on one machine; add "
+                               "--no-feature-cache to train on several")
+        distribution_strategy()  # joins the cluster before TensorFlow runs anything else
+        log(f"training as the {worker.name} of {worker.count} workers (TF_CONFIG)")
+    run = RunFolder.named(config.run)
+    run.check(resume)
+    size = config.resolved_input_size()
+    input_shape_for(backbone_spec(config.backbone), (size, size, 3))  # a size too small stops before the data is read
+    if config.init and not Path(config.init).is_file():
+        raise FaceKitError(f"--init model not found: {config.init}")
+    if config.init and cached_features(config):
+        raise FaceKitError("--init is for fine-tuning: with --freeze all the heads train on cached features of the "
+                           "backbone's own weights (add --no-feature-cache to start them from --init)")
+    dataset_reader(config.data, **config.data_options())  # --data exists and is a dataset: checked in a moment, read after the model is built
+    if resume and run.best.exists() and not cached_features(config):
+        load_model(run.best)  # a damaged checkpoint is named now, not after the remaining epochs
+    keras.utils.set_random_seed(config.seed)
+    with contextlib.ExitStack() as scope:
+        if not cached_features(config):  # the cached-feature path trains its heads in float32 on one device
+            scope.enter_context(training_precision(config.precision, log))
+            scope.enter_context(distribution_strategy().scope())
+        model = build_model(config.backbone, weights=config.weights, input_shape=(size, size, 3),
+                            freeze=config.freeze)
+        splits = _read_splits(config, log)
+        run.dir.mkdir(parents=True, exist_ok=True)
+        if worker is None or worker.chief:  # the others share the folder (facekit.train.multi_worker)
+            write_text(run.config, json.dumps(asdict(config), indent=2))
+            save_split(splits, run.split)
+        if cached_features(config):
+            best = train_heads_on_cached_features(model, config, splits, run, log)
+        else:
+            if config.init:
+                start_from(model, config.init, log)
+            _fit(model, config, splits, run, size, log, worker)
+            best = None
+    if worker is not None and not worker.chief:
+        log(f"{worker.name} finished; the chief writes {run.best} and evaluates it")
+        return None
+    if best is None:
+        if not run.best.exists():
+            raise FaceKitError(f"no checkpoint was written to {run.best}: the validation loss never improved "
+                               f"(see {run.history})")
+        best = load_model(run.best)
+    best = save_for_inference(best, config, run.best)
+    log(f"evaluating the best checkpoint on the test split ({len(splits['test'])} images)")
+    metrics = evaluate(best, splits["test"], run.metrics, data=config.data, limit=config.limit)
+    log(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}))
+    log(f"wrote {run.best}, {run.metrics} and plots; TensorBoard: tensorboard --logdir {run.logs.parent}")
+    return metrics
+
+
+def cached_features(config):
+    """Whether the run takes the frozen-backbone fast path (facekit.train.frozen_features)."""
+    return config.freeze == "all" and config.feature_cache
+
+
+def _read_splits(config, log):
+    samples = read_dataset(config.data, log=log, **config.data_options())
+    if config.test_fold is None:
+        splits = split(samples, limit=config.limit)
+    else:
+        if config.limit is not None:
+            raise FaceKitError("--limit does not go with a held-out fold")
+        splits = fold_split(samples, config.test_fold)
+    log("split: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items())
+        + (" (fixed by file name)" if config.test_fold is None else f" (fold {config.test_fold} held out)"))
+    for name, part in splits.items():
+        if len(part) == 0:
+            raise FaceKitError(f"the {name} split is empty; use more images (--limit {config.limit} is too small)")
+    return splits
+
+
+def start_from(model, path, log):
+    """Copies every weight of the trained model at ``path`` into ``model`` (same backbone, input size and bins).
+
+    Heads trained first on a frozen backbone, then the whole network fine-tuned from there (linear probing, then
+    fine-tuning), spares the pretrained features the large gradients of randomly initialised heads.
+    """
+    trained = load_model(path)
+    if trained.name != model.name or trained.input_shape != model.input_shape \
+            or [w.shape for w in trained.weights] != [w.shape for w in model.weights]:
+        raise FaceKitError(f"--init {path} is a {trained.name} model with input {trained.input_shape[1:3]}; this run "
+                           f"builds a {model.name} model with input {model.input_shape[1:3]}")
+    model.set_weights(trained.get_weights())
+    log(f"starting from the weights of {path}")
+
+
+def _fit(model, config, splits, run, size, log, worker=None):
+    """Fits ``model`` (built in the run's precision and distribution scope) on the training split; ``worker``: this
+    process's place in a cluster (facekit.train.multi_worker), None on one machine."""
+    aug = Augmentation(**config.augmentation)
+    train_samples = splits["train"]
+    if config.age_balance == "oversample":
+        train_samples = oversample_rare_ages(train_samples)
+        log(f"oversampling rare ages: {len(splits['train'])} -> {len(train_samples)} training images per epoch")
+    bins = age_bins_of(model)
+    steps = int(np.ceil(len(train_samples) / config.batch_size))
+    config.compile(model, steps_per_epoch=steps)
+    log(trainable_summary(model))
+    log(f"input {size}x{size}, batch {config.batch_size}, {config.epochs} epochs, lr {config.resolved_lr():g}, "
+        f"augmentation {'on' if aug != Augmentation.off() else 'off'}")
+    cache = paths.image_cache_dir()
+    if worker is not None and not worker.chief:  # workers on one machine would share the chief's cache files
+        cache = cache / worker.name
+    train_ds = make_dataset(train_samples, labels_for(train_samples, bins, config.age_sigma), size,
+                            config.batch_size, training=True, augmentation=aug, seed=config.seed,
+                            cache_dir=cache)
+    val_ds = make_dataset(splits["val"], labels_for(splits["val"], bins, config.age_sigma), size,
+                          config.batch_size, training=False, cache_dir=cache)
+    if worker is not None:
+        multi_worker.prepare(model)
+        train_ds, val_ds = multi_worker.sharded(train_ds), multi_worker.whole(val_ds)
+    started = time.time()
+    # Repeated, with the steps of one pass: a pass that skipped a corrupt image (its length unknown in advance)
+    # neither ends an epoch early nor makes Keras warn that the input ran out of data. The dataset shuffles itself.
+    history = model.fit(train_ds.repeat(), steps_per_epoch=steps, shuffle=False, validation_data=val_ds,
+                        epochs=config.epochs, callbacks=callbacks(run, run.best, config.patience, worker=worker),
+                        verbose=1 if sys.stdout.isatty() else 2)
+    log(f"training took {time.time() - started:.0f} s")
+    check_converged(history, config.resolved_lr())

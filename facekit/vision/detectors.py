@@ -1,0 +1,68 @@
+"""Every face detector, declared once: its class, whether it needs a model file, and its crop geometry.
+
+``create_detector(name)`` builds one; ``detector_spec(name).crop`` says how to cut its faces out so that they look
+like the training crops. Adding a detector: write its class (``detect(image_rgb) -> [Face, ...]``, a ``name``
+and a ``default_min_score``; constructor ``(model_path, min_score=None)`` if it needs a model file, else
+``(min_score=None)``; ``bundled_model``: a model file shipped in ``facekit/vision/models/``, used when none is given) in its own module, measure its crop geometry with ``benchmarks/measure_utkface_template.py``,
+and add one entry below; the tests parametrised over ``DETECTORS`` pick it up.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from facekit.vision.crop import CropSpec
+from facekit.vision.detection import YUNET_FILE, HaarDetector, MtcnnDetector, SsdDetector, YuNetDetector
+from facekit.core.errors import FaceKitError
+
+BUNDLED_MODELS = Path(__file__).resolve().parent / "models"  # package data: model files that ship with facekit
+DEFAULT_DETECTOR = "yunet"  # fast, accurate, and its model ships with facekit
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    name: str
+    detector: type
+    needs_model_file: bool
+    crop: CropSpec  # where its landmarks and boxes fall in UTKFace's 200x200 crops
+    bundled_model: Path | None = None  # its model file in facekit/vision/models/, used when no other is given
+
+
+# Crop geometry measured by benchmarks/measure_utkface_template.py on 400 UTKFace crops (padded by 100 gray
+# pixels): template = mean landmarks, box_scale and box_shift = medians. Each detector places its points and boxes a
+# little differently (MTCNN's eyes are 4 px closer together than YuNet's), hence one geometry per detector.
+DETECTORS = {spec.name: spec for spec in (
+    DetectorSpec("mtcnn", MtcnnDetector, needs_model_file=False, crop=CropSpec(0.939, (0.009, 0.064), np.array(
+        [[60.0, 58.1], [136.9, 58.0], [97.5, 103.4], [63.1, 137.0], [133.3, 137.1]], dtype=np.float32))),
+    DetectorSpec("yunet", YuNetDetector, needs_model_file=True, crop=CropSpec(0.901, (0.002, 0.076), np.array(
+        [[56.4, 58.6], [137.6, 58.5], [95.9, 104.5], [62.2, 134.6], [135.0, 133.9]], dtype=np.float32)),
+        bundled_model=BUNDLED_MODELS / YUNET_FILE),
+    DetectorSpec("ssd", SsdDetector, needs_model_file=True, crop=CropSpec(1.020, (0.003, 0.023))),
+    DetectorSpec("haar", HaarDetector, needs_model_file=False, crop=CropSpec(0.966, (0.003, 0.080))),
+)}
+
+
+def detector_spec(name):
+    if name not in DETECTORS:
+        raise FaceKitError(f"unknown detector '{name}'; choose one of: {', '.join(DETECTORS)}")
+    return DETECTORS[name]
+
+
+def spec_of(detector):
+    """The entry of a detector object (by its class)."""
+    for spec in DETECTORS.values():
+        if type(detector) is spec.detector:
+            return spec
+    raise FaceKitError(f"{type(detector).__name__} is not a registered detector (facekit/vision/detectors.py)")
+
+
+def create_detector(name=DEFAULT_DETECTOR, model_path=None, min_score=None):
+    """A detector by name; ``model_path``: its model file, for those that need one (default: the one shipped with
+    facekit, if any); ``min_score`` None: its default."""
+    spec = detector_spec(name)
+    if spec.needs_model_file:
+        return spec.detector(model_path or spec.bundled_model, min_score=min_score)
+    if model_path is not None:
+        with_files = ", ".join(s.name for s in DETECTORS.values() if s.needs_model_file)
+        raise FaceKitError(f"the {name} detector takes no model file (--detector-model is for {with_files})")
+    return spec.detector(min_score=min_score)

@@ -1,0 +1,128 @@
+"""Reading photos as the demos and training need them (RGB uint8, upright, bounded size), finding them in
+folders, writing them."""
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from facekit.core.errors import FaceKitError
+from facekit.core.outputs import replacing
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+# Longest side kept after reading. Faces stay large enough for detection and 200x200 crops, and a 100-megapixel
+# photo no longer costs gigabytes or minutes of detection. JPEGs that large are decoded at reduced scale (draft).
+MAX_SIDE = 4096
+# Transparent pixels become white, as a viewer shows them on a page.
+ALPHA_BACKGROUND = (255, 255, 255)
+EXIF_ORIENTATION = 0x0112
+
+
+def read_image(source):
+    """The photo at ``source`` (a path, or the bytes of an image file) as an upright (EXIF orientation applied)
+    RGB uint8 array (H, W, 3): ``read_image_and_size(source)`` without the size."""
+    return read_image_and_size(source)[0]
+
+
+def read_image_and_size(source):
+    """``(image, (width, height))``: the photo at ``source`` as an upright RGB uint8 array, and the upright size of
+    the file's own image, which is larger than the array's when the photo was shrunk to MAX_SIDE.
+
+    Grayscale is expanded to RGB (16-bit and floating-point grayscale scaled to 8 bits); transparency is
+    composited onto white; the longest side is at most MAX_SIDE.
+    Pillow's limit against decompression bombs (``PIL.Image.MAX_IMAGE_PIXELS``, 179 megapixels by default) is
+    honoured, not changed: the demos raise it for large panoramas. Raises FaceKitError naming the file when it is
+    missing, not an image, too large or corrupt.
+    """
+    if isinstance(source, (bytes, bytearray)):
+        name, file = f"({len(source):,} bytes)", io.BytesIO(source)
+    else:
+        name = file = Path(source)
+        if not file.is_file():
+            if file.is_symlink():
+                raise FaceKitError(f"broken symbolic link (its target is missing, or it loops): {name}")
+            raise FaceKitError(f"image not found: {name}")
+    try:
+        with Image.open(file) as image:
+            width, height = image.size
+            if image.getexif().get(EXIF_ORIENTATION) in (5, 6, 7, 8):  # a quarter turn swaps the sides
+                width, height = height, width
+            image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG only: decode at 1/2, 1/4 or 1/8 scale when large
+            image = ImageOps.exif_transpose(image)
+            image = _to_rgb(image)
+            image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+            return np.asarray(image, dtype=np.uint8), (width, height)
+    except Image.DecompressionBombError as error:
+        raise FaceKitError(f"image too large: {name}: {error}") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        # OSError covers UnidentifiedImageError and truncated files; SyntaxError and ValueError come from bad headers.
+        raise FaceKitError(f"cannot read image {name}: {error}") from None
+
+
+def as_rgb(image):
+    """A path, the bytes of an image file, or an RGB uint8 array (H, W, 3) -> an RGB uint8 array."""
+    if not isinstance(image, np.ndarray):
+        return read_image(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise FaceKitError(f"an image array must be RGB uint8 of shape (height, width, 3), "
+                           f"not {image.dtype} of shape {image.shape}")
+    return image
+
+
+def _to_8bit(image):
+    """Grayscale of more than 8 bits -> mode L: integers (I;16, I;16B, I;16L, I, as 16-bit PNGs and TIFFs open)
+    scaled from 0..65535, floats (F) from 0..1 when they fit in it, else from 0..65535 too."""
+    if image.mode not in ("I", "F") and not image.mode.startswith("I;16"):
+        return image
+    values = np.asarray(image, dtype=np.float64)
+    full_scale = 1.0 if image.mode == "F" and values.size and np.nanmax(values) <= 1.0 else 65535.0
+    eight_bit = np.clip(np.round(np.nan_to_num(values) * (255.0 / full_scale)), 0, 255).astype(np.uint8)
+    return Image.fromarray(eight_bit, "L")
+
+
+def _to_rgb(image):
+    image = _to_8bit(image)
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, ALPHA_BACKGROUND + (255,))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def write_image(path, image_rgb):
+    """Saves an RGB uint8 array; the format follows the file extension (JPEG at quality 92)."""
+    path = Path(path)
+    options = {"quality": 92} if path.suffix.lower() in (".jpg", ".jpeg") else {}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with replacing(path) as partial:  # a full disk leaves no half image under the name
+            Image.fromarray(image_rgb).save(partial, **options)
+    except (OSError, ValueError) as error:  # ValueError: an extension Pillow cannot write
+        raise FaceKitError(f"cannot write image {path}: {getattr(error, 'strerror', None) or error}") from None
+
+
+def images_in(folder):
+    """A folder's image files (by extension, not recursive), sorted by name; broken symbolic links among them are
+    kept, so that reading them reports them."""
+    return sorted(p for p in Path(folder).iterdir()
+                  if (p.is_file() or p.is_symlink() and not p.is_dir()) and p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def find_images(inputs):
+    """Files and folders -> image paths: a file as given, a folder's images (by extension, not recursive, sorted).
+
+    Raises FaceKitError for a path that does not exist or a folder without images.
+    """
+    paths = []
+    for entry in map(Path, inputs):
+        if entry.is_dir():
+            found = images_in(entry)
+            if not found:
+                raise FaceKitError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in folder {entry}")
+            paths.extend(found)
+        elif entry.is_file():
+            paths.append(entry)
+        else:
+            raise FaceKitError(f"input not found: {entry}")
+    return paths
