@@ -13,15 +13,15 @@ Import it to use the model from Python::
 """
 import argparse
 
-from facekit.backbones.registry import BACKBONES, create_backbone
 from facekit.apps.cli import exit_with_error
-from facekit.core.errors import FaceKitError
-from facekit.export.exporter import TOLERANCE, export_model
-from facekit.core.labels import ADIENCE_GROUPS, GENDERS, RACES, AgeBins, age_group, age_group_names
 from facekit.backbones.model import build_model, freeze_backbone, load_model, trainable_summary
-from facekit.infer.model_metadata import read_metadata
 from facekit.backbones.preprocessing import preprocess_input
+from facekit.backbones.registry import BACKBONES, create_backbone
+from facekit.core.errors import FaceKitError
+from facekit.core.labels import ADIENCE_GROUPS, GENDERS, RACES, AgeBins, age_group, age_group_names
+from facekit.export.exporter import TOLERANCE, export_model
 from facekit.export.quantize import LIMITS, QUANTIZATIONS, describe_error
+from facekit.infer.model_metadata import read_metadata
 from facekit.infer.predictors import predict
 
 __all__ = ["ADIENCE_GROUPS", "GENDERS", "RACES", "AgeBins", "age_group", "age_group_names", "build_model",
@@ -36,7 +36,8 @@ def save_model(model, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Build a model and print what it contains, or export a trained one.")
     parser.add_argument("--backbone", default="vggface2_resnet50", choices=sorted(BACKBONES))
-    parser.add_argument("--weights", default=None, help="a published source (vggface2, dlib), none, or a weights file in the backbone's format")
+    parser.add_argument("--weights", default=None,
+                        help="a published source (vggface2, dlib), none, or a weights file in the backbone's format")
     parser.add_argument("--input-size", type=int, default=None, help="input side in pixels")
     parser.add_argument("--freeze", default="none", help="layer count, none, all, or a stage such as conv4")
     parser.add_argument("--export", default=None, metavar="MODEL.keras",

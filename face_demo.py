@@ -18,14 +18,13 @@ import sys
 from pathlib import Path
 
 import cv2
-
 from tqdm import tqdm
 
 from facekit.apps.cli import add_analyzer_arguments, allow_large_images, analyzer_from_args, exit_with_error
-from facekit.core.errors import FaceKitError
-from facekit.vision.images import find_images
-from facekit.core.outputs import write_text
 from facekit.apps.photos import annotate_image, check_outputs, output_paths
+from facekit.core.errors import FaceKitError
+from facekit.core.outputs import write_text
+from facekit.vision.images import find_images
 
 DEFAULT_OUTPUT = Path("annotated")
 

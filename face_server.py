@@ -11,8 +11,8 @@ Takes the demos' --model and detector options. Errors in the options: one line o
 import argparse
 
 from facekit.apps.cli import add_analyzer_arguments, exit_with_error, positive_float, positive_int
-from facekit.core.errors import FaceKitError
 from facekit.apps.server import serve
+from facekit.core.errors import FaceKitError
 
 
 def parse_args(argv):

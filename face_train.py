@@ -20,11 +20,17 @@ import shlex
 import sys
 from dataclasses import MISSING, asdict, fields
 
+from facekit.apps.cli import (
+    add_prediction_arguments,
+    exit_with_error,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    probability,
+)
 from facekit.backbones.registry import BACKBONES
-from facekit.apps.cli import (add_prediction_arguments, exit_with_error, non_negative_float, positive_float, positive_int,
-                         probability)
-from facekit.infer.ensemble import parse_weights
 from facekit.core.errors import FaceKitError
+from facekit.infer.ensemble import parse_weights
 from facekit.train.evaluation import evaluate_saved
 from facekit.train.hardware import PRECISIONS
 from facekit.train.pipeline import Augmentation
@@ -62,9 +68,12 @@ def parse_args(argv=None):
     p.add_argument("--resume", action="store_true",
                    help="continue the interrupted run --run with its saved settings (--epochs may change their count)")
     p.add_argument("--backbone", default=DEFAULTS["backbone"], choices=sorted(BACKBONES))
-    p.add_argument("--weights", default=DEFAULTS["weights"], help="a published source (vggface2, dlib), none (random init) or a weights file in the backbone's format")
+    p.add_argument("--weights", default=DEFAULTS["weights"],
+                   help="a published source (vggface2, dlib), none (random init) or a weights file in the backbone's "
+                        "format")
     p.add_argument("--freeze", default=DEFAULTS["freeze"],
-                   help="frozen backbone layers: a count, none, all, or a stage the backbone declares (conv2..conv5 for vggface2_resnet50, level1..level5 for dlib_resnet)")
+                   help="frozen backbone layers: a count, none, all, or a stage the backbone declares "
+                        "(conv2..conv5 for vggface2_resnet50, level1..level5 for dlib_resnet)")
     p.add_argument("--input-size", type=positive_int, help="input side in pixels (default: the backbone's own)")
     p.add_argument("--epochs", type=positive_int, help=f"default {DEFAULTS['epochs']}")
     p.add_argument("--batch-size", type=positive_int, default=DEFAULTS["batch_size"])

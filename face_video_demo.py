@@ -16,9 +16,9 @@ import sys
 import cv2
 
 from facekit.apps.cli import add_analyzer_arguments, analyzer_from_args, exit_with_error, past_weight, positive_int
+from facekit.apps.video import annotate_video, display_available, open_capture
 from facekit.core.errors import FaceKitError
 from facekit.core.outputs import check_output
-from facekit.apps.video import annotate_video, display_available, open_capture
 
 
 def parse_args(argv):

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import cv2
 
-from facekit.vision.detectors import DETECTORS
-from facekit.infer.analyzer import FaceAnalyzer
-from facekit.backbones.model import build_model
 from facekit.apps.video import annotate_video
+from facekit.backbones.model import build_model
+from facekit.infer.analyzer import FaceAnalyzer
+from facekit.vision.detectors import DETECTORS
 from tests.face_scenes import DETECTOR_MODELS, FACE_FILES, compose, make_detector
 
 VIDEO_FRAMES, VIDEO_SIZE, VIDEO_FPS = 60, (640, 480), 25.0

@@ -6,8 +6,8 @@ default model also the accuracy of both on the fixed UTKFace test split.
 
 Models: (a) the shipped default, face_weights/default/dlib_resnet_150px.keras; (b) an untrained vggface2_resnet50 at
 200 px (its error says nothing of a trained one's; its speed does). Each is exported by export_model as float and
-int8 (QOperator, the format facekit.export.quantize uses), and quantised once more as QDQ, the other format, from the same
-float file and calibration faces. Timings: ONNX Runtime on float32 batches already at the input size, all cores;
+int8 (QOperator, the format facekit.export.quantize uses), and quantised once more as QDQ, the other format, from the
+same float file and calibration faces. Timings: ONNX Runtime on float32 batches already at the input size, all cores;
 the files take turns in every round, and each round's float time is divided by that round's int8 time (the
 speed-up; its median is printed), so that they share the machine's load.
 """
@@ -20,16 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
-from facekit.core import paths
-from facekit.data.samples import split
-from facekit.data.datasets import read_dataset
-from facekit.train.evaluation import compute_metrics
-from facekit.export.exporter import check_faces, default_check_faces, export_model
 from facekit.backbones.model import build_model
-from facekit.infer.model_metadata import metadata_path
-from facekit.train.pipeline import image_batches
+from facekit.core import paths
+from facekit.data.datasets import read_dataset
+from facekit.data.samples import split
+from facekit.export.exporter import check_faces, default_check_faces, export_model
 from facekit.export.quantize import CALIBRATION_FACES, MEASURED_FACES, quantization_error, quantize_onnx
+from facekit.infer.model_metadata import metadata_path
 from facekit.infer.predictors import load_predictor, predict_batches
+from facekit.train.evaluation import compute_metrics
+from facekit.train.pipeline import image_batches
 
 BATCHES = (1, 10)
 

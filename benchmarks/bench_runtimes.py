@@ -21,10 +21,10 @@ from pathlib import Path
 import cv2
 
 from benchmarks.bench_demo import scenes
+from facekit.backbones.model import build_model
 from facekit.core import paths
 from facekit.export.exporter import export_model
 from facekit.vision.images import write_image
-from facekit.backbones.model import build_model
 from tests.face_scenes import compose
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -75,7 +75,7 @@ def main():
         write_video(video)
         python = sys.executable
         runs = {}
-        for repeat in range(args.repeats):
+        for _ in range(args.repeats):
             for suffix, model in models.items():  # alternate the runtimes: they share the machine's load equally
                 for name, photo in photos.items():
                     command = [python, "face_demo.py", str(photo), "--model", str(model), "--output",

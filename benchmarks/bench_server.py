@@ -1,7 +1,8 @@
 """Load on the web service: face_server.py started on 127.0.0.1 (a free port), then N POST /analyze requests from C
 concurrent clients (keep-alive connections), with a 640x480 JPEG of 1 real face and one of 20.
 
-    .venv/bin/python -m benchmarks.bench_server [--requests 500] [--clients 8] [--max-seconds 900] [-- face_server options]
+    .venv/bin/python -m benchmarks.bench_server [--requests 500] [--clients 8] [--max-seconds 900] \
+        [-- face_server options]
 
 Reports requests/s (requests over the wall time of the run), latency p50/p95/p99, errors (any status but 200, a
 connection failure, or a photo answered with another number of faces than was placed) and the server's own

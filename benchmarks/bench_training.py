@@ -12,16 +12,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from facekit.data.samples import split
+from facekit.backbones.model import build_model, get_backbone
+from facekit.core.labels import AgeBins
 from facekit.data.datasets import read_dataset
+from facekit.data.samples import split
+from facekit.infer.model_metadata import HEADS
 from facekit.train.fitting import compile_model
 from facekit.train.hardware import cpu_has_native_bfloat16, training_precision
-from facekit.core.labels import AgeBins
-from facekit.backbones.model import build_model, get_backbone
-from facekit.infer.model_metadata import HEADS
 from facekit.train.pipeline import Augmentation, labels_for, make_dataset
 from tests.shared_data import UTKFACE
-
 
 
 def images_per_second(ds, images, repeats=1):
@@ -84,7 +83,8 @@ def main():
     heads.fit(features[:256], {k: v[:256] for k, v in y.items()}, batch_size=64, verbose=0)
     started = time.perf_counter()
     heads.fit(features, y, batch_size=64, verbose=0)
-    rows.append(("train step, cached-feature path (heads only, batch 64)", len(features) / (time.perf_counter() - started)))
+    rows.append(("train step, cached-feature path (heads only, batch 64)",
+                 len(features) / (time.perf_counter() - started)))
 
     precisions = ["float32"] + (["mixed_bfloat16"] if cpu_has_native_bfloat16() else [])
     for freeze in ("none", "level1", "level2"):  # dlib's network at its own size, as the default model trained it

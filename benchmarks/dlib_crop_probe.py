@@ -16,14 +16,14 @@ import time
 import cv2
 import numpy as np
 
-from facekit.core import paths
-from facekit.data.samples import split
-from facekit.data.datasets import read_dataset
-from facekit.vision.detectors import create_detector
 from facekit.backbones.dlib_resnet import dlib_resnet
 from facekit.backbones.dlib_weights import load_dlib_weights
-from facekit.vision.images import read_image
 from facekit.backbones.preprocessing import preprocess_input
+from facekit.core import paths
+from facekit.data.datasets import read_dataset
+from facekit.data.samples import split
+from facekit.vision.detectors import create_detector
+from facekit.vision.images import read_image
 
 SHARED = paths.shared_dir()
 DLIB_DIR = SHARED / "models" / "dlib_face_recognition"

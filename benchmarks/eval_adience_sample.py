@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
+from facekit.backbones.model import load_model
+from facekit.core.labels import age_group
+from facekit.infer.predictors import predict
 from facekit.vision.crop import CropSpec, crop_faces
 from facekit.vision.detection import Face
 from facekit.vision.detectors import create_detector, detector_spec
 from facekit.vision.images import read_image
-from facekit.core.labels import age_group
-from facekit.backbones.model import load_model
-from facekit.infer.predictors import predict
 from tests.shared_data import SHARED
 
 ADIENCE = SHARED / "data" / "adience"
@@ -60,7 +60,8 @@ def main():
             continue
         face = faces[0]  # largest first: the labelled face fills these aligned crops
         boxed = Face(face.box, face.score, None)
-        crops["aligned on 5 landmarks (default)"].append(crop_faces(image, [face], size, detector_spec("mtcnn").crop)[0])
+        crops["aligned on 5 landmarks (default)"].append(
+            crop_faces(image, [face], size, detector_spec("mtcnn").crop)[0])
         crops["measured box crop"].append(crop_faces(image, [boxed], size, detector_spec("mtcnn").crop)[0])
         crops["plain detector box"].append(crop_faces(image, [boxed], size, CropSpec(1.0, (0.0, 0.0)))[0])
         truth.append(labels[key])

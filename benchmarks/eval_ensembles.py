@@ -13,12 +13,12 @@ import itertools
 import time
 from pathlib import Path
 
-from facekit.data.samples import split
-from facekit.data.datasets import read_dataset
-from facekit.infer.ensemble import combine, fit_weights, weights_text
-from facekit.train.evaluation import compute_metrics, split_probabilities
 from facekit.backbones.model import age_bins_of, load_model
+from facekit.data.datasets import read_dataset
+from facekit.data.samples import split
+from facekit.infer.ensemble import combine, fit_weights, weights_text
 from facekit.infer.tta import TTA
+from facekit.train.evaluation import compute_metrics, split_probabilities
 
 
 def name_of(path):

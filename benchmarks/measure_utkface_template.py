@@ -1,4 +1,5 @@
-"""Measures where a detector's landmarks and boxes fall in UTKFace's aligned 200x200 crops (the crop geometry in facekit/vision/detectors.py).
+"""Measures where a detector's landmarks and boxes fall in UTKFace's aligned 200x200 crops (the crop geometry in
+facekit/vision/detectors.py).
 
     .venv/bin/python -m benchmarks.measure_utkface_template --detector yunet \
         --detector-model ../shared/models/face_detector_yunet/face_detection_yunet_2023mar.onnx
@@ -53,7 +54,8 @@ def measure(detector, paths):
 
 def describe(name, values):
     q1, median, q3 = np.percentile(values, [25, 50, 75], axis=0)
-    return f"{name}: median {np.round(median, 3).tolist()}  (IQR {np.round(q1, 3).tolist()} .. {np.round(q3, 3).tolist()})"
+    return (f"{name}: median {np.round(median, 3).tolist()}  "
+            f"(IQR {np.round(q1, 3).tolist()} .. {np.round(q3, 3).tolist()})")
 
 
 def main():

@@ -8,10 +8,10 @@ from PIL import Image
 
 import face_train
 from facekit.core import paths
-from facekit.data.adience import parse_age
-from facekit.data.samples import MISSING
-from facekit.data.datasets import read_dataset
 from facekit.core.labels import age_group, age_group_names
+from facekit.data.adience import parse_age
+from facekit.data.datasets import read_dataset
+from facekit.data.samples import MISSING
 from tests.shared_data import SHARED
 from tests.synthetic_faces import synthetic_face
 

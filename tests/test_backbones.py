@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from facekit.backbones.registry import BACKBONES, create_backbone
-from facekit.core.errors import FaceKitError
 from facekit.backbones.model import build_model, feature_extractor, freeze_backbone, get_backbone, load_model
 from facekit.backbones.preprocessing import NORMALIZATIONS, InputNormalization, preprocess_input
+from facekit.backbones.registry import BACKBONES, create_backbone
+from facekit.core.errors import FaceKitError
 from facekit.infer.predictors import predict
 
 NAMES = sorted(BACKBONES)

@@ -8,10 +8,10 @@ import pytest
 
 import face_train
 from facekit.core import paths
-from facekit.train import fitting, training
-from facekit.data.samples import MISSING
-from facekit.data.datasets import read_dataset
 from facekit.core.errors import FaceKitError
+from facekit.data.datasets import read_dataset
+from facekit.data.samples import MISSING
+from facekit.train import fitting, training
 from facekit.train.pipeline import Augmentation
 from tests.shared_data import UTKFACE, needs_utkface
 from tests.synthetic_faces import write_utkface_folder

@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-from facekit.data.samples import MISSING, Samples, describe, split
-from facekit.data.datasets import read_dataset
 from facekit.core.errors import FaceKitError
 from facekit.core.labels import AgeBins
-from facekit.train.pipeline import labels_for
+from facekit.data.datasets import read_dataset
+from facekit.data.samples import MISSING, Samples, describe, split
 from facekit.data.utkface import parse_name
+from facekit.train.pipeline import labels_for
 from tests.synthetic_faces import utkface_name, write_utkface_folder
 
 
@@ -50,7 +50,8 @@ def test_missing_labels_keep_the_split_and_become_zero_targets():
     assert np.allclose(targets["gender"].sum(1), 1)
     assert partial.labelled_heads() == ["age", "gender", "race"]
     nothing = Samples(samples.paths, np.full(300, MISSING), np.full(300, MISSING), np.full(300, MISSING))
-    with pytest.raises(FaceKitError, match="training needs labels, but none of the 300 images has an age, a gender or a race"):
+    with pytest.raises(FaceKitError,
+                       match="training needs labels, but none of the 300 images has an age, a gender or a race"):
         labels_for(nothing, AgeBins(), 2.0)
 
 

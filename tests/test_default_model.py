@@ -1,14 +1,15 @@
 """The committed default model: small enough to ship, and still as good on real test faces as RESULTS.md says."""
 import json
+
 import numpy as np
 
-from facekit.core import paths
-from facekit.data.samples import split
-from facekit.data.datasets import read_dataset
-from facekit.vision.images import read_image
 from facekit.backbones.model import load_model
+from facekit.core import paths
+from facekit.data.datasets import read_dataset
+from facekit.data.samples import split
 from facekit.infer.model_metadata import metadata_path
 from facekit.infer.predictors import load_predictor, predict
+from facekit.vision.images import read_image
 from tests.shared_data import UTKFACE, needs_utkface
 
 MODEL = paths.default_model(".keras")

@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 
 import face_demo
+from facekit.apps.photos import output_paths
 from facekit.core import paths
 from facekit.vision import images
 from facekit.vision.images import read_image, write_image
-from facekit.apps.photos import output_paths
 from tests.face_scenes import YUNET_MODEL, iou
 
 PROJECT = Path(__file__).resolve().parents[1]

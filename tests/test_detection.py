@@ -5,14 +5,14 @@ import cv2
 import numpy as np
 import pytest
 
+from facekit.core.errors import FaceKitError
 from facekit.vision.detection import Face, clip_box
 from facekit.vision.detectors import DEFAULT_DETECTOR, DETECTORS, create_detector
-from facekit.core.errors import FaceKitError
 from tests.face_scenes import GRAY, compose, iou, make_detector, utkface_face
 from tests.shared_data import needs_utkface
 
-# The placed square is UTKFace's tight crop; detector boxes differ from it in size (see the crop geometry in facekit/vision/detectors.py),
-# so a found face counts when its box overlaps the placed one by this much.
+# The placed square is UTKFace's tight crop; detector boxes differ from it in size (see the crop geometry in
+# facekit/vision/detectors.py), so a found face counts when its box overlaps the placed one by this much.
 MIN_IOU = 0.5
 
 
@@ -162,6 +162,7 @@ def test_yunet_finds_no_face_where_there_is_none():
     images = [np.clip(rng.normal(128, 40, (480, 640, 3)), 0, 255).astype(np.uint8) for _ in range(4)]
     images += [cv2.GaussianBlur(image, (0, 0), sigma) for image, sigma in zip(images, (2, 4, 8, 16))]
     images.append(np.repeat(np.linspace(0, 255, 640, dtype=np.uint8)[None, :, None], 480, 0).repeat(3, 2))
-    images.append(np.where((np.arange(640) // 40) % 2, 230, 20).astype(np.uint8)[None, :, None].repeat(480, 0).repeat(3, 2))
+    stripes = np.where((np.arange(640) // 40) % 2, 230, 20).astype(np.uint8)
+    images.append(stripes[None, :, None].repeat(480, 0).repeat(3, 2))
     detector = create_detector("yunet")
     assert [len(detector.detect(image)) for image in images] == [0] * len(images)

@@ -12,12 +12,19 @@ import numpy as np
 import pytest
 
 from facekit.backbones import dlib_weights, pretrained
-from facekit.backbones.registry import create_backbone
-from facekit.backbones.dlib_resnet import (INPUT_SIZE, MIN_INPUT_SIZE, STAGES, Affine, ZeroPadAdd, dlib_descriptor_model,
-                                 dlib_resnet)
+from facekit.backbones.dlib_resnet import (
+    INPUT_SIZE,
+    MIN_INPUT_SIZE,
+    STAGES,
+    Affine,
+    ZeroPadAdd,
+    dlib_descriptor_model,
+    dlib_resnet,
+)
 from facekit.backbones.dlib_weights import DlibNetwork, load_dlib_weights, read_dlib_dat
-from facekit.core.errors import FaceKitError
 from facekit.backbones.preprocessing import preprocess_input
+from facekit.backbones.registry import create_backbone
+from facekit.core.errors import FaceKitError
 from tests.shared_data import SHARED
 
 DLIB_DIR = SHARED / "models" / "dlib_face_recognition"
@@ -446,7 +453,8 @@ def test_fetch_refuses_a_download_with_a_wrong_checksum(small_release, tmp_path,
 
 def test_fetch_refuses_a_present_file_with_a_wrong_checksum(tmp_path):
     (tmp_path / dlib_weights.DLIB_FILE).write_bytes(b"not dlib's network")
-    with pytest.raises(FaceKitError, match="is not the published dlib_face_recognition_resnet_model_v1.dat .*sha256 mismatch"):
+    with pytest.raises(FaceKitError,
+                       match="is not the published dlib_face_recognition_resnet_model_v1.dat .*sha256 mismatch"):
         dlib_weights.fetch_dlib_weights(tmp_path)
 
 

@@ -1,5 +1,5 @@
-"""Downloads of published weights (facekit.backbones.pretrained, dlib's in facekit.backbones.dlib_weights): checked, atomic, and a
-network that connects but never answers ends in one line within the timeout, not a hang."""
+"""Downloads of published weights (facekit.backbones.pretrained, dlib's in facekit.backbones.dlib_weights): checked,
+atomic, and a network that connects but never answers ends in one line within the timeout, not a hang."""
 import dataclasses
 import hashlib
 import time
@@ -9,8 +9,8 @@ import pytest
 
 import face_train
 from facekit.backbones import dlib_weights, pretrained
-from facekit.core import paths
 from facekit.backbones.registry import BACKBONES
+from facekit.core import paths
 from facekit.core.errors import FaceKitError
 
 VGGFACE2 = BACKBONES["vggface2_resnet50"].weights["vggface2"]

@@ -1,10 +1,18 @@
 """Labels readable and inside the image, colours in RGB."""
 import numpy as np
 
-from facekit.vision.detection import Face
-from facekit.vision.drawing import (BANNER_RGB, BOX_COLOURS_RGB, annotate, annotate_photo, draw_fps, face_label,
-                             text_box_size, text_style)
 from facekit.infer.results import face_entry
+from facekit.vision.detection import Face
+from facekit.vision.drawing import (
+    BANNER_RGB,
+    BOX_COLOURS_RGB,
+    annotate,
+    annotate_photo,
+    draw_fps,
+    face_label,
+    text_box_size,
+    text_style,
+)
 
 FEMALE = {"age": 31.6, "gender": "female", "race": "Asian"}
 MALE = {"age": 70.2, "gender": "male", "race": "White"}

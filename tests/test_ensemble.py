@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 import face_train
-from facekit.data.samples import MISSING, Samples, split
-from facekit.data.datasets import read_dataset
-from facekit.infer.ensemble import FIT_STEPS, combine, fit_weights, parse_weights, shared_age_bins, weights_text
-from facekit.core.errors import FaceKitError
-from facekit.train.evaluation import compute_metrics, fitted_weights, split_probabilities
-from facekit.core.labels import AgeBins
 from facekit.backbones.model import age_bins_of, build_model, load_model
+from facekit.core.errors import FaceKitError
+from facekit.core.labels import AgeBins
+from facekit.data.datasets import read_dataset
+from facekit.data.samples import MISSING, Samples, split
+from facekit.infer.ensemble import FIT_STEPS, combine, fit_weights, parse_weights, shared_age_bins, weights_text
+from facekit.train.evaluation import compute_metrics, fitted_weights, split_probabilities
 
 
 def _probs(gender, age):
@@ -63,8 +63,8 @@ def test_the_api_and_demos_combine_several_models(tiny_model_file):
     """Models of different input sizes and runtimes, behind one predictor: each reads the crops at its own size."""
     import argparse
 
-    from facekit.core import paths
     from facekit.apps.cli import add_analyzer_arguments, analyzer_from_args
+    from facekit.core import paths
     from facekit.infer.predictors import load_predictor
 
     members = [paths.default_model(), tiny_model_file]

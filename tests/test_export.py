@@ -1,16 +1,16 @@
-"""Export (facekit/export/exporter.py, face.py --export): every backbone to LiteRT and ONNX, checked against Keras on real
-faces, with its metadata read back by the loader; refusals: an existing file, a difference over the tolerance."""
+"""Export (facekit/export/exporter.py, face.py --export): every backbone to LiteRT and ONNX, checked against Keras on
+real faces, with its metadata read back by the loader; refusals: an existing file, a difference over the tolerance."""
 import json
 
 import numpy as np
 import pytest
 
 import face
-from facekit.export import exporter
+from facekit.backbones.model import build_model
 from facekit.backbones.registry import BACKBONES
 from facekit.core.errors import FaceKitError
+from facekit.export import exporter
 from facekit.export.exporter import check_faces, default_check_faces, export_model
-from facekit.backbones.model import build_model
 from facekit.infer.model_metadata import metadata_path
 from facekit.infer.predictors import load_predictor
 from tests.shared_data import needs_utkface
@@ -37,7 +37,8 @@ def small_models(tmp_path_factory):
 
 @pytest.mark.parametrize("backbone, fmt", CASES)
 def test_every_backbone_exports_and_predicts_as_keras(backbone, fmt, small_models, tmp_path):
-    output, worst = export_model(small_models[backbone], fmt, output=tmp_path / f"m{'.tflite' if fmt == 'litert' else '.onnx'}")
+    suffix = ".tflite" if fmt == "litert" else ".onnx"
+    output, worst = export_model(small_models[backbone], fmt, output=tmp_path / f"m{suffix}")
     assert output.is_file() and worst < 1e-4
     metadata = json.loads(metadata_path(output).read_text())
     size = BACKBONES[backbone].min_input_size

@@ -7,14 +7,13 @@ import numpy as np
 import pytest
 
 from facekit.apps import commands
-
 from facekit.core import paths
-from facekit.vision.detection import MtcnnDetector
 from facekit.core.errors import FaceKitError
 from facekit.core.extras import require
 from facekit.infer.analyzer import FaceAnalyzer
 from facekit.infer.model_metadata import metadata_path
 from facekit.infer.predictors import load_predictor
+from facekit.vision.detection import MtcnnDetector
 
 
 def hide(monkeypatch, *modules):
@@ -25,7 +24,8 @@ def hide(monkeypatch, *modules):
 def test_require_names_the_extra_and_imports_what_is_there(monkeypatch):
     assert require("keras", "x") is sys.modules["keras"]
     hide(monkeypatch, "fastapi")
-    with pytest.raises(FaceKitError, match=r"^the page needs fastapi, which is not installed: pip install \.\[server\]$"):
+    with pytest.raises(FaceKitError,
+                       match=r"^the page needs fastapi, which is not installed: pip install \.\[server\]$"):
         require("fastapi", "the page")
 
 
@@ -65,5 +65,6 @@ def test_a_command_without_its_extra_is_one_line_and_exit_status_2(command, name
 
 def test_a_missing_default_model_says_to_pass_one(monkeypatch, tmp_path):
     monkeypatch.setattr(paths, "default_model", lambda suffix=".tflite": tmp_path / f"absent{suffix}")
-    with pytest.raises(FaceKitError, match=r"the default model .*absent\.tflite is not installed here: pass --model PATH"):
+    with pytest.raises(FaceKitError,
+                       match=r"the default model .*absent\.tflite is not installed here: pass --model PATH"):
         FaceAnalyzer(None, "haar")

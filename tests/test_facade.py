@@ -8,8 +8,8 @@ import pytest
 
 import facekit
 from facekit.core import paths
-from facekit.vision import images
 from facekit.core.errors import FaceKitError
+from facekit.vision import images
 from facekit.vision.images import write_image
 from tests.face_scenes import iou
 
@@ -28,7 +28,7 @@ def test_import_facekit_loads_no_tensorflow_until_a_keras_model_is_used(tiny_mod
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "['FaceAnalyzer', 'analyze']"
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
-        facekit.nothing
+        _ = facekit.nothing
 
 
 def test_photo_without_faces_gives_an_empty_list_and_bad_inputs_one_line(tiny_model_file):

@@ -6,9 +6,8 @@ import pytest
 from PIL import Image
 
 from facekit.apps import cli
-
-from facekit.vision import images
 from facekit.core.errors import FaceKitError
+from facekit.vision import images
 from facekit.vision.images import find_images, read_image
 
 
@@ -88,7 +87,8 @@ def test_bytes_and_arrays_are_images_too(tmp_path):
     assert images.as_rgb(pixels) is pixels
     with pytest.raises(FaceKitError, match=r"cannot read image \(9 bytes\)"):
         read_image(b"not a png")
-    with pytest.raises(FaceKitError, match=r"RGB uint8 of shape \(height, width, 3\), not float32 of shape \(30, 40, 3\)"):
+    with pytest.raises(FaceKitError,
+                       match=r"RGB uint8 of shape \(height, width, 3\), not float32 of shape \(30, 40, 3\)"):
         images.as_rgb(pixels.astype(np.float32) / 255)
 
 
@@ -125,7 +125,8 @@ def test_more_than_8_bit_grayscale_is_scaled_to_8_bits(mode, tmp_path):
     else:
         deep = Image.fromarray(values.round().astype(np.uint16)).convert("I")
         if mode != "I":
-            deep = Image.frombytes(mode, deep.size, values.round().astype(">u2" if mode == "I;16B" else "<u2").tobytes())
+            order = ">u2" if mode == "I;16B" else "<u2"
+            deep = Image.frombytes(mode, deep.size, values.round().astype(order).tobytes())
     path = tmp_path / ("deep.tif" if mode in ("I", "F", "I;16B") else "deep.png")
     deep.save(path)
     with Image.open(path) as reopened:

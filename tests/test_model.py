@@ -8,9 +8,9 @@ import pytest
 
 import face
 from facekit.backbones import pretrained
+from facekit.backbones.model import freeze_backbone, frozen_layer_count, get_backbone
 from facekit.backbones.registry import BACKBONES
 from facekit.core.errors import FaceKitError
-from facekit.backbones.model import freeze_backbone, frozen_layer_count, get_backbone
 from tests import keras_vggface_layout as layout
 
 
@@ -124,7 +124,8 @@ def resnet_model():
 
 @pytest.mark.parametrize("freeze,expected_frozen", [
     ("none", 0), ("all", 175), (125, 125), ("125", 125),
-    ("conv2", 37), ("conv3", 79), ("conv4", 141), ("conv5", 173),  # 5 stem layers, 12 per conv block, 10 per identity block
+    # 5 stem layers, 12 per conv block, 10 per identity block
+    ("conv2", 37), ("conv3", 79), ("conv4", 141), ("conv5", 173),
 ])
 def test_freezing_resnet50(freeze, expected_frozen, resnet_model):
     model = resnet_model
@@ -134,9 +135,11 @@ def test_freezing_resnet50(freeze, expected_frozen, resnet_model):
     assert len(frozen) == expected_frozen
     assert frozen == backbone.layers[:expected_frozen]
     if isinstance(freeze, str) and freeze.startswith("conv"):
-        assert backbone.layers[expected_frozen - 1].name == f"{freeze}_{dict(conv2=3, conv3=4, conv4=6, conv5=3)[freeze]}_relu"
+        blocks = dict(conv2=3, conv3=4, conv4=6, conv5=3)[freeze]
+        assert backbone.layers[expected_frozen - 1].name == f"{freeze}_{blocks}_relu"
         assert backbone.layers[expected_frozen].name.startswith(f"conv{int(freeze[4]) + 1}_") or freeze == "conv5"
-    trainable_backbone = sum(int(np.prod(w.shape)) for l in backbone.layers[expected_frozen:] for w in l.trainable_weights)
+    trainable_backbone = sum(int(np.prod(w.shape))
+                             for layer in backbone.layers[expected_frozen:] for w in layer.trainable_weights)
     heads = sum(int(np.prod(w.shape)) for name in ("age", "gender", "race") for w in model.get_layer(name).weights)
     assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == trainable_backbone + heads
 

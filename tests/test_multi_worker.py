@@ -12,7 +12,8 @@ from facekit.core.errors import FaceKitError
 from facekit.train.multi_worker import Worker, worker
 
 PROJECT = Path(__file__).resolve().parents[1]
-RUN_IN = ("import sys\nfrom pathlib import Path\nfrom facekit.core import paths\npaths.PROJECT_ROOT = Path(sys.argv[1])\n"
+RUN_IN = ("import sys\nfrom pathlib import Path\n"
+          "from facekit.core import paths\npaths.PROJECT_ROOT = Path(sys.argv[1])\n"
           "{setup}import face_train\nface_train.main(sys.argv[2:])\n")
 INTERRUPT_AFTER_FIRST_EPOCH = """import keras
 from facekit.train import training

@@ -7,10 +7,10 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from facekit.data.datasets import read_dataset
-from facekit.vision.images import read_image
 from facekit.core.labels import AgeBins
+from facekit.data.datasets import read_dataset
 from facekit.train.pipeline import Augmentation, _mixup, augment, decode_resize, image_batches, labels_for, make_dataset
+from facekit.vision.images import read_image
 
 SIZE = 32
 

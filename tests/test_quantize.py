@@ -1,5 +1,5 @@
-"""int8 quantisation of ONNX exports (facekit/export/quantize.py, face.py --export --quantize int8): the file runs through the
-loader as any .onnx, is smaller, and its error against Keras on held-out real faces is measured and stored;
+"""int8 quantisation of ONNX exports (facekit/export/quantize.py, face.py --export --quantize int8): the file runs
+through the loader as any .onnx, is smaller, and its error against Keras on held-out real faces is measured and stored;
 refusals: LiteRT, an existing file, too few faces, an error over the limits."""
 import json
 import shutil
@@ -7,11 +7,11 @@ import shutil
 import pytest
 
 import face
-from facekit.export import quantize
 from facekit.core.errors import FaceKitError
+from facekit.export import quantize
 from facekit.export.exporter import check_faces, default_check_faces, export_model
-from facekit.infer.model_metadata import metadata_path
 from facekit.export.quantize import CALIBRATION_FACES, MEASURED_FACES, quantization_error
+from facekit.infer.model_metadata import metadata_path
 from facekit.infer.predictors import load_predictor
 from tests.shared_data import needs_utkface
 

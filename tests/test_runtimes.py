@@ -12,13 +12,12 @@ import numpy as np
 import pytest
 
 from facekit.core import paths
-
-from facekit.infer import predictors
 from facekit.core.errors import FaceKitError
-from facekit.vision.images import write_image
+from facekit.infer import predictors
 from facekit.infer.analyzer import FaceAnalyzer
 from facekit.infer.model_metadata import metadata_path
 from facekit.infer.predictors import load_predictor
+from facekit.vision.images import write_image
 from tests.face_scenes import compose
 from tests.shared_data import needs_utkface
 

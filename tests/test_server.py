@@ -5,7 +5,6 @@ import io
 import json
 import threading
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -17,13 +16,13 @@ from PIL import Image
 import face_demo
 import face_server
 import facekit.infer.analyzer
-from facekit.vision.detection import HaarDetector
-from facekit.vision.drawing import BANNER_RGB, BOX_COLOURS_RGB
-from facekit.core import paths
-from facekit.vision import images
-from facekit.vision.images import read_image, write_image
 from facekit.apps.server import ARGS_VARIABLE, app_from_args, app_from_environment, create_app
 from facekit.apps.uploads import encode_jpeg
+from facekit.core import paths
+from facekit.vision import images
+from facekit.vision.detection import HaarDetector
+from facekit.vision.drawing import BANNER_RGB, BOX_COLOURS_RGB
+from facekit.vision.images import read_image, write_image
 from tests.face_scenes import YUNET_MODEL, compose, iou, make_detector
 
 DEFAULT_MODEL = paths.default_model(".keras")

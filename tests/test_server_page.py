@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import facekit.infer.analyzer
+from facekit.apps.server import create_app
 from facekit.vision.drawing import face_label
 from facekit.vision.images import read_image, write_image
-from facekit.apps.server import create_app
 from tests.face_scenes import make_detector
 from tests.live_server import chromium, live_server, missing_browser, upload_on_page
 from tests.test_server import DEFAULT_MODEL, small_jpeg
@@ -28,9 +28,9 @@ def browser():
 
 
 def test_page_draws_one_label_per_face_of_an_uploaded_photo(server, browser, four_faces_scene, tmp_path):
+    import httpx2
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
-    import httpx2
     image, placed = four_faces_scene
     photo = tmp_path / "four_faces.jpg"
     write_image(photo, image)

@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 
 import face_train
-from facekit.core import paths
-from facekit.train import fitting, hardware, training
-from facekit.data.samples import oversample_rare_ages, split
-from facekit.data.datasets import read_dataset
 from facekit.backbones.model import feature_extractor, load_model
-from facekit.train.pipeline import Augmentation, image_batches
+from facekit.core import paths
+from facekit.data.datasets import read_dataset
+from facekit.data.samples import oversample_rare_ages, split
 from facekit.infer.predictors import predict_batches
+from facekit.train import fitting, hardware, training
+from facekit.train.pipeline import Augmentation, image_batches
 from tests.shared_data import UTKFACE, needs_utkface
 
 MALFORMED = {"39_1_20170116174525125.jpg.chip.jpg", "61_1_20170109142408075.jpg.chip.jpg",
@@ -101,11 +101,13 @@ def test_training_run_writes_everything_and_evaluate_reproduces_it(project, tiny
     assert (run_dir / "metrics.json").read_text() == run_metrics and not (run_dir / "other.json").exists()
     face_train.main(evaluate + ["--limit", "40", "--output", str(output), "--overwrite"])
     subset = json.loads(output.read_text())
-    assert subset["limit"] == 40 and subset["n_test"] == len(split(read_dataset(tiny_utkface, **QUIET), limit=40)["test"])
+    expected_test = split(read_dataset(tiny_utkface, **QUIET), limit=40)["test"]
+    assert subset["limit"] == 40 and subset["n_test"] == len(expected_test)
 
     # The run now holds a checkpoint: reusing its name without --resume is refused.
     with pytest.raises(SystemExit) as exit_info:
-        face_train.main(["--data", str(tiny_utkface), "--run", "short", "--backbone", "simple_cnn", "--weights", "none"])
+        face_train.main(["--data", str(tiny_utkface), "--run", "short", "--backbone", "simple_cnn",
+                         "--weights", "none"])
     assert exit_info.value.code == 2
 
 
@@ -312,7 +314,8 @@ def test_a_damaged_backup_or_checkpoint_is_named_never_a_silent_restart(project,
 # A training run in its own process, with face_weights/ and logs/ under the folder given first.
 # Ctrl+C raises KeyboardInterrupt as in a terminal even when the suite runs in the background, where the shell
 # starts it with SIGINT ignored (and Python then installs no handler of its own).
-RUN_IN = ("import signal, sys\nfrom pathlib import Path\nfrom facekit.core import paths\npaths.PROJECT_ROOT = Path(sys.argv[1])\n"
+RUN_IN = ("import signal, sys\nfrom pathlib import Path\n"
+          "from facekit.core import paths\npaths.PROJECT_ROOT = Path(sys.argv[1])\n"
           "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
           "{setup}import face_train\nface_train.main(sys.argv[2:])\n")
 # Killed (SIGKILL) in the middle of writing a checkpoint over an earlier one: after the metadata entry of the .keras

@@ -9,17 +9,17 @@ import pytest
 from PIL import Image
 
 import face_train
-from facekit.core import paths
 from facekit.apps.cli import add_analyzer_arguments, analyzer_from_args
-from facekit.data.samples import split
-from facekit.data.datasets import read_dataset
-from facekit.core.errors import FaceKitError
-from facekit.train.evaluation import compute_metrics, evaluate
-from facekit.infer.analyzer import FaceAnalyzer
 from facekit.backbones.model import age_bins_of, load_model
-from facekit.train.pipeline import image_batches
+from facekit.core import paths
+from facekit.core.errors import FaceKitError
+from facekit.data.datasets import read_dataset
+from facekit.data.samples import split
+from facekit.infer.analyzer import FaceAnalyzer
 from facekit.infer.predictors import load_predictor, predict_batches
 from facekit.infer.tta import CORNER_SIDE, TTA, probabilities_with, variants
+from facekit.train.evaluation import compute_metrics, evaluate
+from facekit.train.pipeline import image_batches
 from tests.shared_data import UTKFACE, needs_utkface
 
 
@@ -32,7 +32,8 @@ def _real_faces(count=6, size=80):
 @pytest.mark.parametrize("suffix", [".keras", ".tflite"])
 def test_flip_averages_each_face_and_its_mirror_on_real_faces(suffix):
     faces = _real_faces()
-    plain, flipped = load_predictor(paths.default_model(suffix)), load_predictor(paths.default_model(suffix), tta="flip")
+    model = paths.default_model(suffix)
+    plain, flipped = load_predictor(model), load_predictor(model, tta="flip")
     one, mirrored = plain.probabilities(faces), plain.probabilities(faces[:, :, ::-1])
     averaged = flipped.probabilities(faces)
     for head in ("age", "gender", "race"):
@@ -61,7 +62,8 @@ def test_a_symmetric_face_gives_identical_mirrors_and_a_flat_one_identical_crops
     symmetric = np.concatenate([half, half[:, :, ::-1]], axis=2)
     plain, *crops, mirror = variants(symmetric, "flip+crops")[:6]
     np.testing.assert_array_equal(mirror, plain)
-    np.testing.assert_allclose(variants(symmetric, "flip+crops")[6], crops[1], atol=1e-3)  # top left mirrored: top right
+    # top left mirrored: top right
+    np.testing.assert_allclose(variants(symmetric, "flip+crops")[6], crops[1], atol=1e-3)
     flat = np.full((2, 24, 24, 3), 117.0, np.float32)
     for variant in variants(flat, "crops"):
         np.testing.assert_allclose(variant, flat, atol=1e-3)
@@ -81,7 +83,8 @@ def test_probabilities_are_averaged_over_the_variants():
 
 
 def test_unknown_tta_and_a_predictor_with_tta_are_one_line_errors():
-    with pytest.raises(FaceKitError, match="unknown test-time augmentation 'crop': use one of none, flip, crops, flip\\+crops"):
+    with pytest.raises(FaceKitError,
+                       match="unknown test-time augmentation 'crop': use one of none, flip, crops, flip\\+crops"):
         load_predictor(paths.default_model(), tta="crop")
     with pytest.raises(FaceKitError, match="pass tta= to load_predictor"):
         FaceAnalyzer(load_predictor(paths.default_model()), detector="haar", tta="flip")
@@ -91,7 +94,8 @@ def test_evaluation_with_flip_scores_the_averaged_probabilities(tiny_model_file,
     model = load_model(tiny_model_file)
     test = split(read_dataset(tiny_utkface, log=lambda message: None))["test"]
     size = model.input_shape[1]
-    probs = [predict_batches(model.predict_on_batch, image_batches(test, size, 64, flip=flip)) for flip in (False, True)]
+    probs = [predict_batches(model.predict_on_batch, image_batches(test, size, 64, flip=flip))
+             for flip in (False, True)]
     expected = compute_metrics(test, {h: (probs[0][h] + probs[1][h]) / 2 for h in probs[0]}, age_bins_of(model))
     metrics = evaluate(model, test, tmp_path / "metrics.json", tiny_utkface, tta="flip")
     assert metrics["tta"] == "flip"

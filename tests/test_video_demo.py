@@ -9,8 +9,8 @@ import pytest
 
 import face_video_demo
 from facekit.apps import video
-from facekit.vision.drawing import draw_fps, text_box_size
 from facekit.apps.video import FrameRate
+from facekit.vision.drawing import draw_fps, text_box_size
 from tests.face_scenes import YUNET_MODEL, compose
 from tests.shared_data import UTKFACE
 

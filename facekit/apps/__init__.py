@@ -1,1 +1,2 @@
-"""The commands' work: shared options and one-line errors, console scripts, the photo and video demos' loops, the web service and its page (``static/``). No TensorFlow."""
+"""The commands' work: shared options and one-line errors, console scripts, the photo and video demos' loops, the web
+service and its page (``static/``). No TensorFlow."""

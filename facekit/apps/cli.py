@@ -7,10 +7,10 @@ import warnings
 from PIL import Image
 
 from facekit.core import paths
-from facekit.vision.detectors import DEFAULT_DETECTOR, DETECTORS, create_detector
-from facekit.infer.ensemble import METHODS, parse_weights
 from facekit.infer.analyzer import FaceAnalyzer
+from facekit.infer.ensemble import METHODS, parse_weights
 from facekit.infer.tta import TTA
+from facekit.vision.detectors import DEFAULT_DETECTOR, DETECTORS, create_detector
 
 # The demos read panoramas and scans far over Pillow's default limit of 89 megapixels (refused over 179); this is
 # theirs: a warning never, a refusal over twice this.
@@ -75,7 +75,8 @@ def add_analyzer_arguments(parser):
                              f"{paths.default_model().relative_to(paths.PROJECT_ROOT)}); several: an ensemble")
     add_prediction_arguments(parser)
     parser.add_argument("--detector", default=DEFAULT_DETECTOR, choices=sorted(DETECTORS),
-                        help=f"face detector (default: {DEFAULT_DETECTOR}; {' and '.join(with_files)} need --detector-model)")
+                        help=f"face detector (default: {DEFAULT_DETECTOR}; "
+                             f"{' and '.join(with_files)} need --detector-model)")
     parser.add_argument("--detector-model", default=None, metavar="PATH",
                         help="model file of the ssd (.pb, with its .pbtxt beside it) or yunet (.onnx; default: the "
                              "one shipped with facekit) detector")

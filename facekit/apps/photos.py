@@ -2,11 +2,11 @@
 analysed, drawn and written."""
 from pathlib import Path
 
-from facekit.vision.drawing import annotate_photo
 from facekit.core.errors import FaceKitError
-from facekit.vision.images import IMAGE_EXTENSIONS, read_image_and_size, write_image
 from facekit.core.outputs import check_folder, check_output, check_replaceable
 from facekit.infer.results import photo_entry
+from facekit.vision.drawing import annotate_photo
+from facekit.vision.images import IMAGE_EXTENSIONS, read_image_and_size, write_image
 
 
 def output_paths(images, output):

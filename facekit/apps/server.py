@@ -28,13 +28,13 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from facekit.core import paths
 from facekit.apps.cli import analyzer_from_args
+from facekit.apps.uploads import MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES, UploadError, check_size, encode_jpeg, read_upload
+from facekit.core import paths
+from facekit.infer.results import photo_entry
 from facekit.vision.detectors import spec_of
 from facekit.vision.drawing import annotate_photo
-from facekit.infer.results import photo_entry
 from facekit.vision.images import MAX_SIDE
-from facekit.apps.uploads import MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES, UploadError, check_size, encode_jpeg, read_upload
 
 STATIC = Path(__file__).with_name("static")
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file in a form upload

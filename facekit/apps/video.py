@@ -15,8 +15,8 @@ from pathlib import Path
 
 import cv2
 
-from facekit.vision.drawing import annotate, draw_fps
 from facekit.core.errors import FaceKitError
+from facekit.vision.drawing import annotate, draw_fps
 from facekit.vision.tracking import FaceTracks
 
 WINDOW = "face_video_demo (q to quit)"

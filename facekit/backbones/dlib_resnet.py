@@ -5,9 +5,9 @@ filters, affine, ReLU and a 3x3/2 max-pool, then residual levels of 32, 64, 128,
 average and a 128-d ``fc`` without bias. :mod:`facekit.backbones.dlib_weights` reads the file into these layers.
 
 Input: 150x150 RGB normalised as dlib's ``input_rgb_image_sized`` does it (the ``dlib`` entry of
-``facekit.backbones.preprocessing.NORMALIZATIONS``, which the full model applies as its first layer). Layer names follow the levels from the
-input: ``stem_*``, then ``level1`` (32 filters, 3 blocks), ``level2`` (64: one downsampling block + 3),
-``level3`` (128: down + 2), ``level4`` (256: down + 2), ``level5`` (256: one down block).
+``facekit.backbones.preprocessing.NORMALIZATIONS``, which the full model applies as its first layer). Layer names
+follow the levels from the input: ``stem_*``, then ``level1`` (32 filters, 3 blocks), ``level2`` (64: one
+downsampling block + 3), ``level3`` (128: down + 2), ``level4`` (256: down + 2), ``level5`` (256: one down block).
 
 Every convolution has a bias and is followed by a per-channel :class:`Affine` (dlib's file stores batch norm
 folded into a scale and an offset; a BatchNormalization would bring batch statistics back when fine-tuning).
@@ -19,7 +19,6 @@ tensor of the larger size in every dimension in which the missing elements count
 """
 import keras
 from keras import layers, ops
-
 
 INPUT_SIZE = 150  # the size dlib's network was trained at (input_rgb_image_sized<150>)
 DESCRIPTOR_SIZE = 128
@@ -119,7 +118,8 @@ def _residual_block(x, filters, prefix, down):
 
 def dlib_resnet(input_shape):
     """Normalised RGB image -> 256-d feature: the last level averaged over its rows and columns (dlib's
-    ``avg_pool_everything``). The smallest side that builds is MIN_INPUT_SIZE (checked by facekit.backbones.registry)."""
+    ``avg_pool_everything``). The smallest side that builds is MIN_INPUT_SIZE (checked by
+    facekit.backbones.registry)."""
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.Conv2D(STEM_FILTERS, 7, strides=2, padding="valid", name="stem_conv")(inputs)
     x = Affine(name="stem_affine")(x)

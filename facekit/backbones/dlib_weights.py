@@ -27,8 +27,8 @@ import numpy as np
 
 from facekit.backbones import pretrained
 from facekit.backbones.dlib_resnet import DESCRIPTOR_SIZE, FEATURE_SIZE, INPUT_SIZE, LEVELS, STEM_FILTERS
-from facekit.core.errors import FaceKitError
 from facekit.backbones.preprocessing import normalization
+from facekit.core.errors import FaceKitError
 
 DLIB_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 DLIB_URL = f"http://dlib.net/files/{DLIB_FILE}.bz2"
@@ -486,7 +486,8 @@ def load_dlib_weights(model, source):
 
 
 def weights_source():
-    """dlib's published network as ``facekit.backbones.pretrained`` fetches it: bzip2-compressed, both sha256s checked."""
+    """dlib's published network as ``facekit.backbones.pretrained`` fetches it: bzip2-compressed, both sha256s
+    checked."""
     return pretrained.WeightsSource(file_name=DLIB_FILE, url=DLIB_URL, sha256=DLIB_SHA256, size=DLIB_BYTES,
                                     load=load_dlib_weights, packed_sha256=DLIB_BZ2_SHA256, packed_size=DLIB_BZ2_BYTES)
 

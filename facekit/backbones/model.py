@@ -7,10 +7,10 @@ import keras
 import numpy as np
 from keras import layers
 
+from facekit.backbones.preprocessing import InputNormalization
 from facekit.backbones.registry import backbone_spec, create_backbone
 from facekit.core.errors import FaceKitError
 from facekit.core.labels import GENDERS, RACES, AgeBins
-from facekit.backbones.preprocessing import InputNormalization
 
 
 @keras.saving.register_keras_serializable(package="facekit")
@@ -65,7 +65,8 @@ def feature_extractor(model):
 
 def frozen_layer_count(backbone, freeze):
     """How many leading backbone layers ``freeze`` freezes: an int, ``none``, ``all`` or a stage name (up to and
-    including the stage's last layer, as the backbone's entry in ``facekit/backbones/registry.py`` declares its stages)."""
+    including the stage's last layer, as the backbone's entry in ``facekit/backbones/registry.py`` declares its
+    stages)."""
     count = len(backbone.layers)
     if isinstance(freeze, str) and freeze.lstrip("-").isdigit():
         freeze = int(freeze)

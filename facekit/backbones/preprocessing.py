@@ -1,4 +1,5 @@
-"""Input normalisations, by name: each backbone declares one (``facekit/backbones/registry.py``), and the model applies it.
+"""Input normalisations, by name: each backbone declares one (``facekit/backbones/registry.py``), and the model
+applies it.
 
 A model made by ``build_model`` takes RGB face crops with values 0-255 and normalises them in its first layer,
 :class:`InputNormalization`, so a saved or exported model carries its own preprocessing. ``preprocess_input``

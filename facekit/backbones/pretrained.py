@@ -4,9 +4,9 @@ import hashlib
 import http.client
 import sys
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from facekit.core import paths
 from facekit.core.errors import FaceKitError

@@ -1,23 +1,24 @@
 """Every backbone, declared once: ``create_backbone(name, ...)`` builds one (normalised image -> feature vector).
 
 A backbone's entry says everything the rest of the project needs to know about it: how to build it, its natural
-and its smallest input size, the input normalisation it expects (a key of ``facekit.backbones.preprocessing.NORMALIZATIONS``,
-applied by the model's first layer), its stages for ``--freeze STAGE`` and where its published weights come from.
+and its smallest input size, the input normalisation it expects (a key of
+``facekit.backbones.preprocessing.NORMALIZATIONS``, applied by the model's first layer), its stages for ``--freeze
+STAGE`` and where its published weights come from.
 
 Adding a backbone: write its builder in its own module (``build(input_shape) -> keras.Model`` named as its key
 here, with layer names that start with its stage prefixes, in order), then add one entry below; the tests
 parametrised over ``BACKBONES`` pick it up (``dlib_resnet`` below is an example).
 """
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from facekit.backbones import dlib_resnet as dlib
 from facekit.backbones import dlib_weights
 from facekit.backbones.compact_cnns import levi_hassner, simple_cnn
-from facekit.core.errors import FaceKitError
 from facekit.backbones.pretrained import WeightsSource, fetch_weights
 from facekit.backbones.resnet50 import vggface2_resnet50
 from facekit.backbones.vggface_weights import load_keras_vggface_weights
+from facekit.core.errors import FaceKitError
 
 
 def prefix_stages(*names):
@@ -33,7 +34,8 @@ class BackboneSpec:
     min_input_size: int  # smallest side that still leaves a feature map
     normalization: str  # key of facekit.backbones.preprocessing.NORMALIZATIONS
     stages: tuple  # ((stage name, layer-name prefix), ...) in network order, for --freeze STAGE
-    weights: dict = field(default_factory=dict)  # published weights: name -> WeightsSource; the first reads --weights PATH
+    # published weights: name -> WeightsSource; the first reads --weights PATH
+    weights: dict = field(default_factory=dict)
 
 
 BACKBONES = {spec.name: spec for spec in (
@@ -47,7 +49,8 @@ BACKBONES = {spec.name: spec for spec in (
             sha256="ad81577b744b2c8cc60cfb953747670cef18c3eed56ffff6007a00088614b14f", size=94_694_792,
             load=load_keras_vggface_weights)}),
     # dlib's face-recognition ResNet (CC0), pretrained on about 3 million faces: the face-pretrained network that
-    # can be downloaded freely. Its .dat file is published bzip2-compressed (facekit.backbones.pretrained decompresses it).
+    # can be downloaded freely. Its .dat file is published bzip2-compressed (facekit.backbones.pretrained
+    # decompresses it).
     BackboneSpec(
         name="dlib_resnet", build=dlib.dlib_resnet, input_size=dlib.INPUT_SIZE, min_input_size=dlib.MIN_INPUT_SIZE,
         normalization="dlib", stages=prefix_stages(*dlib.STAGES),

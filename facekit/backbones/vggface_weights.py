@@ -9,8 +9,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from facekit.core.errors import FaceKitError
 from facekit.backbones.resnet50 import keras3_name
+from facekit.core.errors import FaceKitError
 
 # Keras 2 tensor suffix -> index into a Keras 3 layer's ``weights`` list.
 _WEIGHT_ORDER = {

@@ -1,1 +1,2 @@
-"""The bottom layer, imported by every other: the error type, the project's folders, where outputs go, label names and age bins, optional extras. No TensorFlow; imports nothing else of facekit."""
+"""The bottom layer, imported by every other: the error type, the project's folders, where outputs go, label names and
+age bins, optional extras. No TensorFlow; imports nothing else of facekit."""

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from facekit.data.samples import MISSING, Samples, describe
 from facekit.core.errors import FaceKitError
 from facekit.core.labels import age_group, age_group_names
+from facekit.data.samples import MISSING, Samples, describe
 
 FOLDS = 5
 FOLD_FILE = "fold_{}_data.txt"

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from facekit.data.samples import MISSING, Samples, describe
 from facekit.core.errors import FaceKitError
 from facekit.core.labels import GENDERS, RACES
+from facekit.data.samples import MISSING, Samples, describe
 
 IMAGE_COLUMNS = ("path", "file", "id")  # the first present names the image
 LABEL_COLUMNS = ("age", "gender", "race")

@@ -5,13 +5,13 @@ Samples``); the first reader in ``READERS`` that accepts a source reads it, so a
 (a CSV, Adience's fold files) goes before the catch-all UTKFace folder. Adding a dataset format: its reader in its
 own module, one entry here. Labels a format lacks are ``facekit.data.samples.MISSING``.
 """
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
+from facekit.core.errors import FaceKitError
 from facekit.data.adience import is_adience, read_adience
 from facekit.data.csv_dataset import is_csv, read_csv_dataset
-from facekit.core.errors import FaceKitError
 from facekit.data.utkface import is_image_folder, read_utkface
 
 

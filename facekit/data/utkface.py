@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from facekit.data.samples import Samples, describe
 from facekit.core.errors import FaceKitError
-from facekit.vision.images import IMAGE_EXTENSIONS, images_in
 from facekit.core.labels import RACES
+from facekit.data.samples import Samples, describe
+from facekit.vision.images import IMAGE_EXTENSIONS, images_in
 
 
 def parse_name(name):

@@ -3,8 +3,8 @@ TensorFlow, with its metadata beside it (``facekit.infer.model_metadata``).
 
 The export is run on real faces and compared with Keras before anything is written: the largest difference of any
 output probability is reported, and an export over ``tolerance`` is refused. ``quantize="int8"`` (ONNX only) then
-quantises the checked float graph (``facekit.export.quantize``) and measures its error on other real faces. Existing files
-are replaced only with ``overwrite=True``. Needs TensorFlow (and tf2onnx and onnx for ONNX): it is part of the
+quantises the checked float graph (``facekit.export.quantize``) and measures its error on other real faces. Existing
+files are replaced only with ``overwrite=True``. Needs TensorFlow (and tf2onnx and onnx for ONNX): it is part of the
 training install.
 """
 import os
@@ -17,14 +17,22 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
+from facekit.backbones.model import get_backbone, load_model
 from facekit.core import paths
 from facekit.core.errors import FaceKitError
-from facekit.vision.images import find_images, read_image
-from facekit.backbones.model import get_backbone, load_model
+from facekit.export.quantize import (
+    CALIBRATION_FACES,
+    LIMITS,
+    MEASURED_FACES,
+    QUANTIZATION_FORMAT,
+    QUANTIZATIONS,
+    check_error,
+    quantization_error,
+    quantize_onnx,
+)
 from facekit.infer.model_metadata import FORMATS, HEADS, describe, metadata_path, write_metadata
-from facekit.export.quantize import (CALIBRATION_FACES, LIMITS, MEASURED_FACES, QUANTIZATION_FORMAT, QUANTIZATIONS,
-                              check_error, quantization_error, quantize_onnx)
 from facekit.infer.predictors import RUNTIMES, KerasPredictor, OnnxPredictor
+from facekit.vision.images import find_images, read_image
 
 TOLERANCE = 1e-4  # largest accepted difference of any probability from Keras (float32 graphs differ by ~1e-6)
 CHECK_FACES = 32

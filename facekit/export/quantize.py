@@ -18,7 +18,8 @@ from facekit.core.extras import require
 
 QUANTIZATIONS = ("int8",)
 CALIBRATION_FACES = 300
-MEASURED_FACES = 256  # the first of facekit.export.exporter.face_files (the float check's among them); calibration: the next
+# the first of facekit.export.exporter.face_files (the float check's among them); calibration: the next
+MEASURED_FACES = 256
 # Generous: the shipped default model measured an age difference of 0.3 years on average, 100 % gender agreement
 LIMITS = {"age_mean_abs_difference": 2.0, "gender_agreement": 0.97}
 QUANTIZATION_FORMAT = "QOperator"  # as fast as QDQ, and closer to Keras in age on both models measured

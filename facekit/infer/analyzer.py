@@ -1,8 +1,8 @@
 """Photo or video frame -> every face with its age, gender and race: the path the demos and ``facekit.analyze`` take.
 
-detect (facekit.vision.detectors) -> crop like the training data (facekit.vision.crop) -> one batched predict (the model's
-runtime, facekit.infer.predictors) -> one JSON entry per face (facekit.infer.results). With an exported model (.tflite, .onnx) and
-an OpenCV detector (yunet, the default; ssd, haar) no TensorFlow is imported.
+detect (facekit.vision.detectors) -> crop like the training data (facekit.vision.crop) -> one batched predict (the
+model's runtime, facekit.infer.predictors) -> one JSON entry per face (facekit.infer.results). With an exported model
+(.tflite, .onnx) and an OpenCV detector (yunet, the default; ssd, haar) no TensorFlow is imported.
 """
 import time
 from pathlib import Path
@@ -10,23 +10,23 @@ from pathlib import Path
 import numpy as np
 
 from facekit.core import paths
+from facekit.core.errors import FaceKitError
+from facekit.infer.predictors import load_predictor
+from facekit.infer.results import face_entry, photo_entry
 from facekit.vision.crop import crop_faces
 from facekit.vision.detectors import DEFAULT_DETECTOR, create_detector, spec_of
-from facekit.core.errors import FaceKitError
 from facekit.vision.images import as_rgb, read_image_and_size
-from facekit.infer.results import face_entry, photo_entry
-from facekit.infer.predictors import load_predictor
 
 
 class FaceAnalyzer:
     """A model and a detector, loaded once; ``analyze(image)`` for each photo or frame.
 
-    ``model``: a predictor (``facekit.infer.predictors.load_predictor``), a loaded Keras model, a ``.keras``, ``.tflite`` or
-    ``.onnx`` path, or None for the shipped default model (``paths.default_model()``).
+    ``model``: a predictor (``facekit.infer.predictors.load_predictor``), a loaded Keras model, a ``.keras``,
+    ``.tflite`` or ``.onnx`` path, or None for the shipped default model (``paths.default_model()``).
     ``detector``: a detector object, a detector name (``yunet``, ``mtcnn``, ``haar``; ``ssd`` needs
     ``detector_model``), or None for yunet. ``crop_scale`` > 1 cuts faces with more margin than training did.
-    ``tta``: test-time augmentation, probabilities averaged (facekit.infer.tta: ``flip``, each face and its mirror image;
-    ``crops``, the face and its four corner crops; ``flip+crops``, those and their mirrors).
+    ``tta``: test-time augmentation, probabilities averaged (facekit.infer.tta: ``flip``, each face and its mirror
+    image; ``crops``, the face and its four corner crops; ``flip+crops``, those and their mirrors).
     ``model`` may be a list of several: an ensemble, combined by ``ensemble`` (mean, weighted, vote) with
     ``ensemble_weights`` (facekit.infer.ensemble: one per model, or ``{head: one per model}`` as
     ``face_train.py --evaluate ... --ensemble-weights fit`` prints them).
@@ -61,7 +61,8 @@ class FaceAnalyzer:
     def analyze(self, image, timings=None):
         """``image``: a path, the bytes of an image file, or an RGB uint8 array -> one dict per face, largest first:
         box, score, landmarks, age and age_std, gender, race, their probabilities (the faces.json entries).
-        ``timings``: a dict that receives the seconds spent detecting and cropping + predicting ("detect", "predict")."""
+        ``timings``: a dict that receives the seconds spent detecting and cropping + predicting ("detect",
+        "predict")."""
         size = None
         if not isinstance(image, np.ndarray):  # a file: boxes in its pixels, also when it is read shrunk
             image, size = read_image_and_size(image)

@@ -11,8 +11,8 @@ import itertools
 
 import numpy as np
 
-from facekit.data.samples import MISSING
 from facekit.core.errors import FaceKitError
+from facekit.data.samples import MISSING
 from facekit.infer.model_metadata import HEADS
 
 METHODS = ("mean", "weighted", "vote")

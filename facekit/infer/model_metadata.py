@@ -5,8 +5,8 @@ The exported graph carries its own preprocessing (the model's first layer, ``Inp
 crops of ``input_size`` pixels with values 0-255 as float32. The JSON holds what turns its three outputs into the
 project's results (``facekit.infer.results``): the age bins, the label names, and which runtime output is which head.
 ``facekit.export.exporter`` adds ``check`` (the float graph against Keras on real faces) and, for an int8 file only,
-``quantization``: how it was quantised and its error measured against Keras (``facekit.export.quantize``). The loader needs
-neither: files written before ``quantization`` existed read as they did.
+``quantization``: how it was quantised and its error measured against Keras (``facekit.export.quantize``). The loader
+needs neither: files written before ``quantization`` existed read as they did.
 """
 import json
 from pathlib import Path
@@ -59,7 +59,8 @@ def checked(metadata, path):
         age_bins = AgeBins(**metadata["age_bins"])
         labels, outputs, size = metadata["labels"], metadata["outputs"], int(metadata["input"]["size"])
     except (ValueError, KeyError, TypeError) as error:
-        raise FaceKitError(f"{path} is not the metadata of an exported model: {error.__class__.__name__}: {error}") from None
+        raise FaceKitError(f"{path} is not the metadata of an exported model: "
+                           f"{error.__class__.__name__}: {error}") from None
     if (tuple(labels["gender"]), tuple(labels["race"])) != (GENDERS, RACES) or sorted(outputs) != sorted(HEADS):
         raise FaceKitError(f"{path} names other labels or outputs than this version of facekit knows")
     return {**metadata, "input_size": size}, age_bins

@@ -18,9 +18,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facekit.infer.ensemble import combine, ensemble_weights, shared_age_bins
 from facekit.core.errors import FaceKitError
 from facekit.core.extras import require
+from facekit.infer.ensemble import combine, ensemble_weights, shared_age_bins
 from facekit.infer.face_crops import face_batch
 from facekit.infer.model_metadata import checked, read_metadata
 from facekit.infer.results import predictions_from
@@ -192,8 +192,8 @@ def predict(model, faces, batch_size=64):
 def load_predictor(model, threads=None, tta="none", ensemble="mean", weights=None):
     """A model file (``.keras``, ``.tflite`` with its ``.json``, ``.onnx`` with its ``.json``), or a Keras model
     already loaded -> its predictor. ``threads``: CPU threads of LiteRT and ONNX Runtime (default: all cores);
-    ``tta``: test-time augmentation (facekit.infer.tta). A list of several models: an EnsemblePredictor combining them by
-    ``ensemble`` with ``weights`` (facekit.infer.ensemble)."""
+    ``tta``: test-time augmentation (facekit.infer.tta). A list of several models: an EnsemblePredictor combining them
+    by ``ensemble`` with ``weights`` (facekit.infer.ensemble)."""
     check_tta(tta)
     if isinstance(model, (list, tuple)):
         if len(model) == 1 and weights is None:

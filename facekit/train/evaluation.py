@@ -6,16 +6,23 @@ import numpy as np
 from matplotlib.figure import Figure  # not pyplot: no backend to choose, no global figure state
 from tqdm import tqdm
 
-from facekit.data.samples import MISSING, require_some_label, split
-from facekit.data.datasets import dataset_reader, read_dataset
-from facekit.core.labels import GENDERS, RACES, age_decade, age_group, age_group_names, decade_name
 from facekit.backbones.model import age_bins_of, load_model
-from facekit.core.outputs import check_output, check_replaceable, replacing, write_text
-from facekit.train.pipeline import image_batches
-from facekit.infer.predictors import predict_batches
-from facekit.infer.ensemble import check_fit_count, combine, ensemble_weights, fit_weights, shared_age_bins, weights_text
 from facekit.core.errors import FaceKitError
+from facekit.core.labels import GENDERS, RACES, age_decade, age_group, age_group_names, decade_name
+from facekit.core.outputs import check_output, check_replaceable, replacing, write_text
+from facekit.data.datasets import dataset_reader, read_dataset
+from facekit.data.samples import MISSING, require_some_label, split
+from facekit.infer.ensemble import (
+    check_fit_count,
+    combine,
+    ensemble_weights,
+    fit_weights,
+    shared_age_bins,
+    weights_text,
+)
+from facekit.infer.predictors import predict_batches
 from facekit.infer.tta import check_tta, probabilities_with
+from facekit.train.pipeline import image_batches
 
 
 def compute_metrics(samples, probs, age_bins):

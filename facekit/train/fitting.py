@@ -8,8 +8,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from facekit.core.errors import FaceKitError
 from facekit.backbones.model import age_bins_of
+from facekit.core.errors import FaceKitError
 from facekit.core.outputs import replacing
 
 

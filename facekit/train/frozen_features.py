@@ -12,16 +12,16 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
-from facekit.core import paths
-from facekit.backbones.registry import backbone_spec
-from facekit.core.errors import FaceKitError
-from facekit.train.fitting import callbacks, check_converged
 from facekit.backbones.model import age_bins_of, feature_extractor
-from facekit.infer.model_metadata import HEADS
-from facekit.core.outputs import replacing
-from facekit.train.pipeline import image_batches, labels_for
 from facekit.backbones.pretrained import sha256_of
+from facekit.backbones.registry import backbone_spec
+from facekit.core import paths
+from facekit.core.errors import FaceKitError
+from facekit.core.outputs import replacing
+from facekit.infer.model_metadata import HEADS
 from facekit.infer.predictors import predict_batches
+from facekit.train.fitting import callbacks, check_converged
+from facekit.train.pipeline import image_batches, labels_for
 
 
 def _weights_identity(backbone, weights, seed):
@@ -34,7 +34,8 @@ def _weights_identity(backbone, weights, seed):
 def feature_cache_path(config, splits, size):
     """Keyed by the images, the backbone, its weights and the input size."""
     names = "|".join(",".join(part.paths.tolist()) for part in splits.values())
-    key = "\n".join([names, config.backbone, _weights_identity(config.backbone, config.weights, config.seed), str(size)])
+    weights = _weights_identity(config.backbone, config.weights, config.seed)
+    key = "\n".join([names, config.backbone, weights, str(size)])
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return paths.feature_cache_dir() / f"{config.backbone}_{size}px_{digest}.npz"
 

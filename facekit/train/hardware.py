@@ -44,8 +44,8 @@ def training_precision(precision, log):
 
 
 def distribution_strategy():
-    """MultiWorkerMirroredStrategy when TF_CONFIG describes a cluster (facekit.train.multi_worker), MirroredStrategy over
-    several GPUs, the default strategy otherwise."""
+    """MultiWorkerMirroredStrategy when TF_CONFIG describes a cluster (facekit.train.multi_worker), MirroredStrategy
+    over several GPUs, the default strategy otherwise."""
     if multi_worker.worker() is not None:
         return multi_worker.strategy()
     if len(tf.config.list_physical_devices("GPU")) > 1:

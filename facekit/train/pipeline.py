@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from facekit.core.labels import GENDERS, RACES
 from facekit.data.samples import MISSING, require_some_label
 from facekit.vision.images import read_image
-from facekit.core.labels import GENDERS, RACES
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -116,7 +116,10 @@ def augment(images, aug, size):
     training share two CPU cores.
     """
     batch = tf.shape(images)[0]
-    per_image = lambda values: tf.reshape(values, [-1, 1, 1, 1])
+
+    def per_image(values):
+        return tf.reshape(values, [-1, 1, 1, 1])
+
     if aug.flip:
         flipped = tf.random.uniform([batch]) < 0.5
         images = tf.where(per_image(flipped), tf.reverse(images, axis=[2]), images)
@@ -139,8 +142,10 @@ def _mixup(images, labels, alpha):
     g2 = tf.random.gamma([batch], alpha)
     lam = g1 / (g1 + g2)
     partner = tf.random.shuffle(tf.range(batch))
-    mix = lambda a, weight_shape: (tf.reshape(lam, weight_shape) * a
-                                   + (1 - tf.reshape(lam, weight_shape)) * tf.gather(a, partner))
+
+    def mix(a, weight_shape):
+        return tf.reshape(lam, weight_shape) * a + (1 - tf.reshape(lam, weight_shape)) * tf.gather(a, partner)
+
     images = mix(images, [-1, 1, 1, 1])
     labels = {k: mix(v, [-1, 1]) for k, v in labels.items()}
     return images, labels
@@ -159,7 +164,8 @@ def cache_file(cache_dir, samples, input_size):
 
 def make_dataset(samples, labels, input_size, batch_size, training, augmentation=Augmentation(), seed=None,
                  cache_dir=None, shuffle_buffer=4096):
-    """Batches of ``(images, {"age", "gender", "race"})``, streamed from disk: float32 RGB 0-255, as models take them."""
+    """Batches of ``(images, {"age", "gender", "race"})``, streamed from disk: float32 RGB 0-255, as models take
+    them."""
     if training:  # one fixed random order (file names sort by age), then a bounded shuffle on top
         order = np.random.default_rng(seed).permutation(len(samples))
         samples, labels = samples.subset(order), {k: v[order] for k, v in labels.items()}

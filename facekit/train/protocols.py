@@ -10,9 +10,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from facekit.data.adience import FOLDS
 from facekit.core.errors import FaceKitError
 from facekit.core.outputs import write_text
+from facekit.data.adience import FOLDS
 from facekit.train.run_folder import RunFolder
 
 PROTOCOLS = ("adience-5fold",)

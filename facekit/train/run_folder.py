@@ -1,4 +1,5 @@
-"""A training run's folders and files: face_weights/RUN/ (checkpoint, settings, split, history, metrics) and logs/RUN/."""
+"""A training run's folders and files: face_weights/RUN/ (checkpoint, settings, split, history, metrics) and
+logs/RUN/."""
 import csv
 import json
 from dataclasses import dataclass

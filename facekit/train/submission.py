@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
+from facekit.backbones.model import age_bins_of, load_model
+from facekit.core.errors import FaceKitError
+from facekit.core.outputs import check_output, write_text
 from facekit.data.csv_dataset import read_rows
 from facekit.data.samples import MISSING, Samples
-from facekit.core.errors import FaceKitError
-from facekit.backbones.model import age_bins_of, load_model
-from facekit.core.outputs import check_output, write_text
-from facekit.train.pipeline import image_batches
 from facekit.infer.predictors import predict_batches
+from facekit.train.pipeline import image_batches
 
 
 def _ids(values, what):

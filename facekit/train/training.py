@@ -10,19 +10,18 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from facekit.core import paths
-
-from facekit.train import multi_worker
+from facekit.backbones.model import age_bins_of, build_model, load_model, trainable_summary
 from facekit.backbones.registry import backbone_spec, input_shape_for
-from facekit.data.samples import fold_split, oversample_rare_ages, save_split, split
-from facekit.data.datasets import dataset_reader, read_dataset
+from facekit.core import paths
 from facekit.core.errors import FaceKitError
+from facekit.core.outputs import replacing, write_text
+from facekit.data.datasets import dataset_reader, read_dataset
+from facekit.data.samples import fold_split, oversample_rare_ages, save_split, split
+from facekit.train import multi_worker
 from facekit.train.evaluation import evaluate
 from facekit.train.fitting import callbacks, check_converged, compile_model
 from facekit.train.frozen_features import train_heads_on_cached_features
 from facekit.train.hardware import distribution_strategy, training_precision
-from facekit.backbones.model import age_bins_of, build_model, load_model, trainable_summary
-from facekit.core.outputs import replacing, write_text
 from facekit.train.pipeline import Augmentation, labels_for, make_dataset
 from facekit.train.run_folder import RunFolder
 
@@ -119,7 +118,8 @@ def train(config, resume=False, log=print):
     if config.init and cached_features(config):
         raise FaceKitError("--init is for fine-tuning: with --freeze all the heads train on cached features of the "
                            "backbone's own weights (add --no-feature-cache to start them from --init)")
-    dataset_reader(config.data, **config.data_options())  # --data exists and is a dataset: checked in a moment, read after the model is built
+    # --data exists and is a dataset: checked in a moment, read after the model is built
+    dataset_reader(config.data, **config.data_options())
     if resume and run.best.exists() and not cached_features(config):
         load_model(run.best)  # a damaged checkpoint is named now, not after the remaining epochs
     keras.utils.set_random_seed(config.seed)

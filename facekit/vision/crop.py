@@ -2,8 +2,8 @@
 
 With landmarks, a similarity transform (rotation, uniform scale, shift) maps the five points onto a template: where
 that detector puts them, on average, in UTKFace's crops. Without them, a square around the box, scaled and shifted
-as measured for that detector, is cut out. Both are one affine warp: areas outside the photo are filled by replicating its edge.
-Each detector's measured geometry is in its entry in ``facekit/vision/detectors.py``.
+as measured for that detector, is cut out. Both are one affine warp: areas outside the photo are filled by replicating
+its edge. Each detector's measured geometry is in its entry in ``facekit/vision/detectors.py``.
 """
 from dataclasses import dataclass
 
@@ -63,7 +63,8 @@ def crop_matrix(face, size, spec):
 
 
 def crop_faces(image_rgb, faces, size, spec):
-    """Faces (``facekit.vision.detection.Face``) of one image -> uint8 array (N, size, size, 3), in the order of ``faces``.
+    """Faces (``facekit.vision.detection.Face``) of one image -> uint8 array (N, size, size, 3), in the order of
+    ``faces``.
 
     ``spec``: the detector's crop geometry, ``detector_spec(name).crop`` (``.scaled(f)`` for a wider or tighter crop).
     """

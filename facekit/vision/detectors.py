@@ -3,17 +3,18 @@
 ``create_detector(name)`` builds one; ``detector_spec(name).crop`` says how to cut its faces out so that they look
 like the training crops. Adding a detector: write its class (``detect(image_rgb) -> [Face, ...]``, a ``name``
 and a ``default_min_score``; constructor ``(model_path, min_score=None)`` if it needs a model file, else
-``(min_score=None)``; ``bundled_model``: a model file shipped in ``facekit/vision/models/``, used when none is given) in its own module, measure its crop geometry with ``benchmarks/measure_utkface_template.py``,
-and add one entry below; the tests parametrised over ``DETECTORS`` pick it up.
+``(min_score=None)``; ``bundled_model``: a model file shipped in ``facekit/vision/models/``, used when none is given) in
+its own module, measure its crop geometry with ``benchmarks/measure_utkface_template.py``, and add one entry below; the
+tests parametrised over ``DETECTORS`` pick it up.
 """
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from facekit.core.errors import FaceKitError
 from facekit.vision.crop import CropSpec
 from facekit.vision.detection import YUNET_FILE, HaarDetector, MtcnnDetector, SsdDetector, YuNetDetector
-from facekit.core.errors import FaceKitError
 
 BUNDLED_MODELS = Path(__file__).resolve().parent / "models"  # package data: model files that ship with facekit
 DEFAULT_DETECTOR = "yunet"  # fast, accurate, and its model ships with facekit

@@ -12,8 +12,8 @@ BANNER_RGB = (0, 0, 0)
 
 
 def face_label(face):
-    """``F 32 Asian``: gender initial, age in years, race (of a face's entry, ``facekit.infer.results.face_entry``). The age
-    is rounded half up, as the page's Math.round (facekit/apps/static/app.js) does: 28.5 is 29 on both."""
+    """``F 32 Asian``: gender initial, age in years, race (of a face's entry, ``facekit.infer.results.face_entry``). The
+    age is rounded half up, as the page's Math.round (facekit/apps/static/app.js) does: 28.5 is 29 on both."""
     return f"{face['gender'][0].upper()} {math.floor(face['age'] + 0.5)} {face['race']}"
 
 
