@@ -1,6 +1,7 @@
 """Real faces placed where we know they are: UTKFace crops composed onto gray canvases, for the detection
-and demo tests. Paths to ../shared's detector models, the detectors' test settings."""
+and demo tests. The detectors' model files (YuNet's ships with facekit; SSD's is in ../shared), their test settings."""
 import functools
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -11,7 +12,7 @@ from facekit.vision.images import read_image
 from tests.shared_data import SHARED, UTKFACE
 
 MODELS = SHARED / "models"
-YUNET_MODEL = MODELS / "face_detector_yunet" / "face_detection_yunet_2023mar.onnx"
+YUNET_MODEL = DETECTORS["yunet"].bundled_model  # the shipped file (facekit/vision/models/): tested without ../shared
 SSD_MODEL = MODELS / "face_detector_opencv_ssd_uint8" / "opencv_face_detector_uint8.pb"
 DETECTOR_MODELS = {"yunet": YUNET_MODEL, "ssd": SSD_MODEL}  # for the detectors that need a model file
 
@@ -23,6 +24,13 @@ FACE_FILES = (
     "30_0_3_20170104230725129.jpg.chip.jpg",
 )
 GRAY = (128, 128, 128)
+
+# A real photo in the repository, for the tests that must run without ../shared: the README's example (three Adience
+# faces, labelled woman, man, woman, all 25-32; annotated by the default model). Its faces as the shipped YuNet finds
+# them, left to right: (x, y, width, height).
+README_PHOTO = Path(__file__).resolve().parents[1] / "docs" / "example_annotated.jpg"
+README_PHOTO_BOXES = [(89, 53, 183, 284), (498, 60, 187, 257), (929, 44, 184, 290)]
+README_PHOTO_GENDERS = ["female", "male", "female"]
 
 
 def utkface_face(index):
@@ -45,6 +53,18 @@ def four_faces():
     return compose((700, 1000), [(0, 80, 60, 200), (1, 600, 90, 170), (2, 120, 400, 230), (3, 700, 460, 150)])
 
 
+def assert_landmarks_in_order(box, points):
+    """Five points inside ``box``, in the documented order: the subject's right eye, left eye, nose, right and left
+    mouth corners (the subject's right is the image's left)."""
+    x, y, w, h = box
+    points = np.asarray(points)
+    assert points.shape == (5, 2)
+    assert np.all((points >= (x, y)) & (points <= (x + w, y + h))), (box, points)
+    right_eye, left_eye, nose, right_mouth, left_mouth = points
+    assert right_eye[0] < left_eye[0] and right_mouth[0] < left_mouth[0]
+    assert max(right_eye[1], left_eye[1]) < nose[1] < min(right_mouth[1], left_mouth[1])
+
+
 def iou(a, b):
     ax, ay, aw, ah = a
     bx, by, bw, bh = b
@@ -56,7 +76,7 @@ def iou(a, b):
 
 @functools.cache  # building MTCNN takes seconds; detectors keep no state between images
 def make_detector(name):
-    """The named detector with its ../shared model file if it needs one; skips the test when that file is absent."""
+    """The named detector with its model file if it needs one; skips the test when that file is absent."""
     path = DETECTOR_MODELS.get(name)
     if DETECTORS[name].needs_model_file and (path is None or not path.is_file()):
         pytest.skip(f"no model file for the {name} detector (looked for {path})")

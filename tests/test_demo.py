@@ -20,11 +20,7 @@ from tests.face_scenes import YUNET_MODEL, iou
 PROJECT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def yunet_args():
-    if not YUNET_MODEL.is_file():
-        pytest.skip(f"YuNet model not found at {YUNET_MODEL}")
-    return ["--detector", "yunet", "--detector-model", str(YUNET_MODEL)]
+YUNET = ["--detector", "yunet", "--detector-model", str(YUNET_MODEL)]  # the shipped file, named as a user would
 
 
 def run_demo(argv):
@@ -38,11 +34,11 @@ def error_lines(stderr):
     return [line for line in stderr.splitlines() if line.startswith("error:")]
 
 
-def test_photo_gets_one_box_and_json_entry_per_face(tmp_path, four_faces_scene, tiny_model_file, yunet_args, capsys):
+def test_photo_gets_one_box_and_json_entry_per_face(tmp_path, four_faces_scene, tiny_model_file, capsys):
     image, placed = four_faces_scene
     photo = tmp_path / "group.jpg"
     write_image(photo, image)
-    status = run_demo([photo, "--model", tiny_model_file, *yunet_args, "--output", tmp_path / "out",
+    status = run_demo([photo, "--model", tiny_model_file, *YUNET, "--output", tmp_path / "out",
                        "--json", tmp_path / "faces.json"])
     assert status == 0
     assert "group.jpg: 4 faces" in capsys.readouterr().out
@@ -240,7 +236,7 @@ def test_a_photo_shrunk_for_detection_is_reported_in_the_files_pixels(
     monkeypatch.setattr(images, "MAX_SIDE", 500)
     photo = tmp_path / "group.png"
     write_image(photo, image)
-    assert run_demo([photo, "--model", tiny_model_file, *HAAR, "--output", tmp_path / "out",
+    assert run_demo([photo, "--model", tiny_model_file, *YUNET, "--output", tmp_path / "out",
                      "--json", tmp_path / "faces.json"]) == 0
     [entry] = json.loads((tmp_path / "faces.json").read_text())
     assert (entry["width"], entry["height"], entry["detection_scale"]) == (1000, 700, 0.5)
@@ -250,7 +246,12 @@ def test_a_photo_shrunk_for_detection_is_reported_in_the_files_pixels(
         face = max(entry["faces"], key=lambda f: iou(box, tuple(f["box"].values())))
         assert iou(box, tuple(face["box"].values())) > 0.5
         x, y, w, h = face["box"].values()
-        assert all(x <= lx <= x + w and y <= ly <= y + h for lx, ly in face["landmarks"] or [])
+        landmarks = np.array(face["landmarks"])  # YuNet's five points, found on the half-size copy
+        assert landmarks.shape == (5, 2)
+        assert np.all((landmarks >= (x, y)) & (landmarks <= (x + w, y + h))), (face["box"], face["landmarks"])
+        (right_eye, left_eye, nose, right_mouth, left_mouth), size = landmarks, box[2]
+        assert max(right_eye[1], left_eye[1]) < nose[1] < min(right_mouth[1], left_mouth[1])
+        assert left_eye[0] - right_eye[0] > size / 4  # the eyes' distance in the file's pixels, not the copy's
 
 
 def test_a_newer_diverged_run_is_never_the_demos_model(tmp_path, tiny_model_file, monkeypatch, capsys):

@@ -87,7 +87,7 @@ class YuNetDetector:
     So the photo is searched twice and the boxes of both passes merged (non-maximum suppression): as it is, and
     shrunk to at most SMALL_PASS_SIDE pixels with a gray border of SMALL_PASS_PAD times its longer side around it
     (where a face cut by the photo's edge looks whole enough to be found). On 24 real UTKFace faces cut in half by
-    the border of a 640x480 frame (tests/test_detection.py) it finds 22 where the passes without the border found
+    the border of a 640x480 frame (tests/vision/test_detection.py) it finds 22 where the passes without the border found
     16, and still no face on noise, gradients or stripes.
     """
 

@@ -28,7 +28,7 @@ from tests.shared_data import UTKFACE, needs_utkface
 MALFORMED = {"39_1_20170116174525125.jpg.chip.jpg", "61_1_20170109142408075.jpg.chip.jpg",
              "61_1_20170109150557335.jpg.chip.jpg"}
 QUIET = dict(log=lambda message: None)
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from facekit.vision.images import write_image
 from tests.face_scenes import compose
 from tests.shared_data import needs_utkface
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 def test_unknown_suffix_missing_file_and_missing_metadata_are_one_line_errors(tmp_path):

@@ -27,7 +27,7 @@ from tests.face_scenes import YUNET_MODEL, compose, iou, make_detector
 
 DEFAULT_MODEL = paths.default_model(".keras")
 DEFAULT_MODEL_NAME = str(DEFAULT_MODEL.relative_to(paths.face_weights_dir()))  # as /version names it
-MIN_IOU = 0.5  # as tests/test_detection.py: the placed square is UTKFace's crop, not a detector's box
+MIN_IOU = 0.5  # as tests/vision/test_detection.py: the placed square is UTKFace's crop, not a detector's box
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,17 @@ import pytest
 from facekit.core.errors import FaceKitError
 from facekit.vision.detection import Face, clip_box
 from facekit.vision.detectors import DEFAULT_DETECTOR, DETECTORS, create_detector
-from tests.face_scenes import GRAY, compose, iou, make_detector, utkface_face
+from facekit.vision.images import read_image
+from tests.face_scenes import (
+    GRAY,
+    README_PHOTO,
+    README_PHOTO_BOXES,
+    assert_landmarks_in_order,
+    compose,
+    iou,
+    make_detector,
+    utkface_face,
+)
 from tests.shared_data import needs_utkface
 
 # The placed square is UTKFace's tight crop; detector boxes differ from it in size (see the crop geometry in
@@ -40,13 +50,7 @@ def test_landmarks_in_documented_order_inside_the_box(detector, four_faces_scene
         assert all(face.landmarks is None for face in faces)
         return
     for face in faces:
-        x, y, w, h = face.box
-        points = face.landmarks
-        assert points.shape == (5, 2)
-        assert np.all((points >= (x, y)) & (points <= (x + w, y + h)))
-        right_eye, left_eye, nose, right_mouth, left_mouth = points
-        assert right_eye[0] < left_eye[0] and right_mouth[0] < left_mouth[0]  # subject's right is image left
-        assert max(right_eye[1], left_eye[1]) < nose[1] < min(right_mouth[1], left_mouth[1])
+        assert_landmarks_in_order(face.box, face.landmarks)
 
 
 def test_blank_image_has_no_face(detector):
@@ -108,6 +112,15 @@ def test_yunet_is_the_default_and_ships_with_its_licence():
         "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
     assert "MIT License" in (path.parent / "LICENSE-yunet.txt").read_text()
     assert create_detector().detect(np.full((240, 320, 3), 128, np.uint8)) == []  # loads with no file given
+
+
+def test_the_shipped_yunet_finds_the_faces_of_the_readme_photo():
+    """The default detector with its shipped file, on a real photo in the repository: runs without ../shared."""
+    faces = sorted(create_detector().detect(read_image(README_PHOTO)), key=lambda face: face.box[0])
+    assert len(faces) == len(README_PHOTO_BOXES)
+    for face, box in zip(faces, README_PHOTO_BOXES):
+        assert iou(face.box, box) > 0.9 and face.score > 0.8, (face.box, face.score)
+        assert_landmarks_in_order(face.box, face.landmarks)
 
 
 @needs_utkface

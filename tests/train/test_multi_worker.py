@@ -11,7 +11,7 @@ import pytest
 from facekit.core.errors import FaceKitError
 from facekit.train.multi_worker import Worker, worker
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 RUN_IN = ("import sys\nfrom pathlib import Path\n"
           "from facekit.core import paths\npaths.PROJECT_ROOT = Path(sys.argv[1])\n"
           "{setup}import face_train\nface_train.main(sys.argv[2:])\n")
