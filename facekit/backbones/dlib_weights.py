@@ -28,7 +28,7 @@ import numpy as np
 from facekit.backbones import pretrained
 from facekit.backbones.dlib_resnet import DESCRIPTOR_SIZE, FEATURE_SIZE, INPUT_SIZE, LEVELS, STEM_FILTERS
 from facekit.backbones.preprocessing import normalization
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import ModelError
 
 DLIB_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 DLIB_URL = f"http://dlib.net/files/{DLIB_FILE}.bz2"
@@ -328,18 +328,18 @@ def read_dlib_dat(path):
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise FaceKitError(f"cannot read {path}: {error.strerror or error}") from None
+        raise ModelError(f"cannot read {path}: {error.strerror or error}") from None
     if data[:3] == b"BZh":
-        raise FaceKitError(f"{path} is bzip2-compressed: decompress it first (bunzip2 {path.name})")
+        raise ModelError(f"{path} is bzip2-compressed: decompress it first (bunzip2 {path.name})")
     if data[:4] == b"\x89HDF":
-        raise FaceKitError(f"{path} is an HDF5 (.h5) file, not a dlib .dat network file")
+        raise ModelError(f"{path} is an HDF5 (.h5) file, not a dlib .dat network file")
     r = _Reader(data)
     try:
         return _parse(r)
     except _Truncated:
-        raise FaceKitError(f"{path} is truncated: it ends at byte {len(data):,} while reading {r.context}") from None
+        raise ModelError(f"{path} is truncated: it ends at byte {len(data):,} while reading {r.context}") from None
     except _FormatError as error:
-        raise FaceKitError(f"{path} is not a dlib network file that fits: {error}, in {r.context}") from None
+        raise ModelError(f"{path} is not a dlib network file that fits: {error}, in {r.context}") from None
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -392,7 +392,7 @@ def _check_settings(layer, kind, settings, where):
         expected["num_filters"] = settings["num_filters"]
     for name, value in expected.items():
         if f[name] != value:
-            raise FaceKitError(f"{where}: {layer.version} has {name}={f[name]} where dlib's face-recognition "
+            raise ModelError(f"{where}: {layer.version} has {name}={f[name]} where dlib's face-recognition "
                                f"network has {value}")
 
 
@@ -401,16 +401,16 @@ def _keras_arrays(layer, where):
     t = layer.tensors
     if layer.type == "con":
         if not layer.fields["use_bias"] or "biases" not in t:
-            raise FaceKitError(f"{where}: the convolution has no bias; dlib's face-recognition network has one")
+            raise ModelError(f"{where}: the convolution has no bias; dlib's face-recognition network has one")
         return [t["filters"].transpose(2, 3, 1, 0), t["biases"].reshape(-1)]
     if layer.type == "affine":
         gamma, beta = t["gamma"], t["beta"]
         if layer.fields["mode"] != CONV_MODE or gamma.shape[2:] != (1, 1) or layer.fields.get("disabled"):
-            raise FaceKitError(f"{where}: an affine layer that is not per channel (mode {layer.fields['mode']}, "
+            raise ModelError(f"{where}: an affine layer that is not per channel (mode {layer.fields['mode']}, "
                                f"gamma {gamma.shape})")
         return [gamma.reshape(-1), beta.reshape(-1)]
     if layer.fields["bias_mode"] != FC_NO_BIAS or "biases" in t:
-        raise FaceKitError(f"{where}: fc has a bias; dlib's face-recognition network's fc has none")
+        raise ModelError(f"{where}: fc has a bias; dlib's face-recognition network's fc has none")
     return [t["weights"].reshape(layer.fields["num_inputs"], layer.fields["num_outputs"])]
 
 
@@ -421,7 +421,7 @@ def _check_input_layer(network, origin):
     size = (f.get("nr"), f.get("nc"))
     if network.input.version != "input_rgb_image_sized" or not np.array_equal(means, expected) \
             or size != (INPUT_SIZE, INPUT_SIZE):
-        raise FaceKitError(
+        raise ModelError(
             f"{origin}: the input layer is {network.input.version} with means ({', '.join(f'{m:g}' for m in means)})"
             f" and {size[0]}x{size[1]} pixels, not dlib's input_rgb_image_sized<{INPUT_SIZE}> with means "
             f"({', '.join(f'{m:g}' for m in expected)}) on which the 'dlib' input normalisation relies")
@@ -440,23 +440,23 @@ def load_dlib_weights(model, source):
     plan = dlib_layer_plan(include_fc="fc" in by_name)
     expected_nesting = "".join("T" if kind in ("tag", "skip") else "L" for kind, _, _ in reversed(plan))
     if network.loss.type != "loss_metric":
-        raise FaceKitError(f"{origin}: the loss is {network.loss.version}, not dlib's loss_metric")
+        raise ModelError(f"{origin}: the loss is {network.loss.version}, not dlib's loss_metric")
     _check_input_layer(network, origin)
     steps = [step for step in plan if step[0] not in ("tag", "skip")]
     if len(network.layers) != len(steps):
-        raise FaceKitError(f"{origin} holds {len(network.layers)} layers; dlib's face-recognition network "
+        raise ModelError(f"{origin} holds {len(network.layers)} layers; dlib's face-recognition network "
                            f"(anet_type) has {len(steps)}")
     assignments = []
     for number, (layer, (kind, settings, name)) in enumerate(zip(network.layers, steps)):
         where = f"{origin}, layer {number} from the input ({name or kind})"
         if layer.type != kind:
-            raise FaceKitError(f"{where}: the file has {layer.version} where dlib's face-recognition network has "
+            raise ModelError(f"{where}: the file has {layer.version} where dlib's face-recognition network has "
                                f"a {kind} layer")
         if kind in ("con", "max_pool", "avg_pool"):
             _check_settings(layer, kind, settings, where)
         if kind == "fc" and (layer.fields["num_outputs"], layer.fields["num_inputs"]) != \
                 (settings["num_outputs"], settings["num_inputs"]):
-            raise FaceKitError(f"{where}: fc {layer.fields['num_inputs']} -> {layer.fields['num_outputs']}, "
+            raise ModelError(f"{where}: fc {layer.fields['num_inputs']} -> {layer.fields['num_outputs']}, "
                                f"expected {settings['num_inputs']} -> {settings['num_outputs']}")
         if kind not in ("con", "affine", "fc"):
             continue
@@ -464,17 +464,17 @@ def load_dlib_weights(model, source):
         if name is None:  # the fc of a model without one: checked, not loaded
             continue
         if name not in by_name:
-            raise FaceKitError(f"the model has no layer {name!r}: load_dlib_weights needs a dlib_resnet backbone")
+            raise ModelError(f"the model has no layer {name!r}: load_dlib_weights needs a dlib_resnet backbone")
         variables = by_name[name].weights
         shapes = [tuple(v.shape) for v in variables]
         if shapes != [a.shape for a in arrays]:
-            raise FaceKitError(f"{where}: the file's tensors {[a.shape for a in arrays]} do not fit the model's "
+            raise ModelError(f"{where}: the file's tensors {[a.shape for a in arrays]} do not fit the model's "
                                f"{name} weights {shapes}")
         assignments += [(v, a) for v, a in zip(variables, arrays)]
     if network.nesting != expected_nesting:
         at = next((i for i, (a, b) in enumerate(zip(network.nesting, expected_nesting)) if a != b),
                   min(len(network.nesting), len(expected_nesting)))
-        raise FaceKitError(f"{origin}: the nesting of tags and skips differs from anet_type's at wrapper {at} "
+        raise ModelError(f"{origin}: the nesting of tags and skips differs from anet_type's at wrapper {at} "
                            "from the loss")
     for variable, array in assignments:
         variable.assign(array.astype(variable.dtype))

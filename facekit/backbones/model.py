@@ -9,7 +9,7 @@ from keras import layers
 
 from facekit.backbones.preprocessing import InputNormalization
 from facekit.backbones.registry import backbone_spec, create_backbone
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import InputError, ModelError
 from facekit.core.labels import GENDERS, RACES, AgeBins
 
 
@@ -72,7 +72,7 @@ def frozen_layer_count(backbone, freeze):
         freeze = int(freeze)
     if isinstance(freeze, int) and not isinstance(freeze, bool):
         if not 0 <= freeze <= count:
-            raise FaceKitError(f"freeze must be between 0 and {count} layers for {backbone.name}, not {freeze}")
+            raise InputError(f"freeze must be between 0 and {count} layers for {backbone.name}, not {freeze}")
         return freeze
     if freeze == "none":
         return 0
@@ -81,7 +81,7 @@ def frozen_layer_count(backbone, freeze):
     stages = dict(backbone_spec(backbone.name).stages)
     if freeze in stages:
         return 1 + max(i for i, layer in enumerate(backbone.layers) if layer.name.startswith(stages[freeze]))
-    raise FaceKitError(f"invalid freeze value {freeze!r}: use a layer count (0-{count}), "
+    raise InputError(f"invalid freeze value {freeze!r}: use a layer count (0-{count}), "
                        f"'none', 'all' or a stage: {', '.join(stages)}")
 
 
@@ -112,20 +112,20 @@ def load_model(path):
     """A whole model saved by training (``.keras``), ready for :func:`predict`."""
     path = Path(path)
     if not path.is_file():
-        raise FaceKitError(f"model file not found: {path}")
+        raise ModelError(f"model file not found: {path}")
     if path.suffix == ".keras" and not zipfile.is_zipfile(path):
-        raise FaceKitError(f"{path} is not a Keras model: a .keras file is a zip archive, and this is not one "
+        raise ModelError(f"{path} is not a Keras model: a .keras file is a zip archive, and this is not one "
                            "(it was expected to be a model saved by face_train.py or face.save_model)")
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for a corrupt or foreign file
         reason = " ".join(str(error).split())
-        raise FaceKitError(f"cannot load model {path}: {error.__class__.__name__}: {reason}") from None
+        raise ModelError(f"cannot load model {path}: {error.__class__.__name__}: {reason}") from None
     layers_by_name = {layer.name: layer for layer in getattr(model, "layers", [])}
     if not (isinstance(layers_by_name.get("age"), AgeHead) and "gender" in layers_by_name and "race" in layers_by_name):
-        raise FaceKitError(f"{path} is not an age/gender/race model of this project (no age, gender and race heads)")
+        raise ModelError(f"{path} is not an age/gender/race model of this project (no age, gender and race heads)")
     if not isinstance(layers_by_name.get("normalization"), InputNormalization):
-        raise FaceKitError(f"{path} has no input normalisation layer: it was saved by an older version of this "
+        raise ModelError(f"{path} has no input normalisation layer: it was saved by an older version of this "
                            "project, which normalised images outside the model; retrain it, or build the same model "
                            "with build_model and copy its weights over (set_weights)")
     return model

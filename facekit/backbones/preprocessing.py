@@ -11,6 +11,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from facekit.core.errors import InputError
+
 
 @dataclass(frozen=True)
 class Normalization:
@@ -31,7 +33,7 @@ NORMALIZATIONS = {
 
 def normalization(name):
     if name not in NORMALIZATIONS:
-        raise ValueError(f"unknown input normalisation {name!r}; known: {', '.join(NORMALIZATIONS)}")
+        raise InputError(f"unknown input normalisation {name!r}; known: {', '.join(NORMALIZATIONS)}")
     return NORMALIZATIONS[name]
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facekit.core import paths
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import ModelError
 from facekit.core.outputs import replacing
 
 # Seconds to wait for a connection and for each read of a download: a network that connects but never answers
@@ -52,7 +52,7 @@ def fetch_weights(source, label, directory=None):
     facts = f"{source.size:,} bytes, sha256 {source.sha256}"
     if path.exists():
         if sha256_of(path) != source.sha256:
-            raise FaceKitError(
+            raise ModelError(
                 f"{path} is not the published {source.file_name} (sha256 mismatch; expected {facts}). Replace it "
                 "with the published file, or pass its path with --weights PATH if it is a file of your own.")
         return path
@@ -65,7 +65,7 @@ def fetch_weights(source, label, directory=None):
         else:
             how = (f"Download {source.url} ({source.packed_size:,} bytes, sha256 {source.packed_sha256}) on a "
                    f"machine with internet, decompress it (bunzip2) and put {source.file_name} ({facts}) at {path}.")
-        raise FaceKitError(f"could not download {label} ({reason}). {how}") from None
+        raise ModelError(f"could not download {label} ({reason}). {how}") from None
     return path
 
 

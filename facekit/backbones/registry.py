@@ -18,7 +18,7 @@ from facekit.backbones.compact_cnns import levi_hassner, simple_cnn
 from facekit.backbones.pretrained import WeightsSource, fetch_weights
 from facekit.backbones.resnet50 import vggface2_resnet50
 from facekit.backbones.vggface_weights import load_keras_vggface_weights
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import InputError
 
 
 def prefix_stages(*names):
@@ -68,7 +68,7 @@ BACKBONES = {spec.name: spec for spec in (
 
 def backbone_spec(name):
     if name not in BACKBONES:
-        raise FaceKitError(f"unknown backbone '{name}'; choose one of: {', '.join(BACKBONES)}")
+        raise InputError(f"unknown backbone '{name}'; choose one of: {', '.join(BACKBONES)}")
     return BACKBONES[name]
 
 
@@ -78,7 +78,7 @@ def input_shape_for(spec, input_shape=None):
         return (spec.input_size, spec.input_size, 3)
     height, width = input_shape[:2]
     if min(height, width) < spec.min_input_size:
-        raise FaceKitError(f"input size {height}x{width} is too small for {spec.name}: "
+        raise InputError(f"input size {height}x{width} is too small for {spec.name}: "
                            f"it needs at least {spec.min_input_size} pixels a side")
     return tuple(input_shape)
 
@@ -91,7 +91,7 @@ def create_backbone(name="vggface2_resnet50", weights=None, input_shape=None):
     if weights is None or weights == "none":
         return model
     if not spec.weights:
-        raise FaceKitError(f"no pretrained weights exist for '{name}'; train it from random weights: "
+        raise InputError(f"no pretrained weights exist for '{name}'; train it from random weights: "
                            "--weights none (weights=None in Python)")
     if weights in spec.weights:
         source = spec.weights[weights]

@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 
 from facekit.backbones.resnet50 import keras3_name
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import FaceKitError, ModelError
 
 # Keras 2 tensor suffix -> index into a Keras 3 layer's ``weights`` list.
 _WEIGHT_ORDER = {
@@ -24,7 +24,7 @@ def _read_layers(path):
     try:
         with h5py.File(path, "r") as f:
             if "layer_names" not in f.attrs:
-                raise FaceKitError(f"{path} is not a Keras 2 weights file (no 'layer_names' attribute); "
+                raise ModelError(f"{path} is not a Keras 2 weights file (no 'layer_names' attribute); "
                                    "expected keras-vggface's rcmalli_vggface_tf_notop_resnet50.h5")
             tensors = {}
             for raw_layer in f.attrs["layer_names"]:
@@ -41,7 +41,7 @@ def _read_layers(path):
     except FaceKitError:
         raise
     except (OSError, KeyError, ValueError) as error:
-        raise FaceKitError(f"cannot read weights file {path}: {error}") from None
+        raise ModelError(f"cannot read weights file {path}: {error}") from None
 
 
 def load_keras_vggface_weights(model, path):
@@ -52,7 +52,7 @@ def load_keras_vggface_weights(model, path):
     """
     path = Path(path)
     if not path.is_file():
-        raise FaceKitError(f"weights file not found: {path}")
+        raise ModelError(f"weights file not found: {path}")
     tensors = _read_layers(path)
     assignments = []
     for layer in model.layers:
@@ -60,17 +60,17 @@ def load_keras_vggface_weights(model, path):
             continue
         stored = tensors.get(layer.name)
         if stored is None:
-            raise FaceKitError(f"{path} does not fit this model: it has no weights for layer '{layer.name}' "
+            raise ModelError(f"{path} does not fit this model: it has no weights for layer '{layer.name}' "
                                f"(is it keras-vggface's ResNet50 file?)")
         if len(stored) != len(layer.weights):
-            raise FaceKitError(f"{path} does not fit this model: layer '{layer.name}' has "
+            raise ModelError(f"{path} does not fit this model: layer '{layer.name}' has "
                                f"{len(stored)} tensors in the file, {len(layer.weights)} in the model")
         for suffix, array in stored.items():
             if suffix not in _WEIGHT_ORDER:
-                raise FaceKitError(f"{path}: unexpected tensor '{suffix}' in layer '{layer.name}'")
+                raise ModelError(f"{path}: unexpected tensor '{suffix}' in layer '{layer.name}'")
             variable = layer.weights[_WEIGHT_ORDER[suffix]]
             if tuple(variable.shape) != array.shape:
-                raise FaceKitError(f"{path} does not fit this model: '{layer.name}/{suffix}' has shape "
+                raise ModelError(f"{path} does not fit this model: '{layer.name}/{suffix}' has shape "
                                    f"{array.shape} in the file, {tuple(variable.shape)} in the model")
             assignments.append((variable, array))
     for variable, array in assignments:  # only once everything checked out: no half-loaded model

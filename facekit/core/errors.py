@@ -1,5 +1,21 @@
-"""The one exception type that the command-line scripts turn into a one-line message (facekit.apps.cli)."""
+"""The exception types that the command-line scripts turn into a one-line message (facekit.apps.cli).
+
+Catch ``FaceKitError`` for all of them, or one kind: ``InputError`` (a bad value, name, image or option; also a
+``ValueError``), ``ModelError`` (a model, weights or detector file missing, unreadable or not what was expected),
+``DataError`` (a dataset: its folder, file names, CSV rows or labels)."""
 
 
 class FaceKitError(Exception):
     """A problem the user can fix (missing file, bad value); shown without a traceback."""
+
+
+class InputError(FaceKitError, ValueError):
+    """A bad value, name, image or option given by the caller."""
+
+
+class ModelError(FaceKitError):
+    """A model, weights or detector file that is missing, unreadable, or not what was expected."""
+
+
+class DataError(FaceKitError):
+    """A dataset that cannot be read or used: its folder, file names, CSV rows or labels."""

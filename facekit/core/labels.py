@@ -3,6 +3,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facekit.core.errors import InputError
+
 GENDERS = ("male", "female")  # UTKFace: 0 male, 1 female
 RACES = ("White", "Black", "Asian", "Indian", "Others")  # UTKFace's order
 
@@ -23,7 +25,7 @@ class AgeBins:
 
     def __post_init__(self):
         if self.step < 1 or self.stop <= self.start:
-            raise ValueError(f"invalid age bins: start={self.start} stop={self.stop} step={self.step}")
+            raise InputError(f"invalid age bins: start={self.start} stop={self.stop} step={self.step}")
 
     @property
     def count(self):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import DataError
 from facekit.core.labels import age_group, age_group_names
 from facekit.data.samples import MISSING, Samples, describe
 
@@ -79,7 +79,7 @@ def read_fold(fold_file, images, log=print):
                     continue
                 rows.append((str(path), age, gender))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise FaceKitError(f"cannot read {fold_file}: {getattr(error, 'strerror', None) or error}") from None
+        raise DataError(f"cannot read {fold_file}: {getattr(error, 'strerror', None) or error}") from None
     names = age_group_names() + ["None"]
     log(f"{Path(fold_file).name}: {int(groups.sum())} faces; age " + ", ".join(
         f"{name} {count}" for name, count in zip(names, groups)) + "; gender " + ", ".join(
@@ -96,18 +96,18 @@ def read_adience(source, log=print, images=None):
     folder = source if source.is_dir() else source.parent
     images = Path(images) if images else folder / "aligned"
     if not images.is_dir():
-        raise FaceKitError(f"Adience faces not found: {images} (pass --images, the folder of USER_ID/ folders)")
+        raise DataError(f"Adience faces not found: {images} (pass --images, the folder of USER_ID/ folders)")
     fold_files = ([(k, folder / FOLD_FILE.format(k)) for k in range(FOLDS)] if source.is_dir()
                   else [(int(source.name.split("_")[1]), source)])
     rows, folds = [], []
     for k, fold_file in fold_files:
         if not fold_file.is_file():
-            raise FaceKitError(f"Adience fold file not found: {fold_file}")
+            raise DataError(f"Adience fold file not found: {fold_file}")
         found = read_fold(fold_file, images, log)
         rows += found
         folds += [k] * len(found)
     if not rows:
-        raise FaceKitError(f"no face of {source} found under {images} (expected "
+        raise DataError(f"no face of {source} found under {images} (expected "
                            "USER_ID/landmark_aligned_face.FACE_ID.ORIGINAL_IMAGE)")
     paths, ages, genders = zip(*rows)
     missing = np.full(len(rows), MISSING, np.int32)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import DataError
 from facekit.core.labels import GENDERS, RACES
 from facekit.data.samples import MISSING, Samples, describe
 
@@ -59,19 +59,19 @@ def _columns(header, csv_path, label_column):
     names = [name.strip().lower() for name in header]
     image = next((c for c in IMAGE_COLUMNS if c in names), None)
     if image is None:
-        raise FaceKitError(f"{csv_path} has no id, file or path column naming the images (its header: "
+        raise DataError(f"{csv_path} has no id, file or path column naming the images (its header: "
                            f"{','.join(header)})")
     heads = {head: head for head in LABEL_COLUMNS if head in names}
     if "label" in names:
         if label_column is None:
-            raise FaceKitError(f"{csv_path} has a label column: say what it holds with --label-column "
+            raise DataError(f"{csv_path} has a label column: say what it holds with --label-column "
                                "gender, age or race")
         if label_column in heads:
-            raise FaceKitError(f"{csv_path} has both a label and a {label_column} column; --label-column "
+            raise DataError(f"{csv_path} has both a label and a {label_column} column; --label-column "
                                f"{label_column} would give two {label_column}s")
         heads[label_column] = "label"
     elif label_column is not None:
-        raise FaceKitError(f"--label-column {label_column} given, but {csv_path} has no label column")
+        raise DataError(f"--label-column {label_column} given, but {csv_path} has no label column")
     return image, ("id" if "id" in names else None), heads
 
 
@@ -81,13 +81,13 @@ def read_rows(csv_path, images=None, label_column=None, labels=True):
     csv_path = Path(csv_path)
     folder = Path(images) if images else csv_path.parent
     if not folder.is_dir():
-        raise FaceKitError(f"--images folder not found: {folder}")
+        raise DataError(f"--images folder not found: {folder}")
     try:
         with open(csv_path, newline="", encoding="utf-8-sig") as f:
             reader = csv.reader(f)
             header = next(reader, None)
             if not header:
-                raise FaceKitError(f"{csv_path} is empty: expected a header such as id,label")
+                raise DataError(f"{csv_path} is empty: expected a header such as id,label")
             image_column, id_column, heads = _columns(header, csv_path, label_column if labels else None)
             if not labels:
                 heads = {}
@@ -116,7 +116,7 @@ def read_rows(csv_path, images=None, label_column=None, labels=True):
                 rows.append(Row(line, fields[index[id_column]].strip() if id_column else name, str(path),
                                 tuple(parsed.get(head, MISSING) for head in LABEL_COLUMNS)))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise FaceKitError(f"cannot read {csv_path}: {getattr(error, 'strerror', None) or error}") from None
+        raise DataError(f"cannot read {csv_path}: {getattr(error, 'strerror', None) or error}") from None
     return rows, problems
 
 
@@ -142,7 +142,7 @@ def read_csv_dataset(source, log=print, images=None, label_column=None):
     rows, problems = read_rows(source, images, label_column)
     report_skipped(source, problems, log)
     if not rows:
-        raise FaceKitError(f"no usable row in {source}")
+        raise DataError(f"no usable row in {source}")
     labels = np.array([row.labels for row in rows], np.int32)
     samples = Samples(np.array([row.path for row in rows]), labels[:, 0], labels[:, 1], labels[:, 2])
     log(describe(samples))

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import DataError
 from facekit.data.adience import is_adience, read_adience
 from facekit.data.csv_dataset import is_csv, read_csv_dataset
 from facekit.data.utkface import is_image_folder, read_utkface
@@ -50,13 +50,13 @@ def dataset_reader(source, **options):
     """The reader that takes ``source``, found without reading it: a missing or unreadable --data, or an option
     its reader does not take, fails fast."""
     if not Path(source).exists():
-        raise FaceKitError(f"data not found: {source}")
+        raise DataError(f"data not found: {source}")
     for reader in READERS.values():
         if reader.accepts(source):
             for name, value in options.items():
                 if value is not None and name not in reader.options:
-                    raise FaceKitError(f"{OPTIONS.get(name, name)} is not for {source}: its reader ({reader.name}) "
+                    raise DataError(f"{OPTIONS.get(name, name)} is not for {source}: its reader ({reader.name}) "
                                        "does not take it")
             return reader
-    raise FaceKitError(f"cannot read {source} as a dataset; --data takes "
+    raise DataError(f"cannot read {source} as a dataset; --data takes "
                        + "; or ".join(reader.description for reader in READERS.values()))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import DataError
 from facekit.core.labels import GENDERS, RACES, age_decade
 from facekit.core.outputs import write_text
 
@@ -50,7 +50,7 @@ class Samples:
 def require_some_label(samples, purpose):
     """Stops, in one line, when no image has an age, a gender or a race: nothing to train on or score."""
     if not samples.labelled_heads():
-        raise FaceKitError(f"{purpose} needs labels, but none of the {len(samples)} images has an age, a gender "
+        raise DataError(f"{purpose} needs labels, but none of the {len(samples)} images has an age, a gender "
                            "or a race")
 
 
@@ -79,7 +79,7 @@ def _unit_hash(name, salt):
 def split(samples, fractions=(0.7, 0.1, 0.2), limit=None):
     """{"train", "val", "test"} -> Samples. ``limit`` keeps a fixed subset of K images, each in its usual split."""
     if abs(sum(fractions) - 1) > 1e-6:
-        raise FaceKitError(f"split fractions must add up to 1, not {fractions}")
+        raise DataError(f"split fractions must add up to 1, not {fractions}")
     names = samples.names
     if limit is not None and limit < len(samples):
         order = np.argsort([_unit_hash(n, "limit") for n in names], kind="stable")
@@ -95,7 +95,7 @@ def fold_split(samples, test_fold, val_fraction=0.1):
     """{"train", "val", "test"}: the dataset's fold ``test_fold`` is the test split (no person of it elsewhere, as
     the folds are by person); the other folds give train and val by file-name hash."""
     if samples.folds is None:
-        raise FaceKitError("this dataset has no folds of its own (a held-out fold needs Adience's fold files)")
+        raise DataError("this dataset has no folds of its own (a held-out fold needs Adience's fold files)")
     held_out = samples.folds == test_fold
     rest = split(samples.subset(~held_out), fractions=(1 - val_fraction, val_fraction, 0.0))
     return {"train": rest["train"], "val": rest["val"], "test": samples.subset(held_out)}

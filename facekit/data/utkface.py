@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import DataError
 from facekit.core.labels import RACES
 from facekit.data.samples import Samples, describe
 from facekit.vision.images import IMAGE_EXTENSIONS, images_in
@@ -46,7 +46,7 @@ def read_utkface(folder, log=print):
     folder = Path(folder)
     files = images_in(folder)
     if not files:
-        raise FaceKitError(f"no images in {folder} (expected {', '.join(IMAGE_EXTENSIONS)} files with UTKFace "
+        raise DataError(f"no images in {folder} (expected {', '.join(IMAGE_EXTENSIONS)} files with UTKFace "
                            "names such as 25_1_2_20170116174525125.jpg)")
     rows, malformed, unreadable = [], [], []
     for path in files:
@@ -64,7 +64,7 @@ def read_utkface(folder, log=print):
         log(f"skipped {len(unreadable)} unreadable image(s): {', '.join(unreadable[:5])}"
             + (" ..." if len(unreadable) > 5 else ""))
     if not rows:
-        raise FaceKitError(f"no image in {folder} has a UTKFace name (AGE_GENDER_RACE_DATETIME.jpg)")
+        raise DataError(f"no image in {folder} has a UTKFace name (AGE_GENDER_RACE_DATETIME.jpg)")
     paths, ages, genders, races = zip(*rows)
     samples = Samples(np.array(paths), np.array(ages, np.int32), np.array(genders, np.int32),
                       np.array(races, np.int32))

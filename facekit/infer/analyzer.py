@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from facekit.core import paths
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import InputError, ModelError
 from facekit.infer.predictors import load_predictor
 from facekit.infer.results import face_entry, photo_entry
 from facekit.vision.crop import crop_faces
@@ -35,7 +35,7 @@ class FaceAnalyzer:
     def __init__(self, model=None, detector=None, detector_model=None, crop_scale=1.0, tta="none", ensemble="mean",
                  ensemble_weights=None):
         if crop_scale <= 0:
-            raise FaceKitError(f"the crop scale (--crop-scale) must be positive, not {crop_scale}")
+            raise InputError(f"the crop scale (--crop-scale) must be positive, not {crop_scale}")
         if detector is None or isinstance(detector, str):  # the detector first: its missing file fails faster
             detector = create_detector(detector or DEFAULT_DETECTOR, detector_model)
         self.detector = detector
@@ -43,7 +43,7 @@ class FaceAnalyzer:
         if model is None:
             model = paths.default_model()
             if not model.is_file():  # an install without the checkout's face_weights/
-                raise FaceKitError(f"the default model {model} is not installed here: pass --model PATH "
+                raise ModelError(f"the default model {model} is not installed here: pass --model PATH "
                                    "(a .tflite, .onnx or .keras model; model= from Python)")
         if isinstance(model, (list, tuple)) and len(model) == 1:
             model = model[0]
@@ -52,7 +52,7 @@ class FaceAnalyzer:
         if not hasattr(model, "predict") or not hasattr(model, "input_size"):  # path(s), None or a Keras model
             model = load_predictor(self.model_path or model, tta=tta, ensemble=ensemble, weights=ensemble_weights)
         elif tta != "none":
-            raise FaceKitError("a predictor given to FaceAnalyzer keeps its own test-time augmentation: pass tta= to "
+            raise InputError("a predictor given to FaceAnalyzer keeps its own test-time augmentation: pass tta= to "
                                "load_predictor instead")
         self.model = model
         self.input_size = self.model.input_size

@@ -11,7 +11,7 @@ import itertools
 
 import numpy as np
 
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import InputError, ModelError
 from facekit.data.samples import MISSING
 from facekit.infer.model_metadata import HEADS
 
@@ -36,10 +36,10 @@ def parse_weights(texts, fit_allowed=False):
     for text in texts:
         head, equals, values = text.partition("=")
         if not equals or head not in HEADS:
-            raise FaceKitError(f"--ensemble-weights {text}: give numbers (one per model) or HEAD=W1,W2,... with HEAD "
+            raise InputError(f"--ensemble-weights {text}: give numbers (one per model) or HEAD=W1,W2,... with HEAD "
                                f"one of {', '.join(HEADS)}, not both")
         if head in per_head:
-            raise FaceKitError(f"--ensemble-weights {text}: {head} weights are given twice: give each head once")
+            raise InputError(f"--ensemble-weights {text}: {head} weights are given twice: give each head once")
         per_head[head] = [_number(value) for value in values.split(",")]
     return per_head
 
@@ -50,21 +50,21 @@ def _number(text):
     except ValueError:
         fit = " (fit goes alone, with face_train.py --evaluate: weights are fitted on labelled images)" \
             if text == "fit" else ""
-        raise FaceKitError(f"--ensemble-weights: '{text}' is not a number{fit}") from None
+        raise InputError(f"--ensemble-weights: '{text}' is not a number{fit}") from None
 
 
 def ensemble_weights(count, method, weights=None):
     """Normalised weights for ``count`` models (an array, or ``{head: array}`` for per-head weights); FaceKitError
     in one line when they do not fit the method."""
     if method not in METHODS:
-        raise FaceKitError(f"unknown ensemble method '{method}': use one of {', '.join(METHODS)}")
+        raise InputError(f"unknown ensemble method '{method}': use one of {', '.join(METHODS)}")
     if method == "weighted" and weights is None:
-        raise FaceKitError("--ensemble weighted needs --ensemble-weights, one per model")
+        raise InputError("--ensemble weighted needs --ensemble-weights, one per model")
     if weights is None:
         return np.full(count, 1.0 / count)
     if isinstance(weights, dict):
         if sorted(weights) != sorted(HEADS):
-            raise FaceKitError(f"per-head ensemble weights need each of {', '.join(HEADS)}, not {', '.join(weights)}")
+            raise InputError(f"per-head ensemble weights need each of {', '.join(HEADS)}, not {', '.join(weights)}")
         return {head: _normalised(weights[head], count, f"{head} ") for head in HEADS}
     return _normalised(weights, count)
 
@@ -73,13 +73,13 @@ def _normalised(weights, count, head=""):
     try:
         weights = np.asarray(weights, np.float64)
     except (TypeError, ValueError):
-        raise FaceKitError(f"{head}ensemble weights must be numbers, not {weights!r}") from None
+        raise InputError(f"{head}ensemble weights must be numbers, not {weights!r}") from None
     if weights.shape != (count,):
-        raise FaceKitError(f"{weights.size} {head}ensemble weight(s) for {count} models: give one per model")
+        raise InputError(f"{weights.size} {head}ensemble weight(s) for {count} models: give one per model")
     if not np.isfinite(weights).all():
-        raise FaceKitError(f"{head}ensemble weights must be finite numbers, not {weights.tolist()}")
+        raise InputError(f"{head}ensemble weights must be finite numbers, not {weights.tolist()}")
     if (weights < 0).any() or weights.sum() <= 0:
-        raise FaceKitError(f"{head}ensemble weights must be 0 or more, and not all 0")
+        raise InputError(f"{head}ensemble weights must be 0 or more, and not all 0")
     return weights / weights.sum()
 
 
@@ -93,7 +93,7 @@ def combine(probabilities, method="mean", weights=None):
         w = normalised[head] if isinstance(normalised, dict) else normalised
         stacked = np.stack([np.asarray(p[head], np.float64) for p in probabilities])  # (models, N, classes)
         if {p[head].shape for p in probabilities} != {stacked.shape[1:]}:
-            raise FaceKitError(f"the models' {head} outputs differ in shape: they cannot be combined")
+            raise ModelError(f"the models' {head} outputs differ in shape: they cannot be combined")
         mean = np.tensordot(w, stacked, axes=1)
         if method == "vote" and head in CLASS_HEADS:
             votes = np.tensordot(w, np.eye(stacked.shape[2])[stacked.argmax(axis=2)], axes=1)
@@ -139,13 +139,13 @@ def _most_even(points):
 def shared_age_bins(age_bins):
     """The models' age bins (one per model), which must be the same for their age probabilities to be combined."""
     if any(bins != age_bins[0] for bins in age_bins[1:]):
-        raise FaceKitError("the models' age bins differ: their age probabilities cannot be combined")
+        raise ModelError("the models' age bins differ: their age probabilities cannot be combined")
     return age_bins[0]
 
 
 def check_fit_count(count):
     if not 2 <= count <= FIT_MAX_MODELS:
-        raise FaceKitError(f"fitting ensemble weights needs 2 to {FIT_MAX_MODELS} models, not {count}")
+        raise InputError(f"fitting ensemble weights needs 2 to {FIT_MAX_MODELS} models, not {count}")
     return count
 
 

@@ -1,7 +1,7 @@
 """What a model is given to predict: face crops, checked before they reach it, each problem told in one line."""
 import numpy as np
 
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import InputError
 
 
 def face_batch(faces):
@@ -12,26 +12,26 @@ def face_batch(faces):
     if isinstance(faces, (list, tuple)):
         shapes = sorted({np.shape(face) for face in faces})
         if len(shapes) > 1:
-            raise FaceKitError(f"face crops of different shapes ({', '.join(map(str, shapes[:3]))}"
+            raise InputError(f"face crops of different shapes ({', '.join(map(str, shapes[:3]))}"
                                f"{', ...' if len(shapes) > 3 else ''}): resize them to one size first")
     faces = np.asarray(faces)
     if faces.dtype.kind not in "uif":
-        raise FaceKitError(f"face crops must be arrays of numbers, not {faces.dtype}")
+        raise InputError(f"face crops must be arrays of numbers, not {faces.dtype}")
     if faces.ndim not in (3, 4) or faces.shape[-1] != 3:
         hint = "; drop the alpha channel (RGBA -> RGB)" if faces.ndim in (3, 4) and faces.shape[-1] == 4 else ""
-        raise FaceKitError(f"face crops must be RGB, of shape (height, width, 3) or (N, height, width, 3), "
+        raise InputError(f"face crops must be RGB, of shape (height, width, 3) or (N, height, width, 3), "
                            f"not {faces.shape}{hint}")
     if faces.ndim == 3:
         faces = faces[None]
     if faces.shape[1] == 0 or faces.shape[2] == 0:
-        raise FaceKitError(f"empty face crop ({faces.shape[1]}x{faces.shape[2]} pixels)")
+        raise InputError(f"empty face crop ({faces.shape[1]}x{faces.shape[2]} pixels)")
     values = faces.astype(np.float32)
     if not np.isfinite(values).all():
-        raise FaceKitError("face crops contain NaN or infinite values")
+        raise InputError("face crops contain NaN or infinite values")
     low, high = float(values.min()), float(values.max())
     if low < 0 or high > 255:
-        raise FaceKitError(f"face crops must hold RGB values 0-255, not {low:g} to {high:g}")
+        raise InputError(f"face crops must hold RGB values 0-255, not {low:g} to {high:g}")
     if faces.dtype.kind == "f" and 0 < high <= 1:
-        raise FaceKitError(f"face crops look scaled to 0..1 (largest value {high:g}); the model takes RGB values "
+        raise InputError(f"face crops look scaled to 0..1 (largest value {high:g}); the model takes RGB values "
                            "0-255: multiply them by 255")
     return values

@@ -11,7 +11,7 @@ needs neither: files written before ``quantization`` existed read as they did.
 import json
 from pathlib import Path
 
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import ModelError
 from facekit.core.labels import GENDERS, RACES, AgeBins, age_group_names
 
 FORMATS = {"litert": ".tflite", "onnx": ".onnx"}  # export format -> file suffix
@@ -44,12 +44,12 @@ def read_metadata(model_path):
     """The metadata beside an exported model, checked against this project's labels -> (metadata, AgeBins)."""
     path = metadata_path(model_path)
     if not path.is_file():
-        raise FaceKitError(f"{model_path} has no metadata file {path.name} beside it: export it with "
+        raise ModelError(f"{model_path} has no metadata file {path.name} beside it: export it with "
                            "face.py --export, which writes both")
     try:
         metadata = json.loads(path.read_text())
     except ValueError as error:
-        raise FaceKitError(f"{path} is not JSON: {error}") from None
+        raise ModelError(f"{path} is not JSON: {error}") from None
     return checked(metadata, path)
 
 
@@ -59,8 +59,8 @@ def checked(metadata, path):
         age_bins = AgeBins(**metadata["age_bins"])
         labels, outputs, size = metadata["labels"], metadata["outputs"], int(metadata["input"]["size"])
     except (ValueError, KeyError, TypeError) as error:
-        raise FaceKitError(f"{path} is not the metadata of an exported model: "
+        raise ModelError(f"{path} is not the metadata of an exported model: "
                            f"{error.__class__.__name__}: {error}") from None
     if (tuple(labels["gender"]), tuple(labels["race"])) != (GENDERS, RACES) or sorted(outputs) != sorted(HEADS):
-        raise FaceKitError(f"{path} names other labels or outputs than this version of facekit knows")
+        raise ModelError(f"{path} names other labels or outputs than this version of facekit knows")
     return {**metadata, "input_size": size}, age_bins

@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import ModelError
 from facekit.core.extras import require
 from facekit.infer.ensemble import combine, ensemble_weights, shared_age_bins
 from facekit.infer.face_crops import face_batch
@@ -106,7 +106,7 @@ class LiteRtPredictor(ExportedPredictor):
         try:
             self._interpreter = Interpreter(model_path=str(self.path), num_threads=threads or os.cpu_count())
         except (ValueError, RuntimeError) as error:
-            raise FaceKitError(f"cannot load LiteRT model {self.path}: {error}") from None
+            raise ModelError(f"cannot load LiteRT model {self.path}: {error}") from None
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._outputs = [detail["index"] for detail in self._interpreter.get_output_details()]
         self._batch = None
@@ -140,7 +140,7 @@ class OnnxPredictor(ExportedPredictor):
         try:
             self._session = onnxruntime.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         except Exception as error:  # ONNX Runtime raises its own exception types for a bad file
-            raise FaceKitError(f"cannot load ONNX model {self.path}: {error.__class__.__name__}: {error}") from None
+            raise ModelError(f"cannot load ONNX model {self.path}: {error.__class__.__name__}: {error}") from None
         self._input = self._session.get_inputs()[0].name
 
     def run_batch(self, batch):
@@ -204,7 +204,7 @@ def load_predictor(model, threads=None, tta="none", ensemble="mean", weights=Non
         return KerasPredictor(model, tta)
     path = Path(model)
     if path.suffix not in RUNTIMES:
-        raise FaceKitError(f"unknown model file type {path.name}: use one of {', '.join(SUFFIXES)}")
+        raise ModelError(f"unknown model file type {path.name}: use one of {', '.join(SUFFIXES)}")
     if not path.is_file():
-        raise FaceKitError(f"model file not found: {path}")
+        raise ModelError(f"model file not found: {path}")
     return KerasPredictor(path, tta) if path.suffix == ".keras" else RUNTIMES[path.suffix](path, threads, tta=tta)

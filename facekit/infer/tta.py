@@ -9,7 +9,7 @@ runtimes' predictors (demos, ``facekit.analyze``) and evaluation call ``probabil
 import cv2
 import numpy as np
 
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import InputError
 
 TTA = ("none", "flip", "crops", "flip+crops")
 
@@ -21,7 +21,7 @@ CORNER_SIDE = 0.93
 
 def check_tta(tta):
     if tta not in TTA:
-        raise FaceKitError(f"unknown test-time augmentation '{tta}': use one of {', '.join(TTA)}")
+        raise InputError(f"unknown test-time augmentation '{tta}': use one of {', '.join(TTA)}")
     return tta
 
 

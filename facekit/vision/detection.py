@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import ModelError
 from facekit.core.extras import require
 
 YUNET_FILE = "face_detection_yunet_2023mar.onnx"
@@ -104,7 +104,7 @@ class YuNetDetector:
         try:
             self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), self.min_score, self._NMS_IOU, 5000)
         except cv2.error as error:
-            raise FaceKitError(f"cannot load the yunet model {path}: {error.err}") from None
+            raise ModelError(f"cannot load the yunet model {path}: {error.err}") from None
 
     def detect(self, image_rgb):
         height, width = image_rgb.shape[:2]
@@ -144,12 +144,12 @@ class SsdDetector:
         path = require_model_file(model_path, "ssd", SSD_FILE, SSD_URL)
         config = path.with_name(SSD_CONFIG_FILE)
         if not config.is_file():
-            raise FaceKitError(f"the ssd detector needs {SSD_CONFIG_FILE} beside {path} (get it from {SSD_URL})")
+            raise ModelError(f"the ssd detector needs {SSD_CONFIG_FILE} beside {path} (get it from {SSD_URL})")
         self.min_score = self.default_min_score if min_score is None else min_score
         try:
             self._net = cv2.dnn.readNetFromTensorflow(str(path), str(config))
         except cv2.error as error:
-            raise FaceKitError(f"cannot load the ssd model {path}: {error.err}") from None
+            raise ModelError(f"cannot load the ssd model {path}: {error.err}") from None
 
     def detect(self, image_rgb):
         height, width = image_rgb.shape[:2]
@@ -177,7 +177,7 @@ class HaarDetector:
         self.min_face_size = min_face_size
         self._cascade = cv2.CascadeClassifier(str(self._CASCADE))
         if self._cascade.empty():
-            raise FaceKitError(f"cannot load OpenCV's Haar cascade {self._CASCADE}")
+            raise ModelError(f"cannot load OpenCV's Haar cascade {self._CASCADE}")
 
     def detect(self, image_rgb):
         height, width = image_rgb.shape[:2]
@@ -191,9 +191,9 @@ class HaarDetector:
 
 def require_model_file(model_path, detector, file_name, url):
     if model_path is None:
-        raise FaceKitError(f"the {detector} detector needs its model file {file_name}: pass --detector-model PATH "
+        raise ModelError(f"the {detector} detector needs its model file {file_name}: pass --detector-model PATH "
                            f"(get it from {url})")
     path = Path(model_path)
     if not path.is_file():
-        raise FaceKitError(f"{detector} model file not found: {path} (get {file_name} from {url})")
+        raise ModelError(f"{detector} model file not found: {path} (get {file_name} from {url})")
     return path

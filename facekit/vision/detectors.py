@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import InputError
 from facekit.vision.crop import CropSpec
 from facekit.vision.detection import YUNET_FILE, HaarDetector, MtcnnDetector, SsdDetector, YuNetDetector
 
@@ -45,7 +45,7 @@ DETECTORS = {spec.name: spec for spec in (
 
 def detector_spec(name):
     if name not in DETECTORS:
-        raise FaceKitError(f"unknown detector '{name}'; choose one of: {', '.join(DETECTORS)}")
+        raise InputError(f"unknown detector '{name}'; choose one of: {', '.join(DETECTORS)}")
     return DETECTORS[name]
 
 
@@ -54,7 +54,7 @@ def spec_of(detector):
     for spec in DETECTORS.values():
         if type(detector) is spec.detector:
             return spec
-    raise FaceKitError(f"{type(detector).__name__} is not a registered detector (facekit/vision/detectors.py)")
+    raise InputError(f"{type(detector).__name__} is not a registered detector (facekit/vision/detectors.py)")
 
 
 def create_detector(name=DEFAULT_DETECTOR, model_path=None, min_score=None):
@@ -65,5 +65,5 @@ def create_detector(name=DEFAULT_DETECTOR, model_path=None, min_score=None):
         return spec.detector(model_path or spec.bundled_model, min_score=min_score)
     if model_path is not None:
         with_files = ", ".join(s.name for s in DETECTORS.values() if s.needs_model_file)
-        raise FaceKitError(f"the {name} detector takes no model file (--detector-model is for {with_files})")
+        raise InputError(f"the {name} detector takes no model file (--detector-model is for {with_files})")
     return spec.detector(min_score=min_score)

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import FaceKitError, InputError
 from facekit.core.outputs import replacing
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -41,8 +41,8 @@ def read_image_and_size(source):
         name = file = Path(source)
         if not file.is_file():
             if file.is_symlink():
-                raise FaceKitError(f"broken symbolic link (its target is missing, or it loops): {name}")
-            raise FaceKitError(f"image not found: {name}")
+                raise InputError(f"broken symbolic link (its target is missing, or it loops): {name}")
+            raise InputError(f"image not found: {name}")
     try:
         with Image.open(file) as image:
             width, height = image.size
@@ -54,10 +54,10 @@ def read_image_and_size(source):
             image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
             return np.asarray(image, dtype=np.uint8), (width, height)
     except Image.DecompressionBombError as error:
-        raise FaceKitError(f"image too large: {name}: {error}") from None
+        raise InputError(f"image too large: {name}: {error}") from None
     except (OSError, SyntaxError, ValueError) as error:
         # OSError covers UnidentifiedImageError and truncated files; SyntaxError and ValueError come from bad headers.
-        raise FaceKitError(f"cannot read image {name}: {error}") from None
+        raise InputError(f"cannot read image {name}: {error}") from None
 
 
 def as_rgb(image):
@@ -65,7 +65,7 @@ def as_rgb(image):
     if not isinstance(image, np.ndarray):
         return read_image(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise FaceKitError(f"an image array must be RGB uint8 of shape (height, width, 3), "
+        raise InputError(f"an image array must be RGB uint8 of shape (height, width, 3), "
                            f"not {image.dtype} of shape {image.shape}")
     return image
 
@@ -119,10 +119,10 @@ def find_images(inputs):
         if entry.is_dir():
             found = images_in(entry)
             if not found:
-                raise FaceKitError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in folder {entry}")
+                raise InputError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in folder {entry}")
             paths.extend(found)
         elif entry.is_file():
             paths.append(entry)
         else:
-            raise FaceKitError(f"input not found: {entry}")
+            raise InputError(f"input not found: {entry}")
     return paths

@@ -7,6 +7,8 @@ The labels (``age``, ``gender``, ``race`` and their probabilities) are recompute
 """
 from itertools import count
 
+from facekit.core.errors import InputError
+
 MIN_IOU = 0.3  # a face continues the track whose last box it overlaps most, by at least this much
 
 
@@ -30,7 +32,7 @@ def _relabelled(face, age, genders, races):
 class FaceTracks:
     def __init__(self, smoothing=0.8):
         if not 0 <= smoothing < 1:
-            raise ValueError(f"smoothing must be in [0, 1), not {smoothing}")
+            raise InputError(f"smoothing must be in [0, 1), not {smoothing}")
         self.smoothing = smoothing
         self._tracks = {}  # id -> {"box", "age", "gender", "race"}
         self._ids = count(1)

@@ -24,7 +24,7 @@ from facekit.backbones.dlib_resnet import (
 from facekit.backbones.dlib_weights import DlibNetwork, load_dlib_weights, read_dlib_dat
 from facekit.backbones.preprocessing import preprocess_input
 from facekit.backbones.registry import create_backbone
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import InputError, ModelError
 from tests.shared_data import SHARED
 
 DLIB_DIR = SHARED / "models" / "dlib_face_recognition"
@@ -327,7 +327,7 @@ def test_builds_at_sizes(size, side):
 
 
 def test_refuses_inputs_below_the_minimum():
-    with pytest.raises(FaceKitError, match=f"at least {MIN_INPUT_SIZE} pixels"):
+    with pytest.raises(InputError, match=f"at least {MIN_INPUT_SIZE} pixels"):
         create_backbone("dlib_resnet", input_shape=(MIN_INPUT_SIZE - 1, 150, 3))
 
 
@@ -360,7 +360,7 @@ def test_keras_file_round_trip(tmp_path):
 
 def assert_refused(model, source, match):
     before = [w.copy() for w in model.get_weights()]
-    with pytest.raises(FaceKitError, match=match) as error:
+    with pytest.raises(ModelError, match=match) as error:
         load_dlib_weights(model, source)
     assert "\n" not in str(error.value)
     for old, new in zip(before, model.get_weights()):
@@ -446,14 +446,14 @@ def test_fetch_downloads_checks_and_decompresses(small_release, tmp_path):
 @pytest.mark.parametrize("constant", ["DLIB_BZ2_SHA256", "DLIB_SHA256"])
 def test_fetch_refuses_a_download_with_a_wrong_checksum(small_release, tmp_path, monkeypatch, constant):
     monkeypatch.setattr(dlib_weights, constant, "0" * 64)
-    with pytest.raises(FaceKitError, match="could not download .*sha256 .*expected 0000.*put .* at "):
+    with pytest.raises(ModelError, match="could not download .*sha256 .*expected 0000.*put .* at "):
         dlib_weights.fetch_dlib_weights(tmp_path / "weights")
     assert list((tmp_path / "weights").iterdir()) == []
 
 
 def test_fetch_refuses_a_present_file_with_a_wrong_checksum(tmp_path):
     (tmp_path / dlib_weights.DLIB_FILE).write_bytes(b"not dlib's network")
-    with pytest.raises(FaceKitError,
+    with pytest.raises(ModelError,
                        match="is not the published dlib_face_recognition_resnet_model_v1.dat .*sha256 mismatch"):
         dlib_weights.fetch_dlib_weights(tmp_path)
 
@@ -466,7 +466,7 @@ def test_fetch_accepts_the_published_file():
 def test_fetch_offline_says_where_to_put_the_file(tmp_path, monkeypatch):
     monkeypatch.setattr(dlib_weights, "DLIB_URL", "http://127.0.0.1:9/model.dat.bz2")  # nothing listens
     start = time.monotonic()
-    with pytest.raises(FaceKitError, match=f"could not download .*put {dlib_weights.DLIB_FILE} .* at "
+    with pytest.raises(ModelError, match=f"could not download .*put {dlib_weights.DLIB_FILE} .* at "
                                            f"{re.escape(str(tmp_path))}") as error:
         dlib_weights.fetch_dlib_weights(tmp_path)
     assert time.monotonic() - start < pretrained.DOWNLOAD_TIMEOUT_S and "\n" not in str(error.value)

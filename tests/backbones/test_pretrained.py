@@ -11,7 +11,7 @@ import face_train
 from facekit.backbones import dlib_weights, pretrained
 from facekit.backbones.registry import BACKBONES
 from facekit.core import paths
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import ModelError
 
 VGGFACE2 = BACKBONES["vggface2_resnet50"].weights["vggface2"]
 PROXIES = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY")
@@ -34,7 +34,7 @@ def test_a_download_is_checked_and_renamed_into_place(served, tmp_path):
     path = pretrained.fetch_weights(source, "the test weights", tmp_path / "weights")
     assert path.read_bytes() == payload and [p.name for p in path.parent.iterdir()] == ["weights.h5"]
     wrong = dataclasses.replace(source, sha256="0" * 64)
-    with pytest.raises(FaceKitError, match="could not download .*sha256 .*expected 0000"):
+    with pytest.raises(ModelError, match="could not download .*sha256 .*expected 0000"):
         pretrained.fetch_weights(wrong, "the test weights", tmp_path / "other")
     assert list((tmp_path / "other").iterdir()) == []  # no partial file left
 
@@ -43,7 +43,7 @@ def test_vggface2_behind_a_silent_proxy_fails_in_one_line_within_the_timeout(sil
                                                                               monkeypatch, tmp_path):
     monkeypatch.setenv("https_proxy", silent_server)  # the case: connects, then silence
     start = time.monotonic()
-    with pytest.raises(FaceKitError, match=f"could not download the vggface2 weights .*timed out.* put it at "
+    with pytest.raises(ModelError, match=f"could not download the vggface2 weights .*timed out.* put it at "
                                            f"{tmp_path / VGGFACE2.file_name}") as caught:
         pretrained.fetch_weights(VGGFACE2, "the vggface2 weights", tmp_path)
     assert time.monotonic() - start < 10 and "\n" not in str(caught.value)
@@ -54,7 +54,7 @@ def test_dlib_from_a_silent_server_fails_in_one_line_within_the_timeout(silent_s
                                                                         monkeypatch, tmp_path):
     monkeypatch.setattr(dlib_weights, "DLIB_URL", f"{silent_server}/model.dat.bz2")
     start = time.monotonic()
-    with pytest.raises(FaceKitError, match="could not download dlib's .*timed out") as caught:
+    with pytest.raises(ModelError, match="could not download dlib's .*timed out") as caught:
         dlib_weights.fetch_dlib_weights(tmp_path)
     assert time.monotonic() - start < 10 and "\n" not in str(caught.value)
     assert list(tmp_path.iterdir()) == []

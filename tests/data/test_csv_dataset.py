@@ -8,7 +8,7 @@ import pytest
 
 import face_train
 from facekit.core import paths
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import DataError
 from facekit.data.datasets import read_dataset
 from facekit.data.samples import MISSING
 from facekit.train import fitting, training
@@ -49,12 +49,12 @@ def test_csv_rows_with_problems_are_reported_by_line_skipped_and_counted(tmp_pat
 
     for label_column, message in ((None, "has a label column: say what it holds with --label-column"),
                                   ("age", "has both a label and a age column")):
-        with pytest.raises(FaceKitError, match=message):
+        with pytest.raises(DataError, match=message):
             read_dataset(table, images=images, label_column=label_column)
-    with pytest.raises(FaceKitError, match="--images is not for"):
+    with pytest.raises(DataError, match="--images is not for"):
         read_dataset(images, images=images)  # a UTKFace folder takes no --images
     no_names = _write_csv(tmp_path / "bad.csv", ["name", "gender"], [["0", "1"]])
-    with pytest.raises(FaceKitError, match="has no id, file or path column"):
+    with pytest.raises(DataError, match="has no id, file or path column"):
         read_dataset(no_names)
 
 

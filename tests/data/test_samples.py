@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import DataError
 from facekit.core.labels import AgeBins
 from facekit.data.datasets import read_dataset
 from facekit.data.samples import MISSING, Samples, describe, split
@@ -50,7 +50,7 @@ def test_missing_labels_keep_the_split_and_become_zero_targets():
     assert np.allclose(targets["gender"].sum(1), 1)
     assert partial.labelled_heads() == ["age", "gender", "race"]
     nothing = Samples(samples.paths, np.full(300, MISSING), np.full(300, MISSING), np.full(300, MISSING))
-    with pytest.raises(FaceKitError,
+    with pytest.raises(DataError,
                        match="training needs labels, but none of the 300 images has an age, a gender or a race"):
         labels_for(nothing, AgeBins(), 2.0)
 
@@ -73,9 +73,9 @@ def test_utkface_folder_reads_labels_from_names_and_skips_what_it_cannot_use(tmp
 
 
 def test_sources_no_reader_takes_are_refused_in_one_line(tmp_path):
-    with pytest.raises(FaceKitError, match="data not found: .*absent"):
+    with pytest.raises(DataError, match="data not found: .*absent"):
         read_dataset(tmp_path / "absent")
     (tmp_path / "labels.json").write_text("{}")
-    with pytest.raises(FaceKitError, match="cannot read .*labels.json as a dataset; --data takes a .csv file .*; "
+    with pytest.raises(DataError, match="cannot read .*labels.json as a dataset; --data takes a .csv file .*; "
                                            "or a folder of images"):
         read_dataset(tmp_path / "labels.json")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from facekit.core import paths
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import InputError, ModelError
 from facekit.infer import predictors
 from facekit.infer.analyzer import FaceAnalyzer
 from facekit.infer.model_metadata import metadata_path
@@ -25,21 +25,21 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 
 def test_unknown_suffix_missing_file_and_missing_metadata_are_one_line_errors(tmp_path):
-    with pytest.raises(FaceKitError, match=r"unknown model file type model\.pt: use one of \.keras, \.tflite, \.onnx"):
+    with pytest.raises(ModelError, match=r"unknown model file type model\.pt: use one of \.keras, \.tflite, \.onnx"):
         load_predictor(tmp_path / "model.pt")
-    with pytest.raises(FaceKitError, match="model file not found"):
+    with pytest.raises(ModelError, match="model file not found"):
         load_predictor(tmp_path / "absent.tflite")
     bare = tmp_path / "bare.tflite"
     bare.write_bytes(paths.default_model().read_bytes())
-    with pytest.raises(FaceKitError, match="has no metadata file bare.tflite.json beside it"):
+    with pytest.raises(ModelError, match="has no metadata file bare.tflite.json beside it"):
         load_predictor(bare)
     metadata_path(bare).write_text("{not json")
-    with pytest.raises(FaceKitError, match="is not JSON"):
+    with pytest.raises(ModelError, match="is not JSON"):
         load_predictor(bare)
     metadata = json.loads(metadata_path(paths.default_model()).read_text())
     metadata["labels"]["race"] = ["a", "b"]
     metadata_path(bare).write_text(json.dumps(metadata))
-    with pytest.raises(FaceKitError, match="names other labels or outputs"):
+    with pytest.raises(ModelError, match="names other labels or outputs"):
         load_predictor(bare)
 
 
@@ -48,7 +48,7 @@ def test_corrupt_exported_file_is_a_one_line_error(tmp_path):
         bad = tmp_path / f"bad{suffix}"
         bad.write_bytes(b"not a model")
         metadata_path(bad).write_text(metadata_path(paths.default_model()).read_text())
-        with pytest.raises(FaceKitError, match=f"cannot load .* model {bad}"):
+        with pytest.raises(ModelError, match=f"cannot load .* model {bad}"):
             load_predictor(bad)
 
 
@@ -87,7 +87,7 @@ def test_an_exported_model_refuses_crops_that_are_not_rgb_0_255():
     crops = np.random.default_rng(0).integers(0, 256, (2, 80, 80, 3)).astype(np.float32)
     for bad, message in ((crops / 255, "scaled to 0..1"), (crops[..., :2], "must be RGB"),
                          ([crops[0], crops[1, :40]], "different shapes")):
-        with pytest.raises(FaceKitError, match=message):
+        with pytest.raises(InputError, match=message):
             predictor.predict(bad)
 
 

@@ -12,7 +12,7 @@ import face_train
 from facekit.apps.cli import add_analyzer_arguments, analyzer_from_args
 from facekit.backbones.model import age_bins_of, load_model
 from facekit.core import paths
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import InputError
 from facekit.data.datasets import read_dataset
 from facekit.data.samples import split
 from facekit.infer.analyzer import FaceAnalyzer
@@ -83,10 +83,10 @@ def test_probabilities_are_averaged_over_the_variants():
 
 
 def test_unknown_tta_and_a_predictor_with_tta_are_one_line_errors():
-    with pytest.raises(FaceKitError,
+    with pytest.raises(InputError,
                        match="unknown test-time augmentation 'crop': use one of none, flip, crops, flip\\+crops"):
         load_predictor(paths.default_model(), tta="crop")
-    with pytest.raises(FaceKitError, match="pass tta= to load_predictor"):
+    with pytest.raises(InputError, match="pass tta= to load_predictor"):
         FaceAnalyzer(load_predictor(paths.default_model()), detector="haar", tta="flip")
 
 

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from facekit.apps import cli
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import InputError
 from facekit.vision import images
 from facekit.vision.images import find_images, read_image
 
@@ -49,7 +49,7 @@ def test_pillows_limit_is_honoured_and_raised_only_by_the_demos(tmp_path, monkey
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
     monkeypatch.setattr(cli, "LARGE_IMAGE_PIXELS", 2_000_000)
     monkeypatch.setattr(images, "MAX_SIDE", 500)
-    with pytest.raises(FaceKitError, match="image too large: .*big.png: .*exceeds limit of 2000 pixels") as caught:
+    with pytest.raises(InputError, match="image too large: .*big.png: .*exceeds limit of 2000 pixels") as caught:
         read_image(path)
     assert "\n" not in str(caught.value)
     assert Image.MAX_IMAGE_PIXELS == 1000  # reading changes no global setting
@@ -64,7 +64,7 @@ def test_pillows_limit_is_honoured_and_raised_only_by_the_demos(tmp_path, monkey
 def test_corrupt_file_names_the_file_in_one_line(tmp_path, content):
     path = tmp_path / "broken.jpg"
     path.write_bytes(content)
-    with pytest.raises(FaceKitError, match="cannot read image .*broken.jpg") as caught:
+    with pytest.raises(InputError, match="cannot read image .*broken.jpg") as caught:
         read_image(path)
     assert "\n" not in str(caught.value)
 
@@ -74,7 +74,7 @@ def test_truncated_jpeg_is_an_error(tmp_path):
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (200, 200, 3), np.uint8)).save(whole)
     cut = tmp_path / "cut.jpg"
     cut.write_bytes(whole.read_bytes()[:2000])
-    with pytest.raises(FaceKitError, match="cut.jpg"):
+    with pytest.raises(InputError, match="cut.jpg"):
         read_image(cut)
 
 
@@ -85,15 +85,15 @@ def test_bytes_and_arrays_are_images_too(tmp_path):
     np.testing.assert_array_equal(read_image(path.read_bytes()), pixels)
     np.testing.assert_array_equal(images.as_rgb(str(path)), pixels)
     assert images.as_rgb(pixels) is pixels
-    with pytest.raises(FaceKitError, match=r"cannot read image \(9 bytes\)"):
+    with pytest.raises(InputError, match=r"cannot read image \(9 bytes\)"):
         read_image(b"not a png")
-    with pytest.raises(FaceKitError,
+    with pytest.raises(InputError,
                        match=r"RGB uint8 of shape \(height, width, 3\), not float32 of shape \(30, 40, 3\)"):
         images.as_rgb(pixels.astype(np.float32) / 255)
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(FaceKitError, match="image not found: .*nothing.jpg"):
+    with pytest.raises(InputError, match="image not found: .*nothing.jpg"):
         read_image(tmp_path / "nothing.jpg")
 
 
@@ -108,9 +108,9 @@ def test_find_images_expands_folders_and_keeps_files(tmp_path):
 
 
 def test_find_images_errors(tmp_path):
-    with pytest.raises(FaceKitError, match="input not found: .*absent"):
+    with pytest.raises(InputError, match="input not found: .*absent"):
         find_images([tmp_path / "absent"])
-    with pytest.raises(FaceKitError, match="no images .* in folder"):
+    with pytest.raises(InputError, match="no images .* in folder"):
         find_images([tmp_path])
 
 
@@ -143,7 +143,7 @@ def test_broken_symbolic_links_are_kept_and_reported(tmp_path):
     found = find_images([tmp_path])
     assert [p.name for p in found] == ["dangling.jpg", "loop.png"]
     for path in found:
-        with pytest.raises(FaceKitError, match=f"broken symbolic link .*: {path}$"):
+        with pytest.raises(InputError, match=f"broken symbolic link .*: {path}$"):
             read_image(path)
 
 
