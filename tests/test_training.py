@@ -17,7 +17,7 @@ import pytest
 
 import face_train
 from facekit import fitting, hardware, paths, training
-from facekit.data import oversample_rare_ages, split
+from facekit.data import resample, sampling_weights, split
 from facekit.datasets import read_dataset
 from facekit.model import feature_extractor, load_model
 from facekit.pipeline import Augmentation, image_batches
@@ -230,13 +230,29 @@ def test_reader_counts_and_malformed_names(utkface):
 @needs_utkface
 def test_oversampling_repeats_rare_age_decades(utkface):
     samples = split(utkface[0])["train"]
-    balanced = oversample_rare_ages(samples)
+    balanced = resample(samples, sampling_weights(samples, "oversample"))
     before = np.bincount(np.minimum(samples.ages // 10, 9), minlength=10)
     after = np.bincount(np.minimum(balanced.ages // 10, 9), minlength=10)
     assert after[2] == before[2]  # the commonest decade (20s) is not repeated
-    assert after[8] == 4 * before[8] and after[6] > before[6]  # the old are
+    expected = min(4, np.sqrt(before.max() / before[8])) * before[8]  # the old are, by the root of their rarity
+    assert abs(after[8] - expected) < 3 * np.sqrt(before[8]) and after[6] > before[6]
     assert (after / after.sum()).std() < (before / before.sum()).std()
     assert set(balanced.names) == set(samples.names)  # repeats only, nothing new, nothing dropped
+
+
+@needs_utkface
+def test_sex_decade_balance_evens_out_women_and_men_of_each_decade(utkface):
+    samples = split(utkface[0])["train"]
+    balanced = resample(samples, sampling_weights(samples, "sex-decade"), seed=3)
+    groups = lambda s: np.bincount(np.minimum(s.ages // 10, 9) * 2 + s.genders, minlength=20)
+    before, after = groups(samples), groups(balanced)
+    largest = before.argmax()
+    assert after[largest] == before[largest]  # the commonest group is drawn once
+    old_women = 8 * 2 + 1
+    assert after[old_women] > 2 * before[old_women]
+    present = before > 0
+    share = lambda counts: counts[present] / counts.sum()
+    assert share(after).std() < share(before).std()
 
 
 @needs_utkface
