@@ -2,6 +2,8 @@
 
     python face_train.py --data DIR --backbone vggface2_resnet50 --weights vggface2 --freeze conv4 --run mine
     python face_train.py --data DIR --backbone simple_cnn --weights none --epochs 40 --run small
+    python face_train.py --data UTKFace/ --data aaf/labels.csv --crop as-is --crop detect --age-balance sex-decade \
+        --backbone dlib_resnet --weights dlib --run two_sources     # several sources, each with its own split
     python face_train.py --evaluate face_weights/small/best.keras --data DIR
     python face_train.py --evaluate face_weights/a/best.keras face_weights/b/best.keras --data DIR --output ens.json
     python face_train.py --evaluate A.keras B.keras --data DIR --output ens.json --ensemble weighted \
@@ -30,6 +32,9 @@ from facekit.apps.cli import (
 )
 from facekit.backbones.registry import BACKBONES
 from facekit.core.errors import FaceKitError
+from facekit.data.crop_cache import CROP_MODES
+from facekit.data.samples import BALANCES
+from facekit.data.sources import sources_of
 from facekit.infer.ensemble import parse_weights
 from facekit.train.evaluation import evaluate_saved
 from facekit.train.hardware import PRECISIONS
@@ -44,8 +49,16 @@ DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not M
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", help="folder of images in UTKFace naming (AGE_GENDER_RACE_*.jpg), or a .csv file "
-                                  "(id, file or path column; age, gender, race or label columns)")
+    p.add_argument("--data", action="append",
+                   help="folder of images in UTKFace naming (AGE_GENDER_RACE_*.jpg), or a .csv file (id, file or path "
+                        "column; age, gender, race or label columns); repeat it to train on several sources, each "
+                        "split by file name on its own")
+    p.add_argument("--crop", action="append", choices=CROP_MODES,
+                   help="as-is (default): the images are face crops like UTKFace's; detect: photos or loosely "
+                        "aligned faces, cropped once by the demos' detector and crop (cached in train_data/crops). "
+                        "Once for every --data, or once per --data in order")
+    p.add_argument("--source-weight", action="append", type=non_negative_float,
+                   help="how often a source's images are drawn per epoch (default 1); once, or once per --data")
     p.add_argument("--images", help="with a .csv --data or --predict: the images folder (default: the CSV's folder)")
     p.add_argument("--label-column", choices=("gender", "age", "race"),
                    help="with a .csv: what its label column holds; with --predict: the head written as the label "
@@ -84,8 +97,11 @@ def parse_args(argv=None):
                         "heads of a --freeze all run, then fine-tune")
     p.add_argument("--age-sigma", type=non_negative_float, default=DEFAULTS["age_sigma"],
                    help="width in years of the Gaussian age targets; 0 for one-hot")
-    p.add_argument("--age-balance", choices=("none", "oversample"), default=DEFAULTS["age_balance"],
-                   help="oversample: repeat images of rare age decades (children, the elderly)")
+    p.add_argument("--age-balance", choices=BALANCES, default=DEFAULTS["age_balance"],
+                   help="oversample: repeat images of rare age decades (children, the elderly); sex-decade: of rare "
+                        "sex x age decade groups; within each source, by the square root of rarity, at most 4x")
+    p.add_argument("--ema", action="store_true",
+                   help="keep an exponential moving average of the weights; validate and checkpoint it")
     p.add_argument("--no-augment", action="store_true", help="train without augmentation")
     p.add_argument("--mixup", type=non_negative_float, default=Augmentation().mixup, help="mixup alpha; 0 disables")
     p.add_argument("--erase", type=probability, default=Augmentation().erase,
@@ -122,21 +138,22 @@ def main(argv=None):
             evaluate_saved(args.evaluate, args.data, args.output, limit=args.limit, overwrite=args.overwrite,
                            tta=args.tta, ensemble=args.ensemble, images=args.images,
                            weights=parse_weights(args.ensemble_weights, fit_allowed=True),
-                           label_column=args.label_column)
+                           crop=args.crop, label_column=args.label_column)
             return
         if args.resume:
             resume(args.run, epochs=args.epochs)
             return
         augmentation = Augmentation.off() if args.no_augment else Augmentation(mixup=args.mixup, erase=args.erase)
         config = TrainConfig(
-            data=args.data, images=args.images, label_column=args.label_column,
+            data=sources_of(args.data, args.crop, args.source_weight),
+            images=args.images, label_column=args.label_column,
             run=args.run or default_run_name(args), backbone=args.backbone,
             weights=None if args.weights == "none" else args.weights, freeze=args.freeze,
             input_size=args.input_size, epochs=args.epochs or DEFAULTS["epochs"], batch_size=args.batch_size,
             limit=args.limit,
             lr=args.lr, age_sigma=args.age_sigma, age_balance=args.age_balance, augmentation=asdict(augmentation),
             patience=args.patience, feature_cache=not args.no_feature_cache, precision=args.precision,
-            init=args.init)
+            init=args.init, ema=args.ema)
         if args.protocol:
             run_adience_5fold(config, train)
         else:

@@ -25,6 +25,11 @@ def image_cache_dir():
     return PROJECT_ROOT / "train_data" / "cache"
 
 
+def crop_cache_dir():
+    """Face crops of photo datasets, made once by the demos' detector and crop (facekit.crop_cache)."""
+    return PROJECT_ROOT / "train_data" / "crops"
+
+
 def feature_cache_dir():
     """Backbone features for the frozen-backbone fast path."""
     return PROJECT_ROOT / "train_data" / "features"

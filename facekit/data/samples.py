@@ -4,7 +4,6 @@ oversampling.
 Readers (``facekit/data/datasets.py``) make Samples; a label a dataset does not give for an image is MISSING (-1).
 """
 import hashlib
-import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +12,6 @@ import numpy as np
 
 from facekit.core.errors import DataError
 from facekit.core.labels import GENDERS, RACES, age_decade
-from facekit.core.outputs import write_text
 
 MISSING = -1  # an age, gender or race that the dataset does not give for this image
 SPLITS = ("train", "val", "test")
@@ -22,20 +20,25 @@ SPLITS = ("train", "val", "test")
 @dataclass
 class Samples:
     """Parallel arrays, one entry per image: path, age in years, gender index, race index (MISSING where unknown),
-    and the dataset's own fold (Adience's, by person) where it has folds."""
+    the dataset's own fold (Adience's, by person) where it has folds, and which of a run's sources (``--data``, by
+    position) each image comes from when it has several."""
 
     paths: np.ndarray
     ages: np.ndarray
     genders: np.ndarray
     races: np.ndarray
     folds: np.ndarray | None = None
+    sources: np.ndarray | None = None
 
     def __len__(self):
         return len(self.paths)
 
     def subset(self, mask_or_index):
+        def optional(values):
+            return None if values is None else values[mask_or_index]
+
         return Samples(self.paths[mask_or_index], self.ages[mask_or_index], self.genders[mask_or_index],
-                       self.races[mask_or_index], None if self.folds is None else self.folds[mask_or_index])
+                       self.races[mask_or_index], optional(self.folds), optional(self.sources))
 
     @property
     def names(self):
@@ -101,15 +104,66 @@ def fold_split(samples, test_fold, val_fraction=0.1):
     return {"train": rest["train"], "val": rest["val"], "test": samples.subset(held_out)}
 
 
-def save_split(splits, path):
-    write_text(path, json.dumps({k: v.names for k, v in splits.items()}, indent=0))
+def concatenate(parts):
+    """One Samples of several sources' Samples, each image tagged with its source's position in ``parts``."""
+    def column(name):
+        return np.concatenate([getattr(part, name) for part in parts])
+
+    return Samples(column("paths"), column("ages"), column("genders"), column("races"),
+                   sources=np.concatenate([np.full(len(part), i, np.int32) for i, part in enumerate(parts)]))
 
 
-def oversample_rare_ages(samples):
-    """Repeats images of rare age decades (up to 4x, by the square root of their rarity); images without an age
-    are kept once."""
-    known = samples.ages != MISSING
-    decades = age_decade(np.where(known, samples.ages, 0))
-    counts = np.bincount(decades[known], minlength=10)
-    repeats = np.clip(np.round(np.sqrt(max(counts.max(), 1) / np.maximum(counts, 1))), 1, 4).astype(int)
-    return samples.subset(np.repeat(np.arange(len(samples)), np.where(known, repeats[decades], 1)))
+BALANCES = ("none", "oversample", "sex-decade")  # --age-balance: none; rare age decades; rare sex x decade groups
+MAX_REPEAT = 4.0
+
+
+def sampling_weights(samples, balance="none", source_weights=None):
+    """How often each image is drawn per epoch (its expected repeat count): its source's weight times, with
+    ``balance``, the square root of its group's rarity within its source (capped at MAX_REPEAT). Groups: age decade
+    (``oversample``) or sex x age decade (``sex-decade``); images without the group's labels keep weight 1."""
+    sources = np.zeros(len(samples), np.int64) if samples.sources is None else samples.sources
+    weights = np.ones(len(samples))
+    if balance != "none":
+        known = samples.ages != MISSING
+        if balance == "sex-decade":
+            known &= samples.genders != MISSING
+        group = age_decade(np.where(known, samples.ages, 0)) * 2
+        if balance == "sex-decade":
+            group = group + np.where(known, samples.genders, 0)
+        for source in np.unique(sources):
+            mine = known & (sources == source)
+            counts = np.bincount(group[mine], minlength=20)
+            rarity = np.sqrt(counts.max() / np.maximum(counts, 1))
+            weights[mine] = np.clip(rarity[group[mine]], 1, MAX_REPEAT)
+    if source_weights is not None:
+        weights *= np.asarray(source_weights, np.float64)[sources]
+    return weights
+
+
+def resample(samples, weights, seed=0):
+    """Each image repeated by its weight: the whole part of it always, the fraction with that probability (one
+    fixed draw per ``seed``). A weight of 0 drops the image."""
+    draw = np.random.default_rng(seed).random(len(samples))
+    repeats = np.floor(weights).astype(int) + (draw < weights - np.floor(weights))
+    return samples.subset(np.repeat(np.arange(len(samples)), repeats))
+
+
+def describe_weights(samples, weights, source_names):
+    """Per source: images, images drawn per epoch, and the weight of each sex x decade group, for the log."""
+    sources = np.zeros(len(samples), np.int64) if samples.sources is None else samples.sources
+    lines = []
+    for source, name in enumerate(source_names):
+        mine = sources == source
+        if not mine.any():
+            continue
+        lines.append(f"  {name}: {int(mine.sum())} images -> {weights[mine].sum():.0f} drawn per epoch")
+        known = mine & (samples.ages != MISSING) & (samples.genders != MISSING)
+        for gender, label in enumerate(GENDERS):
+            cells = []
+            for decade in range(10):
+                cell = known & (samples.genders == gender) & (age_decade(np.maximum(samples.ages, 0)) == decade)
+                if cell.any():
+                    cells.append(f"{decade * 10}s x{weights[cell].mean():.2f}")
+            if cells:
+                lines.append(f"    {label}: " + ", ".join(cells))
+    return "\n".join(lines)

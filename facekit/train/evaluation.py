@@ -10,8 +10,8 @@ from facekit.backbones.model import age_bins_of, load_model
 from facekit.core.errors import FaceKitError
 from facekit.core.labels import GENDERS, RACES, age_decade, age_group, age_group_names, decade_name
 from facekit.core.outputs import check_output, check_replaceable, replacing, write_text
-from facekit.data.datasets import dataset_reader, read_dataset
-from facekit.data.samples import MISSING, require_some_label, split
+from facekit.data.samples import MISSING, require_some_label
+from facekit.data.sources import check_sources, read_splits, sources_of
 from facekit.infer.ensemble import (
     check_fit_count,
     combine,
@@ -25,11 +25,17 @@ from facekit.infer.tta import check_tta, probabilities_with
 from facekit.train.pipeline import image_batches
 
 
-def compute_metrics(samples, probs, age_bins):
+def compute_metrics(samples, probs, age_bins, source_names=None):
     """The metrics of metrics.json, plus breakdowns that show who the model fails; each head is scored on the
-    images that have its label, and a head no image has a label for is left out."""
+    images that have its label, and a head no image has a label for is left out. ``source_names``: with samples of
+    several sources, the same metrics for each under ``by_source``."""
     require_some_label(samples, "evaluation")
     metrics = {"n_test": int(len(samples))}
+    if source_names is not None and samples.sources is not None and len(source_names) > 1:
+        metrics["by_source"] = {
+            name: compute_metrics(samples.subset(samples.sources == i), {k: v[samples.sources == i]
+                                                                         for k, v in probs.items()}, age_bins)
+            for i, name in enumerate(source_names) if (samples.sources == i).any()}
     heads = samples.labelled_heads()
     if len(heads) < 3:
         metrics["heads"] = heads
@@ -146,7 +152,7 @@ def split_probabilities(model, samples, batch_size=64, tta="none"):
 
 
 def evaluate(model, samples, output_json, data, limit=None, batch_size=64, tta="none", ensemble="mean",
-             weights=None, about=None):
+             weights=None, about=None, source_names=None):
     """Writes metrics JSON and plots beside it; returns the metrics. ``data`` and ``limit``: where the samples come
     from (the test split of ``data``, of its first ``limit`` images), recorded in the metrics; ``tta``: test-time
     augmentation (facekit.infer.tta), recorded when used. ``model`` may be a list of models: their probabilities are
@@ -157,8 +163,10 @@ def evaluate(model, samples, output_json, data, limit=None, batch_size=64, tta="
     output_json = Path(output_json)
     output_json.parent.mkdir(parents=True, exist_ok=True)
     probs = combine([split_probabilities(m, samples, batch_size, tta) for m in models], ensemble, weights)
-    metrics = {"data": str(Path(data).resolve()), "limit": limit, "split": "test",
-               **({"tta": tta} if tta != "none" else {}), **(about or {}), **compute_metrics(samples, probs, bins)}
+    data = [str(Path(d).resolve()) for d in data] if isinstance(data, (list, tuple)) else str(Path(data).resolve())
+    metrics = {"data": data[0] if isinstance(data, list) and len(data) == 1 else data, "limit": limit,
+               "split": "test", **({"tta": tta} if tta != "none" else {}), **(about or {}),
+               **compute_metrics(samples, probs, bins, source_names)}
     write_text(output_json, json.dumps(metrics, indent=2))
     save_plots(samples, probs, bins, output_json.parent)
     return metrics
@@ -194,9 +202,10 @@ def _rounded(normalised):
 
 
 def evaluate_saved(model_path, data, output=None, limit=None, overwrite=False, log=print, tta="none",
-                   ensemble="mean", weights=None, **data_options):
+                   ensemble="mean", weights=None, crop=None, **data_options):
     """``--evaluate``: a saved model, or several combined (``model_path`` a list; ``ensemble``, ``weights``), on
-    the same fixed test split; metrics JSON and plots at ``output``. ``weights="fit"``: per-head weights fitted on
+    the same fixed test split of ``data`` (one source or several, ``crop``: facekit.sources.sources_of); metrics
+    JSON and plots at ``output``. ``weights="fit"``: per-head weights fitted on
     the validation split first (``fitted_weights``), recorded with the metrics.
 
     Checked before anything is loaded: the output is not a model, and neither it nor the plots beside it exist
@@ -206,13 +215,14 @@ def evaluate_saved(model_path, data, output=None, limit=None, overwrite=False, l
     check_ensemble(len(model_paths), ensemble, weights)
     if len(model_paths) > 1 and output is None:
         raise FaceKitError("--evaluate with several models needs --output (where the ensemble's metrics go)")
-    dataset_reader(data, **data_options)  # a --data that is not a dataset fails before the model loads
+    sources = sources_of(data, crop)
+    check_sources(sources, **data_options)  # a --data that is not a dataset fails before the model loads
     output = Path(output) if output else model_paths[0].parent / "evaluation" / "metrics.json"
     check_output(output, "--output", inputs=model_paths, overwrite=overwrite)
     for plot in PLOTS:
         check_replaceable(output.parent / plot, "--output", inputs=model_paths, overwrite=overwrite)
     models = [load_model(p) for p in model_paths]
-    splits = split(read_dataset(data, log=log, **data_options), limit=limit)
+    splits, _, _ = read_splits(sources, limit=limit, log=log, **data_options)
     fit = isinstance(weights, str)  # "fit", as check_ensemble made sure
     if fit:
         weights = fitted_weights(models, splits["val"], tta, log)
@@ -220,8 +230,8 @@ def evaluate_saved(model_path, data, output=None, limit=None, overwrite=False, l
         "models": [str(p) for p in model_paths], "ensemble": ensemble,
         **({"weights": _rounded(ensemble_weights(len(models), ensemble, weights))} if weights is not None else {}),
         **({"weights_fitted_on": {"split": "val", "n_val": len(splits["val"])}} if fit else {})}
-    metrics = evaluate(models, splits["test"], output, data, limit, tta=tta, ensemble=ensemble, weights=weights,
-                       about=about)
+    metrics = evaluate(models, splits["test"], output, [s.data for s in sources], limit, tta=tta, ensemble=ensemble,
+                       weights=weights, about=about, source_names=[s.name for s in sources])
     log(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}))
     log(f"wrote {output} and plots beside it")
     return metrics

@@ -52,8 +52,13 @@ class AgeMAE(_LabelledOnly, keras.metrics.MeanMetricWrapper):
         return {"centres": self.centres, "name": self.name, "dtype": self.dtype}
 
 
-def compile_model(model, lr, weight_decay, warmup_epochs, epochs, steps_per_epoch):
+EMA_MOMENTUM = 0.998  # the average's horizon, about 500 steps: two epochs of a small run, a fifth of UTKFace's
+
+
+def compile_model(model, lr, weight_decay, warmup_epochs, epochs, steps_per_epoch, ema=False):
     """Adam with weight decay; ``lr`` reached by a linear warm-up of ``warmup_epochs``, then cosine decay to 1 %.
+    ``ema``: the optimizer keeps an exponential moving average of the weights (``callbacks(..., ema=True)`` validates
+    and checkpoints it).
 
     Masked losses: an image without a label for a head has a target of zeros there (``pipeline.labels_for``), so
     that head's cross-entropy adds nothing for it; the metrics count only labelled images."""
@@ -64,7 +69,7 @@ def compile_model(model, lr, weight_decay, warmup_epochs, epochs, steps_per_epoc
         initial_learning_rate=lr / 10 if warmup else lr, decay_steps=total - warmup, alpha=0.01,
         warmup_target=lr if warmup else None, warmup_steps=warmup)
     model.compile(
-        optimizer=keras.optimizers.Adam(schedule, weight_decay=weight_decay),
+        optimizer=keras.optimizers.Adam(schedule, weight_decay=weight_decay, use_ema=ema, ema_momentum=EMA_MOMENTUM),
         loss={"age": "categorical_crossentropy", "gender": "categorical_crossentropy",
               "race": "categorical_crossentropy"},
         metrics={"age": [AgeMAE(bins.centres)], "gender": [LabelledAccuracy()], "race": [LabelledAccuracy()]})
@@ -121,17 +126,20 @@ class Backup(keras.callbacks.BackupAndRestore):
             raise FaceKitError(f"cannot write the backup in {self.backup_dir}: {error.strerror or error}") from None
 
 
-def callbacks(run, checkpoint, patience, weights_only=False, worker=None):
+def callbacks(run, checkpoint, patience, weights_only=False, worker=None, ema=False):
     """Back-up for --resume, best checkpoint by validation loss (never worse than the run's best so far), a stop
     when the loss is no longer a number, TensorBoard, history.csv, early stopping. ``run``: a RunFolder.
 
     ``worker`` (facekit.train.multi_worker), not the chief of its cluster: its own back-up, and no checkpoint (saved and
-    thrown away), logs or history (the chief writes them; every worker sees the same losses: all stop together)."""
+    thrown away), logs or history (the chief writes them; every worker sees the same losses: all stop together).
+    ``ema``: the weights' moving average is swapped in for validation and for the callbacks after it (checkpoint,
+    backup) at each epoch's end, swapped out for training."""
+    swap = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema else []
     if worker is not None and not worker.chief:
-        return [Backup(str(run.dir / f"backup-{worker.name}")),
+        return swap + [Backup(str(run.dir / f"backup-{worker.name}")),
                 BestCheckpoint(checkpoint, best=run.best_val_loss(), weights_only=weights_only, discard=True),
                 keras.callbacks.TerminateOnNaN(), keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience)]
-    return [
+    return swap + [
         Backup(str(run.backup)),
         BestCheckpoint(checkpoint, best=run.best_val_loss(), weights_only=weights_only),
         keras.callbacks.TerminateOnNaN(),

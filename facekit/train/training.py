@@ -15,8 +15,9 @@ from facekit.backbones.registry import backbone_spec, input_shape_for
 from facekit.core import paths
 from facekit.core.errors import FaceKitError
 from facekit.core.outputs import replacing, write_text
-from facekit.data.datasets import dataset_reader, read_dataset
-from facekit.data.samples import fold_split, oversample_rare_ages, save_split, split
+from facekit.data.datasets import read_dataset
+from facekit.data.samples import describe_weights, fold_split, resample, sampling_weights
+from facekit.data.sources import Source, check_sources, read_splits
 from facekit.train import multi_worker
 from facekit.train.evaluation import evaluate
 from facekit.train.fitting import callbacks, check_converged, compile_model
@@ -28,7 +29,7 @@ from facekit.train.run_folder import RunFolder
 
 @dataclass
 class TrainConfig:
-    data: str
+    data: list  # the sources (facekit.data.sources.Source as dicts): a folder or file, its crop mode, its weight
     run: str
     images: str | None = None  # CSV data: the images folder (default: the CSV's folder)
     label_column: str | None = None  # CSV data: what its label column holds (age, gender or race)
@@ -44,13 +45,23 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup_epochs: float = 1.0
     age_sigma: float = 2.0  # Gaussian age targets (years); 0 for one-hot
-    age_balance: str = "none"  # or "oversample": repeat rare age decades
+    age_balance: str = "none"  # or "oversample" (rare age decades), "sex-decade" (rare sex x decade groups)
     augmentation: dict = field(default_factory=lambda: asdict(Augmentation()))
     patience: int = 8
     seed: int = 1
     feature_cache: bool = True  # with freeze=all, train the heads on cached backbone features
     precision: str = "auto"  # see facekit.train.hardware.choose_precision
     init: str | None = None  # a trained .keras model to start from (e.g. a --freeze all run's heads), same backbone
+    ema: bool = False  # validate, checkpoint and keep an exponential moving average of the weights
+    sources_read: list | None = None  # filled in by the run: each source's path, file count, label-file hash
+
+    def __post_init__(self):  # data: a path, a Source, or a list of them (or of their dicts, as config.json has)
+        entries = [self.data] if isinstance(self.data, (str, Path, Source, dict)) else self.data
+        self.data = [asdict(entry) if isinstance(entry, Source) else dict(entry) if isinstance(entry, dict)
+                     else asdict(Source(str(entry))) for entry in entries]
+
+    def sources(self):
+        return [Source(**source) for source in self.data]
 
     def data_options(self):
         """The options the dataset reader takes (facekit.data.datasets.OPTIONS)."""
@@ -65,7 +76,8 @@ class TrainConfig:
         return 1e-3 if self.weights in (None, "none") else 1e-4
 
     def compile(self, model, steps_per_epoch):
-        compile_model(model, self.resolved_lr(), self.weight_decay, self.warmup_epochs, self.epochs, steps_per_epoch)
+        compile_model(model, self.resolved_lr(), self.weight_decay, self.warmup_epochs, self.epochs, steps_per_epoch,
+                      ema=self.ema)
 
 
 def save_for_inference(model, config, path):
@@ -118,8 +130,9 @@ def train(config, resume=False, log=print):
     if config.init and cached_features(config):
         raise FaceKitError("--init is for fine-tuning: with --freeze all the heads train on cached features of the "
                            "backbone's own weights (add --no-feature-cache to start them from --init)")
-    # --data exists and is a dataset: checked in a moment, read after the model is built
-    dataset_reader(config.data, **config.data_options())
+    check_sources(config.sources(), **config.data_options())  # checked now, read after the model is built
+    if config.test_fold is not None and len(config.data) > 1:
+        raise FaceKitError("a held-out fold (Adience's protocol) is for one --data source")
     if resume and run.best.exists() and not cached_features(config):
         load_model(run.best)  # a damaged checkpoint is named now, not after the remaining epochs
     keras.utils.set_random_seed(config.seed)
@@ -129,11 +142,11 @@ def train(config, resume=False, log=print):
             scope.enter_context(distribution_strategy().scope())
         model = build_model(config.backbone, weights=config.weights, input_shape=(size, size, 3),
                             freeze=config.freeze)
-        splits = _read_splits(config, log)
+        splits, config.sources_read, split_names = _read_splits(config, log)
         run.dir.mkdir(parents=True, exist_ok=True)
         if worker is None or worker.chief:  # the others share the folder (facekit.train.multi_worker)
             write_text(run.config, json.dumps(asdict(config), indent=2))
-            save_split(splits, run.split)
+            write_text(run.split, json.dumps(split_names, indent=0))
         if cached_features(config):
             best = train_heads_on_cached_features(model, config, splits, run, log)
         else:
@@ -151,7 +164,8 @@ def train(config, resume=False, log=print):
         best = load_model(run.best)
     best = save_for_inference(best, config, run.best)
     log(f"evaluating the best checkpoint on the test split ({len(splits['test'])} images)")
-    metrics = evaluate(best, splits["test"], run.metrics, data=config.data, limit=config.limit)
+    metrics = evaluate(best, splits["test"], run.metrics, data=[s.data for s in config.sources()], limit=config.limit,
+                       source_names=[s.name for s in config.sources()])
     log(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}))
     log(f"wrote {run.best}, {run.metrics} and plots; TensorBoard: tensorboard --logdir {run.logs.parent}")
     return metrics
@@ -163,19 +177,21 @@ def cached_features(config):
 
 
 def _read_splits(config, log):
-    samples = read_dataset(config.data, log=log, **config.data_options())
+    """(splits, the sources' records, {split: names}): per source by file name, or Adience's held-out fold."""
     if config.test_fold is None:
-        splits = split(samples, limit=config.limit)
+        splits, records, names = read_splits(config.sources(), limit=config.limit, log=log, **config.data_options())
     else:
         if config.limit is not None:
             raise FaceKitError("--limit does not go with a held-out fold")
-        splits = fold_split(samples, config.test_fold)
+        source = config.sources()[0]
+        splits = fold_split(read_dataset(source.data, log=log, **config.data_options()), config.test_fold)
+        records, names = [{"data": source.data, "name": source.name}], {k: v.names for k, v in splits.items()}
     log("split: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items())
         + (" (fixed by file name)" if config.test_fold is None else f" (fold {config.test_fold} held out)"))
     for name, part in splits.items():
         if len(part) == 0:
             raise FaceKitError(f"the {name} split is empty; use more images (--limit {config.limit} is too small)")
-    return splits
+    return splits, records, names
 
 
 def start_from(model, path, log):
@@ -197,10 +213,13 @@ def _fit(model, config, splits, run, size, log, worker=None):
     """Fits ``model`` (built in the run's precision and distribution scope) on the training split; ``worker``: this
     process's place in a cluster (facekit.train.multi_worker), None on one machine."""
     aug = Augmentation(**config.augmentation)
-    train_samples = splits["train"]
-    if config.age_balance == "oversample":
-        train_samples = oversample_rare_ages(train_samples)
-        log(f"oversampling rare ages: {len(splits['train'])} -> {len(train_samples)} training images per epoch")
+    sources = config.sources()
+    weights = sampling_weights(splits["train"], config.age_balance, [s.weight for s in sources])
+    train_samples = resample(splits["train"], weights, seed=config.seed)
+    if config.age_balance != "none" or len(sources) > 1:
+        log(f"sampling (--age-balance {config.age_balance}, --source-weight "
+            f"{' '.join(f'{s.weight:g}' for s in sources)}): {len(splits['train'])} -> {len(train_samples)} training "
+            f"images per epoch\n" + describe_weights(splits["train"], weights, [s.name for s in sources]))
     bins = age_bins_of(model)
     steps = int(np.ceil(len(train_samples) / config.batch_size))
     config.compile(model, steps_per_epoch=steps)
@@ -222,7 +241,8 @@ def _fit(model, config, splits, run, size, log, worker=None):
     # Repeated, with the steps of one pass: a pass that skipped a corrupt image (its length unknown in advance)
     # neither ends an epoch early nor makes Keras warn that the input ran out of data. The dataset shuffles itself.
     history = model.fit(train_ds.repeat(), steps_per_epoch=steps, shuffle=False, validation_data=val_ds,
-                        epochs=config.epochs, callbacks=callbacks(run, run.best, config.patience, worker=worker),
+                        epochs=config.epochs,
+                        callbacks=callbacks(run, run.best, config.patience, worker=worker, ema=config.ema),
                         verbose=1 if sys.stdout.isatty() else 2)
     log(f"training took {time.time() - started:.0f} s")
     check_converged(history, config.resolved_lr())

@@ -19,11 +19,13 @@ import face_train
 from facekit.backbones.model import feature_extractor, load_model
 from facekit.core import paths
 from facekit.data.datasets import read_dataset
-from facekit.data.samples import oversample_rare_ages, split
+from facekit.data.samples import resample, sampling_weights, split
+from facekit.data.sources import Source
 from facekit.infer.predictors import predict_batches
 from facekit.train import fitting, hardware, training
 from facekit.train.pipeline import Augmentation, image_batches
 from tests.shared_data import UTKFACE, needs_utkface
+from tests.synthetic_faces import write_utkface_folder
 
 MALFORMED = {"39_1_20170116174525125.jpg.chip.jpg", "61_1_20170109142408075.jpg.chip.jpg",
              "61_1_20170109150557335.jpg.chip.jpg"}
@@ -39,7 +41,8 @@ def project(tmp_path, monkeypatch):
 
 
 def _config(run, data, **overrides):
-    settings = dict(data=str(data), run=run, backbone="simple_cnn", weights=None, input_size=32, epochs=3,
+    data = data if isinstance(data, list) else str(data)  # several sources, or one
+    settings = dict(data=data, run=run, backbone="simple_cnn", weights=None, input_size=32, epochs=3,
                     batch_size=16, lr=3e-3, patience=10, augmentation=training.asdict(Augmentation.off()))
     return training.TrainConfig(**{**settings, **overrides})
 
@@ -178,6 +181,34 @@ def test_init_starts_fine_tuning_from_a_trained_model(project, tiny_utkface, mon
                                init=str(project / "face_weights" / "probe" / "best.keras")), **QUIET)
 
 
+def test_two_sources_train_together_with_the_missing_race_masked(project, tiny_utkface, tmp_path):
+    """A UTKFace folder and a CSV without race (as All-Age-Faces'): one run, each source's own split, the CSV's
+    images drawn twice as often, race learnt from the folder alone; config.json records both sources; the test
+    metrics come per source too."""
+    images = tmp_path / "other"
+    labels = write_utkface_folder(images, count=30, seed=5)
+    csv_file = images / "labels.csv"
+    csv_file.write_text("file,age,gender\n" + "\n".join(
+        f"{name},{age},{gender}" for name, (age, gender, _) in labels.items()) + "\n")
+    messages = []
+    argv = ["--data", str(tiny_utkface), "--data", str(csv_file), "--source-weight", "1",
+                       "--source-weight", "2", "--age-balance", "sex-decade", "--backbone", "simple_cnn",
+                       "--weights", "none", "--input-size", "32", "--epochs", "2", "--batch-size", "16",
+                       "--no-augment", "--run", "two"]
+    args = face_train.parse_args(argv)
+    assert args.data == [str(tiny_utkface), str(csv_file)] and args.source_weight == [1.0, 2.0]
+    sources = [Source(str(tiny_utkface)), Source(str(csv_file), weight=2.0)]
+    config = _config("two", sources, age_balance="sex-decade", epochs=2)
+    metrics = training.train(config, log=messages.append)
+    saved = json.loads((project / "face_weights" / "two" / "config.json").read_text())
+    assert [s["data"] for s in saved["data"]] == [str(tiny_utkface), str(csv_file)]
+    assert [r["files"] for r in saved["sources_read"]] == [64, 30] and saved["sources_read"][1]["label_sha256"]
+    assert any(m.startswith("sampling (--age-balance sex-decade, --source-weight 1 2)") for m in messages)
+    assert set(metrics["by_source"]) == {"UTKFace", "other"}
+    assert "race_acc" in metrics["by_source"]["UTKFace"] and "race_acc" not in metrics["by_source"]["other"]
+    assert metrics["by_source"]["other"]["n_test"] + metrics["by_source"]["UTKFace"]["n_test"] == metrics["n_test"]
+
+
 @pytest.mark.parametrize("argv,message", [
     (["--data", "/nonexistent/folder"], "data not found"),
     (["--data", "EMPTY", "--backbone", "simple_cnn", "--weights", "none"], "no images in"),
@@ -233,13 +264,30 @@ def test_reader_counts_and_malformed_names(utkface):
 @needs_utkface
 def test_oversampling_repeats_rare_age_decades(utkface):
     samples = split(utkface[0])["train"]
-    balanced = oversample_rare_ages(samples)
+    balanced = resample(samples, sampling_weights(samples, "oversample"))
     before = np.bincount(np.minimum(samples.ages // 10, 9), minlength=10)
     after = np.bincount(np.minimum(balanced.ages // 10, 9), minlength=10)
     assert after[2] == before[2]  # the commonest decade (20s) is not repeated
-    assert after[8] == 4 * before[8] and after[6] > before[6]  # the old are
+    expected = min(4, np.sqrt(before.max() / before[8])) * before[8]  # the old are, by the root of their rarity
+    assert abs(after[8] - expected) < 3 * np.sqrt(before[8]) and after[6] > before[6]
     assert (after / after.sum()).std() < (before / before.sum()).std()
     assert set(balanced.names) == set(samples.names)  # repeats only, nothing new, nothing dropped
+
+
+@needs_utkface
+def test_sex_decade_balance_evens_out_women_and_men_of_each_decade(utkface):
+    samples = split(utkface[0])["train"]
+    balanced = resample(samples, sampling_weights(samples, "sex-decade"), seed=3)
+    def groups(part):
+        return np.bincount(np.minimum(part.ages // 10, 9) * 2 + part.genders, minlength=20)
+
+    before, after = groups(samples), groups(balanced)
+    largest = before.argmax()
+    assert after[largest] == before[largest]  # the commonest group is drawn once
+    old_women = 8 * 2 + 1
+    assert after[old_women] > 2 * before[old_women]
+    present = before > 0
+    assert (after[present] / after.sum()).std() < (before[present] / before.sum()).std()
 
 
 @needs_utkface

@@ -1,0 +1,144 @@
+"""Who the model fails: gender accuracy and age error (MAE and mean signed error) by source x sex x age band, and by
+race on UTKFace, for one or more models, on each source's fixed test (or validation) part.
+
+    .venv/bin/python -m benchmarks.fairness face_weights/default/dlib_resnet_150px.tflite [OTHER_MODEL ...] \
+        [--utkface ../shared/data/utkface/UTKFace] [--aaf ../shared/data/aaf/labels.csv] [--split test]
+
+Any model file the demos take (.tflite, .onnx, .keras). UTKFace's faces are used as they are; All-Age-Faces' are
+cropped by the demos' detector and crop (facekit.data.crop_cache), as training crops them. Prints Markdown tables and
+the issue's targets, met or not.
+"""
+import argparse
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from facekit.core.labels import GENDERS, RACES
+from facekit.data.samples import MISSING
+from facekit.data.sources import Source, read_splits
+from facekit.infer.predictors import load_predictor
+from facekit.vision.images import read_image
+from tests.shared_data import SHARED
+
+BANDS = (("<13", 0, 13), ("13-59", 13, 60), ("60+", 60, 200))
+QUIET = {"log": lambda message: None}
+
+
+def probabilities(predictor, samples, batch=64):
+    parts = []
+    for start in tqdm(range(0, len(samples), batch), desc=f"{Path(predictor.path).name}", unit="batch", leave=False):
+        crops = np.stack([read_image(p) for p in samples.paths[start:start + batch]])
+        parts.append(predictor.probabilities(crops))
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def scores(samples, probs, age_bins, mask):
+    """n, gender accuracy, age MAE, mean signed age error (predicted - true) over ``mask``."""
+    row = {"n": int(mask.sum())}
+    if not mask.any():
+        return row
+    known = mask & (samples.genders != MISSING)
+    if known.any():
+        row["gender"] = float((probs["gender"].argmax(1)[known] == samples.genders[known]).mean())
+    aged = mask & (samples.ages != MISSING)
+    if aged.any():
+        error = age_bins.expected_age(probs["age"][aged]) - samples.ages[aged]
+        row["mae"], row["signed"] = float(np.abs(error).mean()), float(error.mean())
+    raced = mask & (samples.races != MISSING)
+    if raced.any():
+        row["race"] = float((probs["race"].argmax(1)[raced] == samples.races[raced]).mean())
+    return row
+
+
+def cell(row, key, percent=False):
+    if key not in row:
+        return "-"
+    return f"{100 * row[key]:.1f} %" if percent else f"{row[key]:+.2f}" if key == "signed" else f"{row[key]:.2f}"
+
+
+def band_masks(samples):
+    for sex, name in enumerate(GENDERS):
+        for band, low, high in BANDS:
+            yield f"{name} {band}", (samples.genders == sex) & (samples.ages >= low) & (samples.ages < high)
+
+
+def report(model_name, source_name, samples, probs, age_bins, targets):
+    everyone = np.ones(len(samples), bool)
+    overall = scores(samples, probs, age_bins, everyone)
+    print(f"\n### {model_name} on {source_name} ({overall['n']} faces)\n")
+    race = f", race {cell(overall, 'race', True)}" if "race" in overall else ""
+    print(f"overall: gender {cell(overall, 'gender', True)}, age MAE {cell(overall, 'mae')} "
+          f"(signed {cell(overall, 'signed')}){race}")
+    print("\n| group | n | gender | age MAE | mean signed error |\n|---|---|---|---|---|")
+    rows = {}
+    by_sex = [(name, samples.genders == sex) for sex, name in enumerate(GENDERS)]
+    for label, mask in by_sex + list(band_masks(samples)):
+        rows[label] = row = scores(samples, probs, age_bins, mask)
+        print(f"| {label} | {row['n']} | {cell(row, 'gender', True)} | {cell(row, 'mae')} | {cell(row, 'signed')} |")
+    for band, low, high in BANDS:
+        rows[band] = scores(samples, probs, age_bins, (samples.ages >= low) & (samples.ages < high))
+    if (samples.races != MISSING).any():
+        print("\n| race | n | gender | age MAE | mean signed error | race |\n|---|---|---|---|---|---|")
+        race_gaps = []
+        for index, race in enumerate(RACES):
+            row = scores(samples, probs, age_bins, samples.races == index)
+            race_gaps.append(row["gender"] - overall["gender"])
+            print(f"| {race} | {row['n']} | {cell(row, 'gender', True)} | {cell(row, 'mae')} | "
+                  f"{cell(row, 'signed')} | {cell(row, 'race', True)} |")
+        rows["worst_race_gap"] = min(race_gaps)
+        worst = []
+        for index, race in enumerate(RACES):
+            for label, mask in band_masks(samples):
+                row = scores(samples, probs, age_bins, mask & (samples.races == index))
+                if row["n"] >= 20:
+                    worst.append((row["gender"] - overall["gender"], f"{label} {race}", row["n"]))
+        gap, group, n = min(worst)
+        print(f"\nlowest gender accuracy of a sex x age band x race group (n >= 20): {group} (n={n}), "
+              f"{100 * gap:+.1f} points from the overall")
+        rows["worst_group_gap"] = gap
+    targets(overall, rows)
+
+
+def print_targets(checks):
+    """``checks``: (name, value, ">=" or "<=", limit), printed with met or NOT met."""
+    def met(value, op, limit):
+        return value >= limit if op == ">=" else value <= limit
+
+    print("targets: " + ", ".join(f"{name} {value:.3f} {op} {limit} {'met' if met(value, op, limit) else 'NOT met'}"
+                                  for name, value, op, limit in checks))
+
+
+def utkface_targets(overall, rows):
+    print_targets([("MAE", overall["mae"], "<=", 4.40), ("gender", overall["gender"], ">=", 0.95),
+                   ("race", overall["race"], ">=", 0.88),
+                   ("lowest race's gender gap", rows["worst_race_gap"], ">=", -0.04)])
+
+
+def aaf_targets(overall, rows):
+    print_targets([("gender", overall["gender"], ">=", 0.96), ("male gender", rows["male"]["gender"], ">=", 0.95),
+                   ("female gender", rows["female"]["gender"], ">=", 0.95),
+                   ("<13 gender", rows["<13"]["gender"], ">=", 0.85), ("MAE", overall["mae"], "<=", 4.5),
+                   ("60+ MAE", rows["60+"]["mae"], "<=", 6.0),
+                   ("male |signed|", abs(rows["male"]["signed"]), "<=", 1.0),
+                   ("female |signed|", abs(rows["female"]["signed"]), "<=", 1.0)])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("models", nargs="+")
+    parser.add_argument("--utkface", default=str(SHARED / "data" / "utkface" / "UTKFace"))
+    parser.add_argument("--aaf", default=str(SHARED / "data" / "aaf" / "labels.csv"))
+    parser.add_argument("--split", choices=("val", "test"), default="test")
+    args = parser.parse_args()
+    sources = [(Source(args.utkface), utkface_targets), (Source(args.aaf, crop="detect"), aaf_targets)]
+    parts = [(source, read_splits([source], **QUIET)[0][args.split], targets) for source, targets in sources]
+    for model in args.models:
+        predictor = load_predictor(model)
+        for source, samples, targets in parts:
+            probs = probabilities(predictor, samples)
+            report(Path(model).name, f"{source.name} {args.split}", samples, probs, predictor.age_bins, targets)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""A run's data: one or several sources (``--data`` repeated), each read, split and cropped on its own, then joined.
+
+Each source keeps its own fixed split by file name (``facekit.data.split``), so adding a source never moves an image
+of another between train, validation and test: UTKFace's test split stays what it is alone. A source whose images
+are photos or loosely aligned faces (``crop="detect"``) is cropped after the split by the demos' detector and crop
+(``facekit.data.crop_cache``). Labels a source does not give are MISSING, and the losses skip them.
+"""
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from facekit.core.errors import InputError
+from facekit.data.crop_cache import CROP_MODES, cropped
+from facekit.data.datasets import dataset_reader, read_dataset
+from facekit.data.samples import concatenate, split
+from facekit.vision.images import IMAGE_EXTENSIONS
+
+
+@dataclass(frozen=True)
+class Source:
+    data: str
+    crop: str = "as-is"  # or "detect" (CROP_MODES)
+    weight: float = 1.0  # how often its images are drawn per epoch, relative to the others
+
+    @property
+    def name(self):
+        """A short name for logs and reports: the folder or file name (AAF's labels.csv: its folder's)."""
+        path = Path(self.data)
+        return path.parent.name if path.name.lower() == "labels.csv" else path.name
+
+
+def sources_of(data, crop=None, weights=None):
+    """Sources from ``--data`` values and ``--crop`` / ``--source-weight`` given once (for every source) or once per
+    source, in order."""
+    data = [data] if isinstance(data, str) else list(data)
+    return [Source(path, crop_mode, float(weight)) for path, crop_mode, weight in
+            zip(data, _per_source(crop, "as-is", data, "--crop"), _per_source(weights, 1.0, data, "--source-weight"))]
+
+
+def _per_source(values, default, data, option):
+    if values is None or len(values) == 0:
+        return [default] * len(data)
+    if len(values) == 1:
+        return list(values) * len(data)
+    if len(values) != len(data):
+        raise InputError(f"{option} given {len(values)} times for {len(data)} --data sources: give it once (for "
+                           "all) or once per --data, in the same order")
+    return list(values)
+
+
+def check_sources(sources, **options):
+    """Every source exists and is a dataset, its crop mode and weight valid: before any slow work."""
+    for source in sources:
+        dataset_reader(source.data, **options)
+        if source.crop not in CROP_MODES:
+            raise InputError(f"--crop {source.crop}: choose {' or '.join(CROP_MODES)}")
+        if not source.weight >= 0:
+            raise InputError(f"--source-weight {source.weight}: a weight is a number of 0 or more")
+
+
+def label_fingerprint(data):
+    """sha256 of what holds a source's labels: the file (a CSV), or the folder's file names and its text files
+    (UTKFace's labels are its names; Adience's, its fold files)."""
+    path = Path(data)
+    digest = hashlib.sha256()
+    if path.is_file():
+        digest.update(path.read_bytes())
+    else:
+        for entry in sorted(path.iterdir()):
+            digest.update(entry.name.encode() + b"\n")
+            if entry.is_file() and entry.suffix.lower() not in IMAGE_EXTENSIONS:
+                digest.update(entry.read_bytes())
+    return digest.hexdigest()
+
+
+def read_splits(sources, limit=None, log=print, **options):
+    """``(splits, records, names)``: ``{"train", "val", "test"} -> Samples``, each source split by file name (then
+    cropped where asked), joined, every image tagged with its source; ``records`` describe the sources for the run's
+    config; ``names``: {split: [file name, ...]} (SOURCE/NAME with several sources), the split as it was made, before
+    cropping renames files."""
+    parts, records, split_names = [], [], {}
+    for source in sources:
+        samples = read_dataset(source.data, log=log, **options)
+        splits = split(samples, limit=limit)
+        for part, samples_of_part in splits.items():
+            prefix = f"{source.name}/" if len(sources) > 1 else ""  # which source, when there are several
+            split_names.setdefault(part, []).extend(prefix + name for name in samples_of_part.names)
+        if source.crop == "detect":
+            splits = {part: cropped(samples, what=f"{source.name} {part}", log=log)
+                      for part, samples in splits.items()}
+        parts.append(splits)
+        records.append({"data": str(Path(source.data).resolve()), "name": source.name, "crop": source.crop,
+                        "weight": source.weight, "files": len(samples),
+                        "label_sha256": label_fingerprint(source.data)})
+    joined = {part: concatenate([splits[part] for splits in parts]) for part in ("train", "val", "test")}
+    return joined, records, split_names
