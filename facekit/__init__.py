@@ -8,8 +8,10 @@ One dict per face, largest first: box, score, landmarks, age and age_std, gender
 each gender, race and age group. ``analyze`` loads the model (default: the shipped
 face_weights/default/dlib_resnet_150px.tflite, ``paths.default_model()``) and the detector (default: yunet) on each
 call; ``facekit.FaceAnalyzer(model, detector)`` loads them once for many photos or video frames.
+``facekit.load_predictor(path)`` opens a ``.keras``, ``.tflite`` or ``.onnx`` model behind one ``predict(crops)``.
 
-Importing facekit loads no TensorFlow: ``analyze`` and ``FaceAnalyzer`` are imported when first used (PEP 562).
+Importing facekit loads no TensorFlow: ``analyze``, ``FaceAnalyzer`` and ``load_predictor`` are imported when first
+used (PEP 562).
 It does set ``TF_CPP_MIN_LOG_LEVEL=2`` unless it is set already: TensorFlow's C++ start-up chatter (CPU features)
 would drown the scripts' own output. The two oneDNN lines still appear: TensorFlow 2.21 logs them through absl.
 """
@@ -18,7 +20,10 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-_LAZY = {"analyze": "facekit.infer.analyzer", "FaceAnalyzer": "facekit.infer.analyzer"}
+__version__ = "0.1.0"  # the package's version (pyproject.toml reads it from here)
+
+_LAZY = {"analyze": "facekit.infer.analyzer", "FaceAnalyzer": "facekit.infer.analyzer",
+         "load_predictor": "facekit.infer.predictors"}
 __all__ = sorted(_LAZY)
 
 

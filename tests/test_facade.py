@@ -9,6 +9,7 @@ import pytest
 import facekit
 from facekit.core import paths
 from facekit.core.errors import FaceKitError
+from facekit.infer.predictors import load_predictor
 from facekit.vision import images
 from facekit.vision.images import write_image
 from tests.face_scenes import README_PHOTO, README_PHOTO_BOXES, README_PHOTO_GENDERS, iou
@@ -26,7 +27,8 @@ def test_import_facekit_loads_no_tensorflow_until_a_keras_model_is_used(tiny_mod
             "print(sorted(facekit.__all__))")
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip() == "['FaceAnalyzer', 'analyze']"
+    assert result.stdout.strip() == "['FaceAnalyzer', 'analyze', 'load_predictor']"
+    assert facekit.load_predictor is load_predictor and facekit.__version__ == "0.1.0"
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         _ = facekit.nothing
 

@@ -23,8 +23,10 @@ class FaceAnalyzer:
 
     ``model``: a predictor (``facekit.infer.predictors.load_predictor``), a loaded Keras model, a ``.keras``,
     ``.tflite`` or ``.onnx`` path, or None for the shipped default model (``paths.default_model()``).
-    ``detector``: a detector object, a detector name (``yunet``, ``mtcnn``, ``haar``; ``ssd`` needs
-    ``detector_model``), or None for yunet. ``crop_scale`` > 1 cuts faces with more margin than training did.
+    ``detector``: a detector object (a registered detector's class or a subclass of one; any other declares its name
+    and crop geometry as a ``spec`` attribute, a ``facekit.vision.detectors.DetectorSpec``), a detector name
+    (``yunet``, ``mtcnn``, ``haar``; ``ssd`` needs ``detector_model``), or None for yunet. ``crop_scale`` > 1 cuts
+    faces with more margin than training did.
     ``tta``: test-time augmentation, probabilities averaged (facekit.infer.tta: ``flip``, each face and its mirror
     image; ``crops``, the face and its four corner crops; ``flip+crops``, those and their mirrors).
     ``model`` may be a list of several: an ensemble, combined by ``ensemble`` (mean, weighted, vote) with

@@ -50,11 +50,16 @@ def detector_spec(name):
 
 
 def spec_of(detector):
-    """The entry of a detector object (by its class)."""
+    """The entry of a detector object: its own ``spec`` attribute if it is a ``DetectorSpec`` (a custom detector
+    declares its name and crop geometry so), else the entry of its class or of the registered class it derives from."""
+    own = getattr(detector, "spec", None)
+    if isinstance(own, DetectorSpec):
+        return own
     for spec in DETECTORS.values():
-        if type(detector) is spec.detector:
+        if isinstance(detector, spec.detector):
             return spec
-    raise InputError(f"{type(detector).__name__} is not a registered detector (facekit/vision/detectors.py)")
+    raise InputError(f"{type(detector).__name__} is not a registered detector (facekit/vision/detectors.py) and has "
+                     "no spec (a DetectorSpec: its name and crop geometry)")
 
 
 def create_detector(name=DEFAULT_DETECTOR, model_path=None, min_score=None):

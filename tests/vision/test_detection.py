@@ -5,9 +5,9 @@ import cv2
 import numpy as np
 import pytest
 
-from facekit.core.errors import FaceKitError
-from facekit.vision.detection import Face, clip_box
-from facekit.vision.detectors import DEFAULT_DETECTOR, DETECTORS, create_detector
+from facekit.core.errors import FaceKitError, InputError
+from facekit.vision.detection import Face, HaarDetector, clip_box
+from facekit.vision.detectors import DEFAULT_DETECTOR, DETECTORS, DetectorSpec, create_detector, spec_of
 from facekit.vision.images import read_image
 from tests.face_scenes import (
     GRAY,
@@ -72,6 +72,21 @@ def test_registry_entry_is_consistent(name, tmp_path):
     if not spec.needs_model_file:
         with pytest.raises(FaceKitError, match=f"the {name} detector takes no model file"):
             create_detector(name, tmp_path / "model.onnx")
+
+
+def test_a_subclassed_or_self_declared_detector_is_accepted_and_a_stranger_refused():
+    class Tuned(HaarDetector):
+        pass
+
+    class Custom:
+        spec = DetectorSpec("custom", object, False, DETECTORS["yunet"].crop)
+
+        def detect(self, image):
+            return []
+
+    assert spec_of(Tuned()) is DETECTORS["haar"] and spec_of(Custom()) is Custom.spec
+    with pytest.raises(InputError, match="object is not a registered detector .* has no spec"):
+        spec_of(object())
 
 
 def test_unknown_detector_lists_the_choices():
