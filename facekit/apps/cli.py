@@ -72,7 +72,7 @@ def add_analyzer_arguments(parser):
     with_files = [name for name, spec in DETECTORS.items() if spec.needs_model_file and spec.bundled_model is None]
     parser.add_argument("--model", default=None, nargs="+",
                         help=".keras, .tflite or .onnx model (default: the shipped "
-                             f"{paths.default_model().relative_to(paths.PROJECT_ROOT)}); several: an ensemble")
+                             f"{paths.default_model().name}); several: an ensemble")
     add_prediction_arguments(parser)
     parser.add_argument("--detector", default=DEFAULT_DETECTOR, choices=sorted(DETECTORS),
                         help=f"face detector (default: {DEFAULT_DETECTOR}; "
