@@ -7,7 +7,8 @@
 One dict per face, largest first: box, score, landmarks, age and age_std, gender, race, and the probabilities of
 each gender, race and age group. ``analyze`` loads the model (default: the shipped default model's .tflite,
 ``paths.default_model()``: a checkout's face_weights/default/, else the installed package's) and the detector
-(default: yunet) on each call; ``facekit.FaceAnalyzer(model, detector)`` loads them once for many photos or video frames.
+(default: yunet) on each call; ``facekit.FaceAnalyzer(model, detector)`` loads them once for many photos or video
+frames.
 
 Importing facekit loads no TensorFlow: ``analyze`` and ``FaceAnalyzer`` are imported when first used (PEP 562).
 It does set ``TF_CPP_MIN_LOG_LEVEL=2`` unless it is set already: TensorFlow's C++ start-up chatter (CPU features)
