@@ -15,7 +15,10 @@ A photo library:
 
 ``--jsonl`` writes one line per photo, flushed as it finishes (in any order with --workers); ``--resume`` skips
 the photos already in it (a line cut by a kill is dropped and its photo done again), and replaces the annotated
-copies of the photos it does again.
+copies of the photos it does again. On a Dask cluster (pip install .[cluster]; README, Photo libraries):
+
+    python face_demo.py library/ --jsonl faces.jsonl --no-annotate --cluster tcp://scheduler:8786
+    python face_demo.py library/ --jsonl faces.jsonl --no-annotate --cluster local:2    # 2 workers started here
 
 Exit status: 0 all images annotated; 1 some images could not be read or written (each is reported, the others
 are written); 2 nothing done: a missing input, model or detector file, or another error in the command (one line
@@ -58,8 +61,13 @@ def parse_args(argv):
     parser.add_argument("--no-annotate", action="store_true", help="write results only, no annotated copies")
     parser.add_argument("--workers", type=positive_int, default=1, metavar="N",
                         help="worker processes, each with its own model and detector (default: 1)")
+    parser.add_argument("--cluster", default=None, metavar="ADDRESS",
+                        help="shard the photos over a Dask cluster: its scheduler (tcp://HOST:8786), or local:N to "
+                             "start N workers here; needs --jsonl and pip install .[cluster]")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     args = parser.parse_args(argv)
+    if args.cluster is not None and args.jsonl is None:
+        parser.error("--cluster needs --jsonl FILE: where the results go")
     if args.resume and args.jsonl is None:
         parser.error("--resume needs --jsonl FILE: the results to continue")
     if args.resume and args.json is not None:
@@ -70,6 +78,8 @@ def parse_args(argv):
 def run(args):
     """Annotates every input; returns the exit status (0, or 1 when some images could not be read)."""
     images = find_images(args.inputs)
+    if args.cluster is not None:  # the workers may run elsewhere: photos by absolute path
+        images = [image.absolute() for image in images]
     outputs = [None] * len(images) if args.no_annotate else output_paths(images, args.output)
     done, keep = read_done(args.jsonl) if args.resume else (set(), 0)
     tasks = [(image, output) for image, output in zip(images, outputs) if os.path.abspath(image) not in done]
@@ -80,12 +90,17 @@ def run(args):
     if args.model is None:  # named once, here, also when worker processes load it
         print(f"using the default model: {paths.default_model()}")
     make_analyzer = functools.partial(analyzer_from_args, args, None)  # (threads) -> an analyzer; picklable
+    if args.cluster is not None:
+        from facekit.apps.cluster import cluster_results
+        results = cluster_results(args.cluster, make_analyzer, tasks, analyzer_key(args))
+    else:
+        results = photo_results(make_analyzer, tasks, min(args.workers, max(len(tasks), 1)))
     jsonl = JsonLines(args.jsonl, keep) if args.jsonl else None
     entries, failed = [], 0
     progress = progress_bar(len(tasks))
     say = progress.write if progress is not None else print
     try:
-        for entry, summary in photo_results(make_analyzer, tasks, min(args.workers, max(len(tasks), 1))):
+        for entry, summary in results:
             if jsonl is not None:
                 jsonl.write(entry)
             if args.json:
@@ -117,6 +132,12 @@ def run(args):
             return 1
         print(f"wrote {args.json}")
     return status
+
+
+def analyzer_key(args):
+    """The options that make an analyzer: a cluster worker keeps one analyzer per key."""
+    options = ("model", "detector", "detector_model", "min_score", "crop_scale", "tta", "ensemble", "ensemble_weights")
+    return repr([(name, getattr(args, name)) for name in options])
 
 
 def progress_bar(total):
