@@ -1,9 +1,11 @@
 """A photo library through face_demo.py: time to the first result on a whole folder (output checks included),
-and throughput with --no-annotate for 1 and 2 worker processes, in one run (ratios comparable).
+and throughput with --no-annotate for 1 and 2 worker processes and a local 2-worker Dask cluster (when the cluster
+extra is installed), in one run (ratios comparable).
 
     .venv/bin/python -m benchmarks.bench_library [--folder ../shared/data/aaf/images] [--photos 300]
 """
 import argparse
+import importlib.util
 import subprocess
 import sys
 import tempfile
@@ -31,10 +33,11 @@ def first_result(command, jsonl):
 
 
 def throughput(photos, workers, jsonl):
+    """Photos per second, start-up included; ``workers``: a number, or a --cluster address."""
     start = time.perf_counter()
+    parallel = ["--workers", str(workers)] if isinstance(workers, int) else ["--cluster", workers]
     subprocess.run([sys.executable, "face_demo.py", *map(str, photos), "--jsonl", str(jsonl), "--no-annotate",
-                    "--workers", str(workers)], cwd=PROJECT, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+                    *parallel], cwd=PROJECT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return len(photos) / (time.perf_counter() - start)
 
 
@@ -51,11 +54,12 @@ def main():
                                     str(scratch / f"first{len(annotate)}.jsonl"), "--output", str(scratch / "out"),
                                     *annotate], scratch / f"first{len(annotate)}.jsonl")
             print(f"{len(photos)} photos{' ' + annotate[0] if annotate else ''}: first result after {seconds:.2f} s")
-        rates = {workers: throughput(photos[:args.photos], workers, scratch / f"w{workers}.jsonl")
-                 for workers in (1, 2)}
+        kinds = [1, 2] + (["local:2"] if importlib.util.find_spec("distributed") else [])
+        rates = {workers: throughput(photos[:args.photos], workers, scratch / f"w{index}.jsonl")
+                 for index, workers in enumerate(kinds)}
     for workers, rate in rates.items():
-        print(f"--workers {workers} --no-annotate: {rate:.1f} photos/s ({args.photos} photos)")
-    print(f"ratio 2 / 1 workers: {rates[2] / rates[1]:.2f}")
+        option = f"--workers {workers}" if isinstance(workers, int) else f"--cluster {workers}"
+        print(f"{option} --no-annotate: {rate:.1f} photos/s ({args.photos} photos; x{rate / rates[1]:.2f})")
 
 
 if __name__ == "__main__":
