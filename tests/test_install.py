@@ -48,25 +48,27 @@ def run(command, timeout=600, **kwargs):
 def installed(tmp_path_factory):
     """(the fresh venv's bin/, the wheel, a user's environment, a folder outside the checkout, seconds taken)."""
     root = tmp_path_factory.mktemp("install")
+    # Nothing of this process's environment leaks in: a PYTHONPATH would let pip think packages are installed
+    clean = {key: value for key, value in os.environ.items()
+             if not key.startswith(("FACEKIT_", "PYTHON", "VIRTUAL_ENV"))}
     start = time.perf_counter()
     source = source_copy(root / "source")
     built = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", source,
-                 "-w", root / "dist"])
+                 "-w", root / "dist"], env=clean)
     assert built.returncode == 0, built.stderr
     wheel, = (root / "dist").glob("facekit_agr-*.whl")
     venv = root / "venv"
-    made = run([sys.executable, "-m", "venv", venv])
+    made = run([sys.executable, "-m", "venv", venv], env=clean)
     assert made.returncode == 0, made.stderr
     pip = run([venv / "bin" / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check",
-               f"{wheel}[server]"], timeout=900)
+               f"{wheel}[server]"], timeout=900, env=clean)
     if pip.returncode != 0 and ("NewConnectionError" in pip.stderr or "No matching distribution" in pip.stderr):
         pytest.skip(f"pip could not install the wheel's dependencies (offline?): {pip.stderr.strip()[-300:]}")
     assert pip.returncode == 0, pip.stderr
     took = time.perf_counter() - start
     user = root / "user"  # another folder, HOME too: nothing of the checkout reachable
     (user / "home").mkdir(parents=True)
-    environment = {key: value for key, value in os.environ.items()
-                   if not key.startswith(("FACEKIT_", "PYTHON", "VIRTUAL_ENV"))}
+    environment = dict(clean)
     environment.update(HOME=str(user / "home"), PATH=f"{venv / 'bin'}{os.pathsep}{environment.get('PATH', '')}",
                        FACEKIT_SHARED=str(root / "no-shared"))
     print(f"built, installed in a fresh venv in {took:.0f} s; wheel {wheel.stat().st_size / 1e6:.1f} MB")
