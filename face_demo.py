@@ -8,20 +8,39 @@ Annotated images go to the folder ``--output`` (default ``annotated/``) as NAME_
 ``--output`` when it names an image file and there is one input. Existing files are never replaced unless
 ``--overwrite`` is given, and an input never is. A folder's images are read by extension (not recursively).
 
+A photo library:
+
+    python face_demo.py library/ --jsonl faces.jsonl --no-annotate --workers 2     # results only, both cores
+    python face_demo.py library/ --jsonl faces.jsonl --no-annotate --workers 2 --resume   # after an interruption
+
+``--jsonl`` writes one line per photo, flushed as it finishes (in any order with --workers); ``--resume`` skips
+the photos already in it (a line cut by a kill is dropped and its photo done again), and replaces the annotated
+copies of the photos it does again. On a Dask cluster (pip install .[cluster]; README, Photo libraries):
+
+    python face_demo.py library/ --jsonl faces.jsonl --no-annotate --cluster tcp://scheduler:8786
+    python face_demo.py library/ --jsonl faces.jsonl --no-annotate --cluster local:2    # 2 workers started here
+
 Exit status: 0 all images annotated; 1 some images could not be read or written (each is reported, the others
 are written); 2 nothing done: a missing input, model or detector file, or another error in the command (one line
 on stderr).
 """
 import argparse
+import functools
 import json
+import os
 import sys
 from pathlib import Path
 
-import cv2
-from tqdm import tqdm
-
-from facekit.apps.cli import add_analyzer_arguments, allow_large_images, analyzer_from_args, exit_with_error
-from facekit.apps.photos import annotate_image, check_outputs, output_paths
+from facekit.apps.cli import (
+    add_analyzer_arguments,
+    allow_large_images,
+    analyzer_from_args,
+    exit_with_error,
+    positive_int,
+)
+from facekit.apps.library import JsonLines, photo_results, read_done
+from facekit.apps.photos import check_outputs, output_paths
+from facekit.core import paths
 from facekit.core.errors import FaceKitError
 from facekit.core.outputs import write_text
 from facekit.vision.images import find_images
@@ -35,31 +54,77 @@ def parse_args(argv):
     add_analyzer_arguments(parser)
     parser.add_argument("--output", default=DEFAULT_OUTPUT, help=f"folder or image file (default: {DEFAULT_OUTPUT}/)")
     parser.add_argument("--json", default=None, metavar="FILE", help="also write every face's box and predictions")
+    parser.add_argument("--jsonl", default=None, metavar="FILE",
+                        help="JSON Lines: one line per photo (as --json's entries), written as each photo finishes")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run: skip the photos that --jsonl FILE already holds")
+    parser.add_argument("--no-annotate", action="store_true", help="write results only, no annotated copies")
+    parser.add_argument("--workers", type=positive_int, default=1, metavar="N",
+                        help="worker processes, each with its own model and detector (default: 1)")
+    parser.add_argument("--cluster", default=None, metavar="ADDRESS",
+                        help="shard the photos over a Dask cluster: its scheduler (tcp://HOST:8786), or local:N to "
+                             "start N workers here; needs --jsonl and pip install .[cluster]")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.cluster is not None and args.jsonl is None:
+        parser.error("--cluster needs --jsonl FILE: where the results go")
+    if args.resume and args.jsonl is None:
+        parser.error("--resume needs --jsonl FILE: the results to continue")
+    if args.resume and args.json is not None:
+        parser.error("--json with --resume would hold only this run's photos: --jsonl FILE holds them all")
+    return args
 
 
 def run(args):
     """Annotates every input; returns the exit status (0, or 1 when some images could not be read)."""
     images = find_images(args.inputs)
-    outputs = output_paths(images, args.output)
-    check_outputs(outputs, args.json, images, args.overwrite)
-    analyzer = analyzer_from_args(args)
+    if args.cluster is not None:  # the workers may run elsewhere: photos by absolute path
+        images = [image.absolute() for image in images]
+    outputs = [None] * len(images) if args.no_annotate else output_paths(images, args.output)
+    done, keep = read_done(args.jsonl) if args.resume else (set(), 0)
+    tasks = [(image, output) for image, output in zip(images, outputs) if os.path.abspath(image) not in done]
+    check_outputs([output for _, output in tasks if output is not None], args.json, images,
+                  args.overwrite or args.resume, args.jsonl, args.resume)
+    if done:
+        print(f"resuming: {len(images) - len(tasks)} of {len(images)} photos are in {args.jsonl} already")
+    if args.model is None:  # named once, here, also when worker processes load it
+        print(f"using the default model: {paths.default_model()}")
+    make_analyzer = functools.partial(analyzer_from_args, args, None)  # (threads) -> an analyzer; picklable
+    if args.cluster is not None:
+        from facekit.apps.cluster import cluster_results
+        results = cluster_results(args.cluster, make_analyzer, tasks, analyzer_key(args))
+    else:
+        results = photo_results(make_analyzer, tasks, min(args.workers, max(len(tasks), 1)))
+    jsonl = JsonLines(args.jsonl, keep) if args.jsonl else None
     entries, failed = [], 0
-    for image_path, output_path in tqdm(list(zip(images, outputs)), unit="image", disable=len(images) == 1):
-        try:
-            entry, summary = annotate_image(analyzer, image_path, output_path)
-        except (FaceKitError, cv2.error) as error:  # one bad file must not stop a folder
-            failed += 1
-            entries.append({"image": str(image_path), "error": str(error)})
-            tqdm.write(f"error: {error}", file=sys.stderr)
-            continue
-        entries.append(entry)
-        tqdm.write(summary)
+    progress = progress_bar(len(tasks))
+    say = progress.write if progress is not None else print
+    try:
+        for entry, summary in results:
+            if jsonl is not None:
+                jsonl.write(entry)
+            if args.json:
+                entries.append(entry)
+            if summary is None:
+                failed += 1
+                say(f"error: {entry['error']}", file=sys.stderr)
+            else:
+                say(summary)
+            if progress is not None:
+                progress.update()
+    finally:
+        if progress is not None:
+            progress.close()
+        if jsonl is not None:
+            jsonl.close()
     status = 1 if failed else 0
     if failed:
-        print(failure_summary(failed, len(images)), file=sys.stderr)
+        print(failure_summary(failed, len(tasks)), file=sys.stderr)
+    if args.jsonl:
+        print(f"wrote {args.jsonl}")
     if args.json:
+        order = {str(image): index for index, image in enumerate(images)}
+        entries.sort(key=lambda entry: order[entry["image"]])  # the inputs' order, whatever order workers finish in
         try:
             write_text(args.json, json.dumps(entries, indent=2) + "\n")
         except FaceKitError as error:  # the images are written by now: exit 1, not 2 ("nothing done")
@@ -67,6 +132,21 @@ def run(args):
             return 1
         print(f"wrote {args.json}")
     return status
+
+
+def analyzer_key(args):
+    """The options that make an analyzer: a cluster worker keeps one analyzer per key."""
+    options = ("model", "detector", "detector_model", "min_score", "crop_scale", "tta", "ensemble", "ensemble_weights")
+    return repr([(name, getattr(args, name)) for name in options])
+
+
+def progress_bar(total):
+    """A progress bar with photos per second and the time left, for more than one photo (tqdm is imported only
+    then: importing it costs a single photo 0.05 s)."""
+    if total <= 1:
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, unit="photo", smoothing=0.1)
 
 
 def failure_summary(failed, total):

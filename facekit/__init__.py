@@ -5,9 +5,10 @@
     faces[0]["age"], faces[0]["gender"], faces[0]["race"], faces[0]["box"]
 
 One dict per face, largest first: box, score, landmarks, age and age_std, gender, race, and the probabilities of
-each gender, race and age group. ``analyze`` loads the model (default: the shipped
-face_weights/default/dlib_resnet_150px.tflite, ``paths.default_model()``) and the detector (default: yunet) on each
-call; ``facekit.FaceAnalyzer(model, detector)`` loads them once for many photos or video frames.
+each gender, race and age group. ``analyze`` loads the model (default: the shipped default model's .tflite,
+``paths.default_model()``: a checkout's face_weights/default/, else the installed package's) and the detector
+(default: yunet) on each call; ``facekit.FaceAnalyzer(model, detector)`` loads them once for many photos or video
+frames.
 ``facekit.load_predictor(path)`` opens a ``.keras``, ``.tflite`` or ``.onnx`` model behind one ``predict(crops)``.
 
 Importing facekit loads no TensorFlow: ``analyze``, ``FaceAnalyzer`` and ``load_predictor`` are imported when first

@@ -11,6 +11,12 @@ from tests.shared_data import UTKFACE
 from tests.synthetic_faces import write_utkface_folder
 
 
+@pytest.fixture(autouse=True)
+def no_facekit_home(monkeypatch):
+    """Runs, logs and caches go where each test points paths.PROJECT_ROOT, whatever FACEKIT_HOME the shell sets."""
+    monkeypatch.delenv("FACEKIT_HOME", raising=False)
+
+
 @pytest.fixture(scope="session")
 def four_faces_scene():
     """(image, placed boxes): four real faces on a 1000x700 gray canvas."""

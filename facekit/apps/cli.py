@@ -9,6 +9,7 @@ from PIL import Image
 from facekit.core import paths
 from facekit.infer.analyzer import FaceAnalyzer
 from facekit.infer.ensemble import METHODS, parse_weights
+from facekit.infer.predictors import load_predictor
 from facekit.infer.tta import TTA
 from facekit.vision.detectors import DEFAULT_DETECTOR, DETECTORS, create_detector
 
@@ -72,7 +73,7 @@ def add_analyzer_arguments(parser):
     with_files = [name for name, spec in DETECTORS.items() if spec.needs_model_file and spec.bundled_model is None]
     parser.add_argument("--model", default=None, nargs="+",
                         help=".keras, .tflite or .onnx model (default: the shipped "
-                             f"{paths.default_model().relative_to(paths.PROJECT_ROOT)}); several: an ensemble")
+                             f"{paths.default_model().name}); several: an ensemble")
     add_prediction_arguments(parser)
     parser.add_argument("--detector", default=DEFAULT_DETECTOR, choices=sorted(DETECTORS),
                         help=f"face detector (default: {DEFAULT_DETECTOR}; "
@@ -86,12 +87,19 @@ def add_analyzer_arguments(parser):
                         help="face crop size relative to the measured training-like crop (>1: more margin)")
 
 
-def analyzer_from_args(args, log=print):
-    """Builds the detector first (a missing detector file fails before the slower model load), then the model."""
+def analyzer_from_args(args, log=print, threads=None):
+    """Builds the detector first (a missing detector file fails before the slower model load), then the model.
+    ``log``: where the default model is named (None: nowhere); ``threads``: the model runtime's CPU threads
+    (default: all cores; a worker process gets its share)."""
     detector = create_detector(args.detector, args.detector_model, args.min_score)
     model_path = args.model
     if model_path is None:
         model_path = paths.default_model()
-        log(f"using the default model: {model_path}")
+        if log is not None:
+            log(f"using the default model: {model_path}")
+    weights = parse_weights(args.ensemble_weights)
+    if threads is not None:
+        model = load_predictor(model_path, threads, tta=args.tta, ensemble=args.ensemble, weights=weights)
+        return FaceAnalyzer(model, detector, crop_scale=args.crop_scale)
     return FaceAnalyzer(model_path, detector, crop_scale=args.crop_scale, tta=args.tta, ensemble=args.ensemble,
-                        ensemble_weights=parse_weights(args.ensemble_weights))
+                        ensemble_weights=weights)

@@ -1,9 +1,11 @@
-"""face_demo.py's work on photos: where each annotated copy goes (checked before the slow work), and one photo read,
-analysed, drawn and written."""
+"""face_demo.py's work on photos: where each annotated copy goes (checked before the slow work, in linear time), and
+one photo read, analysed, and drawn and written (or results only)."""
 from pathlib import Path
 
+import cv2
+
 from facekit.core.errors import FaceKitError
-from facekit.core.outputs import check_folder, check_output, check_replaceable
+from facekit.core.outputs import InputFiles, check_folder, check_output, check_replaceable
 from facekit.infer.results import photo_entry
 from facekit.vision.drawing import annotate_photo
 from facekit.vision.images import IMAGE_EXTENSIONS, read_image_and_size, write_image
@@ -29,25 +31,39 @@ def output_paths(images, output):
     return paths
 
 
-def check_outputs(outputs, json_path, inputs, overwrite):
-    """Before any slow work: no output replaces an input (compared as files: links too) or, without --overwrite,
-    an existing file; --json is not one of the annotated images; every folder can be written."""
+def check_outputs(outputs, json_path, inputs, overwrite, jsonl_path=None, resume=False):
+    """Before any slow work, in time linear in the number of photos: no output replaces an input (compared as
+    files by device and inode: links too) or, without --overwrite, an existing file; --json and --jsonl are not one
+    of the annotated images nor each other; every folder can be written. With ``resume`` an existing --jsonl file
+    is the one to continue."""
+    inputs = InputFiles(inputs)
     for path in outputs:
         check_replaceable(path, "--output", inputs, overwrite)
     for folder in {path.parent for path in outputs}:
         check_folder(folder, "--output")
-    if json_path is not None:
-        json_path = Path(json_path)
-        if json_path.resolve() in {path.resolve() for path in outputs}:
-            raise FaceKitError(f"--json {json_path} is also where an annotated image goes; choose another --json")
-        check_output(json_path, "--json", inputs, overwrite)
+    annotated = {path.resolve() for path in outputs}
+    results = [(option, Path(path)) for option, path in (("--json", json_path), ("--jsonl", jsonl_path))
+               if path is not None]
+    for option, path in results:
+        if path.resolve() in annotated:
+            raise FaceKitError(f"{option} {path} is also where an annotated image goes; choose another {option}")
+        check_output(path, option, inputs, overwrite or (resume and option == "--jsonl"))
+    if len(results) == 2 and results[0][1].resolve() == results[1][1].resolve():
+        raise FaceKitError(f"--json and --jsonl are the same file {json_path}; choose two")
 
 
-def annotate_image(analyzer, image_path, output_path):
-    """Reads, analyses, draws and writes one image; returns its JSON entry and a one-line summary."""
-    image, size = read_image_and_size(image_path)
-    faces = analyzer.analyze(image)
-    write_image(output_path, annotate_photo(image, faces))
-    entry = {"image": str(image_path), "output": str(output_path), **photo_entry(faces, image, size)}
+def analyze_photo(analyzer, image_path, output_path=None):
+    """One photo -> (its JSON entry, a one-line summary). With ``output_path`` its annotated copy is written there;
+    without, results only. A photo that cannot be read or written gives an entry with its ``error`` and no
+    summary."""
+    try:
+        image, size = read_image_and_size(image_path)
+        faces = analyzer.analyze(image)
+        if output_path is not None:
+            write_image(output_path, annotate_photo(image, faces))
+    except (FaceKitError, cv2.error) as error:  # one bad file must not stop a folder
+        return {"image": str(image_path), "error": str(error)}, None
+    entry = {"image": str(image_path), **({"output": str(output_path)} if output_path is not None else {}),
+             **photo_entry(faces, image, size)}
     found = f"{len(faces)} face{'s' * (len(faces) != 1)}" if faces else "no face found"
-    return entry, f"{image_path}: {found} -> {output_path}"
+    return entry, f"{image_path}: {found}" + (f" -> {output_path}" if output_path is not None else "")

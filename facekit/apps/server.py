@@ -54,11 +54,20 @@ def model_info(analyzer):
     if path is None:
         return {"model": getattr(analyzer.model, "name", "model"), "model_file": None, "metrics": None}
     path = Path(path)
+    return {"model": model_name(path), "model_file": str(path),
+            "metrics": read_metrics(path.with_name("metrics.json"))}
+
+
+def model_name(path):
+    """A model file as /version names it: default/NAME for the shipped default (in a checkout or in the package),
+    RUN/best.keras under face_weights/, else the file's name."""
+    folder = path.resolve().parent
+    if folder in {(paths.PROJECT_ROOT / paths.DEFAULT_MODEL_FOLDER).resolve(), paths.PACKAGED_DEFAULT_MODEL.resolve()}:
+        return f"default/{path.name}"
     try:
-        name = str(path.resolve().relative_to(paths.face_weights_dir().resolve()))
+        return str(path.resolve().relative_to(paths.face_weights_dir().resolve()))
     except ValueError:
-        name = path.name
-    return {"model": name, "model_file": str(path), "metrics": read_metrics(path.with_name("metrics.json"))}
+        return path.name
 
 
 def read_metrics(metrics_file):

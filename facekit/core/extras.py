@@ -5,7 +5,7 @@ from facekit.core.errors import FaceKitError
 
 # What each optional module comes with (pyproject.toml's extras).
 EXTRAS = {"onnxruntime": "onnx", "keras": "train", "tensorflow": "train", "mtcnn": "train", "fastapi": "server",
-          "uvicorn": "server"}
+          "uvicorn": "server", "distributed": "cluster"}
 
 
 def require(module, needed_for):

@@ -23,12 +23,37 @@ def check_output(path, option, inputs=(), overwrite=False):
     check_folder(Path(path).parent, option)
 
 
+class InputFiles:
+    """Input files by identity (device and inode), so that many outputs are checked against many inputs in linear
+    time: ``find(path)`` is the input that ``path`` is (hard and symbolic links count), or None."""
+
+    def __init__(self, inputs=()):
+        self._by_id = {}
+        for source in inputs:
+            key = _file_id(source)
+            if key is not None:
+                self._by_id.setdefault(key, source)
+
+    def find(self, path):
+        key = _file_id(path)
+        return None if key is None else self._by_id.get(key)
+
+
+def _file_id(path):
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):  # does not exist (yet), or a name the system refuses
+        return None
+    return status.st_dev, status.st_ino
+
+
 def check_replaceable(path, option, inputs=(), overwrite=False):
-    """Refuses ``path`` when it is one of ``inputs`` or, without ``overwrite``, when it exists."""
+    """Refuses ``path`` when it is one of ``inputs`` (a list, or InputFiles made once for many outputs) or,
+    without ``overwrite``, when it exists."""
     path = Path(path)
-    for source in inputs:
-        if same_file(path, source):
-            raise FaceKitError(f"{option} {path} is the input {source}; choose another {option}")
+    source = (inputs if isinstance(inputs, InputFiles) else InputFiles(inputs)).find(path)
+    if source is not None:
+        raise FaceKitError(f"{option} {path} is the input {source}; choose another {option}")
     if path.exists() and not overwrite:
         raise FaceKitError(f"{path} already exists; pass --overwrite or choose another {option}")
 

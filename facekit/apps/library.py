@@ -1,0 +1,84 @@
+"""A photo library with face_demo.py: results as JSON Lines (one line per photo, flushed as each finishes),
+``--resume`` after an interruption, worker processes, and a progress bar.
+
+The work of one photo is ``analyze_photo``: read, analyse, and (unless results only) draw and write its annotated
+copy; its entry is the one ``--json`` and ``--jsonl`` write, and the cluster engine (facekit/apps/cluster.py) writes
+the same. ``photo_results`` runs it over many photos in this process or in N worker processes, each with its own
+model and detector, and yields the entries as they finish (in any order with workers; each photo once).
+"""
+import json
+import multiprocessing
+import os
+from pathlib import Path
+
+import cv2
+
+from facekit.apps.photos import analyze_photo
+
+
+def read_done(jsonl_path):
+    """For ``--resume``: (the photos a JSON Lines file already holds, as absolute paths; the length of its whole
+    lines). A last line cut by a kill (no newline, or not JSON) does not count: JsonLines cuts it off, so that its
+    photo is done again and the next line starts on a line of its own."""
+    path = Path(jsonl_path)
+    if not path.exists():
+        return set(), 0
+    done, kept = set(), 0
+    with open(path, "rb") as lines:
+        for line in lines:
+            try:
+                entry = json.loads(line) if line.endswith(b"\n") else None
+            except ValueError:
+                entry = None
+            if not isinstance(entry, dict) or "image" not in entry:
+                break  # only the last line can be cut: what follows a bad line is not trusted either
+            done.add(os.path.abspath(entry["image"]))
+            kept += len(line)
+    return done, kept
+
+
+class JsonLines:
+    """Appends one JSON object per line, flushed at once: a kill loses at most the photo in flight."""
+
+    def __init__(self, path, keep=0):
+        """``keep``: bytes of an existing file to keep (read_done's whole lines), 0 to start it afresh."""
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "a" if keep else "w", encoding="utf-8")  # noqa: SIM115
+        if keep:
+            self._file.truncate(keep)
+
+    def write(self, entry):
+        self._file.write(json.dumps(entry) + "\n")
+        self._file.flush()
+
+    def close(self):
+        self._file.close()
+
+
+_worker_analyzer = None
+
+
+def _start_worker(make_analyzer, threads):
+    global _worker_analyzer
+    cv2.setNumThreads(threads)
+    _worker_analyzer = make_analyzer(threads)
+
+
+def _analyze_in_worker(task):
+    return analyze_photo(_worker_analyzer, *task)
+
+
+def photo_results(make_analyzer, tasks, workers=1):
+    """(image, output or None) pairs -> their (entry, summary) as each finishes. ``make_analyzer(threads)`` builds
+    the analyzer: once here with one worker, once in each worker process with several (each gets its share of the
+    cores); a picklable callable, then."""
+    if workers == 1:
+        analyzer = make_analyzer(None)
+        for task in tasks:
+            yield analyze_photo(analyzer, *task)
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
+    with context.Pool(workers, _start_worker, (make_analyzer, threads)) as pool:
+        yield from pool.imap_unordered(_analyze_in_worker, tasks, chunksize=1)
