@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import face_train
-from facekit.backbones.model import feature_extractor, load_model
+from facekit.backbones.model import build_model, feature_extractor, load_model
 from facekit.core import paths
 from facekit.data.datasets import read_dataset
 from facekit.data.samples import resample, sampling_weights, split
@@ -179,6 +179,33 @@ def test_init_starts_fine_tuning_from_a_trained_model(project, tiny_utkface, mon
     with pytest.raises(training.FaceKitError, match="--init .* input"):
         training.train(_config("wrong", tiny_utkface, epochs=1, input_size=48,
                                init=str(project / "face_weights" / "probe" / "best.keras")), **QUIET)
+
+
+def test_a_missing_label_adds_no_loss_and_no_gradient():
+    """masked_crossentropy: rows of zeros (a label the image lacks) give 0 and a zero, finite gradient; labelled rows
+    the plain cross-entropy. Keras' cross-entropy on such rows made fine-tuning on All-Age-Faces diverge."""
+    import tensorflow as tf
+    logits = tf.Variable([[2.0, -1.0, 0.5], [80.0, -80.0, 0.0], [0.1, 0.2, 0.3]])
+    targets = tf.constant([[0.0, 1.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    with tf.GradientTape() as tape:
+        loss = fitting.masked_crossentropy(targets, tf.nn.softmax(logits))
+        total = tf.reduce_sum(loss)
+    gradient = tape.gradient(total, logits).numpy()
+    expected = keras.losses.categorical_crossentropy(targets[:1], tf.nn.softmax(logits[:1])).numpy()
+    np.testing.assert_allclose(loss.numpy(), [expected[0], 0.0, 0.0], rtol=1e-6)
+    assert np.isfinite(gradient).all() and (gradient[1:] == 0).all() and np.abs(gradient[0]).sum() > 0
+
+
+def test_ema_run_validates_and_keeps_the_moving_average(project, tiny_utkface):
+    """--ema: the optimizer averages the weights, and the checkpoint holds the average, not the last step."""
+    training.train(_config("ema", tiny_utkface, epochs=2, ema=True), **QUIET)
+    saved = json.loads((project / "face_weights" / "ema" / "config.json").read_text())
+    assert saved["ema"] is True and (project / "face_weights" / "ema" / "best.keras").is_file()
+    model = build_model("simple_cnn", input_shape=(32, 32, 3))
+    fitting.compile_model(model, 1e-3, 1e-4, 1, 2, 4, ema=True)
+    assert model.optimizer.use_ema and model.optimizer.ema_momentum == fitting.EMA_MOMENTUM
+    assert isinstance(fitting.callbacks(training.RunFolder.named("x"), "x.keras", 3, ema=True)[0],
+                      keras.callbacks.SwapEMAWeights)
 
 
 def test_two_sources_train_together_with_the_missing_race_masked(project, tiny_utkface, tmp_path):
