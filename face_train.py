@@ -64,7 +64,8 @@ def parse_args(argv=None):
                    help="with a .csv: what its label column holds; with --predict: the head written as the label "
                         "(default gender: 0 male, 1 female)")
     p.add_argument("--evaluate", metavar="MODEL", nargs="+",
-                   help="evaluate this saved .keras model instead of training; several: an ensemble (see --ensemble)")
+                   help="evaluate this saved model (.keras, .tflite or .onnx) instead of training; several: an "
+                        "ensemble (see --ensemble)")
     add_prediction_arguments(p, models="--evaluate models", fit=True)  # --ensemble, --ensemble-weights, --tta
     p.add_argument("--output", help="with --evaluate: metrics JSON path (default: MODEL_DIR/evaluation/); "
                                     "with --predict: the submission file")
@@ -72,7 +73,7 @@ def parse_args(argv=None):
                    help="with --evaluate or --predict: replace existing outputs (never the model)")
     p.add_argument("--predict", metavar="TEST_CSV",
                    help="write a submission file: one label per image of this CSV (needs --model, --output)")
-    p.add_argument("--model", help="with --predict: the saved .keras model")
+    p.add_argument("--model", help="with --predict: the saved model (.keras, .tflite or .onnx)")
     p.add_argument("--sample", help="with --predict: a sample submission file whose header and id order to follow")
     p.add_argument("--run", help="run name: face_weights/RUN/ and logs/RUN/ (default: BACKBONE_freeze-FREEZE)")
     p.add_argument("--protocol", choices=PROTOCOLS,

@@ -27,9 +27,8 @@ from facekit.data.samples import split
 from facekit.export.exporter import check_faces, default_check_faces, export_model
 from facekit.export.quantize import CALIBRATION_FACES, MEASURED_FACES, quantization_error, quantize_onnx
 from facekit.infer.model_metadata import metadata_path
-from facekit.infer.predictors import load_predictor, predict_batches
-from facekit.train.evaluation import compute_metrics
-from facekit.train.pipeline import image_batches
+from facekit.infer.predictors import load_predictor
+from facekit.train.evaluation import compute_metrics, split_probabilities
 
 BATCHES = (1, 10)
 
@@ -67,8 +66,7 @@ def milliseconds_per_face(predictors, faces, rounds):
 def accuracy_on_test_split(predictor, samples):
     """The evaluation's metrics (facekit.train.evaluation) of an exported model on the test split, its images read as
     the evaluation reads them."""
-    probs = predict_batches(lambda batch: predictor.batch_probabilities(batch.numpy()),
-                            image_batches(samples, predictor.input_size, 64))
+    probs = split_probabilities(predictor, samples)
     metrics = compute_metrics(samples, probs, predictor.age_bins)
     return {key: metrics[key] for key in ("age_mae", "gender_acc", "race_acc")}
 

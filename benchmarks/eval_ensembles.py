@@ -13,10 +13,10 @@ import itertools
 import time
 from pathlib import Path
 
-from facekit.backbones.model import age_bins_of, load_model
 from facekit.data.datasets import read_dataset
 from facekit.data.samples import split
 from facekit.infer.ensemble import combine, fit_weights, weights_text
+from facekit.infer.predictors import load_predictor
 from facekit.infer.tta import TTA
 from facekit.train.evaluation import compute_metrics, split_probabilities
 
@@ -43,11 +43,11 @@ def main():
     val, test = splits["val"], splits["test"]
     val_probs, probs, bins = {}, {}, None
     for path in args.model:
-        model = load_model(path)
-        bins = age_bins_of(model)
+        model = load_predictor(path, tta=args.tta)  # .keras, .tflite or .onnx, as face_train.py --evaluate reads them
+        bins = model.age_bins
         started = time.time()
-        val_probs[name_of(path)] = split_probabilities(model, val, tta=args.tta)
-        probs[name_of(path)] = split_probabilities(model, test, tta=args.tta)
+        val_probs[name_of(path)] = split_probabilities(model, val)
+        probs[name_of(path)] = split_probabilities(model, test)
         print(f"{name_of(path)}: {len(val)} validation and {len(test)} test images in {time.time() - started:.0f} s",
               flush=True)
     print("| models | ensemble | age MAE | CS@5 | group exact / 1-off | gender acc | race acc |")

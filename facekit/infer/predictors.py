@@ -6,6 +6,8 @@ results of ``facekit.infer.results`` whatever runs the model.
     .onnx    ONNX Runtime: no TensorFlow
 
 Several models (a list): ``EnsemblePredictor``, their probabilities combined (facekit.infer.ensemble).
+Image files (``file_probabilities``): read by ``facekit.vision.images.read_image`` and resized as crops are, the
+path of ``face_train.py --evaluate`` and ``--predict``.
 Exported files (``face.py --export``) carry their preprocessing inside and their age bins and labels in the JSON
 beside them (``facekit.infer.model_metadata``). Every predictor has ``input_size`` (crop side in pixels), ``age_bins``,
 ``path`` and ``predict(crops, batch_size=64)``.
@@ -13,18 +15,20 @@ beside them (``facekit.infer.model_metadata``). Every predictor has ``input_size
 import contextlib
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from facekit.core.errors import ModelError
+from facekit.core.errors import InputError, ModelError
 from facekit.core.extras import require
 from facekit.infer.ensemble import combine, ensemble_weights, shared_age_bins
 from facekit.infer.face_crops import face_batch
 from facekit.infer.model_metadata import checked, read_metadata
 from facekit.infer.results import predictions_from
 from facekit.infer.tta import check_tta, probabilities_with
+from facekit.vision.images import read_image
 
 SUFFIXES = (".keras", ".tflite", ".onnx")
 
@@ -34,15 +38,44 @@ def _as_batch(faces, size):
     resized by area if needed."""
     faces = face_batch(faces)
     if faces.shape[1:3] != (size, size):
-        faces = np.stack([cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA) for face in faces])
+        faces = np.stack([_resized(face, size) for face in faces])
     return faces
+
+
+def _resized(face, size):
+    """One float32 crop (H, W, 3) -> (size, size, 3), by area: how every predictor resizes what it is given. Its
+    weighted sums can land a rounding error outside 0..255 (255.00002): clipped back."""
+    if face.shape[:2] == (size, size):
+        return face
+    return np.clip(cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA), 0, 255, dtype=np.float32)
+
+
+def read_faces(paths, size):
+    """Image files of face crops -> float32 (N, size, size, 3): each read by ``read_image`` (as the demos and
+    training read photos) and resized as a predictor resizes crops."""
+    return np.stack([_resized(read_image(path).astype(np.float32), size) for path in paths])
+
+
+def file_batches(paths, size, batch_size=64):
+    """``read_faces`` of ``batch_size`` files at a time, in order; the next batch is read (in a thread) while the
+    caller predicts the current one."""
+    chunks = [paths[start:start + batch_size] for start in range(0, len(paths), batch_size)]
+    if not chunks:
+        return
+    with ThreadPoolExecutor(1) as reader:
+        pending = reader.submit(read_faces, chunks[0], size)
+        for following in [*chunks[1:], None]:
+            batch = pending.result()
+            if following is not None:
+                pending = reader.submit(read_faces, following, size)
+            yield batch
 
 
 def predict_batches(predict_batch, batches):
     """``predict_batch`` on each batch in turn; the outputs (arrays, or dicts of arrays) concatenated.
 
-    The one batched prediction: every predictor (crops in memory), evaluation, submissions and the frozen-feature
-    path (batches streamed from disk by ``pipeline.image_batches``) all go through it.
+    The one batched prediction: every predictor (crops in memory or image files, as evaluation and submissions
+    read them) and the frozen-feature path (batches streamed from disk by ``pipeline.image_batches``) go through it.
     """
     outputs = [predict_batch(batch) for batch in batches]
     if isinstance(outputs[0], dict):
@@ -66,6 +99,18 @@ class Predictor:
         if len(faces) == 0:
             return []
         return predictions_from(self.probabilities(faces, batch_size), self.age_bins)
+
+    def file_probabilities(self, paths, batch_size=64, progress=None):
+        """Image files of face crops (UTKFace's, a dataset's cached crops) -> probabilities as ``probabilities``
+        gives them, the files read ``batch_size`` at a time (``file_batches``). ``progress``: wraps the batches
+        (``progress(batches, total=count)``, e.g. tqdm) to show how far it got."""
+        paths = [str(path) for path in paths]
+        if not paths:
+            raise InputError("no image files to predict")
+        batches = file_batches(paths, self.input_size, batch_size)
+        if progress is not None:
+            batches = progress(batches, total=-(-len(paths) // batch_size))
+        return predict_batches(lambda batch: self.probabilities(batch, batch_size), batches)
 
 
 class ExportedPredictor(Predictor):
@@ -178,6 +223,11 @@ class EnsemblePredictor(Predictor):
 
     def probabilities(self, faces, batch_size=64):
         return combine([p.probabilities(faces, batch_size) for p in self.predictors], self.method, self.weights)
+
+    def file_probabilities(self, paths, batch_size=64, progress=None):
+        """Each model reads the files at its own input size, as it would alone."""
+        return combine([p.file_probabilities(paths, batch_size, progress) for p in self.predictors], self.method,
+                       self.weights)
 
 
 RUNTIMES = {".keras": KerasPredictor, ".tflite": LiteRtPredictor, ".onnx": OnnxPredictor}

@@ -6,23 +6,14 @@ import numpy as np
 from matplotlib.figure import Figure  # not pyplot: no backend to choose, no global figure state
 from tqdm import tqdm
 
-from facekit.backbones.model import age_bins_of, load_model
 from facekit.core.errors import FaceKitError
 from facekit.core.labels import GENDERS, RACES, age_decade, age_group, age_group_names, decade_name
 from facekit.core.outputs import check_output, check_replaceable, replacing, write_text
 from facekit.data.samples import MISSING, require_some_label
 from facekit.data.sources import check_sources, read_splits, sources_of
-from facekit.infer.ensemble import (
-    check_fit_count,
-    combine,
-    ensemble_weights,
-    fit_weights,
-    shared_age_bins,
-    weights_text,
-)
-from facekit.infer.predictors import predict_batches
-from facekit.infer.tta import check_tta, probabilities_with
-from facekit.train.pipeline import image_batches
+from facekit.infer.ensemble import check_fit_count, ensemble_weights, fit_weights, shared_age_bins, weights_text
+from facekit.infer.predictors import EnsemblePredictor, Predictor, load_predictor
+from facekit.infer.tta import check_tta
 
 
 def compute_metrics(samples, probs, age_bins, source_names=None):
@@ -144,31 +135,44 @@ def save_plots(samples, probs, age_bins, folder):
     return written + [folder / PLOTS[3]]
 
 
+def as_predictor(model, tta="none"):
+    """A predictor (facekit.infer.predictors) as it is, or what ``load_predictor`` takes (a model file of any
+    runtime, a Keras model already loaded) -> its predictor, with ``tta``."""
+    return model if isinstance(model, Predictor) else load_predictor(model, tta=tta)
+
+
 def split_probabilities(model, samples, batch_size=64, tta="none"):
-    """``{"age", "gender", "race"}`` probabilities of a Keras model for the samples' images, in order."""
-    batches = image_batches(samples, model.input_shape[1], batch_size)
-    return predict_batches(lambda batch: probabilities_with(model.predict_on_batch, batch, tta),
-                           tqdm(batches, total=len(batches), desc="evaluating", unit="batch"))
+    """``{"age", "gender", "race"}`` probabilities of a model (``as_predictor``) for the samples' images, in order:
+    read and resized as the predictor reads crops (``Predictor.file_probabilities``)."""
+    return as_predictor(model, tta).file_probabilities(samples.paths, batch_size, progress=_progress)
+
+
+def _progress(batches, total):
+    return tqdm(batches, total=total, desc="evaluating", unit="batch")
 
 
 def evaluate(model, samples, output_json, data, limit=None, batch_size=64, tta="none", ensemble="mean",
              weights=None, about=None, source_names=None):
-    """Writes metrics JSON and plots beside it; returns the metrics. ``data`` and ``limit``: where the samples come
-    from (the test split of ``data``, of its first ``limit`` images), recorded in the metrics; ``tta``: test-time
-    augmentation (facekit.infer.tta), recorded when used. ``model`` may be a list of models: their probabilities are
-    combined by ``ensemble`` (facekit.infer.ensemble, with ``weights``). ``about``: more fields to record."""
+    """Writes metrics JSON and plots beside it; returns the metrics. ``model``: a predictor, or what
+    ``load_predictor`` takes (a model file of any runtime, a Keras model); a list of them: an ensemble, their
+    probabilities combined by ``ensemble`` (facekit.infer.ensemble, with ``weights``). ``data`` and ``limit``:
+    where the samples come from (the test split of ``data``, of its first ``limit`` images), recorded in the
+    metrics; ``tta``: test-time augmentation (facekit.infer.tta) of models not yet loaded, recorded when used.
+    ``about``: more fields to record."""
     models = list(model) if isinstance(model, (list, tuple)) else [model]
     ensemble_weights(len(models), ensemble, weights)  # a bad method or weights fail before the slow part
-    bins = shared_age_bins([age_bins_of(m) for m in models])
+    predictors = [as_predictor(m, tta) for m in models]
+    predictor = predictors[0] if len(predictors) == 1 and weights is None else \
+        EnsemblePredictor(predictors, ensemble, weights)
     output_json = Path(output_json)
     output_json.parent.mkdir(parents=True, exist_ok=True)
-    probs = combine([split_probabilities(m, samples, batch_size, tta) for m in models], ensemble, weights)
+    probs = split_probabilities(predictor, samples, batch_size)
     data = [str(Path(d).resolve()) for d in data] if isinstance(data, (list, tuple)) else str(Path(data).resolve())
     metrics = {"data": data[0] if isinstance(data, list) and len(data) == 1 else data, "limit": limit,
                "split": "test", **({"tta": tta} if tta != "none" else {}), **(about or {}),
-               **compute_metrics(samples, probs, bins, source_names)}
+               **compute_metrics(samples, probs, predictor.age_bins, source_names)}
     write_text(output_json, json.dumps(metrics, indent=2))
-    save_plots(samples, probs, bins, output_json.parent)
+    save_plots(samples, probs, predictor.age_bins, output_json.parent)
     return metrics
 
 
@@ -185,11 +189,12 @@ def check_ensemble(count, ensemble, weights):
 
 def fitted_weights(models, samples, tta="none", log=print):
     """Per-head ensemble weights fitted on ``samples`` (the validation split; facekit.infer.ensemble.fit_weights), told
-    as ``--ensemble-weights`` takes them."""
+    as ``--ensemble-weights`` takes them. ``models``: predictors, or what ``load_predictor`` takes."""
     if not len(samples):
         raise FaceKitError("no validation images to fit the ensemble weights on (a larger --limit gives some)")
-    bins = shared_age_bins([age_bins_of(m) for m in models])
-    probs = [split_probabilities(model, samples, tta=tta) for model in models]
+    predictors = [as_predictor(m, tta) for m in models]
+    bins = shared_age_bins([p.age_bins for p in predictors])
+    probs = [split_probabilities(p, samples) for p in predictors]
     weights = fit_weights(probs, samples, bins)
     log(f"weights fitted on the validation split ({len(samples)} images): --ensemble-weights {weights_text(weights)}")
     return weights
@@ -203,10 +208,10 @@ def _rounded(normalised):
 
 def evaluate_saved(model_path, data, output=None, limit=None, overwrite=False, log=print, tta="none",
                    ensemble="mean", weights=None, crop=None, **data_options):
-    """``--evaluate``: a saved model, or several combined (``model_path`` a list; ``ensemble``, ``weights``), on
-    the same fixed test split of ``data`` (one source or several, ``crop``: facekit.sources.sources_of); metrics
-    JSON and plots at ``output``. ``weights="fit"``: per-head weights fitted on
-    the validation split first (``fitted_weights``), recorded with the metrics.
+    """``--evaluate``: a saved model (``.keras``, ``.tflite`` or ``.onnx``, through ``load_predictor``), or several
+    combined (``model_path`` a list; ``ensemble``, ``weights``), on the same fixed test split of ``data`` (one source
+    or several, ``crop``: facekit.data.sources.sources_of); metrics JSON and plots at ``output``. ``weights="fit"``:
+    per-head weights fitted on the validation split first (``fitted_weights``), recorded with the metrics.
 
     Checked before anything is loaded: the output is not a model, and neither it nor the plots beside it exist
     unless ``overwrite``."""
@@ -221,11 +226,11 @@ def evaluate_saved(model_path, data, output=None, limit=None, overwrite=False, l
     check_output(output, "--output", inputs=model_paths, overwrite=overwrite)
     for plot in PLOTS:
         check_replaceable(output.parent / plot, "--output", inputs=model_paths, overwrite=overwrite)
-    models = [load_model(p) for p in model_paths]
+    models = [load_predictor(p, tta=tta) for p in model_paths]
     splits, _, _ = read_splits(sources, limit=limit, log=log, **data_options)
     fit = isinstance(weights, str)  # "fit", as check_ensemble made sure
     if fit:
-        weights = fitted_weights(models, splits["val"], tta, log)
+        weights = fitted_weights(models, splits["val"], log=log)
     about = {} if len(models) == 1 else {
         "models": [str(p) for p in model_paths], "ensemble": ensemble,
         **({"weights": _rounded(ensemble_weights(len(models), ensemble, weights))} if weights is not None else {}),

@@ -14,13 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from facekit.backbones.model import age_bins_of, load_model
 from facekit.core.errors import FaceKitError
 from facekit.core.outputs import check_output, write_text
 from facekit.data.csv_dataset import read_rows
-from facekit.data.samples import MISSING, Samples
-from facekit.infer.predictors import predict_batches
-from facekit.train.pipeline import image_batches
+from facekit.infer.predictors import load_predictor
 
 
 def _ids(values, what):
@@ -51,7 +48,8 @@ def labels_from(probs, head, age_bins):
 
 def write_submission(test_csv, model_path, output, images=None, sample=None, head="gender", overwrite=False,
                      batch_size=64, log=print):
-    """Predicts ``head`` for every image of ``test_csv`` and writes the submission file; returns its rows."""
+    """Predicts ``head`` for every image of ``test_csv`` with the model at ``model_path`` (``.keras``, ``.tflite`` or
+    ``.onnx``: facekit.infer.predictors.load_predictor) and writes the submission file; returns its rows."""
     check_output(output, "--output", inputs=[p for p in (test_csv, model_path, sample) if p], overwrite=overwrite)
     rows, problems = read_rows(test_csv, images, labels=False)
     if problems:
@@ -70,11 +68,9 @@ def write_submission(test_csv, model_path, output, images=None, sample=None, hea
                                    f"{len(lacking)} only in the sample ({', '.join(lacking[:3])})" if lacking else "",
                                    f"{len(extra)} only in the test file ({', '.join(extra[:3])})" if extra else "")
                                    if part))
-    model = load_model(model_path)
-    missing = np.full(len(rows), MISSING, np.int32)
-    samples = Samples(np.array([row.path for row in rows]), missing, missing, missing)
-    probs = predict_batches(model.predict_on_batch, image_batches(samples, model.input_shape[1], batch_size))
-    label = dict(zip(ids, labels_from(probs, head, age_bins_of(model)).tolist()))
+    predictor = load_predictor(model_path)
+    probs = predictor.file_probabilities([row.path for row in rows], batch_size)
+    label = dict(zip(ids, labels_from(probs, head, predictor.age_bins).tolist()))
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(header)

@@ -10,16 +10,15 @@ from PIL import Image
 
 import face_train
 from facekit.apps.cli import add_analyzer_arguments, analyzer_from_args
-from facekit.backbones.model import age_bins_of, load_model
+from facekit.backbones.model import load_model
 from facekit.core import paths
 from facekit.core.errors import InputError
 from facekit.data.datasets import read_dataset
 from facekit.data.samples import split
 from facekit.infer.analyzer import FaceAnalyzer
-from facekit.infer.predictors import load_predictor, predict_batches
+from facekit.infer.predictors import load_predictor, read_faces
 from facekit.infer.tta import CORNER_SIDE, TTA, probabilities_with, variants
 from facekit.train.evaluation import compute_metrics, evaluate
-from facekit.train.pipeline import image_batches
 from tests.shared_data import UTKFACE, needs_utkface
 
 
@@ -93,10 +92,10 @@ def test_unknown_tta_and_a_predictor_with_tta_are_one_line_errors():
 def test_evaluation_with_flip_scores_the_averaged_probabilities(tiny_model_file, tiny_utkface, tmp_path):
     model = load_model(tiny_model_file)
     test = split(read_dataset(tiny_utkface, log=lambda message: None))["test"]
-    size = model.input_shape[1]
-    probs = [predict_batches(model.predict_on_batch, image_batches(test, size, 64, flip=flip))
-             for flip in (False, True)]
-    expected = compute_metrics(test, {h: (probs[0][h] + probs[1][h]) / 2 for h in probs[0]}, age_bins_of(model))
+    predictor = load_predictor(model)
+    faces = read_faces(test.paths, predictor.input_size)  # read and resized as evaluation reads them
+    probs = [predictor.probabilities(faces), predictor.probabilities(faces[:, :, ::-1])]
+    expected = compute_metrics(test, {h: (probs[0][h] + probs[1][h]) / 2 for h in probs[0]}, predictor.age_bins)
     metrics = evaluate(model, test, tmp_path / "metrics.json", tiny_utkface, tta="flip")
     assert metrics["tta"] == "flip"
     assert {k: v for k, v in metrics.items() if k not in ("data", "limit", "split", "tta")} == expected
