@@ -98,6 +98,7 @@ def report(model_name, source_name, samples, probs, age_bins, targets):
               f"{100 * gap:+.1f} points from the overall")
         rows["worst_group_gap"] = gap
     targets(overall, rows)
+    return rows
 
 
 def print_targets(checks):
@@ -130,14 +131,45 @@ def main():
     parser.add_argument("--utkface", default=str(SHARED / "data" / "utkface" / "UTKFace"))
     parser.add_argument("--aaf", default=str(SHARED / "data" / "aaf" / "labels.csv"))
     parser.add_argument("--split", choices=("val", "test"), default="test")
+    parser.add_argument("--plot", help="also draw gender accuracy and age MAE by sex x age band, per source and "
+                                       "model, into this PNG file")
     args = parser.parse_args()
     sources = [(Source(args.utkface), utkface_targets), (Source(args.aaf, crop="detect"), aaf_targets)]
     parts = [(source, read_splits([source], **QUIET)[0][args.split], targets) for source, targets in sources]
+    results = {}
     for model in args.models:
         predictor = load_predictor(model)
         for source, samples, targets in parts:
             probs = probabilities(predictor, samples)
-            report(Path(model).name, f"{source.name} {args.split}", samples, probs, predictor.age_bins, targets)
+            results[model, source.name] = report(Path(model).name, f"{source.name} {args.split}", samples, probs,
+                                                 predictor.age_bins, targets)
+    if args.plot:
+        plot(results, args.models, [source.name for source, _, _ in parts], args.plot)
+
+
+def plot(results, models, source_names, path):
+    """Two rows (gender accuracy, age MAE) by one column per source: bars per sex x age band, one colour a model."""
+    from matplotlib.figure import Figure
+    groups = [f"{sex} {band}" for sex in GENDERS for band, _, _ in BANDS]
+    figure = Figure(figsize=(6 * len(source_names), 7))
+    axes = figure.subplots(2, len(source_names), squeeze=False)
+    width = 0.8 / len(models)
+    for column, source in enumerate(source_names):
+        for row, (key, label) in enumerate((("gender", "gender accuracy (%)"), ("mae", "age MAE (years)"))):
+            ax = axes[row][column]
+            for index, model in enumerate(models):
+                values = [results[model, source][g].get(key, np.nan) * (100 if key == "gender" else 1) for g in groups]
+                ax.bar(np.arange(len(groups)) + index * width, values, width, label=Path(model).parent.name
+                       if Path(model).parent.name not in ("", ".") else Path(model).name)
+            ax.set_xticks(np.arange(len(groups)) + width * (len(models) - 1) / 2, groups, rotation=30, ha="right")
+            ax.set_ylabel(label)
+            ax.set_title(f"{source}: {label}")
+            if key == "gender":
+                ax.set_ylim(60, 100)
+        axes[0][column].legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    print(f"\nwrote {path}")
 
 
 if __name__ == "__main__":
