@@ -7,7 +7,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from facekit.core.errors import FaceKitError, InputError
-from facekit.core.outputs import replacing
+from facekit.core.outputs import write_bytes
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -91,14 +91,19 @@ def _to_rgb(image):
 
 
 def write_image(path, image_rgb):
-    """Saves an RGB uint8 array; the format follows the file extension (JPEG at quality 92)."""
+    """Saves an RGB uint8 array; the format follows the file extension (JPEG at quality 92). Encoded in memory,
+    then written atomically and its size checked (``outputs.write_bytes``): Pillow's own file writing can return
+    normally on a full disk, leaving a truncated file."""
     path = Path(path)
     options = {"quality": 92} if path.suffix.lower() in (".jpg", ".jpeg") else {}
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with replacing(path) as partial:  # a full disk leaves no half image under the name
-            Image.fromarray(image_rgb).save(partial, **options)
-    except (OSError, ValueError) as error:  # ValueError: an extension Pillow cannot write
+        image_format = Image.registered_extensions().get(path.suffix.lower())
+        if image_format is None:
+            raise ValueError(f"unknown file extension: {path.suffix}")
+        encoded = io.BytesIO()
+        Image.fromarray(image_rgb).save(encoded, format=image_format, **options)
+        write_bytes(path, encoded.getvalue())
+    except (OSError, ValueError, KeyError) as error:  # ValueError, KeyError: a format Pillow cannot write
         raise FaceKitError(f"cannot write image {path}: {getattr(error, 'strerror', None) or error}") from None
 
 
