@@ -109,8 +109,10 @@ class YuNetDetector:
     def detect(self, image_rgb):
         height, width = image_rgb.shape[:2]
         scale = min(1.0, self.SMALL_PASS_SIDE / max(height, width))
-        small = image_rgb if scale == 1 else cv2.resize(image_rgb, None, fx=scale, fy=scale,
-                                                        interpolation=cv2.INTER_AREA)
+        # Each side at least 1 pixel: a very thin photo (over 640:1) shrunk by the scale alone would have a side of
+        # 0, which OpenCV refuses. The landmarks' scale stays ``scale``: off by under a pixel on such a side.
+        small = image_rgb if scale == 1 else cv2.resize(
+            image_rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
         pad = int(round(self.SMALL_PASS_PAD * max(small.shape[:2])))
         padded = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=self._PAD_GRAY)
         small_rows = self._detect_rows(padded)
@@ -129,7 +131,9 @@ class YuNetDetector:
         height, width = image_rgb.shape[:2]
         self._net.setInputSize((width, height))
         _, rows = self._net.detect(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
-        return np.zeros((0, 15), np.float32) if rows is None else rows
+        if rows is None:
+            return np.zeros((0, 15), np.float32)
+        return rows[np.isfinite(rows).all(axis=1)]  # a photo a pixel or two high gives rows of NaN
 
 
 class SsdDetector:
