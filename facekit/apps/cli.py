@@ -40,6 +40,7 @@ non_negative_float = _number("non_negative_float", float, lambda value: value >=
 probability = _number("probability", float, lambda value: 0 <= value <= 1, "between 0 and 1")
 past_weight = _number("past_weight", float, lambda value: 0 <= value < 1, "at least 0 and less than 1")
 finite_float = _number("finite_float", float, lambda value: True, "a finite number")
+port_number = _number("port_number", int, lambda value: 1 <= value <= 65535, "a port number from 1 to 65535")
 
 
 def allow_large_images():

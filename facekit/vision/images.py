@@ -49,6 +49,8 @@ def read_image_and_size(source):
             if image.getexif().get(EXIF_ORIENTATION) in (5, 6, 7, 8):  # a quarter turn swaps the sides
                 width, height = height, width
             image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG only: decode at 1/2, 1/4 or 1/8 scale when large
+            if image.mode in ("RGB", "RGBA", "L", "LA"):  # shrunk first: no full-size copy is ever made
+                image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
             image = ImageOps.exif_transpose(image)
             image = _to_rgb(image)
             image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
