@@ -4,7 +4,7 @@ import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from facekit.core.errors import FaceKitError, InputError
 from facekit.core.outputs import write_bytes
@@ -59,6 +59,8 @@ def read_image_and_size(source):
         raise InputError(f"image too large: {name}: {error}") from None
     except (OSError, SyntaxError, ValueError) as error:
         # OSError covers UnidentifiedImageError and truncated files; SyntaxError and ValueError come from bad headers.
+        if isinstance(error, UnidentifiedImageError):  # its message names the file object, a BytesIO for bytes
+            error = "not an image, or a format Pillow does not read"
         raise InputError(f"cannot read image {name}: {error}") from None
 
 
