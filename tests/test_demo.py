@@ -1,4 +1,5 @@
 """face_demo.py end to end: annotated images and JSON with one entry per face, folders with bad files, errors."""
+import importlib.util
 import json
 import os
 import shutil
@@ -145,7 +146,21 @@ def test_without_model_the_shipped_default_is_used_and_named(tmp_path, monkeypat
     assert paths.default_model().suffix == ".tflite"
     monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)  # a checkout without it
     assert run_demo([photo, *HAAR, "--output", tmp_path / "out2"]) == 2
-    assert f"model file not found: {tmp_path / 'face_weights'}" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert f"model file not found: {tmp_path / 'face_weights'}" in captured.err
+    assert "using the default model" not in captured.out  # it was announced, then not found
+
+
+def test_mtcnn_without_its_extra_is_refused_once_before_any_work(tmp_path, tiny_model_file, monkeypatch, capsys):
+    """It failed on every photo (exit 1); the light install has no mtcnn."""
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mtcnn" else
+                        real_find_spec(name, *a))
+    photos = [gray_photo(tmp_path / f"{i}.jpg") for i in range(3)]
+    assert run_demo([*photos, "--model", tiny_model_file, "--detector", "mtcnn", "--output", tmp_path / "out"]) == 2
+    err = capsys.readouterr().err
+    assert error_lines(err) == ["error: the mtcnn detector needs mtcnn, which is not installed: pip install .[train]"]
+    assert not (tmp_path / "out").exists()
 
 
 def gray_photo(path):

@@ -93,6 +93,7 @@ def analyzer_from_args(args, log=print):
     model_path = args.model
     if model_path is None:
         model_path = paths.default_model()
-        log(f"using the default model: {model_path}")
+        if model_path.is_file():  # else FaceAnalyzer says it is not installed, and what to pass
+            log(f"using the default model: {model_path}")
     return FaceAnalyzer(model_path, detector, crop_scale=args.crop_scale, tta=args.tta, ensemble=args.ensemble,
                         ensemble_weights=parse_weights(args.ensemble_weights))

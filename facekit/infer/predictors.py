@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facekit.core.errors import ModelError
+from facekit.core.errors import InputError, ModelError
 from facekit.core.extras import require
 from facekit.infer.ensemble import combine, ensemble_weights, shared_age_bins
 from facekit.infer.face_crops import face_batch
@@ -45,6 +45,8 @@ def predict_batches(predict_batch, batches):
     path (batches streamed from disk by ``pipeline.image_batches``) all go through it.
     """
     outputs = [predict_batch(batch) for batch in batches]
+    if not outputs:
+        raise InputError("no images to predict")
     if isinstance(outputs[0], dict):
         return {k: np.concatenate([np.asarray(o[k]) for o in outputs]) for k in outputs[0]}
     return np.concatenate([np.asarray(o) for o in outputs])

@@ -212,7 +212,11 @@ def evaluate_saved(model_path, data, output=None, limit=None, overwrite=False, l
     for plot in PLOTS:
         check_replaceable(output.parent / plot, "--output", inputs=model_paths, overwrite=overwrite)
     models = [load_model(p) for p in model_paths]
-    splits = split(read_dataset(data, log=log, **data_options), limit=limit)
+    samples = read_dataset(data, log=log, **data_options)
+    splits = split(samples, limit=limit)
+    if not len(splits["test"]):
+        raise FaceKitError(f"the test split of {data} is empty ({min(len(samples), limit or len(samples))} usable "
+                           "image(s); the fixed split puts about a fifth of them there): evaluate on more images")
     fit = isinstance(weights, str)  # "fit", as check_ensemble made sure
     if fit:
         weights = fitted_weights(models, splits["val"], tta, log)

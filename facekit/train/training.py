@@ -174,8 +174,17 @@ def _read_splits(config, log):
         + (" (fixed by file name)" if config.test_fold is None else f" (fold {config.test_fold} held out)"))
     for name, part in splits.items():
         if len(part) == 0:
-            raise FaceKitError(f"the {name} split is empty; use more images (--limit {config.limit} is too small)")
+            raise FaceKitError(f"the {name} split is empty; {_too_few(config, samples)}")
     return splits
+
+
+def _too_few(config, samples):
+    """Why a split came out empty, and what to change."""
+    if config.test_fold is not None:
+        return f"fold {config.test_fold} held out of {len(samples)} images leaves it none"
+    if config.limit is not None and config.limit < len(samples):
+        return f"use more images (--limit {config.limit} is too small)"
+    return f"{config.data} has {len(samples)} usable image(s): the fixed split needs a few dozen"
 
 
 def start_from(model, path, log):

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from facekit.core.errors import ModelError
-from facekit.core.extras import require
+from facekit.core.extras import check_installed, require
 
 YUNET_FILE = "face_detection_yunet_2023mar.onnx"
 YUNET_URL = "https://github.com/opencv/opencv_zoo/tree/main/models/face_detection_yunet"
@@ -61,6 +61,7 @@ class MtcnnDetector:
     _LANDMARK_KEYS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")  # mtcnn names by image side
 
     def __init__(self, min_score=None, min_face_size=20):
+        check_installed("mtcnn", "the mtcnn detector", "tensorflow")  # once, now: not for every photo
         self.min_score = self.default_min_score if min_score is None else min_score
         self.min_face_size = min_face_size
         self._mtcnn = None

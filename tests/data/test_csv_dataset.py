@@ -145,3 +145,18 @@ def test_repeated_ids_columns_and_paths_outside_the_images_are_refused(tmp_path)
     twice = _write_csv(tmp_path / "twice.csv", ["id", "gender", "gender"], [["0", "m", "f"]])
     with pytest.raises(DataError, match="the column gender appears more than once"):
         read_dataset(twice, images=images)
+
+
+def test_a_csv_too_small_for_the_split_says_so_in_one_line(project, tmp_path, tiny_model_file, capsys):
+    """--evaluate on a 1-row CSV was an IndexError; training said "--limit 200 is too small"."""
+    images = tmp_path / "train"
+    name = sorted(write_utkface_folder(images, count=1))[0]
+    table = _write_csv(tmp_path / "one.csv", ["file", "gender"], [[name, "m"]])
+    for argv, message in ((["--evaluate", str(tiny_model_file)], "the test split of "),
+                          (["--limit", "200", "--backbone", "simple_cnn", "--weights", "none", "--epochs", "1"],
+                           "has 1 usable image(s): the fixed split needs a few dozen")):
+        with pytest.raises(SystemExit) as exit_info:
+            face_train.main(["--data", str(table), "--images", str(images), *argv, "--output", str(tmp_path / "m.json")]
+                            if argv[0] == "--evaluate" else ["--data", str(table), "--images", str(images), *argv])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and message in err and "--limit 200" not in err and "Traceback" not in err
