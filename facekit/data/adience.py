@@ -117,8 +117,9 @@ def read_adience(source, log=print, images=None):
         rows += found
         folds += [k] * len(found)
     if not rows:
-        raise DataError(f"no face of {source} found under {images} (expected "
-                           "USER_ID/landmark_aligned_face.FACE_ID.ORIGINAL_IMAGE)")
+        raise DataError(f"no usable face in {source}: each row is unparsable (the counts above say which), has "
+                        f"neither age nor gender, or has no face file under {images} (expected "
+                        "USER_ID/landmark_aligned_face.FACE_ID.ORIGINAL_IMAGE)")
     paths, ages, genders = zip(*rows)
     missing = np.full(len(rows), MISSING, np.int32)
     samples = Samples(np.array(paths), np.array(ages, np.int32), np.array(genders, np.int32), missing,

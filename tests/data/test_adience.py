@@ -116,3 +116,14 @@ def test_a_fold_file_without_its_columns_says_so(header, tmp_path):
     (tmp_path / "fold_0_data.txt").write_text(header + "\n" + header.replace("user_id", "u1") + "\n")
     with pytest.raises(DataError, match="lacks the column"):
         read_dataset(tmp_path / "fold_0_data.txt")
+
+
+def test_a_fold_whose_only_row_has_an_impossible_age_does_not_blame_the_faces(tmp_path):
+    """Found by the round-2 probe: age 999 in the only row ended in "no face ... found under aligned"."""
+    (tmp_path / "aligned" / "u1").mkdir(parents=True)
+    Image.new("RGB", (64, 64), (90, 90, 90)).save(tmp_path / "aligned" / "u1" / "landmark_aligned_face.1.a.jpg")
+    (tmp_path / "fold_0_data.txt").write_text("user_id\toriginal_image\tface_id\tage\tgender\nu1\ta.jpg\t1\t999\t\n")
+    messages = []
+    with pytest.raises(DataError, match="no usable face in .*each row is unparsable"):
+        read_dataset(tmp_path / "fold_0_data.txt", log=messages.append)
+    assert "1 unparsable row(s): line 2" in messages[0]
