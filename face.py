@@ -13,7 +13,7 @@ Import it to use the model from Python::
 """
 import argparse
 
-from facekit.apps.cli import exit_with_error
+from facekit.apps.cli import exit_with_error, non_negative_float
 from facekit.backbones.model import build_model, freeze_backbone, load_model, trainable_summary
 from facekit.backbones.preprocessing import preprocess_input
 from facekit.backbones.registry import BACKBONES, create_backbone
@@ -47,7 +47,7 @@ def main(argv=None):
     parser.add_argument("--overwrite", action="store_true", help="replace an existing exported file")
     parser.add_argument("--check-faces", default=None, metavar="FOLDER",
                         help="real face crops to compare the export with Keras on (default: the shared UTKFace)")
-    parser.add_argument("--tolerance", type=float, default=TOLERANCE,
+    parser.add_argument("--tolerance", type=non_negative_float, default=TOLERANCE,
                         help=f"largest accepted difference of any probability from Keras (default: {TOLERANCE:g})")
     parser.add_argument("--quantize", default=None, choices=QUANTIZATIONS,
                         help="with --format onnx: 8-bit weights and activations, its error against Keras measured on "

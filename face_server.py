@@ -10,7 +10,7 @@ Takes the demos' --model and detector options. Errors in the options: one line o
 """
 import argparse
 
-from facekit.apps.cli import add_analyzer_arguments, exit_with_error, positive_float, positive_int
+from facekit.apps.cli import add_analyzer_arguments, exit_with_error, port_number, positive_float, positive_int
 from facekit.apps.server import serve
 from facekit.core.errors import FaceKitError
 
@@ -19,7 +19,7 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine "
                                                             "only; 0.0.0.0 for every network)")
-    parser.add_argument("--port", type=int, default=8000, help="default: 8000")
+    parser.add_argument("--port", type=port_number, default=8000, help="default: 8000")
     parser.add_argument("--workers", type=positive_int, default=1,
                         help="server processes, each with its own copy of the model (default: 1)")
     parser.add_argument("--max-upload-mb", type=positive_float, default=10,

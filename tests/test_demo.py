@@ -1,4 +1,5 @@
 """face_demo.py end to end: annotated images and JSON with one entry per face, folders with bad files, errors."""
+import importlib.util
 import json
 import os
 import shutil
@@ -12,7 +13,7 @@ from PIL import Image
 
 import face_demo
 from facekit.apps.photos import output_paths
-from facekit.core import paths
+from facekit.core import outputs, paths
 from facekit.vision import images
 from facekit.vision.images import read_image, write_image
 from tests.face_scenes import YUNET_MODEL, iou
@@ -145,7 +146,21 @@ def test_without_model_the_shipped_default_is_used_and_named(tmp_path, monkeypat
     assert paths.default_model().suffix == ".tflite"
     monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)  # a checkout without it
     assert run_demo([photo, *HAAR, "--output", tmp_path / "out2"]) == 2
-    assert f"model file not found: {tmp_path / 'face_weights'}" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert f"model file not found: {tmp_path / 'face_weights'}" in captured.err
+    assert "using the default model" not in captured.out  # it was announced, then not found
+
+
+def test_mtcnn_without_its_extra_is_refused_once_before_any_work(tmp_path, tiny_model_file, monkeypatch, capsys):
+    """It failed on every photo (exit 1); the light install has no mtcnn."""
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mtcnn" else
+                        real_find_spec(name, *a))
+    photos = [gray_photo(tmp_path / f"{i}.jpg") for i in range(3)]
+    assert run_demo([*photos, "--model", tiny_model_file, "--detector", "mtcnn", "--output", tmp_path / "out"]) == 2
+    err = capsys.readouterr().err
+    assert error_lines(err) == ["error: the mtcnn detector needs mtcnn, which is not installed: pip install .[train]"]
+    assert not (tmp_path / "out").exists()
 
 
 def gray_photo(path):
@@ -199,21 +214,56 @@ def test_a_json_that_fails_after_the_images_exits_1_not_2(tmp_path, tiny_model_f
 
 def test_a_full_disk_leaves_no_half_image_under_the_final_name(tmp_path, tiny_model_file, monkeypatch, capsys):
     photo = gray_photo(tmp_path / "a.jpg")
-    real_save = Image.Image.save
+    real_open = open
 
-    def fills_the_disk(image, fp, *args, **kwargs):  # writes part of the file, then the disk is full
-        real_save(image, fp, *args, **kwargs)
-        with open(fp, "r+b") as f:
-            f.truncate(100)
-        raise OSError(28, "No space left on device")
+    def fills_the_disk(file, mode="r", *args, **kwargs):  # a short write that says nothing, as Pillow 13's does
+        f = real_open(file, mode, *args, **kwargs)
+        if "w" in mode:
+            real_write = f.write
+            f.write = lambda data: real_write(data[:100])
+        return f
 
-    monkeypatch.setattr(Image.Image, "save", fills_the_disk)
+    monkeypatch.setattr(outputs, "open", fills_the_disk, raising=False)
     assert run_demo([photo, "--model", tiny_model_file, *HAAR, "--output", tmp_path / "out"]) == 1
     err = capsys.readouterr().err
     [line] = error_lines(err)
     assert "cannot write image" in line and "No space left on device" in line
     assert "the image could not be annotated" in err
     assert list((tmp_path / "out").iterdir()) == []  # neither a_annotated.jpg nor a partial file
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 64 KiB tmpfs (root only; skipped elsewhere): a real full disk."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here (not root)")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_a_real_full_disk_is_an_error_and_no_truncated_image(tmp_path, tiny_disk, tiny_model_file, capsys):
+    photo = tmp_path / "noise.png"  # a JPEG a little larger than the disk: Pillow's save returned normally
+    write_image(photo, (np.random.default_rng(0).random((299, 299, 3)) * 255).astype(np.uint8))
+    out = tiny_disk / "out.jpg"
+    assert run_demo([photo, "--model", tiny_model_file, *HAAR, "--output", out]) == 1
+    assert "No space left on device" in capsys.readouterr().err
+    assert list(tiny_disk.iterdir()) == []
+
+
+def test_temporary_names_never_replace_a_file(tmp_path, tiny_model_file):
+    """Results were written as STEM.partial.EXT and renamed: an input or any file of that name was destroyed."""
+    photo = gray_photo(tmp_path / "photo.partial.jpg")
+    before = photo.read_bytes()
+    unrelated = tmp_path / "faces.partial.json"
+    unrelated.write_text("someone's file")
+    assert run_demo([photo, "--model", tiny_model_file, *HAAR, "--output", tmp_path / "photo.jpg",
+                     "--json", tmp_path / "faces.json"]) == 0
+    assert photo.read_bytes() == before and unrelated.read_text() == "someone's file"
+    assert read_image(tmp_path / "photo.jpg").shape[2] == 3 and json.loads((tmp_path / "faces.json").read_text())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["faces.json", "faces.partial.json", "photo.jpg",
+                                                          "photo.partial.jpg"]
 
 
 def test_broken_and_looping_symlinks_in_a_folder_are_reported(tmp_path, tiny_model_file, capsys):

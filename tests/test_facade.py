@@ -81,3 +81,54 @@ def test_a_photo_read_shrunk_gives_boxes_in_its_files_pixels(four_faces_scene, t
     for face, small in zip(in_file, shrunk):
         assert face["box"] == {key: 2 * value for key, value in small["box"].items()}
         assert max(iou(box, tuple(face["box"].values())) for box in placed) > 0.5
+
+
+@pytest.mark.parametrize("image, message", [
+    (np.zeros((0, 0, 3), np.uint8), "the image array is empty"),
+    (np.zeros((5, 0, 3), np.uint8), "the image array is empty"),
+    (None, "not NoneType"),
+    ([[1, 2]], "not list"),
+    (b"", "the image is empty"),
+    (memoryview(b"not an image"), "cannot read image (12 bytes): not an image"),
+])
+def test_bad_images_for_analyze_are_one_input_error(image, message):
+    """A 0x0 array raised ZeroDivisionError, None or a list TypeError, and bytes named a BytesIO object."""
+    with pytest.raises(facekit.core.errors.InputError) as error:
+        facekit.analyze(image, detector="haar")
+    assert message in str(error.value) and "BytesIO" not in str(error.value)
+
+
+def test_an_empty_model_list_is_an_input_error():
+    with pytest.raises(facekit.core.errors.InputError, match="model= is an empty list"):
+        facekit.analyze(np.zeros((50, 50, 3), np.uint8), model=[], detector="haar")
+
+
+SHARED_ANALYZER = """
+import sys, threading
+import numpy as np
+import facekit
+sys.path.insert(0, {root!r})
+from tests.face_scenes import compose
+image, _ = compose((480, 640), [(0, 220, 140, 200)])
+analyzer = facekit.FaceAnalyzer()
+counts, errors = [], []
+def work():
+    for _ in range(15):
+        try:
+            counts.append(len(analyzer.analyze(image)))
+        except Exception as error:
+            errors.append(repr(error))
+threads = [threading.Thread(target=work) for _ in range(8)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(len(counts), sorted(set(counts)), errors[:3])
+"""
+
+
+def test_one_analyzer_shared_by_threads_neither_crashes_nor_fails():
+    """LiteRT and OpenCV called at once crashed the process (SIGSEGV) or raised: analyze runs under a lock."""
+    script = SHARED_ANALYZER.format(root=str(Path(__file__).resolve().parents[1]))
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split("\n")[-2] == "120 [1] []"

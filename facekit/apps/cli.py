@@ -41,6 +41,7 @@ non_negative_float = _number("non_negative_float", float, lambda value: value >=
 probability = _number("probability", float, lambda value: 0 <= value <= 1, "between 0 and 1")
 past_weight = _number("past_weight", float, lambda value: 0 <= value < 1, "at least 0 and less than 1")
 finite_float = _number("finite_float", float, lambda value: True, "a finite number")
+port_number = _number("port_number", int, lambda value: 1 <= value <= 65535, "a port number from 1 to 65535")
 
 
 def allow_large_images():
@@ -95,7 +96,7 @@ def analyzer_from_args(args, log=print, threads=None):
     model_path = args.model
     if model_path is None:
         model_path = paths.default_model()
-        if log is not None:
+        if log is not None and model_path.is_file():  # else FaceAnalyzer says it is not installed, and what to pass
             log(f"using the default model: {model_path}")
     weights = parse_weights(args.ensemble_weights)
     if threads is not None:

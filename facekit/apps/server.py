@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import os
+import socket
 import threading
 import time
 from pathlib import Path
@@ -29,8 +30,17 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from facekit.apps.cli import analyzer_from_args
-from facekit.apps.uploads import MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES, UploadError, check_size, encode_jpeg, read_upload
+from facekit.apps.uploads import (
+    MAX_IMAGE_PIXELS,
+    MAX_UPLOAD_BYTES,
+    UploadError,
+    check_size,
+    encode_jpeg,
+    read_upload,
+    release_memory,
+)
 from facekit.core import paths
+from facekit.core.errors import FaceKitError
 from facekit.infer.results import photo_entry
 from facekit.vision.detectors import spec_of
 from facekit.vision.drawing import annotate_photo
@@ -38,6 +48,11 @@ from facekit.vision.images import MAX_SIDE
 
 STATIC = Path(__file__).with_name("static")
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file in a form upload
+# Uploads read and held at once (decoded, analysed, drawn); the others wait to be read. Decoding the largest
+# accepted image (Pillow's 89 megapixels, shrunk to images.MAX_SIDE as it is read) peaks at about 0.5 GB, so this
+# bounds the service's memory near 1 GB more than its model, whatever the number of clients
+# (benchmarks/bench_server.py measures it).
+MAX_DECODES = 2
 log = logging.getLogger("facekit.apps.server")
 
 IMAGE_BODY = {"requestBody": {"required": True, "content": {
@@ -52,10 +67,9 @@ def model_info(analyzer):
     """What /version says of the model: its file and, from metrics.json beside it, its test-split metrics."""
     path = getattr(analyzer, "model_path", None) or getattr(analyzer.model, "path", None)
     if path is None:
-        return {"model": getattr(analyzer.model, "name", "model"), "model_file": None, "metrics": None}
+        return {"model": getattr(analyzer.model, "name", "model"), "metrics": None}
     path = Path(path)
-    return {"model": model_name(path), "model_file": str(path),
-            "metrics": read_metrics(path.with_name("metrics.json"))}
+    return {"model": model_name(path), "metrics": read_metrics(path.with_name("metrics.json"))}
 
 
 def model_name(path):
@@ -71,8 +85,9 @@ def model_name(path):
 
 
 def read_metrics(metrics_file):
-    """The plain numbers and names of a model's metrics.json; None without one, or with a warning when it is not a
-    JSON object (the service starts all the same: the file only feeds /version)."""
+    """The plain numbers and names of a model's metrics.json, without paths (this machine's folders are nobody's
+    business); None without one, or with a warning when it is not a JSON object (the service starts all the same:
+    the file only feeds /version)."""
     if not metrics_file.is_file():
         return None
     try:
@@ -83,21 +98,41 @@ def read_metrics(metrics_file):
     if not isinstance(scores, dict):
         log.warning("%s: ignored, not a JSON object", metrics_file)
         return None
-    return {key: value for key, value in scores.items() if not isinstance(value, (dict, list))}
+    return {key: value for key, value in scores.items() if not isinstance(value, (dict, list))
+            and not (isinstance(value, str) and ("/" in value or "\\" in value))}
 
 
 class Service:
     """The analyzer behind its lock, and the work of one request, done in a worker thread."""
 
-    def __init__(self, analyzer, max_upload_bytes, max_image_pixels):
+    def __init__(self, analyzer, max_upload_bytes, max_image_pixels, max_decodes=MAX_DECODES):
         self.analyzer = analyzer
         self.lock = threading.Lock()
+        self.decoding = threading.BoundedSemaphore(max_decodes)  # photos read and held at once: bounds the memory
         self.max_upload_bytes = max_upload_bytes
         self.max_image_pixels = max_image_pixels
         self.detector = spec_of(analyzer.detector).name
         self.info = model_info(analyzer)
 
     def analyze(self, data):
+        """Upload bytes -> the response's JSON."""
+        return self._served(data, lambda photo, faces, result: result)
+
+    def annotate(self, data):
+        """Upload bytes -> (the annotated JPEG, the number of faces): drawn on the photo as read."""
+        return self._served(data, lambda photo, faces, result: (encode_jpeg(annotate_photo(photo.image, faces)),
+                                                                 len(faces)))
+
+    def _served(self, data, answer):
+        """``answer(photo, faces, result)`` for an upload. At most ``max_decodes`` photos are read and held at once
+        (the others wait to be read), and the memory of each is handed back once its answer is made."""
+        try:
+            with self.decoding:
+                return answer(*self._analyzed(data))
+        finally:
+            release_memory()
+
+    def _analyzed(self, data):
         """Upload bytes -> (the Photo, its faces in the original's pixels, the response's JSON)."""
         start = time.perf_counter()
         photo = read_upload(data, self.max_image_pixels)
@@ -112,11 +147,6 @@ class Service:
                   "timings": {key: round(value, 4) for key, value in timings.items()}}
         return photo, faces, result
 
-    def annotate(self, data):
-        """Upload bytes -> (the annotated JPEG, the number of faces): drawn on the photo as read."""
-        photo, faces, _ = self.analyze(data)
-        return encode_jpeg(annotate_photo(photo.image, faces)), len(faces)
-
 
 async def upload_bytes(request, limit):
     """The image of a request: the file of a multipart form (its first file field) or the raw body. Reads at most
@@ -125,11 +155,11 @@ async def upload_bytes(request, limit):
     cap = limit + (MULTIPART_OVERHEAD if is_form else 0)
     declared = request.headers.get("content-length", "")
     if declared.isdigit():
-        check_size(int(declared), cap)
+        check_size(int(declared), cap, limit)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        check_size(size, cap)
+        check_size(size, cap, limit)
         chunks.append(chunk)
     body = b"".join(chunks)
     if not is_form:
@@ -175,15 +205,14 @@ def create_app(analyzer, max_upload_bytes=MAX_UPLOAD_BYTES, max_image_pixels=MAX
 
     @app.exception_handler(Exception)
     async def unexpected(request, error):
-        log.exception("error while serving %s", request.url.path)
-        return error_response(500, f"internal error: {type(error).__name__}: {error}".splitlines()[0])
+        log.exception("error while serving %s", request.url.path)  # the details stay in the server's log
+        return error_response(500, f"internal error ({type(error).__name__}); the server's log has the details")
 
     @app.post("/analyze", openapi_extra=IMAGE_BODY,
               summary="Every face's box, landmarks, age, gender, race and probabilities (face_demo.py --json)")
     async def analyze(request: Request):
         data = await upload_bytes(request, service.max_upload_bytes)
-        _, _, result = await run_in_threadpool(service.analyze, data)
-        return result
+        return await run_in_threadpool(service.analyze, data)
 
     @app.post("/annotate", openapi_extra=IMAGE_BODY, response_class=Response,
               responses={200: {"content": {"image/jpeg": {}}}}, summary="The photo with boxes and labels, as JPEG")
@@ -192,7 +221,8 @@ def create_app(analyzer, max_upload_bytes=MAX_UPLOAD_BYTES, max_image_pixels=MAX
         jpeg, count = await run_in_threadpool(service.annotate, data)
         return Response(jpeg, media_type="image/jpeg", headers={"X-Faces": str(count)})
 
-    @app.get("/health", summary="Answers at once, even while photos are being analysed")
+    @app.api_route("/health", methods=["GET", "HEAD"],
+                   summary="Answers at once, even while photos are being analysed")
     async def health():
         return {"status": "ok"}
 
@@ -224,9 +254,23 @@ def app_from_environment():
     return app_from_args(argparse.Namespace(**json.loads(os.environ[ARGS_VARIABLE])))
 
 
+def check_address(host, port):
+    """FaceKitError unless this process can listen on ``host``:``port`` (bound and released at once, with the
+    SO_REUSEADDR uvicorn uses)."""
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                                flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, kind, protocol) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+    except (OSError, OverflowError) as error:
+        raise FaceKitError(f"cannot listen on {host}:{port}: {getattr(error, 'strerror', None) or error}") from None
+
+
 def serve(args):
     """Runs uvicorn: in this process with one worker (the model is loaded before the port is opened, so a bad
     option fails at once), or in ``args.workers`` processes, each loading the model once (after a check here)."""
+    check_address(args.host, args.port)  # before the model loads: a port in use is one line, not uvicorn's
     options = {"host": args.host, "port": args.port, "log_level": "info"}
     if args.workers == 1:
         uvicorn.run(app_from_args(args), **options)

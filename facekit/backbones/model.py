@@ -124,6 +124,9 @@ def load_model(path):
     layers_by_name = {layer.name: layer for layer in getattr(model, "layers", [])}
     if not (isinstance(layers_by_name.get("age"), AgeHead) and "gender" in layers_by_name and "race" in layers_by_name):
         raise ModelError(f"{path} is not an age/gender/race model of this project (no age, gender and race heads)")
+    if not isinstance(model.output, dict):  # the heads by name, as build_model makes them
+        raise ModelError(f"{path} gives its outputs as a {type(model.output).__name__}, not by head name "
+                         "({'age': ..., 'gender': ..., 'race': ...}, as build_model makes them)")
     if not isinstance(layers_by_name.get("normalization"), InputNormalization):
         raise ModelError(f"{path} has no input normalisation layer: it was saved by an older version of this "
                            "project, which normalised images outside the model; retrain it, or build the same model "

@@ -1,5 +1,6 @@
 """Optional dependencies: a missing one is a one-line FaceKitError naming the extra that installs it."""
 import importlib
+import importlib.util
 
 from facekit.core.errors import FaceKitError
 
@@ -19,3 +20,11 @@ def require(module, needed_for):
         if missing != module and EXTRAS.get(missing) != extra:
             raise  # another missing module: not this extra's to name
         raise FaceKitError(f"{needed_for} needs {missing}, which is not installed: pip install .[{extra}]") from None
+
+
+def check_installed(module, needed_for, *also):
+    """The FaceKitError ``require`` would raise, without importing anything (so without TensorFlow's seconds):
+    for options checked before the slow work. ``also``: modules of the same extra it needs too."""
+    for name in (module, *also):
+        if importlib.util.find_spec(name) is None:
+            raise FaceKitError(f"{needed_for} needs {name}, which is not installed: pip install .[{EXTRAS[module]}]")

@@ -1,5 +1,6 @@
 """Where results are written: checked before the slow work (never an input, never an existing file without
 --overwrite, a folder that can be written) and written atomically (never a half-written file under its name)."""
+import errno
 import os
 import tempfile
 from contextlib import contextmanager
@@ -80,15 +81,28 @@ def check_folder(folder, option):
                 pass
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def replacing(path):
     """Yields a temporary path beside ``path`` (same extensions) to write; when the block succeeds it replaces
     ``path`` in one step, when it fails (a full disk, an interruption) it is removed. A process killed in between
-    leaves only the temporary file."""
+    leaves only the temporary file.
+
+    The temporary file is made by ``tempfile.mkstemp`` in ``path``'s folder (``.STEM.RANDOM.partial.EXT``): a new
+    name no other file has, so no file but the one made here is ever replaced or removed. It gets the permissions
+    a new file would get (0666 less the umask)."""
     path = Path(path)
     stem, dot, suffixes = path.name.partition(".")  # best.keras, heads.weights.h5: the suffixes Keras requires
-    partial = path.with_name(f"{stem}.partial{dot}{suffixes}")
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{stem}.", suffix=f".partial{dot}{suffixes}")
+    os.close(handle)
+    partial = Path(name)
     try:
+        os.chmod(partial, 0o666 & ~_umask())
         yield partial
         os.replace(partial, path)
     except BaseException:
@@ -96,12 +110,24 @@ def replacing(path):
         raise
 
 
+def write_bytes(path, data):
+    """Writes ``data`` to ``path`` atomically (``replacing``) and checks the size written: a full disk that a
+    writer does not report leaves no short file under the name. OSError when it cannot."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with replacing(path) as partial:
+        with open(partial, "wb") as f:
+            f.write(data)
+        written = partial.stat().st_size
+        if written != len(data):
+            raise OSError(errno.ENOSPC, f"No space left on device ({written:,} of {len(data):,} bytes written)")
+
+
 def write_text(path, text):
-    """Writes ``text`` to ``path`` atomically; FaceKitError naming the file when it cannot."""
+    """Writes ``text`` to ``path`` atomically, its size checked (``write_bytes``); FaceKitError naming the file when
+    it cannot."""
     path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with replacing(path) as partial:
-            partial.write_text(text)
+        write_bytes(path, text.encode())
     except OSError as error:
         raise FaceKitError(f"cannot write {path}: {error.strerror or error}") from None

@@ -26,6 +26,8 @@ FOLDS = 5
 FOLD_FILE = "fold_{}_data.txt"
 FACE_PREFIXES = ("landmark_aligned_face", "coarse_tilt_aligned_face")
 GENDER = {"m": 0, "f": 1}
+COLUMNS = ("user_id", "original_image", "face_id", "age", "gender")
+MAX_AGE = 130  # as the CSV reader: an age over it is a typo, not a label
 
 
 def is_adience(source):
@@ -45,7 +47,11 @@ def parse_age(text):
     if not numbers:
         raise ValueError(text)
     low, high, single = numbers.groups()
-    return int(single) if single else (int(low) + int(high)) // 2
+    if single:
+        low = high = single
+    if not int(low) <= int(high) <= MAX_AGE:
+        raise ValueError(text)
+    return (int(low) + int(high)) // 2
 
 
 def _face_file(folder, user, face_id, image):
@@ -63,6 +69,10 @@ def read_fold(fold_file, images, log=print):
     try:
         with open(fold_file, newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f, delimiter="\t")
+            missing = [column for column in COLUMNS if column not in (reader.fieldnames or [])]
+            if missing:
+                raise DataError(f"{fold_file} lacks the column(s) {', '.join(missing)} of Adience's fold files "
+                                f"(tab-separated, with a header naming {', '.join(COLUMNS)})")
             for row in reader:
                 try:
                     age = parse_age(row["age"] or "")
@@ -107,8 +117,9 @@ def read_adience(source, log=print, images=None):
         rows += found
         folds += [k] * len(found)
     if not rows:
-        raise DataError(f"no face of {source} found under {images} (expected "
-                           "USER_ID/landmark_aligned_face.FACE_ID.ORIGINAL_IMAGE)")
+        raise DataError(f"no usable face in {source}: each row is unparsable (the counts above say which), has "
+                        f"neither age nor gender, or has no face file under {images} (expected "
+                        "USER_ID/landmark_aligned_face.FACE_ID.ORIGINAL_IMAGE)")
     paths, ages, genders = zip(*rows)
     missing = np.full(len(rows), MISSING, np.int32)
     samples = Samples(np.array(paths), np.array(ages, np.int32), np.array(genders, np.int32), missing,

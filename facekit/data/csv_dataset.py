@@ -57,6 +57,10 @@ def _parse_label(head, text):
 def _columns(header, csv_path, label_column):
     """(image column, id column or None, {head: column}) from the header; FaceKitError when they do not fit."""
     names = [name.strip().lower() for name in header]
+    repeated = sorted({name for name in names if name and names.count(name) > 1})
+    if repeated:
+        raise DataError(f"{csv_path}: the column {', '.join(repeated)} appears more than once in the header; which "
+                        "one holds the data is not known")
     image = next((c for c in IMAGE_COLUMNS if c in names), None)
     if image is None:
         raise DataError(f"{csv_path} has no id, file or path column naming the images (its header: "
@@ -105,6 +109,9 @@ def read_rows(csv_path, images=None, label_column=None, labels=True):
                     problems.append(f"line {line}: no {image_column}")
                     continue
                 file = name + ".jpg" if image_column == "id" and not Path(name).suffix else name
+                if Path(file).is_absolute() or ".." in Path(file).parts:
+                    problems.append(f"line {line}: {name} is outside the images folder {folder}")
+                    continue
                 path = folder / file
                 parsed = _parse_labels(fields, heads, index)
                 if isinstance(parsed, str):
@@ -117,7 +124,27 @@ def read_rows(csv_path, images=None, label_column=None, labels=True):
                                 tuple(parsed.get(head, MISSING) for head in LABEL_COLUMNS)))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise DataError(f"cannot read {csv_path}: {getattr(error, 'strerror', None) or error}") from None
-    return rows, problems
+    return _without_repeats(rows, problems) if labels else (rows, problems)
+
+
+def _without_repeats(rows, problems):
+    """An image named twice: once is kept when the rows agree; with labels that differ, neither is kept (which
+    one is right is not known)."""
+    first, conflicting, kept = {}, set(), []
+    for row in rows:
+        earlier = first.setdefault(row.path, row)
+        if earlier is row:
+            continue
+        if earlier.labels != row.labels:
+            conflicting.add(row.path)
+            problems.append(f"line {row.line}: {row.id} is on line {earlier.line} too, with other labels; "
+                            "neither is used")
+        else:
+            problems.append(f"line {row.line}: {row.id} again (line {earlier.line})")
+    for row in rows:
+        if first[row.path] is row and row.path not in conflicting:
+            kept.append(row)
+    return kept, problems
 
 
 def _parse_labels(fields, heads, index):

@@ -7,6 +7,7 @@ quantises the checked float graph (``facekit.export.quantize``) and measures its
 files are replaced only with ``overwrite=True``. Needs TensorFlow (and tf2onnx and onnx for ONNX): it is part of the
 training install.
 """
+import math
 import os
 import tempfile
 import warnings
@@ -19,7 +20,7 @@ import tensorflow as tf
 
 from facekit.backbones.model import get_backbone, load_model
 from facekit.core import paths
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import FaceKitError, InputError
 from facekit.export.quantize import (
     CALIBRATION_FACES,
     LIMITS,
@@ -64,6 +65,16 @@ def read_faces(files, size):
 
 
 def _write(model, fmt, path, size):
+    """Exports ``model``; FaceKitError with the converter's reason when an op or layer cannot be converted."""
+    try:
+        _convert(model, fmt, path, size)
+    except Exception as error:  # LiteRT's ConverterError, tf2onnx's and TensorFlow's many types
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        reason = next((line for line in lines if "error" in line.lower()), lines[0] if lines else "")
+        raise FaceKitError(f"cannot convert the model to {fmt}: {type(error).__name__}: {reason[:300]}") from None
+
+
+def _convert(model, fmt, path, size):
     if fmt == "litert":
         model.export(str(path), format="litert", verbose=False)
     else:  # a freshly loaded model has never been called: ONNX export needs the input signature
@@ -122,7 +133,12 @@ def export_model(model_path, fmt, output=None, overwrite=False, faces_folder=Non
     output = Path(output) if output is not None else model_path.with_suffix(suffix)
     if output.suffix != FORMATS[fmt]:
         raise FaceKitError(f"a {fmt} model is written as {FORMATS[fmt]}, not {output.name}")
+    if not math.isfinite(tolerance) or tolerance < 0:
+        raise InputError(f"the tolerance must be a finite number, 0 or more, not {tolerance}")
     for path in (output, metadata_path(output)):
+        if path.is_dir():
+            raise FaceKitError(f"{path} is a folder; choose another --output (a file name ending in "
+                               f"{FORMATS[fmt]})")
         if path.exists() and not overwrite:
             raise FaceKitError(f"{path} already exists; pass --overwrite or choose another --output")
     faces_folder = faces_folder or default_check_faces()

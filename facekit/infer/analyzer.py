@@ -4,6 +4,7 @@ detect (facekit.vision.detectors) -> crop like the training data (facekit.vision
 model's runtime, facekit.infer.predictors) -> one JSON entry per face (facekit.infer.results). With an exported model
 (.tflite, .onnx) and an OpenCV detector (yunet, the default; ssd, haar) no TensorFlow is imported.
 """
+import threading
 import time
 from pathlib import Path
 
@@ -32,6 +33,10 @@ class FaceAnalyzer:
     ``model`` may be a list of several: an ensemble, combined by ``ensemble`` (mean, weighted, vote) with
     ``ensemble_weights`` (facekit.infer.ensemble: one per model, or ``{head: one per model}`` as
     ``face_train.py --evaluate ... --ensemble-weights fit`` prints them).
+
+    Threads: one FaceAnalyzer may be shared; its ``analyze`` calls run one at a time, under a lock (LiteRT's
+    interpreter and OpenCV's detectors are not safe to call at once: the process crashed). For photos analysed in
+    parallel, give each thread its own FaceAnalyzer, or use processes.
     """
 
     def __init__(self, model=None, detector=None, detector_model=None, crop_scale=1.0, tta="none", ensemble="mean",
@@ -47,6 +52,9 @@ class FaceAnalyzer:
             if not model.is_file():  # an install without the checkout's face_weights/
                 raise ModelError(f"the default model {model} is not installed here: pass --model PATH "
                                    "(a .tflite, .onnx or .keras model; model= from Python)")
+        if isinstance(model, (list, tuple)) and not model:
+            raise InputError("model= is an empty list: give a model, several for an ensemble, or None for the "
+                             "default")
         if isinstance(model, (list, tuple)) and len(model) == 1:
             model = model[0]
         if isinstance(model, (str, Path)):
@@ -59,6 +67,7 @@ class FaceAnalyzer:
         self.model = model
         self.input_size = self.model.input_size
         self.crop_spec = spec_of(detector).crop.scaled(crop_scale)
+        self._lock = threading.Lock()
 
     def analyze(self, image, timings=None):
         """``image``: a path, the bytes of an image file, or an RGB uint8 array -> one dict per face, largest first:
@@ -66,9 +75,22 @@ class FaceAnalyzer:
         ``timings``: a dict that receives the seconds spent detecting and cropping + predicting ("detect",
         "predict")."""
         size = None
+        if isinstance(image, (memoryview, bytearray)):
+            image = bytes(image)
+        if not isinstance(image, (np.ndarray, bytes, str, Path)):
+            raise InputError(f"an image is a path, the bytes of an image file or an RGB uint8 array, not "
+                             f"{type(image).__name__}")
+        if isinstance(image, bytes) and not image:
+            raise InputError("the image is empty (0 bytes)")
         if not isinstance(image, np.ndarray):  # a file: boxes in its pixels, also when it is read shrunk
             image, size = read_image_and_size(image)
         image = as_rgb(image)
+        if 0 in image.shape[:2]:
+            raise InputError(f"the image array is empty: shape {image.shape}")
+        with self._lock:
+            return self._analyze(image, size, timings)
+
+    def _analyze(self, image, size, timings):
         start = time.perf_counter()
         faces = self.detector.detect(image)
         detected = time.perf_counter()

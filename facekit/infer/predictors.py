@@ -78,6 +78,8 @@ def predict_batches(predict_batch, batches):
     read them) and the frozen-feature path (batches streamed from disk by ``pipeline.image_batches``) go through it.
     """
     outputs = [predict_batch(batch) for batch in batches]
+    if not outputs:
+        raise InputError("no images to predict")
     if isinstance(outputs[0], dict):
         return {k: np.concatenate([np.asarray(o[k]) for o in outputs]) for k in outputs[0]}
     return np.concatenate([np.asarray(o) for o in outputs])

@@ -228,6 +228,9 @@ def evaluate_saved(model_path, data, output=None, limit=None, overwrite=False, l
         check_replaceable(output.parent / plot, "--output", inputs=model_paths, overwrite=overwrite)
     models = [load_predictor(p, tta=tta) for p in model_paths]
     splits, _, _ = read_splits(sources, limit=limit, log=log, **data_options)
+    if not len(splits["test"]):
+        raise FaceKitError(f"the test split of {', '.join(s.data for s in sources)} is empty: the fixed split puts "
+                           "about a fifth of the images there; evaluate on more images")
     fit = isinstance(weights, str)  # "fit", as check_ensemble made sure
     if fit:
         weights = fitted_weights(models, splits["val"], log=log)

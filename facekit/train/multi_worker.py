@@ -17,6 +17,11 @@ batch builds the model), nothing else.
 import functools
 import json
 import os
+import signal
+import socket
+import sys
+import threading
+import time
 import types
 from dataclasses import dataclass
 
@@ -51,6 +56,10 @@ def worker():
                            "the README's 'Several machines'") from None
     if kind not in ("chief", "worker"):
         raise FaceKitError(f"TF_CONFIG's task type is '{kind}': face_train.py runs as a chief or a worker")
+    kinds = chiefs if kind == "chief" else workers
+    if not 0 <= index < len(kinds):
+        raise FaceKitError(f"TF_CONFIG's task index is {index}, but its cluster lists {len(kinds)} {kind}(s): "
+                           f"0 to {len(kinds) - 1}")
     count = len(chiefs) + len(workers)
     if count < 2:
         return None
@@ -60,13 +69,87 @@ def worker():
 
 @functools.cache
 def strategy():
-    """The process's MultiWorkerMirroredStrategy (made once, before TensorFlow runs anything else)."""
+    """The process's MultiWorkerMirroredStrategy (made once, before TensorFlow runs anything else).
+
+    TensorFlow waits for every worker of the cluster while it makes it, holding the interpreter: deaf to Ctrl+C
+    and SIGTERM, silent, for ever. So the other workers are waited for first (``wait_for_peers``)."""
+    wait_for_peers()
     try:
         made = tf.distribute.MultiWorkerMirroredStrategy()
     except (RuntimeError, ValueError) as error:
-        raise FaceKitError(f"cannot join the cluster TF_CONFIG describes: {error}") from None
+        raise FaceKitError(f"cannot join the cluster TF_CONFIG describes: {error}".splitlines()[0]) from None
     _patch_keras_reduction()
     return made
+
+
+JOIN_TIMEOUT_S = 600.0  # waited for the other workers to start, unless FACEKIT_JOIN_TIMEOUT_S says otherwise
+JOIN_NOTICE_S = 5.0  # waited quietly before saying what it waits for
+
+
+def join_timeout_s():
+    text = os.environ.get("FACEKIT_JOIN_TIMEOUT_S")
+    try:
+        value = float(text) if text else JOIN_TIMEOUT_S
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise FaceKitError(f"FACEKIT_JOIN_TIMEOUT_S must be a number of seconds over 0, not {text}")
+    return value
+
+
+def wait_for_peers(log=None):
+    """Listens on this task's port (a port already taken is one line) and waits until every other task of
+    TF_CONFIG accepts connections on its own: the others do the same, then TensorFlow takes the ports over. Says
+    what it waits for after JOIN_NOTICE_S, stops on Ctrl+C or SIGTERM (KeyboardInterrupt), and gives up with a
+    FaceKitError after ``join_timeout_s()`` (FACEKIT_JOIN_TIMEOUT_S, default JOIN_TIMEOUT_S)."""
+    log = log or (lambda message: print(message, file=sys.stderr, flush=True))
+    timeout = join_timeout_s()
+    config = json.loads(os.environ["TF_CONFIG"])
+    cluster, task = config["cluster"], config["task"]
+    own = cluster[task["type"]][int(task["index"])]
+    pending = [address for kind in ("chief", "worker") for address in cluster.get(kind, []) if address != own]
+    _, _, port = own.rpartition(":")
+    previous = signal.signal(signal.SIGTERM, _interrupt) if threading.current_thread() is threading.main_thread() \
+        else None
+    try:
+        with socket.socket() as listener:
+            try:
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                listener.bind(("", int(port)))
+                listener.listen(16)
+            except (OSError, ValueError, OverflowError) as error:
+                raise FaceKitError(f"this worker cannot listen on port {port} (TF_CONFIG's {task['type']} "
+                                   f"{task['index']}, {own}): {getattr(error, 'strerror', None) or error}") from None
+            start, told = time.monotonic(), False
+            while pending:
+                pending = [address for address in pending if not _accepts(address)]
+                waited = time.monotonic() - start
+                if pending and waited > timeout:
+                    raise FaceKitError(f"the other workers of TF_CONFIG ({', '.join(pending)}) did not start within "
+                                       f"{timeout:g} s: run the same command on each, with its own TF_CONFIG task "
+                                       "(FACEKIT_JOIN_TIMEOUT_S waits longer)")
+                if pending and waited > JOIN_NOTICE_S and not told:
+                    log(f"waiting for the other workers of TF_CONFIG ({', '.join(pending)}) to start; giving up "
+                        f"after {timeout:g} s (FACEKIT_JOIN_TIMEOUT_S); Ctrl+C stops")
+                    told = True
+                if pending:
+                    time.sleep(0.5)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _accepts(address):
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=1):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _patch_keras_reduction():

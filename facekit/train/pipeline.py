@@ -151,9 +151,22 @@ def _mixup(images, labels, alpha):
     return images, labels
 
 
-def cache_file(cache_dir, samples, input_size):
-    """A cache path fixed by the exact images, size and reader, so a changed split never reads a stale cache."""
-    key = hashlib.sha256(("\n".join(samples.paths.tolist()) + f"|{input_size}|read_image").encode()).hexdigest()[:16]
+def cache_file(cache_dir, samples, input_size, labels=None):
+    """A cache path fixed by everything the cache holds: the images (paths in order, each file's size and
+    modification time), the targets stored with them (``labels``), the size and the reader (no augmentation goes
+    into it). A changed split, a relabelled CSV or a replaced image never reads a stale cache."""
+    digest = hashlib.sha256(f"{input_size}|read_image|uint8 resize antialias|".encode())
+    for name in samples.paths.tolist():
+        try:
+            stat = os.stat(name)
+            digest.update(f"{name}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+        except OSError:  # unreadable: skipped in training (ignore_errors); its name still counts
+            digest.update(f"{name}|-\n".encode())
+    for head in sorted(labels or {}):
+        values = np.ascontiguousarray(labels[head])
+        digest.update(f"{head}|{values.dtype}|{values.shape}|".encode())
+        digest.update(values.tobytes())
+    key = digest.hexdigest()[:16]
     path = Path(cache_dir) / f"images_{input_size}px_{len(samples)}_{key}"
     if list(path.parent.glob(path.name + "*.lockfile")):  # left by an interrupted first epoch: incomplete
         for stale in path.parent.glob(path.name + "*"):
@@ -173,7 +186,7 @@ def make_dataset(samples, labels, input_size, batch_size, training, augmentation
     if training:  # an image whose body is corrupt (its header passed the dataset reader) must not end a run
         ds = ds.ignore_errors(log_warning=True)
     if cache_dir is not None:
-        ds = ds.cache(cache_file(cache_dir, samples, input_size))
+        ds = ds.cache(cache_file(cache_dir, samples, input_size, labels))
     if training:
         ds = ds.shuffle(min(len(samples), shuffle_buffer), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=False).map(lambda x, y: (tf.cast(x, tf.float32), y))

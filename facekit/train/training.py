@@ -188,10 +188,21 @@ def _read_splits(config, log):
         records, names = [{"data": source.data, "name": source.name}], {k: v.names for k, v in splits.items()}
     log("split: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items())
         + (" (fixed by file name)" if config.test_fold is None else f" (fold {config.test_fold} held out)"))
+    total = sum(len(part) for part in splits.values())
     for name, part in splits.items():
         if len(part) == 0:
-            raise FaceKitError(f"the {name} split is empty; use more images (--limit {config.limit} is too small)")
+            raise FaceKitError(f"the {name} split is empty; {_too_few(config, total)}")
     return splits, records, names
+
+
+def _too_few(config, total):
+    """Why a split came out empty (``total``: the images of all splits), and what to change."""
+    if config.test_fold is not None:
+        return f"fold {config.test_fold} held out of {total} images leaves it none"
+    if config.limit is not None and config.limit <= total:
+        return f"use more images (--limit {config.limit} is too small)"
+    data = ", ".join(source.data for source in config.sources())
+    return f"{data} has {total} usable image(s): the fixed split needs a few dozen"
 
 
 def start_from(model, path, log):

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from facekit.core.errors import ModelError
-from facekit.core.extras import require
+from facekit.core.extras import check_installed, require
 
 YUNET_FILE = "face_detection_yunet_2023mar.onnx"
 YUNET_URL = "https://github.com/opencv/opencv_zoo/tree/main/models/face_detection_yunet"
@@ -61,6 +61,7 @@ class MtcnnDetector:
     _LANDMARK_KEYS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")  # mtcnn names by image side
 
     def __init__(self, min_score=None, min_face_size=20):
+        check_installed("mtcnn", "the mtcnn detector", "tensorflow")  # once, now: not for every photo
         self.min_score = self.default_min_score if min_score is None else min_score
         self.min_face_size = min_face_size
         self._mtcnn = None
@@ -109,14 +110,19 @@ class YuNetDetector:
     def detect(self, image_rgb):
         height, width = image_rgb.shape[:2]
         scale = min(1.0, self.SMALL_PASS_SIDE / max(height, width))
-        small = image_rgb if scale == 1 else cv2.resize(image_rgb, None, fx=scale, fy=scale,
-                                                        interpolation=cv2.INTER_AREA)
+        # Each side at least 1 pixel: a very thin photo (over 640:1) shrunk by the scale alone would have a side of
+        # 0, which OpenCV refuses. The landmarks' scale stays ``scale``: off by under a pixel on such a side.
+        small = image_rgb if scale == 1 else cv2.resize(
+            image_rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
         pad = int(round(self.SMALL_PASS_PAD * max(small.shape[:2])))
         padded = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=self._PAD_GRAY)
+        full_rows = self._detect_rows(image_rgb)
+        # The small pass last: the network keeps buffers for the last input size, so a large photo's (about 0.9 GB
+        # for 4096 x 4096) are freed once it is searched.
         small_rows = self._detect_rows(padded)
         small_rows[:, [0, 1, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]] -= pad  # x, y of the box and of each landmark
         small_rows[:, :14] /= scale
-        rows = np.concatenate([self._detect_rows(image_rgb), small_rows])
+        rows = np.concatenate([full_rows, small_rows])
         keep = cv2.dnn.NMSBoxes(rows[:, :4].tolist(), rows[:, 14].tolist(), 0.0, self._NMS_IOU)
         faces = []
         for row in rows[np.ravel(keep).astype(int)]:
@@ -129,7 +135,9 @@ class YuNetDetector:
         height, width = image_rgb.shape[:2]
         self._net.setInputSize((width, height))
         _, rows = self._net.detect(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
-        return np.zeros((0, 15), np.float32) if rows is None else rows
+        if rows is None:
+            return np.zeros((0, 15), np.float32)
+        return rows[np.isfinite(rows).all(axis=1)]  # a photo a pixel or two high gives rows of NaN
 
 
 class SsdDetector:

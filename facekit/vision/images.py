@@ -4,10 +4,10 @@ import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from facekit.core.errors import FaceKitError, InputError
-from facekit.core.outputs import replacing
+from facekit.core.outputs import write_bytes
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -49,6 +49,8 @@ def read_image_and_size(source):
             if image.getexif().get(EXIF_ORIENTATION) in (5, 6, 7, 8):  # a quarter turn swaps the sides
                 width, height = height, width
             image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG only: decode at 1/2, 1/4 or 1/8 scale when large
+            if image.mode in ("RGB", "RGBA", "L", "LA"):  # shrunk first: no full-size copy is ever made
+                image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
             image = ImageOps.exif_transpose(image)
             image = _to_rgb(image)
             image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
@@ -57,6 +59,8 @@ def read_image_and_size(source):
         raise InputError(f"image too large: {name}: {error}") from None
     except (OSError, SyntaxError, ValueError) as error:
         # OSError covers UnidentifiedImageError and truncated files; SyntaxError and ValueError come from bad headers.
+        if isinstance(error, UnidentifiedImageError):  # its message names the file object, a BytesIO for bytes
+            error = "not an image, or a format Pillow does not read"
         raise InputError(f"cannot read image {name}: {error}") from None
 
 
@@ -91,14 +95,19 @@ def _to_rgb(image):
 
 
 def write_image(path, image_rgb):
-    """Saves an RGB uint8 array; the format follows the file extension (JPEG at quality 92)."""
+    """Saves an RGB uint8 array; the format follows the file extension (JPEG at quality 92). Encoded in memory,
+    then written atomically and its size checked (``outputs.write_bytes``): Pillow's own file writing can return
+    normally on a full disk, leaving a truncated file."""
     path = Path(path)
     options = {"quality": 92} if path.suffix.lower() in (".jpg", ".jpeg") else {}
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with replacing(path) as partial:  # a full disk leaves no half image under the name
-            Image.fromarray(image_rgb).save(partial, **options)
-    except (OSError, ValueError) as error:  # ValueError: an extension Pillow cannot write
+        image_format = Image.registered_extensions().get(path.suffix.lower())
+        if image_format is None:
+            raise ValueError(f"unknown file extension: {path.suffix}")
+        encoded = io.BytesIO()
+        Image.fromarray(image_rgb).save(encoded, format=image_format, **options)
+        write_bytes(path, encoded.getvalue())
+    except (OSError, ValueError, KeyError) as error:  # ValueError, KeyError: a format Pillow cannot write
         raise FaceKitError(f"cannot write image {path}: {getattr(error, 'strerror', None) or error}") from None
 
 

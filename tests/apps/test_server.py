@@ -3,6 +3,7 @@ face_demo.py --json, boxes in the original's pixels when a photo is shrunk, ever
 by concurrent requests, /health free while a photo is analysed."""
 import io
 import json
+import socket
 import threading
 import time
 from types import SimpleNamespace
@@ -16,8 +17,9 @@ from PIL import Image
 import face_demo
 import face_server
 import facekit.infer.analyzer
+from facekit.apps import server
 from facekit.apps.server import ARGS_VARIABLE, app_from_args, app_from_environment, create_app
-from facekit.apps.uploads import encode_jpeg
+from facekit.apps.uploads import MAX_IMAGE_PIXELS, encode_jpeg
 from facekit.core import paths
 from facekit.vision import images
 from facekit.vision.detection import HaarDetector
@@ -209,7 +211,7 @@ def test_workers_build_their_app_from_the_options_passed_in_the_environment(tiny
     assert started["workers"] == 2
     version = TestClient(app_from_environment()).get("/version").json()
     assert version["model"] == "tiny.keras" and version["detector"] == "haar"
-    assert version["model_file"] == str(tiny_model_file) and version["max_upload_bytes"] == 3_000_000
+    assert version["max_upload_bytes"] == 3_000_000
 
 
 @pytest.mark.parametrize("text", ["{not json", "[1, 2]"])
@@ -270,13 +272,90 @@ def test_every_bad_upload_gets_its_status_and_one_line_of_json(case, route):
     assert stub.calls == 0
 
 
-def test_a_fault_inside_the_analyzer_is_a_500_with_one_line_not_a_traceback():
+def test_a_fault_inside_the_analyzer_is_a_500_with_one_line_and_no_internals(caplog):
+    """The body carried OpenCV's assertion and its source path; they belong in the server's log only."""
     stub = StubAnalyzer()
-    stub.analyze = lambda image, timings=None: 1 / 0
+
+    def fails(image, timings=None):
+        raise RuntimeError("OpenCV(4.14.0) /io/opencv/modules/imgproc/src/resize.cpp:4020: error: (-215)")
+
+    stub.analyze = fails
     client = TestClient(create_app(stub), raise_server_exceptions=False)
     response = client.post("/analyze", content=small_jpeg())
     assert response.status_code == 500
-    assert response.json() == {"error": "internal error: ZeroDivisionError: division by zero"}
+    assert response.json() == {"error": "internal error (RuntimeError); the server's log has the details"}
+    assert "resize.cpp" in caplog.text
+
+
+def test_version_gives_no_path_of_this_machine(tiny_model_file, tmp_path):
+    model = tmp_path / "tiny.keras"
+    model.write_bytes(tiny_model_file.read_bytes())
+    (tmp_path / "metrics.json").write_text(json.dumps({"age_mae": 4.5, "data": "/home/someone/UTKFace",
+                                                       "split": "test"}))
+    version = TestClient(app_from_args(face_server.parse_args(["--model", str(model), "--detector", "haar"]))
+                         ).get("/version").json()
+    assert str(tmp_path) not in json.dumps(version) and "/home/someone" not in json.dumps(version)
+    assert version["model"] == "tiny.keras" and version["metrics"] == {"age_mae": 4.5, "split": "test"}
+
+
+def test_head_health_answers_200():
+    assert TestClient(create_app(StubAnalyzer())).head("/health").status_code == 200
+
+
+def test_the_413_messages_give_the_limits_that_apply():
+    client = TestClient(create_app(StubAnalyzer(), max_upload_bytes=20_000))
+    form = client.post("/analyze", files={"file": ("a.jpg", b"\xff" * 90_000)})
+    assert form.status_code == 413 and form.json()["error"] == "upload too large: over 20,000 bytes"
+    buffer = io.BytesIO()
+    Image.new("1", (14_000, 14_000)).save(buffer, format="PNG")  # over twice Pillow's limit: its bomb error
+    bomb = TestClient(create_app(StubAnalyzer())).post("/analyze", content=buffer.getvalue())
+    assert bomb.status_code == 413 and f"over {MAX_IMAGE_PIXELS:,}" in bomb.json()["error"]  # said twice that
+
+
+def test_photos_are_read_a_bounded_number_at_once(monkeypatch):
+    """Every upload was decoded at once: 20 large PNGs in parallel took 16.5 GB (benchmarks/bench_server.py)."""
+    inside, most, lock = [0], [0], threading.Lock()
+    real_read = server.read_upload
+
+    def counted(data, max_pixels):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.05)
+        try:
+            return real_read(data, max_pixels)
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(server, "read_upload", counted)
+    client = TestClient(create_app(StubAnalyzer()))
+    threads = [threading.Thread(target=client.post, args=("/analyze",), kwargs={"content": small_jpeg()})
+               for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert 1 <= most[0] <= server.MAX_DECODES
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "0"])
+def test_a_port_out_of_range_is_refused(port, capsys):
+    """--port 99999 listened on another port (99999 mod 65536) while announcing 99999."""
+    with pytest.raises(SystemExit) as exit_info:
+        face_server.parse_args(["--port", port])
+    assert exit_info.value.code == 2 and "must be a port number from 1 to 65535" in capsys.readouterr().err
+
+
+def test_a_port_in_use_is_one_line_before_the_model_loads(monkeypatch, capsys):
+    monkeypatch.setattr(server, "app_from_args", lambda args: pytest.fail("loaded the model"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(SystemExit) as exit_info:
+            face_server.main(["--port", str(taken.getsockname()[1])])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith("error: cannot listen on 127.0.0.1:") and err.count("\n") == 1
 
 
 def test_upload_limit_is_enforced_on_the_bytes_not_on_content_length():

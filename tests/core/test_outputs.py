@@ -30,16 +30,61 @@ def test_a_folder_check_leaves_no_folder_behind(tmp_path):
 def test_a_write_that_fails_halfway_leaves_the_old_file_whole(tmp_path, monkeypatch):
     target = tmp_path / "metrics.json"
     target.write_text("old")
-    real_write = type(target).write_text
+    real_open = open
 
-    def fills_the_disk(path, text, *args, **kwargs):
-        real_write(path, text[:3], *args, **kwargs)
-        raise OSError(28, "No space left on device")
+    def fills_the_disk(file, mode="r", *args, **kwargs):
+        f = real_open(file, mode, *args, **kwargs)
+        real_write = f.write
 
-    monkeypatch.setattr(type(target), "write_text", fills_the_disk)
+        def write(data):
+            real_write(data[:3])
+            raise OSError(28, "No space left on device")
+        f.write = write
+        return f
+
+    monkeypatch.setattr(outputs, "open", fills_the_disk, raising=False)
     with pytest.raises(FaceKitError, match=f"cannot write {target}: No space left on device"):
         outputs.write_text(target, "new and longer")
     monkeypatch.undo()
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
     outputs.write_text(target, "new")
     assert target.read_text() == "new"
+
+
+def test_a_short_write_that_raises_nothing_is_an_error(tmp_path, monkeypatch):
+    real_open = open
+
+    def silently_short(file, mode="r", *args, **kwargs):  # what Pillow 13's save does on a nearly full disk
+        f = real_open(file, mode, *args, **kwargs)
+        real_write = f.write
+        f.write = lambda data: real_write(data[:5])
+        return f
+
+    monkeypatch.setattr(outputs, "open", silently_short, raising=False)
+    with pytest.raises(FaceKitError, match="5 of 14 bytes written"):
+        outputs.write_text(tmp_path / "a.json", "new and longer")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_temporary_name_is_nobody_elses_file(tmp_path):
+    """It was STEM.partial.EXT, replaced without a look: an input or an unrelated file of that name was lost."""
+    theirs = tmp_path / "faces.partial.json"
+    theirs.write_text("someone's file")
+    with outputs.replacing(tmp_path / "faces.json") as partial:
+        assert partial.parent == tmp_path and partial.name.endswith(".partial.json") and partial != theirs
+        assert partial.is_file()  # made here, so that no other file can take the name
+        partial.write_text("[]")
+    assert theirs.read_text() == "someone's file" and (tmp_path / "faces.json").read_text() == "[]"
+    with pytest.raises(RuntimeError), outputs.replacing(tmp_path / "best.weights.h5") as partial:
+        assert partial.name.endswith(".partial.weights.h5")  # the suffixes Keras requires
+        raise RuntimeError("interrupted")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["faces.json", "faces.partial.json"]
+
+
+def test_a_replaced_file_has_the_usual_permissions(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        outputs.write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644

@@ -8,6 +8,7 @@ from PIL import Image
 
 import face_train
 from facekit.core import paths
+from facekit.core.errors import DataError
 from facekit.core.labels import age_group, age_group_names
 from facekit.data.adience import parse_age
 from facekit.data.datasets import read_dataset
@@ -40,6 +41,13 @@ def test_none_is_a_missing_age_and_junk_is_refused():
     assert parse_age("None") == MISSING
     with pytest.raises(ValueError):
         parse_age("(25 32")
+
+
+@pytest.mark.parametrize("text", ["999", "(0, 1000)", "131", "(32, 25)"])
+def test_ages_no_one_has_are_refused(text):
+    """999 and (0, 1000) were read as ages (the CSV reader refuses over 130)."""
+    with pytest.raises(ValueError):
+        parse_age(text)
 
 
 @needs_adience
@@ -98,3 +106,24 @@ def test_five_fold_protocol_runs_on_the_sample_faces_and_synthetic_folds(project
     assert unlabelled > 0 and len(samples) == 19 + 5 * 12 - unlabelled
     with pytest.raises(SystemExit):  # the summary is never overwritten
         face_train.main(["--data", str(data), "--protocol", "adience-5fold", "--run", "lh"])
+
+
+@pytest.mark.parametrize("header", ["user_id\toriginal_image\tface_id\tage",
+                                    "user_id,original_image,face_id,age,gender"])
+def test_a_fold_file_without_its_columns_says_so(header, tmp_path):
+    """A missing column, or commas for tabs, ended in "no face found under ..."."""
+    (tmp_path / "aligned").mkdir()
+    (tmp_path / "fold_0_data.txt").write_text(header + "\n" + header.replace("user_id", "u1") + "\n")
+    with pytest.raises(DataError, match="lacks the column"):
+        read_dataset(tmp_path / "fold_0_data.txt")
+
+
+def test_a_fold_whose_only_row_has_an_impossible_age_does_not_blame_the_faces(tmp_path):
+    """Found by the round-2 probe: age 999 in the only row ended in "no face ... found under aligned"."""
+    (tmp_path / "aligned" / "u1").mkdir(parents=True)
+    Image.new("RGB", (64, 64), (90, 90, 90)).save(tmp_path / "aligned" / "u1" / "landmark_aligned_face.1.a.jpg")
+    (tmp_path / "fold_0_data.txt").write_text("user_id\toriginal_image\tface_id\tage\tgender\nu1\ta.jpg\t1\t999\t\n")
+    messages = []
+    with pytest.raises(DataError, match="no usable face in .*each row is unparsable"):
+        read_dataset(tmp_path / "fold_0_data.txt", log=messages.append)
+    assert "1 unparsable row(s): line 2" in messages[0]

@@ -122,3 +122,41 @@ def test_csv_workflow_on_real_faces_trains_evaluates_and_writes_the_submission(p
             face_train.main(argv)
         assert exit_info.value.code == 2 and message in capsys.readouterr().err
     assert submission.read_bytes() == before
+
+
+def test_repeated_ids_columns_and_paths_outside_the_images_are_refused(tmp_path):
+    """Duplicate ids with other labels were both kept, a repeated column's last copy won, ../ and absolute ids were
+    read from outside --images."""
+    images = tmp_path / "train"
+    names = sorted(write_utkface_folder(images, count=4))
+    for i, name in enumerate(names):
+        (images / name).rename(images / f"{i}.jpg")
+    (tmp_path / "outside.jpg").write_bytes((images / "3.jpg").read_bytes())
+    table = _write_csv(tmp_path / "train.csv", ["id", "gender"], [
+        ["0", "m"], ["0", "f"], ["1", "m"], ["1", "m"], ["2", "f"], ["../outside", "f"],
+        [str(tmp_path / "outside.jpg"), "m"]])
+    messages = []
+    samples = read_dataset(table, log=messages.append, images=images)
+    assert [p.split("/")[-1] for p in samples.paths] == ["1.jpg", "2.jpg"]
+    assert "line 3: 0 is on line 2 too, with other labels; neither is used" in messages[0]
+    assert "line 5: 1 again (line 4)" in messages[0]
+    assert "line 7: ../outside is outside the images folder" in messages[0]
+    assert "outside.jpg is outside the images folder" in messages[0]
+    twice = _write_csv(tmp_path / "twice.csv", ["id", "gender", "gender"], [["0", "m", "f"]])
+    with pytest.raises(DataError, match="the column gender appears more than once"):
+        read_dataset(twice, images=images)
+
+
+def test_a_csv_too_small_for_the_split_says_so_in_one_line(project, tmp_path, tiny_model_file, capsys):
+    """--evaluate on a 1-row CSV was an IndexError; training said "--limit 200 is too small"."""
+    images = tmp_path / "train"
+    name = sorted(write_utkface_folder(images, count=1))[0]
+    table = _write_csv(tmp_path / "one.csv", ["file", "gender"], [[name, "m"]])
+    for argv, message in ((["--evaluate", str(tiny_model_file)], "the test split of "),
+                          (["--limit", "200", "--backbone", "simple_cnn", "--weights", "none", "--epochs", "1"],
+                           "has 1 usable image(s): the fixed split needs a few dozen")):
+        with pytest.raises(SystemExit) as exit_info:
+            face_train.main(["--data", str(table), "--images", str(images), *argv, "--output", str(tmp_path / "m.json")]
+                            if argv[0] == "--evaluate" else ["--data", str(table), "--images", str(images), *argv])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and message in err and "--limit 200" not in err and "Traceback" not in err

@@ -8,7 +8,7 @@ import pytest
 import face
 from facekit.backbones.model import build_model
 from facekit.backbones.registry import BACKBONES
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import FaceKitError, ModelError
 from facekit.export import exporter
 from facekit.export.exporter import check_faces, default_check_faces, export_model
 from facekit.infer.model_metadata import metadata_path
@@ -109,3 +109,42 @@ def test_command_line_export_reports_the_difference(small_models, tmp_path, caps
     with pytest.raises(SystemExit) as exit_info:
         face.main(["--export", str(small_models["simple_cnn"]), "--format", "litert", "--output", str(output)])
     assert exit_info.value.code == 2 and "written as .tflite, not cli.onnx" in capsys.readouterr().err
+
+
+def test_a_nan_tolerance_is_refused(small_models, tmp_path, capsys):
+    """NaN compared false with every difference: the check against Keras was off and the file written."""
+    with pytest.raises(SystemExit) as exit_info:
+        face.main(["--export", str(small_models["simple_cnn"]), "--output", str(tmp_path / "m.tflite"),
+                   "--tolerance", "nan"])
+    assert exit_info.value.code == 2 and "must be 0 or more, not nan" in capsys.readouterr().err
+    with pytest.raises(FaceKitError, match="tolerance must be a finite number"):
+        export_model(small_models["simple_cnn"], "litert", output=tmp_path / "m.tflite", tolerance=float("nan"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_under_the_output_name_is_refused_before_the_slow_work(small_models, tmp_path, monkeypatch):
+    (tmp_path / "x.tflite").mkdir()
+    monkeypatch.setattr(exporter, "load_model", lambda path: pytest.fail("loaded the model"))
+    with pytest.raises(FaceKitError, match="x.tflite is a folder; choose another --output"):
+        export_model(small_models["simple_cnn"], "litert", output=tmp_path / "x.tflite", overwrite=True)
+
+
+def test_an_op_the_converter_cannot_convert_is_one_line(small_models, tmp_path, monkeypatch):
+    def refuses(model, fmt, path, size):
+        raise RuntimeError("loc(fused): some context\n" * 100 + "error: 'tf.Unconvertible' op is neither a custom op "
+                           "nor a flex op\n" + "more\n" * 17)
+
+    monkeypatch.setattr(exporter, "_convert", refuses)
+    with pytest.raises(FaceKitError) as error:
+        export_model(small_models["simple_cnn"], "litert", output=tmp_path / "m.tflite")
+    assert str(error.value).count("\n") == 0 and "'tf.Unconvertible' op is neither" in str(error.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_model_whose_outputs_are_a_list_is_refused_in_one_line(small_models, tmp_path):
+    import keras
+    model = face.load_model(small_models["simple_cnn"])
+    listed = keras.Model(model.inputs, [model.output[head] for head in ("age", "gender", "race")])
+    listed.save(tmp_path / "listed.keras")
+    with pytest.raises(ModelError, match="gives its outputs as a list, not by head name"):
+        export_model(tmp_path / "listed.keras", "litert", output=tmp_path / "m.tflite")

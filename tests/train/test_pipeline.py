@@ -111,3 +111,29 @@ def test_augmentation_and_mixup_keep_targets_valid(samples):
         np.testing.assert_allclose(y[name].numpy().sum(axis=1), 1.0, rtol=1e-5)
     # Mixup with alpha 0.4 almost surely leaves some gender target strictly between 0 and 1.
     assert ((y["gender"].numpy() > 0.01) & (y["gender"].numpy() < 0.99)).any()
+
+
+def test_the_image_cache_never_gives_the_labels_of_an_earlier_run(tiny_utkface, tmp_path):
+    """The cache holds images and labels but was keyed by paths and size: relabelled data trained on old labels."""
+    shutil.copytree(tiny_utkface, tmp_path / "data")
+    samples = read_dataset(tmp_path / "data", log=lambda message: None)
+    bins, cache = AgeBins(), tmp_path / "cache"
+
+    def seen(samples, labels):
+        ds = make_dataset(samples, labels, SIZE, batch_size=64, training=False, cache_dir=cache)
+        return [(x.numpy(), y["gender"].numpy().argmax(1)) for x, y in ds]
+
+    def genders_seen(labels):
+        return np.concatenate([genders for _, genders in seen(samples, labels)])
+
+    labels = labels_for(samples, bins, age_sigma=2.0)
+    assert (genders_seen(labels) == samples.genders).all()  # the first pass writes the cache
+    flipped = {**labels, "gender": labels["gender"][:, ::-1].copy()}
+    assert (genders_seen(flipped) == 1 - samples.genders).all()
+    assert (genders_seen(labels) == samples.genders).all()  # the first cache still serves the first labels
+    one = samples.subset(np.array([0]))
+    one_labels = {k: v[:1] for k, v in labels.items()}
+    seen(one, one_labels)
+    Image.fromarray(255 - read_image(one.paths[0])).save(one.paths[0], format="JPEG")  # replaced under its name
+    [(images, _)] = seen(one, one_labels)
+    np.testing.assert_allclose(images[0], decode_resize(one.paths[0], SIZE).numpy().round(), atol=0.01)

@@ -57,6 +57,14 @@ def test_blank_image_has_no_face(detector):
     assert detector.detect(np.full((480, 640, 3), 128, np.uint8)) == []
 
 
+@pytest.mark.parametrize("shape", [(1, 700), (700, 1), (2, 1300), (1, 1), (3, 40000)])
+def test_a_very_thin_photo_is_searched_without_a_crash(detector, shape):
+    """Over about 640:1, YuNet's shrunk pass had a side of 0 (OpenCV's assertion); one pixel high, rows of NaN."""
+    image = np.random.default_rng(0).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    for face in detector.detect(image):
+        assert face.box[2] > 0 and face.box[3] > 0
+
+
 def test_boxes_clipped_to_the_image():
     assert clip_box(-10.4, 5, 120.6, 300, 100, 200) == (0, 5, 100, 195)
 
