@@ -20,7 +20,13 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
-from facekit.apps.cli import add_analyzer_arguments, allow_large_images, analyzer_from_args, exit_with_error
+from facekit.apps.cli import (
+    add_analyzer_arguments,
+    allow_large_images,
+    analyzer_from_args,
+    exit_with_error,
+    setup_logging,
+)
 from facekit.apps.photos import annotate_image, check_outputs, output_paths
 from facekit.core.errors import FaceKitError
 from facekit.core.outputs import write_text
@@ -79,6 +85,7 @@ def failure_summary(failed, total):
 
 def main(argv=None):
     args = parse_args(argv)
+    setup_logging(args)
     allow_large_images()
     try:
         status = run(args)

@@ -22,7 +22,6 @@ from facekit.vision.images import read_image
 from tests.shared_data import SHARED
 
 BANDS = (("<13", 0, 13), ("13-59", 13, 60), ("60+", 60, 200))
-QUIET = {"log": lambda message: None}
 
 
 def probabilities(predictor, samples, batch=64):
@@ -132,7 +131,7 @@ def main():
     parser.add_argument("--split", choices=("val", "test"), default="test")
     args = parser.parse_args()
     sources = [(Source(args.utkface), utkface_targets), (Source(args.aaf, crop="detect"), aaf_targets)]
-    parts = [(source, read_splits([source], **QUIET)[0][args.split], targets) for source, targets in sources]
+    parts = [(source, read_splits([source])[0][args.split], targets) for source, targets in sources]
     for model in args.models:
         predictor = load_predictor(model)
         for source, samples, targets in parts:
