@@ -13,7 +13,7 @@ Import it to use the model from Python::
 """
 import argparse
 
-from facekit.apps.cli import exit_with_error, non_negative_float
+from facekit.apps.cli import add_verbosity_arguments, exit_with_error, non_negative_float, setup_logging
 from facekit.backbones.model import build_model, freeze_backbone, load_model, trainable_summary
 from facekit.backbones.preprocessing import preprocess_input
 from facekit.backbones.registry import BACKBONES, create_backbone
@@ -56,7 +56,9 @@ def main(argv=None):
                         help=f"with --quantize: write it even when its measured error is over the limits (age "
                              f"{LIMITS['age_mean_abs_difference']:g} years on average, gender agreement "
                              f"{LIMITS['gender_agreement']:.0%})")
+    add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
+    setup_logging(args)
     if args.export is not None:
         try:
             output, worst = export_model(args.export, args.format, args.output, args.overwrite, args.check_faces,

@@ -37,6 +37,7 @@ from facekit.apps.cli import (
     analyzer_from_args,
     exit_with_error,
     positive_int,
+    setup_logging,
 )
 from facekit.apps.library import JsonLines, photo_results, read_done
 from facekit.apps.photos import check_outputs, output_paths
@@ -159,6 +160,7 @@ def failure_summary(failed, total):
 
 def main(argv=None):
     args = parse_args(argv)
+    setup_logging(args)
     allow_large_images()
     try:
         status = run(args)

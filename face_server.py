@@ -10,7 +10,14 @@ Takes the demos' --model and detector options. Errors in the options: one line o
 """
 import argparse
 
-from facekit.apps.cli import add_analyzer_arguments, exit_with_error, port_number, positive_float, positive_int
+from facekit.apps.cli import (
+    add_analyzer_arguments,
+    exit_with_error,
+    port_number,
+    positive_float,
+    positive_int,
+    setup_logging,
+)
 from facekit.apps.server import serve
 from facekit.core.errors import FaceKitError
 
@@ -30,6 +37,7 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
+    setup_logging(args)
     try:
         serve(args)
     except FaceKitError as error:

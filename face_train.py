@@ -24,11 +24,13 @@ from dataclasses import MISSING, asdict, fields
 
 from facekit.apps.cli import (
     add_prediction_arguments,
+    add_verbosity_arguments,
     exit_with_error,
     non_negative_float,
     positive_float,
     positive_int,
     probability,
+    setup_logging,
 )
 from facekit.backbones.registry import BACKBONES
 from facekit.core.errors import FaceKitError
@@ -49,6 +51,7 @@ DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not M
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_verbosity_arguments(p)
     p.add_argument("--data", action="append",
                    help="folder of images in UTKFace naming (AGE_GENDER_RACE_*.jpg), or a .csv file (id, file or path "
                         "column; age, gender, race or label columns); repeat it to train on several sources, each "
@@ -130,6 +133,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    setup_logging(args)
     try:
         if args.predict:
             write_submission(args.predict, args.model, args.output, images=args.images, sample=args.sample,

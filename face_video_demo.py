@@ -15,7 +15,14 @@ import sys
 
 import cv2
 
-from facekit.apps.cli import add_analyzer_arguments, analyzer_from_args, exit_with_error, past_weight, positive_int
+from facekit.apps.cli import (
+    add_analyzer_arguments,
+    analyzer_from_args,
+    exit_with_error,
+    past_weight,
+    positive_int,
+    setup_logging,
+)
 from facekit.apps.video import annotate_video, display_available, open_capture
 from facekit.core.errors import FaceKitError
 from facekit.core.outputs import check_output
@@ -66,6 +73,7 @@ def run(args):
 
 def main(argv=None):
     args = parse_args(argv)
+    setup_logging(args)
     try:
         status = run(args)
     except FaceKitError as error:

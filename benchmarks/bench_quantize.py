@@ -99,7 +99,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    test_samples = split(read_dataset(default_check_faces(), log=lambda line: None))["test"]
+    test_samples = split(read_dataset(default_check_faces()))["test"]
     report("default model, dlib_resnet 150 px", paths.default_model(".keras"), args.rounds, test_samples)
     with tempfile.TemporaryDirectory() as folder:
         untrained = Path(folder) / "vggface2_resnet50.keras"

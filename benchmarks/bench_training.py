@@ -35,7 +35,7 @@ def images_per_second(ds, images, repeats=1):
 
 
 def train_step_rate(backbone, size, freeze, batch, steps, precision="float32"):
-    with training_precision(precision, log=lambda message: None):
+    with training_precision(precision):
         model = build_model(backbone, input_shape=(size, size, 3), freeze=freeze)
     compile_model(model, lr=1e-3, weight_decay=1e-4, warmup_epochs=1, epochs=1, steps_per_epoch=steps)
     x = tf.random.uniform((batch, size, size, 3), 0, 255)
@@ -57,7 +57,7 @@ def main():
           f"inter-op threads, devices: {[d.device_type for d in tf.config.list_physical_devices()]}")
 
     # A fixed subset of the training split, a little over --images (70 % of the limit lands in train).
-    samples = split(read_dataset(args.data, log=lambda m: None), limit=int(args.images / 0.7) + 50)["train"]
+    samples = split(read_dataset(args.data), limit=int(args.images / 0.7) + 50)["train"]
     samples = samples.subset(np.arange(min(args.images, len(samples))))
     labels = labels_for(samples, AgeBins(), 2.0)
     rows = []

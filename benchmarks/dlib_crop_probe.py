@@ -98,7 +98,7 @@ def main():
           f"rotation {np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0])):.1f} deg, "
           f"shift ({matrix[0, 2]:.1f}, {matrix[1, 2]:.1f}) px")
     print("dlib chip template (YuNet points, 150 px):", [[round(float(v), 1) for v in p] for p in template])
-    splits = split(read_dataset(UTKFACE, log=lambda m: None))
+    splits = split(read_dataset(UTKFACE))
     rng = np.random.default_rng(0)
     train = splits["train"].subset(rng.choice(len(splits["train"]), args.train, replace=False))
     test = splits["test"].subset(rng.choice(len(splits["test"]), args.test, replace=False))

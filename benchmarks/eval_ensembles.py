@@ -39,7 +39,7 @@ def main():
     parser.add_argument("--model", nargs="+", required=True)
     parser.add_argument("--tta", choices=TTA, default="none")
     args = parser.parse_args()
-    splits = split(read_dataset(args.data, log=lambda message: None))
+    splits = split(read_dataset(args.data))
     val, test = splits["val"], splits["test"]
     val_probs, probs, bins = {}, {}, None
     for path in args.model:

@@ -22,7 +22,6 @@ from facekit.vision.images import read_image
 from tests.shared_data import SHARED
 
 BANDS = (("<13", 0, 13), ("13-59", 13, 60), ("60+", 60, 200))
-QUIET = {"log": lambda message: None}
 
 
 def probabilities(predictor, samples, batch=64):
@@ -135,7 +134,7 @@ def main():
                                        "model, into this PNG file")
     args = parser.parse_args()
     sources = [(Source(args.utkface), utkface_targets), (Source(args.aaf, crop="detect"), aaf_targets)]
-    parts = [(source, read_splits([source], **QUIET)[0][args.split], targets) for source, targets in sources]
+    parts = [(source, read_splits([source])[0][args.split], targets) for source, targets in sources]
     results = {}
     for model in args.models:
         predictor = load_predictor(model)

@@ -27,7 +27,7 @@ def test_default_model_is_shipped_with_its_metrics_and_command():
 @needs_utkface
 def test_default_model_on_real_test_faces():
     """400 faces of the fixed test split (never seen in training), through predict() as the demos use it."""
-    test = split(read_dataset(UTKFACE, log=lambda m: None))["test"]
+    test = split(read_dataset(UTKFACE))["test"]
     test = test.subset(np.random.default_rng(0).choice(len(test), 400, replace=False))  # names sort by age
     faces = np.stack([read_image(p) for p in test.paths])
     results = predict(load_model(MODEL), faces)
@@ -50,7 +50,7 @@ def test_shipped_export_is_of_the_default_model():
 @needs_utkface
 def test_shipped_tflite_agrees_with_the_keras_model_on_real_faces():
     """200 test-split faces through both runtimes: probabilities within the tolerance the export was checked to."""
-    test = split(read_dataset(UTKFACE, log=lambda m: None))["test"]
+    test = split(read_dataset(UTKFACE))["test"]
     test = test.subset(np.random.default_rng(1).choice(len(test), 200, replace=False))
     faces = np.stack([read_image(p) for p in test.paths])
     exported, keras = load_predictor(EXPORTED), load_predictor(MODEL)

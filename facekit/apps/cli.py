@@ -1,5 +1,7 @@
-"""What the command-line scripts share: argument types, the model and detector options, one-line errors."""
+"""What the command-line scripts share: argument types, the model and detector options, one-line errors, and the
+handler that shows the library's log messages (-q, -v)."""
 import argparse
+import logging
 import math
 import sys
 import warnings
@@ -13,9 +15,48 @@ from facekit.infer.predictors import load_predictor
 from facekit.infer.tta import TTA
 from facekit.vision.detectors import DEFAULT_DETECTOR, DETECTORS, create_detector
 
+logger = logging.getLogger(__name__)
+
 # The demos read panoramas and scans far over Pillow's default limit of 89 megapixels (refused over 179); this is
 # theirs: a warning never, a refusal over twice this.
 LARGE_IMAGE_PIXELS = 500_000_000
+
+
+class ConsoleHandler(logging.Handler):
+    """The library's messages as the scripts printed them: the text alone, information on stdout, warnings and
+    errors on stderr. The stream is looked up at each message, so output redirected later (tests) still gets it."""
+
+    def emit(self, record):
+        try:
+            stream = sys.stderr if record.levelno >= logging.WARNING else sys.stdout
+            stream.write(self.format(record) + "\n")
+            stream.flush()
+        except Exception:  # logging's own rule: a message that cannot be shown never stops the program
+            self.handleError(record)
+
+
+def add_verbosity_arguments(parser):
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_true", help="show only warnings and errors")
+    group.add_argument("-v", "--verbose", action="store_true", help="also show debugging messages")
+
+
+def setup_logging(args=None):
+    """What every script does first: the ``facekit`` loggers' messages shown by one ConsoleHandler, at the level
+    that ``-q`` / ``-v`` (``add_verbosity_arguments``) choose (default: information). Called again, it replaces the
+    handler rather than adding a second."""
+    level = logging.INFO
+    if getattr(args, "quiet", False):
+        level = logging.WARNING
+    elif getattr(args, "verbose", False):
+        level = logging.DEBUG
+    package = logging.getLogger("facekit")
+    for handler in [h for h in package.handlers if isinstance(h, ConsoleHandler)]:
+        package.removeHandler(handler)
+    handler = ConsoleHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    package.addHandler(handler)
+    package.setLevel(level)
 
 
 def exit_with_error(error):
@@ -70,7 +111,8 @@ def add_prediction_arguments(parser, models="--model", fit=False):
 
 
 def add_analyzer_arguments(parser):
-    """The model and detector options that both demos share."""
+    """The model, detector and crop options of the demos and the server (``analyzer_from_args``), and -q / -v."""
+    add_verbosity_arguments(parser)
     with_files = [name for name, spec in DETECTORS.items() if spec.needs_model_file and spec.bundled_model is None]
     parser.add_argument("--model", default=None, nargs="+",
                         help=".keras, .tflite or .onnx model (default: the shipped "
@@ -88,16 +130,16 @@ def add_analyzer_arguments(parser):
                         help="face crop size relative to the measured training-like crop (>1: more margin)")
 
 
-def analyzer_from_args(args, log=print, threads=None):
+def analyzer_from_args(args, announce=True, threads=None):
     """Builds the detector first (a missing detector file fails before the slower model load), then the model.
-    ``log``: where the default model is named (None: nowhere); ``threads``: the model runtime's CPU threads
-    (default: all cores; a worker process gets its share)."""
+    ``announce``: log which default model is used; ``threads``: the model runtime's CPU threads (default: all
+    cores; a worker process gets its share)."""
     detector = create_detector(args.detector, args.detector_model, args.min_score)
     model_path = args.model
     if model_path is None:
         model_path = paths.default_model()
-        if log is not None and model_path.is_file():  # else FaceAnalyzer says it is not installed, and what to pass
-            log(f"using the default model: {model_path}")
+        if announce and model_path.is_file():  # else FaceAnalyzer says it is not installed, and what to pass
+            logger.info(f"using the default model: {model_path}")
     weights = parse_weights(args.ensemble_weights)
     if threads is not None:
         model = load_predictor(model_path, threads, tta=args.tta, ensemble=args.ensemble, weights=weights)

@@ -2,7 +2,7 @@
 import bz2
 import hashlib
 import http.client
-import sys
+import logging
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +11,8 @@ from pathlib import Path
 from facekit.core import paths
 from facekit.core.errors import ModelError
 from facekit.core.outputs import replacing
+
+logger = logging.getLogger(__name__)
 
 # Seconds to wait for a connection and for each read of a download: a network that connects but never answers
 # (a silent proxy) ends in an error, not a hang.
@@ -75,7 +77,7 @@ def download(url, path, sha256, packed_sha256=None):
     connection attempt and read times out after DOWNLOAD_TIMEOUT_S; ValueError for a wrong checksum or a bzip2
     stream cut short, EOFError for data after its end."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    print(f"downloading {url} to {path.parent}", file=sys.stderr)
+    logger.info(f"downloading {url} to {path.parent}")
     packed, digest = hashlib.sha256(), hashlib.sha256()
     decompressor = None if packed_sha256 is None else bz2.BZ2Decompressor()
     with replacing(path) as partial:

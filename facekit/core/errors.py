@@ -5,6 +5,16 @@ Catch ``FaceKitError`` for all of them, or one kind: ``InputError`` (a bad value
 ``DataError`` (a dataset: its folder, file names, CSV rows or labels)."""
 
 
+FEW = 5  # how many of a long list a message names
+
+
+def first_few(items, separator=", ", count=FEW):
+    """The first ``count`` of ``items`` joined by ``separator``, then `` ...`` when there are more: how a message
+    names the files, rows or ids it is about without naming thousands."""
+    items = [str(item) for item in items]
+    return separator.join(items[:count]) + (" ..." if len(items) > count else "")
+
+
 class FaceKitError(Exception):
     """A problem the user can fix (missing file, bad value); shown without a traceback."""
 

@@ -13,14 +13,17 @@ scores); a row with neither, or whose face file is not there, is skipped and cou
 The folds are by person (Flickr user): ``Samples.folds`` holds each face's fold for ``--protocol adience-5fold``.
 """
 import csv
+import logging
 import re
 from pathlib import Path
 
 import numpy as np
 
-from facekit.core.errors import DataError
+from facekit.core.errors import DataError, first_few
 from facekit.core.labels import age_group, age_group_names
 from facekit.data.samples import MISSING, Samples, describe
+
+logger = logging.getLogger(__name__)
 
 FOLDS = 5
 FOLD_FILE = "fold_{}_data.txt"
@@ -62,7 +65,7 @@ def _face_file(folder, user, face_id, image):
     return None
 
 
-def read_fold(fold_file, images, log=print):
+def read_fold(fold_file, images):
     """(paths, ages, genders) of one fold file's faces whose image is in ``images``; prints its counts."""
     rows, skipped, unparsable = [], 0, []
     groups, genders = np.zeros(len(age_group_names()) + 1, int), {"male": 0, "female": 0, "unknown": 0}
@@ -91,15 +94,15 @@ def read_fold(fold_file, images, log=print):
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise DataError(f"cannot read {fold_file}: {getattr(error, 'strerror', None) or error}") from None
     names = age_group_names() + ["None"]
-    log(f"{Path(fold_file).name}: {int(groups.sum())} faces; age " + ", ".join(
+    logger.info(f"{Path(fold_file).name}: {int(groups.sum())} faces; age " + ", ".join(
         f"{name} {count}" for name, count in zip(names, groups)) + "; gender " + ", ".join(
         f"{name} {count}" for name, count in genders.items()) + f"; {len(rows)} with an image and a label"
         + (f", {skipped} skipped (no face file, or neither age nor gender)" if skipped else "")
-        + (f"; {len(unparsable)} unparsable row(s): {', '.join(unparsable[:5])}" if unparsable else ""))
+        + (f"; {len(unparsable)} unparsable row(s): {first_few(unparsable)}" if unparsable else ""))
     return rows
 
 
-def read_adience(source, log=print, images=None):
+def read_adience(source, images=None):
     """Samples of the fold files at ``source`` (a folder of the five, or one), faces from ``images`` (default
     ``SOURCE_FOLDER/aligned``), each with its fold; prints the counts per fold and age group."""
     source = Path(source)
@@ -113,7 +116,7 @@ def read_adience(source, log=print, images=None):
     for k, fold_file in fold_files:
         if not fold_file.is_file():
             raise DataError(f"Adience fold file not found: {fold_file}")
-        found = read_fold(fold_file, images, log)
+        found = read_fold(fold_file, images)
         rows += found
         folds += [k] * len(found)
     if not rows:
@@ -124,5 +127,5 @@ def read_adience(source, log=print, images=None):
     missing = np.full(len(rows), MISSING, np.int32)
     samples = Samples(np.array(paths), np.array(ages, np.int32), np.array(genders, np.int32), missing,
                       folds=np.array(folds, np.int32))
-    log(describe(samples))
+    logger.info(describe(samples))
     return samples

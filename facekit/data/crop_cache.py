@@ -11,6 +11,7 @@ carries the label?), is skipped, named and counted; the verdict is cached too.
 """
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -18,11 +19,13 @@ import numpy as np
 from tqdm import tqdm
 
 from facekit.core import paths
-from facekit.core.errors import DataError
+from facekit.core.errors import DataError, first_few
 from facekit.core.outputs import write_text
 from facekit.vision.crop import UTKFACE_SIZE, crop_faces
 from facekit.vision.detectors import DEFAULT_DETECTOR, create_detector, detector_spec
 from facekit.vision.images import read_image, write_image
+
+logger = logging.getLogger(__name__)
 
 CROP_MODES = ("as-is", "detect")  # as-is: the images already are crops like UTKFace's; detect: crop them here
 AMBIGUOUS_AREA = 0.5  # a second face this large (of the largest's box area) makes the label's face uncertain
@@ -38,9 +41,9 @@ class CropReport:
     def summary(self, what):
         if not self.skipped:
             return f"{what}: {len(self.crops)} faces cropped"
-        names = [f"{Path(p).name} ({why})" for p, why in list(self.skipped.items())[:5]]
+        names = [f"{Path(p).name} ({why})" for p, why in self.skipped.items()]
         return (f"{what}: {len(self.crops) - len(self.skipped)} faces cropped, {len(self.skipped)} image(s) skipped: "
-                + ", ".join(names) + (" ..." if len(self.skipped) > 5 else ""))
+                + first_few(names))
 
 
 def cache_folder(detector=DEFAULT_DETECTOR, min_score=None):
@@ -108,10 +111,10 @@ def crop_images(image_paths, detector=DEFAULT_DETECTOR, min_score=None, progress
     return report
 
 
-def cropped(samples, detector=DEFAULT_DETECTOR, min_score=None, what="images", log=print):
+def cropped(samples, detector=DEFAULT_DETECTOR, min_score=None, what="images"):
     """``samples`` with each image replaced by its cached face crop; images without one clear face dropped (and
     reported). Split by file name first: the crops are named by content."""
     report = crop_images(samples.paths.tolist(), detector, min_score)
-    log(report.summary(what))
+    logger.info(report.summary(what))
     keep = np.array([crop is not None for crop in report.crops], dtype=bool)
     return replace(samples.subset(keep), paths=np.array([crop for crop in report.crops if crop is not None]))

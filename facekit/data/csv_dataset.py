@@ -7,14 +7,17 @@ cell is a missing label. Rows whose image file is missing, that do not parse or 
 reported with their line numbers, skipped and counted.
 """
 import csv
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from facekit.core.errors import DataError
+from facekit.core.errors import DataError, first_few
 from facekit.core.labels import GENDERS, RACES
 from facekit.data.samples import MISSING, Samples, describe
+
+logger = logging.getLogger(__name__)
 
 IMAGE_COLUMNS = ("path", "file", "id")  # the first present names the image
 LABEL_COLUMNS = ("age", "gender", "race")
@@ -158,19 +161,18 @@ def _parse_labels(fields, heads, index):
     return parsed
 
 
-def report_skipped(csv_path, problems, log):
+def report_skipped(csv_path, problems):
     if problems:
-        log(f"skipped {len(problems)} row(s) of {Path(csv_path).name}: " + "; ".join(problems[:5])
-            + (" ..." if len(problems) > 5 else ""))
+        logger.warning(f"skipped {len(problems)} row(s) of {Path(csv_path).name}: {first_few(problems, '; ')}")
 
 
-def read_csv_dataset(source, log=print, images=None, label_column=None):
+def read_csv_dataset(source, images=None, label_column=None):
     """Samples from a CSV (the module's docstring says which); reports the rows skipped and the label counts."""
     rows, problems = read_rows(source, images, label_column)
-    report_skipped(source, problems, log)
+    report_skipped(source, problems)
     if not rows:
         raise DataError(f"no usable row in {source}")
     labels = np.array([row.labels for row in rows], np.int32)
     samples = Samples(np.array([row.path for row in rows]), labels[:, 0], labels[:, 1], labels[:, 2])
-    log(describe(samples))
+    logger.info(describe(samples))
     return samples

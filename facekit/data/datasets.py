@@ -1,6 +1,6 @@
 """Every dataset format behind one call: ``read_dataset(source) -> Samples``.
 
-Each reader declares which sources it takes (``accepts(source)``) and reads them (``read(source, log) ->
+Each reader declares which sources it takes (``accepts(source)``) and reads them (``read(source) ->
 Samples``); the first reader in ``READERS`` that accepts a source reads it, so a reader for a particular file
 (a CSV, Adience's fold files) goes before the catch-all UTKFace folder. Adding a dataset format: its reader in its
 own module, one entry here. Labels a format lacks are ``facekit.data.samples.MISSING``.
@@ -19,7 +19,7 @@ from facekit.data.utkface import is_image_folder, read_utkface
 class DatasetReader:
     name: str
     accepts: Callable  # accepts(source) -> bool
-    read: Callable  # read(source, log, **options) -> Samples
+    read: Callable  # read(source, **options) -> Samples
     description: str  # what --data should then be, for messages
     options: tuple = ()  # the options (of OPTIONS) it takes
 
@@ -39,11 +39,11 @@ READERS = {reader.name: reader for reader in (
 )}
 
 
-def read_dataset(source, log=print, **options):
+def read_dataset(source, **options):
     """The images and labels at ``source``, read by the first reader that accepts it; ``options`` (of OPTIONS,
     None when not given) go to a reader that takes them."""
     given = {name: value for name, value in options.items() if value is not None}
-    return dataset_reader(source, **given).read(source, log=log, **given)
+    return dataset_reader(source, **given).read(source, **given)
 
 
 def dataset_reader(source, **options):

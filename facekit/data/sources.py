@@ -73,20 +73,20 @@ def label_fingerprint(data):
     return digest.hexdigest()
 
 
-def read_splits(sources, limit=None, log=print, **options):
+def read_splits(sources, limit=None, **options):
     """``(splits, records, names)``: ``{"train", "val", "test"} -> Samples``, each source split by file name (then
     cropped where asked), joined, every image tagged with its source; ``records`` describe the sources for the run's
     config; ``names``: {split: [file name, ...]} (SOURCE/NAME with several sources), the split as it was made, before
     cropping renames files."""
     parts, records, split_names = [], [], {}
     for source in sources:
-        samples = read_dataset(source.data, log=log, **options)
+        samples = read_dataset(source.data, **options)
         splits = split(samples, limit=limit)
         for part, samples_of_part in splits.items():
             prefix = f"{source.name}/" if len(sources) > 1 else ""  # which source, when there are several
             split_names.setdefault(part, []).extend(prefix + name for name in samples_of_part.names)
         if source.crop == "detect":
-            splits = {part: cropped(samples, what=f"{source.name} {part}", log=log)
+            splits = {part: cropped(samples, what=f"{source.name} {part}")
                       for part, samples in splits.items()}
         parts.append(splits)
         records.append({"data": str(Path(source.data).resolve()), "name": source.name, "crop": source.crop,

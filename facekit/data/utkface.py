@@ -3,15 +3,18 @@
 A file ``AGE_GENDER_RACE_DATETIME.jpg.chip.jpg`` (gender 0 male / 1 female; race 0 White, 1 Black, 2 Asian,
 3 Indian, 4 Others) is a labelled face; any folder of images named that way works.
 """
+import logging
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from facekit.core.errors import DataError
+from facekit.core.errors import DataError, first_few
 from facekit.core.labels import RACES
 from facekit.data.samples import Samples, describe
 from facekit.vision.images import IMAGE_EXTENSIONS, images_in
+
+logger = logging.getLogger(__name__)
 
 
 def parse_name(name):
@@ -41,7 +44,7 @@ def is_image_folder(source):
     return Path(source).is_dir()
 
 
-def read_utkface(folder, log=print):
+def read_utkface(folder):
     """All parsable, readable images of a folder, sorted by name; reports what it skipped and the label counts."""
     folder = Path(folder)
     files = images_in(folder)
@@ -58,15 +61,13 @@ def read_utkface(folder, log=print):
         else:
             rows.append((str(path), *labels))
     if malformed:
-        log(f"skipped {len(malformed)} file(s) whose names lack AGE_GENDER_RACE: {', '.join(malformed[:5])}"
-            + (" ..." if len(malformed) > 5 else ""))
+        logger.warning(f"skipped {len(malformed)} file(s) whose names lack AGE_GENDER_RACE: {first_few(malformed)}")
     if unreadable:
-        log(f"skipped {len(unreadable)} unreadable image(s): {', '.join(unreadable[:5])}"
-            + (" ..." if len(unreadable) > 5 else ""))
+        logger.warning(f"skipped {len(unreadable)} unreadable image(s): {first_few(unreadable)}")
     if not rows:
         raise DataError(f"no image in {folder} has a UTKFace name (AGE_GENDER_RACE_DATETIME.jpg)")
     paths, ages, genders, races = zip(*rows)
     samples = Samples(np.array(paths), np.array(ages, np.int32), np.array(genders, np.int32),
                       np.array(races, np.int32))
-    log(describe(samples))
+    logger.info(describe(samples))
     return samples

@@ -1,7 +1,7 @@
 """What a model is given to predict: face crops, checked before they reach it, each problem told in one line."""
 import numpy as np
 
-from facekit.core.errors import InputError
+from facekit.core.errors import InputError, first_few
 
 
 def face_batch(faces):
@@ -12,8 +12,8 @@ def face_batch(faces):
     if isinstance(faces, (list, tuple)):
         shapes = sorted({np.shape(face) for face in faces})
         if len(shapes) > 1:
-            raise InputError(f"face crops of different shapes ({', '.join(map(str, shapes[:3]))}"
-                               f"{', ...' if len(shapes) > 3 else ''}): resize them to one size first")
+            raise InputError(f"face crops of different shapes ({first_few(shapes, count=3)}): resize them to one size "
+                             "first")
     faces = np.asarray(faces)
     if faces.dtype.kind not in "uif":
         raise InputError(f"face crops must be arrays of numbers, not {faces.dtype}")

@@ -1,5 +1,6 @@
 """The published evaluation protocol: metrics on the fixed test split, and plots to look at."""
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,8 @@ from facekit.data.sources import check_sources, read_splits, sources_of
 from facekit.infer.ensemble import check_fit_count, ensemble_weights, fit_weights, shared_age_bins, weights_text
 from facekit.infer.predictors import EnsemblePredictor, Predictor, load_predictor
 from facekit.infer.tta import check_tta
+
+logger = logging.getLogger(__name__)
 
 
 def compute_metrics(samples, probs, age_bins, source_names=None):
@@ -187,7 +190,7 @@ def check_ensemble(count, ensemble, weights):
         check_fit_count(count)
 
 
-def fitted_weights(models, samples, tta="none", log=print):
+def fitted_weights(models, samples, tta="none"):
     """Per-head ensemble weights fitted on ``samples`` (the validation split; facekit.infer.ensemble.fit_weights), told
     as ``--ensemble-weights`` takes them. ``models``: predictors, or what ``load_predictor`` takes."""
     if not len(samples):
@@ -196,7 +199,8 @@ def fitted_weights(models, samples, tta="none", log=print):
     bins = shared_age_bins([p.age_bins for p in predictors])
     probs = [split_probabilities(p, samples) for p in predictors]
     weights = fit_weights(probs, samples, bins)
-    log(f"weights fitted on the validation split ({len(samples)} images): --ensemble-weights {weights_text(weights)}")
+    logger.info(f"weights fitted on the validation split ({len(samples)} images): "
+                f"--ensemble-weights {weights_text(weights)}")
     return weights
 
 
@@ -206,7 +210,7 @@ def _rounded(normalised):
     return normalised.round(4).tolist()
 
 
-def evaluate_saved(model_path, data, output=None, limit=None, overwrite=False, log=print, tta="none",
+def evaluate_saved(model_path, data, output=None, limit=None, overwrite=False, tta="none",
                    ensemble="mean", weights=None, crop=None, **data_options):
     """``--evaluate``: a saved model (``.keras``, ``.tflite`` or ``.onnx``, through ``load_predictor``), or several
     combined (``model_path`` a list; ``ensemble``, ``weights``), on the same fixed test split of ``data`` (one source
@@ -227,19 +231,19 @@ def evaluate_saved(model_path, data, output=None, limit=None, overwrite=False, l
     for plot in PLOTS:
         check_replaceable(output.parent / plot, "--output", inputs=model_paths, overwrite=overwrite)
     models = [load_predictor(p, tta=tta) for p in model_paths]
-    splits, _, _ = read_splits(sources, limit=limit, log=log, **data_options)
+    splits, _, _ = read_splits(sources, limit=limit, **data_options)
     if not len(splits["test"]):
         raise FaceKitError(f"the test split of {', '.join(s.data for s in sources)} is empty: the fixed split puts "
                            "about a fifth of the images there; evaluate on more images")
     fit = isinstance(weights, str)  # "fit", as check_ensemble made sure
     if fit:
-        weights = fitted_weights(models, splits["val"], log=log)
+        weights = fitted_weights(models, splits["val"])
     about = {} if len(models) == 1 else {
         "models": [str(p) for p in model_paths], "ensemble": ensemble,
         **({"weights": _rounded(ensemble_weights(len(models), ensemble, weights))} if weights is not None else {}),
         **({"weights_fitted_on": {"split": "val", "n_val": len(splits["val"])}} if fit else {})}
     metrics = evaluate(models, splits["test"], output, [s.data for s in sources], limit, tta=tta, ensemble=ensemble,
                        weights=weights, about=about, source_names=[s.name for s in sources])
-    log(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}))
-    log(f"wrote {output} and plots beside it")
+    logger.info(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}))
+    logger.info(f"wrote {output} and plots beside it")
     return metrics

@@ -5,6 +5,7 @@ its mirror image, the one augmentation that survives) goes through it once, the 
 and the heads train on the cache in seconds per epoch.
 """
 import hashlib
+import logging
 import time
 import zipfile
 
@@ -23,6 +24,8 @@ from facekit.infer.predictors import predict_batches
 from facekit.train.fitting import callbacks, check_converged
 from facekit.train.pipeline import image_batches, labels_for
 
+logger = logging.getLogger(__name__)
+
 
 def _weights_identity(backbone, weights, seed):
     if weights in (None, "none"):
@@ -40,17 +43,17 @@ def feature_cache_path(config, splits, size):
     return paths.feature_cache_dir() / f"{config.backbone}_{size}px_{digest}.npz"
 
 
-def cached_features(extractor, config, splits, size, log):
+def backbone_features(extractor, config, splits, size):
     """Train (and mirrored train) and validation features; the test split is evaluated with the full model."""
     path = feature_cache_path(config, splits, size)
     if path.exists():
         try:
             with np.load(path) as cached:
                 features = {k: cached[k] for k in cached.files}
-            log(f"using cached backbone features {path}")
+            logger.info(f"using cached backbone features {path}")
             return features
         except (OSError, ValueError, zipfile.BadZipFile):
-            log(f"ignoring an unreadable feature cache {path}")
+            logger.warning(f"ignoring an unreadable feature cache {path}")
     started = time.time()
     def features_of(samples, flip, desc):
         batches = image_batches(samples, size, config.batch_size, flip=flip)
@@ -62,11 +65,11 @@ def cached_features(extractor, config, splits, size, log):
     path.parent.mkdir(parents=True, exist_ok=True)
     with replacing(path) as partial:  # a run killed while writing leaves no half cache behind
         np.savez(partial, **features)
-    log(f"computed features in {time.time() - started:.0f} s, cached at {path}")
+    logger.info(f"computed features in {time.time() - started:.0f} s, cached at {path}")
     return features
 
 
-def train_heads_on_cached_features(model, config, splits, run, log):
+def train_heads_on_cached_features(model, config, splits, run):
     """Trains the heads of ``model`` (its backbone fully frozen) on cached features (``config``: a TrainConfig,
     ``run``: its RunFolder); returns the model, backbone and best heads."""
     if config.age_balance != "none":
@@ -75,9 +78,9 @@ def train_heads_on_cached_features(model, config, splits, run, log):
 
     size = config.resolved_input_size()
     extractor = feature_extractor(model)
-    log(f"backbone fully frozen: computing its {extractor.output_shape[-1]}-d features once per image (and "
+    logger.info(f"backbone fully frozen: computing its {extractor.output_shape[-1]}-d features once per image (and "
         "mirror image) and training only the heads on them (fast path; --no-feature-cache to turn it off)")
-    features = cached_features(extractor, config, splits, size, log)
+    features = backbone_features(extractor, config, splits, size)
 
     bins = age_bins_of(model)
     inputs = keras.Input(shape=extractor.output_shape[1:], name="features")

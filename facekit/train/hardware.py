@@ -1,10 +1,13 @@
 """What this machine trains with: the devices (strategy) and the numeric precision (Keras dtype policy)."""
+import logging
 from contextlib import contextmanager
 
 import keras
 import tensorflow as tf
 
 from facekit.train import multi_worker
+
+logger = logging.getLogger(__name__)
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 
@@ -29,13 +32,13 @@ def choose_precision(precision, gpus):
 
 
 @contextmanager
-def training_precision(precision, log):
+def training_precision(precision):
     """Keras's global dtype policy for the layers built inside the block; the previous one comes back after it."""
     gpus = tf.config.list_physical_devices("GPU")
     policy = choose_precision(precision, gpus)
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(policy)
-    log(f"training on {f'{len(gpus)} GPU(s)' if gpus else 'the CPU'}, precision {policy} "
+    logger.info(f"training on {f'{len(gpus)} GPU(s)' if gpus else 'the CPU'}, precision {policy} "
         "(heads and losses stay float32)")
     try:
         yield policy

@@ -6,6 +6,7 @@ standard deviation (over the folds, ddof 0) of exact and one-off age-group accur
 ``face_weights/RUN/protocol.json``.
 """
 import json
+import logging
 from dataclasses import replace
 
 import numpy as np
@@ -14,6 +15,8 @@ from facekit.core.errors import FaceKitError
 from facekit.core.outputs import write_text
 from facekit.data.adience import FOLDS
 from facekit.train.run_folder import RunFolder
+
+logger = logging.getLogger(__name__)
 
 PROTOCOLS = ("adience-5fold",)
 SCORES = ("age_group_exact", "age_group_1off", "gender_acc")
@@ -34,7 +37,7 @@ def summarize(per_fold):
     return summary
 
 
-def run_adience_5fold(config, train, log=print):
+def run_adience_5fold(config, train):
     """Trains and scores ``config`` (a TrainConfig) once per held-out fold with ``train``; returns the summary."""
     summary_file = protocol_file(config.run)
     if summary_file.exists():
@@ -43,11 +46,11 @@ def run_adience_5fold(config, train, log=print):
         RunFolder.named(f"{config.run}/fold{k}").check(resume=False)  # every fold's run is new: checked first
     per_fold = []
     for k in range(FOLDS):
-        log(f"adience-5fold: fold {k} held out ({k + 1} of {FOLDS})")
-        per_fold.append(train(replace(config, run=f"{config.run}/fold{k}", test_fold=k), log=log))
+        logger.info(f"adience-5fold: fold {k} held out ({k + 1} of {FOLDS})")
+        per_fold.append(train(replace(config, run=f"{config.run}/fold{k}", test_fold=k)))
     summary = {"protocol": "adience-5fold", "data": config.data, **summarize(per_fold)}
     write_text(summary_file, json.dumps(summary, indent=2))
-    log("adience-5fold: " + ", ".join(f"{score} {value['mean']:.4f} ± {value['std']:.4f}"
+    logger.info("adience-5fold: " + ", ".join(f"{score} {value['mean']:.4f} ± {value['std']:.4f}"
                                      for score, value in summary.items() if isinstance(value, dict)))
-    log(f"wrote {summary_file}")
+    logger.info(f"wrote {summary_file}")
     return summary

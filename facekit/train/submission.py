@@ -9,21 +9,24 @@ kept unless ``overwrite``.
 """
 import csv
 import io
+import logging
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import FaceKitError, first_few
 from facekit.core.outputs import check_output, write_text
 from facekit.data.csv_dataset import read_rows
 from facekit.infer.predictors import load_predictor
+
+logger = logging.getLogger(__name__)
 
 
 def _ids(values, what):
     repeated = [value for value, count in Counter(values).items() if count > 1]
     if repeated:
-        raise FaceKitError(f"{what} holds {len(repeated)} id(s) more than once: {', '.join(repeated[:5])}")
+        raise FaceKitError(f"{what} holds {len(repeated)} id(s) more than once: {first_few(repeated)}")
     return values
 
 
@@ -47,14 +50,14 @@ def labels_from(probs, head, age_bins):
 
 
 def write_submission(test_csv, model_path, output, images=None, sample=None, head="gender", overwrite=False,
-                     batch_size=64, log=print):
+                     batch_size=64):
     """Predicts ``head`` for every image of ``test_csv`` with the model at ``model_path`` (``.keras``, ``.tflite`` or
     ``.onnx``: facekit.infer.predictors.load_predictor) and writes the submission file; returns its rows."""
     check_output(output, "--output", inputs=[p for p in (test_csv, model_path, sample) if p], overwrite=overwrite)
     rows, problems = read_rows(test_csv, images, labels=False)
     if problems:
         raise FaceKitError(f"every test image needs a label, but {len(problems)} row(s) of {test_csv} cannot be "
-                           "predicted: " + "; ".join(problems[:5]) + (" ..." if len(problems) > 5 else ""))
+                           f"predicted: {first_few(problems, '; ')}")
     if not rows:
         raise FaceKitError(f"no image listed in {test_csv}")
     ids = _ids([row.id for row in rows], str(test_csv))
@@ -63,11 +66,10 @@ def write_submission(test_csv, model_path, output, images=None, sample=None, hea
         header, order = read_sample(sample)
         lacking, extra = sorted(set(order) - set(ids)), sorted(set(ids) - set(order))
         if lacking or extra:
+            only = [f"{len(lacking)} only in the sample ({first_few(lacking, count=3)})" if lacking else "",
+                    f"{len(extra)} only in the test file ({first_few(extra, count=3)})" if extra else ""]
             raise FaceKitError(f"--sample {sample} and {test_csv} hold different ids: "
-                               + "; ".join(part for part in (
-                                   f"{len(lacking)} only in the sample ({', '.join(lacking[:3])})" if lacking else "",
-                                   f"{len(extra)} only in the test file ({', '.join(extra[:3])})" if extra else "")
-                                   if part))
+                               + "; ".join(part for part in only if part))
     predictor = load_predictor(model_path)
     probs = predictor.file_probabilities([row.path for row in rows], batch_size)
     label = dict(zip(ids, labels_from(probs, head, predictor.age_bins).tolist()))
@@ -76,5 +78,6 @@ def write_submission(test_csv, model_path, output, images=None, sample=None, hea
     writer.writerow(header)
     writer.writerows([identifier, label[identifier]] for identifier in order)
     write_text(output, text.getvalue())
-    log(f"wrote {output}: {len(order)} {head} label(s)" + (f" in the order of {Path(sample).name}" if sample else ""))
+    logger.info(f"wrote {output}: {len(order)} {head} label(s)"
+                + (f" in the order of {Path(sample).name}" if sample else ""))
     return [(identifier, label[identifier]) for identifier in order]

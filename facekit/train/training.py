@@ -2,6 +2,7 @@
 float32 checkpoint, and the final evaluation on the test split."""
 import contextlib
 import json
+import logging
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -25,6 +26,8 @@ from facekit.train.frozen_features import train_heads_on_cached_features
 from facekit.train.hardware import distribution_strategy, training_precision
 from facekit.train.pipeline import Augmentation, labels_for, make_dataset
 from facekit.train.run_folder import RunFolder
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -93,7 +96,7 @@ def save_for_inference(model, config, path):
     return clean
 
 
-def resume(run, epochs=None, log=print):
+def resume(run, epochs=None):
     """Continues an interrupted run with its saved settings (``epochs`` may raise or lower its epoch count)."""
     folder = RunFolder.named(run)
     folder.check(resume=True)  # nothing to resume, or a finished run: refused before its settings are read
@@ -104,11 +107,11 @@ def resume(run, epochs=None, log=print):
         raise FaceKitError(f"cannot resume from {config_file}: {error}") from None
     if epochs is not None:
         config = replace(config, epochs=epochs)
-    log(f"resuming run '{run}' with its saved settings ({config.epochs} epochs)")
-    return train(config, resume=True, log=log)
+    logger.info(f"resuming run '{run}' with its saved settings ({config.epochs} epochs)")
+    return train(config, resume=True)
 
 
-def train(config, resume=False, log=print):
+def train(config, resume=False):
     """Trains, keeps the best checkpoint, evaluates it on the test split; returns the test metrics (None on a
     worker of a cluster that is not its chief: the chief writes and evaluates).
 
@@ -116,46 +119,46 @@ def train(config, resume=False, log=print):
     before its data is read, and its folder is made only once the data is read too."""
     worker = multi_worker.worker()
     if worker is not None:
-        if cached_features(config):
+        if on_feature_cache(config):
             raise FaceKitError("--freeze all trains its heads on cached features on one machine; add "
                                "--no-feature-cache to train on several")
         distribution_strategy()  # joins the cluster before TensorFlow runs anything else
-        log(f"training as the {worker.name} of {worker.count} workers (TF_CONFIG)")
+        logger.info(f"training as the {worker.name} of {worker.count} workers (TF_CONFIG)")
     run = RunFolder.named(config.run)
     run.check(resume)
     size = config.resolved_input_size()
     input_shape_for(backbone_spec(config.backbone), (size, size, 3))  # a size too small stops before the data is read
     if config.init and not Path(config.init).is_file():
         raise FaceKitError(f"--init model not found: {config.init}")
-    if config.init and cached_features(config):
+    if config.init and on_feature_cache(config):
         raise FaceKitError("--init is for fine-tuning: with --freeze all the heads train on cached features of the "
                            "backbone's own weights (add --no-feature-cache to start them from --init)")
     check_sources(config.sources(), **config.data_options())  # checked now, read after the model is built
     if config.test_fold is not None and len(config.data) > 1:
         raise FaceKitError("a held-out fold (Adience's protocol) is for one --data source")
-    if resume and run.best.exists() and not cached_features(config):
+    if resume and run.best.exists() and not on_feature_cache(config):
         load_model(run.best)  # a damaged checkpoint is named now, not after the remaining epochs
     keras.utils.set_random_seed(config.seed)
     with contextlib.ExitStack() as scope:
-        if not cached_features(config):  # the cached-feature path trains its heads in float32 on one device
-            scope.enter_context(training_precision(config.precision, log))
+        if not on_feature_cache(config):  # the cached-feature path trains its heads in float32 on one device
+            scope.enter_context(training_precision(config.precision))
             scope.enter_context(distribution_strategy().scope())
         model = build_model(config.backbone, weights=config.weights, input_shape=(size, size, 3),
                             freeze=config.freeze)
-        splits, config.sources_read, split_names = _read_splits(config, log)
+        splits, config.sources_read, split_names = _read_splits(config)
         run.dir.mkdir(parents=True, exist_ok=True)
         if worker is None or worker.chief:  # the others share the folder (facekit.train.multi_worker)
             write_text(run.config, json.dumps(asdict(config), indent=2))
             write_text(run.split, json.dumps(split_names, indent=0))
-        if cached_features(config):
-            best = train_heads_on_cached_features(model, config, splits, run, log)
+        if on_feature_cache(config):
+            best = train_heads_on_cached_features(model, config, splits, run)
         else:
             if config.init:
-                start_from(model, config.init, log)
-            _fit(model, config, splits, run, size, log, worker)
+                start_from(model, config.init)
+            _fit(model, config, splits, run, size, worker)
             best = None
     if worker is not None and not worker.chief:
-        log(f"{worker.name} finished; the chief writes {run.best} and evaluates it")
+        logger.info(f"{worker.name} finished; the chief writes {run.best} and evaluates it")
         return None
     if best is None:
         if not run.best.exists():
@@ -163,30 +166,30 @@ def train(config, resume=False, log=print):
                                f"(see {run.history})")
         best = load_model(run.best)
     best = save_for_inference(best, config, run.best)
-    log(f"evaluating the best checkpoint on the test split ({len(splits['test'])} images)")
+    logger.info(f"evaluating the best checkpoint on the test split ({len(splits['test'])} images)")
     metrics = evaluate(best, splits["test"], run.metrics, data=[s.data for s in config.sources()], limit=config.limit,
                        source_names=[s.name for s in config.sources()])
-    log(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}))
-    log(f"wrote {run.best}, {run.metrics} and plots; TensorBoard: tensorboard --logdir {run.logs.parent}")
+    logger.info(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}))
+    logger.info(f"wrote {run.best}, {run.metrics} and plots; TensorBoard: tensorboard --logdir {run.logs.parent}")
     return metrics
 
 
-def cached_features(config):
+def on_feature_cache(config):
     """Whether the run takes the frozen-backbone fast path (facekit.train.frozen_features)."""
     return config.freeze == "all" and config.feature_cache
 
 
-def _read_splits(config, log):
+def _read_splits(config):
     """(splits, the sources' records, {split: names}): per source by file name, or Adience's held-out fold."""
     if config.test_fold is None:
-        splits, records, names = read_splits(config.sources(), limit=config.limit, log=log, **config.data_options())
+        splits, records, names = read_splits(config.sources(), limit=config.limit, **config.data_options())
     else:
         if config.limit is not None:
             raise FaceKitError("--limit does not go with a held-out fold")
         source = config.sources()[0]
-        splits = fold_split(read_dataset(source.data, log=log, **config.data_options()), config.test_fold)
+        splits = fold_split(read_dataset(source.data, **config.data_options()), config.test_fold)
         records, names = [{"data": source.data, "name": source.name}], {k: v.names for k, v in splits.items()}
-    log("split: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items())
+    logger.info("split: " + ", ".join(f"{k} {len(v)}" for k, v in splits.items())
         + (" (fixed by file name)" if config.test_fold is None else f" (fold {config.test_fold} held out)"))
     total = sum(len(part) for part in splits.values())
     for name, part in splits.items():
@@ -205,7 +208,7 @@ def _too_few(config, total):
     return f"{data} has {total} usable image(s): the fixed split needs a few dozen"
 
 
-def start_from(model, path, log):
+def start_from(model, path):
     """Copies every weight of the trained model at ``path`` into ``model`` (same backbone, input size and bins).
 
     Heads trained first on a frozen backbone, then the whole network fine-tuned from there (linear probing, then
@@ -217,10 +220,10 @@ def start_from(model, path, log):
         raise FaceKitError(f"--init {path} is a {trained.name} model with input {trained.input_shape[1:3]}; this run "
                            f"builds a {model.name} model with input {model.input_shape[1:3]}")
     model.set_weights(trained.get_weights())
-    log(f"starting from the weights of {path}")
+    logger.info(f"starting from the weights of {path}")
 
 
-def _fit(model, config, splits, run, size, log, worker=None):
+def _fit(model, config, splits, run, size, worker=None):
     """Fits ``model`` (built in the run's precision and distribution scope) on the training split; ``worker``: this
     process's place in a cluster (facekit.train.multi_worker), None on one machine."""
     aug = Augmentation(**config.augmentation)
@@ -228,14 +231,14 @@ def _fit(model, config, splits, run, size, log, worker=None):
     weights = sampling_weights(splits["train"], config.age_balance, [s.weight for s in sources])
     train_samples = resample(splits["train"], weights, seed=config.seed)
     if config.age_balance != "none" or len(sources) > 1:
-        log(f"sampling (--age-balance {config.age_balance}, --source-weight "
+        logger.info(f"sampling (--age-balance {config.age_balance}, --source-weight "
             f"{' '.join(f'{s.weight:g}' for s in sources)}): {len(splits['train'])} -> {len(train_samples)} training "
             f"images per epoch\n" + describe_weights(splits["train"], weights, [s.name for s in sources]))
     bins = age_bins_of(model)
     steps = int(np.ceil(len(train_samples) / config.batch_size))
     config.compile(model, steps_per_epoch=steps)
-    log(trainable_summary(model))
-    log(f"input {size}x{size}, batch {config.batch_size}, {config.epochs} epochs, lr {config.resolved_lr():g}, "
+    logger.info(trainable_summary(model))
+    logger.info(f"input {size}x{size}, batch {config.batch_size}, {config.epochs} epochs, lr {config.resolved_lr():g}, "
         f"augmentation {'on' if aug != Augmentation.off() else 'off'}")
     cache = paths.image_cache_dir()
     if worker is not None and not worker.chief:  # workers on one machine would share the chief's cache files
@@ -255,5 +258,5 @@ def _fit(model, config, splits, run, size, log, worker=None):
                         epochs=config.epochs,
                         callbacks=callbacks(run, run.best, config.patience, worker=worker, ema=config.ema),
                         verbose=1 if sys.stdout.isatty() else 2)
-    log(f"training took {time.time() - started:.0f} s")
+    logger.info(f"training took {time.time() - started:.0f} s")
     check_converged(history, config.resolved_lr())

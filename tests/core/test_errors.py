@@ -33,4 +33,11 @@ def test_a_missing_model_is_a_model_error_and_a_missing_dataset_a_data_error(tmp
         load_predictor(tmp_path / "absent.tflite")
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError):
-        read_dataset(tmp_path / "empty", log=lambda *_: None)
+        read_dataset(tmp_path / "empty")
+
+
+def test_a_long_list_is_named_by_its_first_few():
+    from facekit.core.errors import first_few
+    assert first_few(["a", "b"]) == "a, b"
+    assert first_few(range(7)) == "0, 1, 2, 3, 4 ..."
+    assert first_few(["x", "y", "z", "w"], "; ", count=3) == "x; y; z ..."

@@ -13,6 +13,7 @@ from facekit.core.labels import age_group, age_group_names
 from facekit.data.adience import parse_age
 from facekit.data.datasets import read_dataset
 from facekit.data.samples import MISSING
+from tests.logged import logged_messages
 from tests.shared_data import SHARED
 from tests.synthetic_faces import synthetic_face
 
@@ -52,8 +53,8 @@ def test_ages_no_one_has_are_refused(text):
 
 @needs_adience
 def test_the_real_fold_files_parse_with_counts_and_find_the_sample_faces():
-    messages = []
-    samples = read_dataset(ADIENCE, log=messages.append, images=ADIENCE / "sample_aligned")
+    with logged_messages() as messages:
+        samples = read_dataset(ADIENCE, images=ADIENCE / "sample_aligned")
     assert len(samples) == 19 and (samples.folds == 0).all()
     assert messages[0].startswith("fold_0_data.txt: 4484 faces; age 0-2 973, ")
     assert "; 19 with an image and a label, 4465 skipped" in messages[0]
@@ -91,7 +92,7 @@ def test_five_fold_protocol_runs_on_the_sample_faces_and_synthetic_folds(project
     out = capsys.readouterr().out
     assert "fold_0_data.txt: " in out and "adience-5fold: fold 4 held out (5 of 5)" in out
     summary = json.loads((project / "face_weights" / "lh" / "protocol.json").read_text())
-    samples = read_dataset(data, log=lambda message: None)
+    samples = read_dataset(data)
     for score in ("age_group_exact", "age_group_1off", "gender_acc"):
         folds = [json.loads((project / "face_weights" / "lh" / f"fold{k}" / "metrics.json").read_text())[score]
                  for k in range(5)]

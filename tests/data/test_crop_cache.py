@@ -15,6 +15,7 @@ from facekit.vision.crop import UTKFACE_SIZE
 from facekit.vision.detectors import detector_spec
 from facekit.vision.images import read_image
 from tests.face_scenes import README_PHOTO, README_PHOTO_BOXES
+from tests.logged import logged_messages
 from tests.shared_data import SHARED, UTKFACE
 
 AAF = SHARED / "data" / "aaf"
@@ -95,8 +96,8 @@ def test_cropped_samples_keep_labels_and_drop_the_skipped(project, tmp_path):
     face = one_face_of_readme_photo(tmp_path)
     samples = Samples(np.array([str(face), str(README_PHOTO)]), np.array([30, 25]), np.array([1, 0]),
                       np.array([-1, -1]))
-    messages = []
-    kept = crop_cache.cropped(samples, what="test", log=messages.append)
+    with logged_messages() as messages:
+        kept = crop_cache.cropped(samples, what="test")
     assert len(kept) == 1 and kept.ages.tolist() == [30] and kept.genders.tolist() == [1]
     assert kept.paths[0].endswith(".png") and "1 image(s) skipped" in messages[0]
 

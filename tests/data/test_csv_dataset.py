@@ -13,6 +13,7 @@ from facekit.data.datasets import read_dataset
 from facekit.data.samples import MISSING
 from facekit.train import fitting, training
 from facekit.train.pipeline import Augmentation
+from tests.logged import logged_messages
 from tests.shared_data import UTKFACE, needs_utkface
 from tests.synthetic_faces import write_utkface_folder
 
@@ -39,8 +40,8 @@ def test_csv_rows_with_problems_are_reported_by_line_skipped_and_counted(tmp_pat
     table = _write_csv(tmp_path / "train.csv", ["id", "age", "label"], [
         ["0", "31", "1"], ["1", "", "m"], ["2", "40", "x"], ["9", "20", "0"], ["3", "7"], ["3", "abc", "0"],
         ["3", "12.4", "female"]])
-    messages = []
-    samples = read_dataset(table, log=messages.append, images=images, label_column="gender")
+    with logged_messages() as messages:
+        samples = read_dataset(table, images=images, label_column="gender")
     assert [p.split("/")[-1] for p in samples.paths] == ["0.jpg", "1.jpg", "3.jpg"]  # a bare id gets .jpg
     assert samples.ages.tolist() == [31, MISSING, 12] and samples.genders.tolist() == [1, 0, 1]
     assert (samples.races == MISSING).all()
@@ -83,7 +84,7 @@ def test_csv_workflow_on_real_faces_trains_evaluates_and_writes_the_submission(p
         data=str(train_csv), images=str(train_dir), label_column="gender", run="csv", backbone="simple_cnn",
         weights=None, input_size=32, epochs=2, batch_size=16, lr=3e-3, patience=10,
         augmentation=training.asdict(Augmentation.off()))
-    metrics = training.train(config, log=lambda message: None)
+    metrics = training.train(config)
     # Only gender is scored; age and race have no label, so their heads added no loss.
     assert metrics["heads"] == ["gender"] and 0 <= metrics["gender_acc"] <= 1
     assert "age_mae" not in metrics and "race_acc" not in metrics

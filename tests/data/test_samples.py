@@ -8,6 +8,7 @@ from facekit.data.datasets import read_dataset
 from facekit.data.samples import MISSING, Samples, describe, split
 from facekit.data.utkface import parse_name
 from facekit.train.pipeline import labels_for
+from tests.logged import logged_messages
 from tests.synthetic_faces import utkface_name, write_utkface_folder
 
 
@@ -60,8 +61,8 @@ def test_utkface_folder_reads_labels_from_names_and_skips_what_it_cannot_use(tmp
     (tmp_path / "data" / "39_1_20170116174525125.jpg.chip.jpg").write_bytes(b"")  # a field short, as in UTKFace
     (tmp_path / "data" / "30_0_1_20170101000000000.jpg.chip.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     (tmp_path / "data" / "notes.txt").write_text("not an image")
-    messages = []
-    samples = read_dataset(tmp_path / "data", log=messages.append)
+    with logged_messages() as messages:
+        samples = read_dataset(tmp_path / "data")
     assert len(samples) == 12
     for name, age, gender, race in zip(samples.names, samples.ages, samples.genders, samples.races):
         assert labels[name] == (age, gender, race)

@@ -12,8 +12,6 @@ from tests.data.test_crop_cache import AAF, needs_aaf
 from tests.shared_data import UTKFACE, needs_utkface
 from tests.synthetic_faces import write_utkface_folder
 
-QUIET = {"log": lambda message: None}
-
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
@@ -36,8 +34,8 @@ def two_sources(tmp_path):
 
 def test_each_source_keeps_the_split_it_has_alone(two_sources):
     folder, csv_file = two_sources
-    splits, records, names = read_splits(sources_of([str(folder), str(csv_file)]), **QUIET)
-    alone = [split(read_dataset(str(source), **QUIET)) for source in (folder, csv_file)]
+    splits, records, names = read_splits(sources_of([str(folder), str(csv_file)]))
+    alone = [split(read_dataset(str(source))) for source in (folder, csv_file)]
     for part in ("train", "val", "test"):
         joined = splits[part]
         for index, own in enumerate(alone):
@@ -71,7 +69,7 @@ def test_per_source_options_once_or_once_per_source():
 
 def test_source_weights_and_balance_set_how_often_images_are_drawn(two_sources):
     folder, csv_file = two_sources
-    train = read_splits(sources_of([str(folder), str(csv_file)]), **QUIET)[0]["train"]
+    train = read_splits(sources_of([str(folder), str(csv_file)]))[0]["train"]
     weights = sampling_weights(train, "none", [1.0, 3.0])
     assert (weights[train.sources == 0] == 1).all() and (weights[train.sources == 1] == 3).all()
     drawn = resample(train, weights)
@@ -89,9 +87,9 @@ def test_utkface_and_aaf_together_keep_utkface_s_split_and_crop_aaf(project):
     """Real sources: UTKFace's split is the one it has alone; AAF's faces are cropped (named by content), without
     race, and each part is AAF's own by file name."""
     sources = [Source(str(UTKFACE)), Source(str(AAF / "labels.csv"), crop="detect")]
-    splits, records, names = read_splits(sources, limit=40, **QUIET)
-    utkface_alone = split(read_dataset(str(UTKFACE), **QUIET), limit=40)
-    aaf_alone = split(read_dataset(str(AAF / "labels.csv"), **QUIET), limit=40)
+    splits, records, names = read_splits(sources, limit=40)
+    utkface_alone = split(read_dataset(str(UTKFACE)), limit=40)
+    aaf_alone = split(read_dataset(str(AAF / "labels.csv")), limit=40)
     for part in ("train", "val", "test"):
         joined = splits[part]
         assert sorted(joined.subset(joined.sources == 0).names) == sorted(utkface_alone[part].names)

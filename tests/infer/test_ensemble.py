@@ -43,7 +43,7 @@ def test_evaluate_with_several_models_scores_their_combined_probabilities(tiny_m
     other = tmp_path / "other.keras"
     build_model("simple_cnn", input_shape=(32, 32, 3)).save(other)  # another input size: each model gets its own
     models = [load_model(tiny_model_file), load_model(other)]
-    test = split(read_dataset(tiny_utkface, log=lambda message: None))["test"]
+    test = split(read_dataset(tiny_utkface))["test"]
     probs = [split_probabilities(model, test) for model in models]
     for method, weights in (("mean", None), ("weighted", [3, 1])):
         output = tmp_path / method / "metrics.json"
@@ -81,18 +81,18 @@ def test_the_api_and_demos_combine_several_models(tiny_model_file):
     parser = argparse.ArgumentParser()
     add_analyzer_arguments(parser)
     args = parser.parse_args(["--model", *map(str, members), "--ensemble", "vote", "--detector", "haar"])
-    analyzer = analyzer_from_args(args, log=lambda message: None)
+    analyzer = analyzer_from_args(args)
     assert analyzer.model.method == "vote" and len(analyzer.model.predictors) == 2
     fitted = ["age=1,0", "gender=0.5,0.5", "race=0.25,0.75"]  # as face_train.py --ensemble-weights fit prints them
     args = parser.parse_args(["--model", *map(str, members), "--ensemble", "weighted", "--ensemble-weights", *fitted,
                               "--detector", "haar"])
-    got, want = analyzer_from_args(args, log=lambda message: None).model.probabilities(crops), \
+    got, want = analyzer_from_args(args).model.probabilities(crops), \
         combine(each, "weighted", parse_weights(fitted))
     for head in want:
         np.testing.assert_allclose(got[head], want[head], atol=1e-5)
     args = parser.parse_args(["--model", *map(str, members), "--ensemble", "weighted", "--detector", "haar"])
     with pytest.raises(FaceKitError, match="needs --ensemble-weights"):
-        analyzer_from_args(args, log=lambda message: None)
+        analyzer_from_args(args)
 
 
 def _one_hot(indices, classes):
@@ -151,7 +151,7 @@ def test_models_with_other_age_bins_are_not_combined(tiny_model_file, tiny_utkfa
         EnsemblePredictor([SimpleNamespace(age_bins=bins, input_size=32, path=None) for bins in
                            (AgeBins(), AgeBins(0, 90, 2))])
     other = build_model("simple_cnn", input_shape=(32, 32, 3), age_bins=AgeBins(0, 90, 2))
-    val = split(read_dataset(tiny_utkface, log=lambda message: None))["val"]
+    val = split(read_dataset(tiny_utkface))["val"]
     with pytest.raises(FaceKitError, match=message):  # face_train.py --evaluate
         fitted_weights([load_model(tiny_model_file), other], val)
 
@@ -193,7 +193,7 @@ def test_evaluate_with_fitted_weights_fits_on_the_validation_split(tiny_model_fi
     other = tmp_path / "other.keras"
     build_model("simple_cnn", input_shape=(32, 32, 3)).save(other)
     models = [load_model(tiny_model_file), load_model(other)]
-    splits = split(read_dataset(tiny_utkface, log=lambda message: None))
+    splits = split(read_dataset(tiny_utkface))
     val = splits["val"]
     fitted = fit_weights([split_probabilities(m, val) for m in models], val, age_bins_of(models[0]))
     output = tmp_path / "fit" / "metrics.json"

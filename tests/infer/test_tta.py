@@ -91,7 +91,7 @@ def test_unknown_tta_and_a_predictor_with_tta_are_one_line_errors():
 
 def test_evaluation_with_flip_scores_the_averaged_probabilities(tiny_model_file, tiny_utkface, tmp_path):
     model = load_model(tiny_model_file)
-    test = split(read_dataset(tiny_utkface, log=lambda message: None))["test"]
+    test = split(read_dataset(tiny_utkface))["test"]
     predictor = load_predictor(model)
     faces = read_faces(test.paths, predictor.input_size)  # read and resized as evaluation reads them
     probs = [predictor.probabilities(faces), predictor.probabilities(faces[:, :, ::-1])]
@@ -109,7 +109,7 @@ def test_the_demos_tta_option_reaches_the_predictor():
     parser = argparse.ArgumentParser()
     add_analyzer_arguments(parser)
     args = parser.parse_args(["--model", str(paths.default_model()), "--detector", "haar", "--tta", "flip"])
-    assert analyzer_from_args(args, log=lambda message: None).model.tta == "flip"
+    assert analyzer_from_args(args).model.tta == "flip"
     args = parser.parse_args(["--model", str(paths.default_model()), "--detector", "haar", "--tta", "flip+crops"])
-    assert analyzer_from_args(args, log=lambda message: None).model.tta == "flip+crops"
-    assert analyzer_from_args(parser.parse_args(["--detector", "haar"]), log=lambda message: None).model.tta == "none"
+    assert analyzer_from_args(args).model.tta == "flip+crops"
+    assert analyzer_from_args(parser.parse_args(["--detector", "haar"])).model.tta == "none"

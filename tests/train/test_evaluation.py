@@ -21,7 +21,7 @@ def _evaluated(model, data, output, *more):
 def test_evaluation_reads_the_images_as_the_predictor_reads_crops(tiny_model_file, tiny_utkface, tmp_path):
     """The split's files through read_image, resized by area to the model's side, then the predictor: the same
     probabilities as the predictor gives for those crops in memory, and the metrics of them."""
-    test = split(read_dataset(tiny_utkface, log=lambda message: None))["test"]
+    test = split(read_dataset(tiny_utkface))["test"]
     predictor = load_predictor(tiny_model_file)
     faces = read_faces(test.paths, predictor.input_size)
     assert faces.shape == (len(test), predictor.input_size, predictor.input_size, 3)

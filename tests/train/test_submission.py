@@ -40,8 +40,7 @@ def test_submission_is_the_predictors_labels_in_the_samples_order(tiny_model_fil
     with open(output) as f:
         written = list(csv.reader(f))
     assert written == [["Id", "Age"], *[[i, str(expected[i])] for i in order]]
-    rows = write_submission(test_csv, tiny_model_file, tmp_path / "plain.csv", images=tiny_utkface, head="gender",
-                            log=lambda message: None)
+    rows = write_submission(test_csv, tiny_model_file, tmp_path / "plain.csv", images=tiny_utkface, head="gender")
     assert [identifier for identifier, _ in rows] == [f"i{k}" for k in range(10)]
     twice = _write_csv(tmp_path / "twice.csv", ["id", "label"], [["a", 0], ["a", 1]])
     with pytest.raises(FaceKitError, match="holds 1 id\\(s\\) more than once: a"):

@@ -24,12 +24,12 @@ from facekit.data.sources import Source
 from facekit.infer.predictors import predict_batches
 from facekit.train import fitting, hardware, training
 from facekit.train.pipeline import Augmentation, image_batches
+from tests.logged import logged_messages
 from tests.shared_data import UTKFACE, needs_utkface
 from tests.synthetic_faces import write_utkface_folder
 
 MALFORMED = {"39_1_20170116174525125.jpg.chip.jpg", "61_1_20170109142408075.jpg.chip.jpg",
              "61_1_20170109150557335.jpg.chip.jpg"}
-QUIET = dict(log=lambda message: None)
 PROJECT = Path(__file__).resolve().parents[2]
 
 
@@ -54,7 +54,7 @@ def _history(run_dir):
 
 def test_training_precision_is_restored_even_when_the_block_fails():
     with pytest.raises(RuntimeError):
-        with hardware.training_precision("mixed_bfloat16", **QUIET):
+        with hardware.training_precision("mixed_bfloat16"):
             assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
             raise RuntimeError("a build that fails, such as an invalid --freeze")
     assert keras.mixed_precision.global_policy().name == "float32"
@@ -67,7 +67,7 @@ def test_precision_choice():
 
 
 def test_training_run_writes_everything_and_evaluate_reproduces_it(project, tiny_utkface, recwarn, capsys):
-    metrics = training.train(_config("short", tiny_utkface, precision="mixed_bfloat16"), **QUIET)
+    metrics = training.train(_config("short", tiny_utkface, precision="mixed_bfloat16"))
     # Each epoch takes the steps of one pass over the data, and Keras does not warn that the input ran out.
     assert not [w for w in recwarn if "ran out of data" in str(w.message)]
     run_dir = project / "face_weights" / "short"
@@ -77,7 +77,7 @@ def test_training_run_writes_everything_and_evaluate_reproduces_it(project, tiny
     assert keras.mixed_precision.global_policy().name == "float32"
     assert list((project / "logs" / "short").rglob("events.out.tfevents.*"))
     saved = json.loads((run_dir / "metrics.json").read_text())
-    test_split = split(read_dataset(tiny_utkface, **QUIET))["test"]
+    test_split = split(read_dataset(tiny_utkface))["test"]
     assert saved == metrics and saved["n_test"] == len(test_split)
     assert (saved["data"], saved["limit"], saved["split"]) == (str(tiny_utkface.resolve()), None, "test")
     assert json.loads((run_dir / "split.json").read_text())["test"] == test_split.names
@@ -104,7 +104,7 @@ def test_training_run_writes_everything_and_evaluate_reproduces_it(project, tiny
     assert (run_dir / "metrics.json").read_text() == run_metrics and not (run_dir / "other.json").exists()
     face_train.main(evaluate + ["--limit", "40", "--output", str(output), "--overwrite"])
     subset = json.loads(output.read_text())
-    expected_test = split(read_dataset(tiny_utkface, **QUIET), limit=40)["test"]
+    expected_test = split(read_dataset(tiny_utkface), limit=40)["test"]
     assert subset["limit"] == 40 and subset["n_test"] == len(expected_test)
 
     # The run now holds a checkpoint: reusing its name without --resume is refused.
@@ -125,7 +125,7 @@ def test_resume_continues_from_the_saved_epoch(project, tiny_utkface, monkeypatc
     original = training.callbacks
     monkeypatch.setattr(training, "callbacks", lambda *args, **kwargs: original(*args, **kwargs) + [_Interrupt()])
     with pytest.raises(KeyboardInterrupt):
-        training.train(config, **QUIET)
+        training.train(config)
     run_dir = project / "face_weights" / "resumable"
     assert [int(r["epoch"]) for r in _history(run_dir)] == [0, 1]  # interrupted at the end of epoch 1
     best_before = min(float(r["val_loss"]) for r in _history(run_dir))
@@ -143,12 +143,12 @@ def test_resume_continues_from_the_saved_epoch(project, tiny_utkface, monkeypatc
 
 
 def test_frozen_backbone_trains_heads_on_cached_features(project, tiny_utkface):
-    training.train(_config("cached", tiny_utkface, freeze="all", epochs=2), **QUIET)
+    training.train(_config("cached", tiny_utkface, freeze="all", epochs=2))
     cache = list((project / "train_data" / "features").glob("*.npz"))
     assert len(cache) == 1
     model = keras.saving.load_model(project / "face_weights" / "cached" / "best.keras", compile=False)
     # The saved model's backbone is the one that made the cached features.
-    parts = split(read_dataset(tiny_utkface, **QUIET))
+    parts = split(read_dataset(tiny_utkface))
     recomputed = predict_batches(feature_extractor(model).predict_on_batch, image_batches(parts["val"], 32, 16))
     with np.load(cache[0]) as cached:
         np.testing.assert_allclose(recomputed, cached["val"], rtol=1e-4, atol=1e-5)
@@ -157,28 +157,28 @@ def test_frozen_backbone_trains_heads_on_cached_features(project, tiny_utkface):
 
 def test_init_starts_fine_tuning_from_a_trained_model(project, tiny_utkface, monkeypatch):
     """Linear probing, then fine-tuning: the second run starts from the first run's weights, not from scratch."""
-    training.train(_config("probe", tiny_utkface, freeze="all", epochs=2), **QUIET)
+    training.train(_config("probe", tiny_utkface, freeze="all", epochs=2))
     probe = keras.saving.load_model(project / "face_weights" / "probe" / "best.keras")
     seen = {}
     original = training.start_from
 
-    def spy(model, path, log):
-        original(model, path, log)
+    def spy(model, path):
+        original(model, path)
         seen["weights"] = [w.copy() for w in model.get_weights()]
 
     monkeypatch.setattr(training, "start_from", spy)
     training.train(_config("tuned", tiny_utkface, epochs=1, init=str(project / "face_weights" / "probe" /
-                                                                    "best.keras")), **QUIET)
+                                                                    "best.keras")))
     for started, trained in zip(seen["weights"], probe.get_weights()):
         np.testing.assert_array_equal(started, trained)
     # The cached-feature path builds its heads from scratch: --init there is refused, not ignored.
     with pytest.raises(training.FaceKitError, match="--init is for fine-tuning"):
         training.train(_config("cached_init", tiny_utkface, freeze="all",
-                               init=str(project / "face_weights" / "probe" / "best.keras")), **QUIET)
+                               init=str(project / "face_weights" / "probe" / "best.keras")))
     # A model of another input size does not fit, and says so in one line.
     with pytest.raises(training.FaceKitError, match="--init .* input"):
         training.train(_config("wrong", tiny_utkface, epochs=1, input_size=48,
-                               init=str(project / "face_weights" / "probe" / "best.keras")), **QUIET)
+                               init=str(project / "face_weights" / "probe" / "best.keras")))
 
 
 def test_a_missing_label_adds_no_loss_and_no_gradient():
@@ -198,7 +198,7 @@ def test_a_missing_label_adds_no_loss_and_no_gradient():
 
 def test_ema_run_validates_and_keeps_the_moving_average(project, tiny_utkface):
     """--ema: the optimizer averages the weights, and the checkpoint holds the average, not the last step."""
-    training.train(_config("ema", tiny_utkface, epochs=2, ema=True), **QUIET)
+    training.train(_config("ema", tiny_utkface, epochs=2, ema=True))
     saved = json.loads((project / "face_weights" / "ema" / "config.json").read_text())
     assert saved["ema"] is True and (project / "face_weights" / "ema" / "best.keras").is_file()
     model = build_model("simple_cnn", input_shape=(32, 32, 3))
@@ -217,7 +217,6 @@ def test_two_sources_train_together_with_the_missing_race_masked(project, tiny_u
     csv_file = images / "labels.csv"
     csv_file.write_text("file,age,gender\n" + "\n".join(
         f"{name},{age},{gender}" for name, (age, gender, _) in labels.items()) + "\n")
-    messages = []
     argv = ["--data", str(tiny_utkface), "--data", str(csv_file), "--source-weight", "1",
                        "--source-weight", "2", "--age-balance", "sex-decade", "--backbone", "simple_cnn",
                        "--weights", "none", "--input-size", "32", "--epochs", "2", "--batch-size", "16",
@@ -226,7 +225,8 @@ def test_two_sources_train_together_with_the_missing_race_masked(project, tiny_u
     assert args.data == [str(tiny_utkface), str(csv_file)] and args.source_weight == [1.0, 2.0]
     sources = [Source(str(tiny_utkface)), Source(str(csv_file), weight=2.0)]
     config = _config("two", sources, age_balance="sex-decade", epochs=2)
-    metrics = training.train(config, log=messages.append)
+    with logged_messages() as messages:
+        metrics = training.train(config)
     saved = json.loads((project / "face_weights" / "two" / "config.json").read_text())
     assert [s["data"] for s in saved["data"]] == [str(tiny_utkface), str(csv_file)]
     assert [r["files"] for r in saved["sources_read"]] == [64, 30] and saved["sources_read"][1]["label_sha256"]
@@ -271,8 +271,8 @@ def test_cli_errors_are_one_line(argv, message, project, tiny_utkface, capsys):
 
 @pytest.fixture(scope="module")
 def utkface():
-    messages = []
-    samples = read_dataset(UTKFACE, log=messages.append)
+    with logged_messages() as messages:
+        samples = read_dataset(UTKFACE)
     return samples, messages
 
 
@@ -321,17 +321,17 @@ def test_sex_decade_balance_evens_out_women_and_men_of_each_decade(utkface):
 def test_short_run_on_real_faces_learns(project):
     """400 real faces, four epochs at 32 px in bfloat16: the training loss falls."""
     config = _config("real", UTKFACE, epochs=4, batch_size=32, limit=400, precision="mixed_bfloat16")
-    metrics = training.train(config, **QUIET)
+    metrics = training.train(config)
     losses = [float(row["loss"]) for row in _history(project / "face_weights" / "real")]
     assert len(losses) == 4 and losses[-1] < losses[0]
-    assert metrics["n_test"] == len(split(read_dataset(UTKFACE, **QUIET), limit=400)["test"])
+    assert metrics["n_test"] == len(split(read_dataset(UTKFACE), limit=400)["test"])
 
 
 def test_a_diverging_run_stops_and_does_not_count_as_finished(project, tiny_utkface):
     """--lr is checked to be positive at parse time; a positive one can still blow up: TerminateOnNaN stops it."""
     with pytest.raises(training.FaceKitError, match=r"training stopped in epoch 1: the loss became (nan|inf) .*"
                                                     r"lower --lr than 1e\+30"):
-        training.train(_config("diverged", tiny_utkface, lr=1e30, epochs=5), **QUIET)
+        training.train(_config("diverged", tiny_utkface, lr=1e30, epochs=5))
     run_dir = project / "face_weights" / "diverged"
     assert len(_history(run_dir)) == 1 and not (run_dir / "metrics.json").exists()
 
@@ -361,7 +361,7 @@ def test_a_damaged_backup_or_checkpoint_is_named_never_a_silent_restart(project,
     original = training.callbacks
     monkeypatch.setattr(training, "callbacks", lambda *args, **kwargs: original(*args, **kwargs) + [_Interrupt()])
     with pytest.raises(KeyboardInterrupt):
-        training.train(_config("damaged", tiny_utkface, epochs=4), **QUIET)
+        training.train(_config("damaged", tiny_utkface, epochs=4))
     monkeypatch.setattr(training, "callbacks", original)
     run_dir = project / "face_weights" / "damaged"
     weights, best = run_dir / "backup" / "latest.weights.h5", run_dir / "best.keras"

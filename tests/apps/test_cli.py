@@ -1,0 +1,45 @@
+"""The scripts' shared options (facekit/apps/cli.py): -q / -v and the handler that shows the library's messages as
+the scripts printed them."""
+import argparse
+import logging
+
+import pytest
+
+import face_train
+from facekit.apps.cli import ConsoleHandler, add_verbosity_arguments, setup_logging
+
+
+@pytest.fixture
+def restored_logging():
+    package = logging.getLogger("facekit")
+    handlers, level = list(package.handlers), package.level
+    yield package
+    package.handlers[:] = handlers
+    package.setLevel(level)
+
+
+def _parsed(*argv):
+    parser = argparse.ArgumentParser()
+    add_verbosity_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_messages_go_to_stdout_warnings_to_stderr_and_q_and_v_choose_the_level(restored_logging, capsys):
+    logger = logging.getLogger("facekit.data.example")
+    for argv, shown in (((), ("info", "warning")), (("-q",), ("warning",)), (("-v",), ("debug", "info", "warning"))):
+        setup_logging(_parsed(*argv))
+        logger.debug("debug")
+        logger.info("info")
+        logger.warning("warning")
+        captured = capsys.readouterr()
+        assert captured.out.split() == [level for level in ("debug", "info") if level in shown]
+        assert captured.err.split() == ["warning"]  # -q hides information, never a warning
+    assert sum(isinstance(h, ConsoleHandler) for h in restored_logging.handlers) == 1  # replaced, not added
+    with pytest.raises(SystemExit):
+        _parsed("-q", "-v")
+
+
+def test_face_train_takes_q(restored_logging, tiny_utkface, capsys):
+    with pytest.raises(SystemExit):
+        face_train.main(["-q", "--evaluate", "missing.keras", "--data", str(tiny_utkface)])
+    assert restored_logging.level == logging.WARNING and "model file not found" in capsys.readouterr().err
