@@ -88,8 +88,8 @@ def run(args):
                   args.overwrite or args.resume, args.jsonl, args.resume)
     if done:
         print(f"resuming: {len(images) - len(tasks)} of {len(images)} photos are in {args.jsonl} already")
-    if args.model is None:  # named once, here, also when worker processes load it
-        print(f"using the default model: {paths.default_model()}")
+    if args.model is None and paths.default_model().is_file():  # named once, here, also for worker processes; a
+        print(f"using the default model: {paths.default_model()}")  # missing one is an error of the analyzer
     make_analyzer = functools.partial(analyzer_from_args, args, None)  # (threads) -> an analyzer; picklable
     if args.cluster is not None:
         from facekit.apps.cluster import cluster_results

@@ -124,7 +124,6 @@ def test_a_fold_whose_only_row_has_an_impossible_age_does_not_blame_the_faces(tm
     (tmp_path / "aligned" / "u1").mkdir(parents=True)
     Image.new("RGB", (64, 64), (90, 90, 90)).save(tmp_path / "aligned" / "u1" / "landmark_aligned_face.1.a.jpg")
     (tmp_path / "fold_0_data.txt").write_text("user_id\toriginal_image\tface_id\tage\tgender\nu1\ta.jpg\t1\t999\t\n")
-    messages = []
-    with pytest.raises(DataError, match="no usable face in .*each row is unparsable"):
-        read_dataset(tmp_path / "fold_0_data.txt", log=messages.append)
+    with logged_messages() as messages, pytest.raises(DataError, match="no usable face in .*each row is unparsable"):
+        read_dataset(tmp_path / "fold_0_data.txt")
     assert "1 unparsable row(s): line 2" in messages[0]

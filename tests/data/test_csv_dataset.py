@@ -136,8 +136,8 @@ def test_repeated_ids_columns_and_paths_outside_the_images_are_refused(tmp_path)
     table = _write_csv(tmp_path / "train.csv", ["id", "gender"], [
         ["0", "m"], ["0", "f"], ["1", "m"], ["1", "m"], ["2", "f"], ["../outside", "f"],
         [str(tmp_path / "outside.jpg"), "m"]])
-    messages = []
-    samples = read_dataset(table, log=messages.append, images=images)
+    with logged_messages() as messages:
+        samples = read_dataset(table, images=images)
     assert [p.split("/")[-1] for p in samples.paths] == ["1.jpg", "2.jpg"]
     assert "line 3: 0 is on line 2 too, with other labels; neither is used" in messages[0]
     assert "line 5: 1 again (line 4)" in messages[0]

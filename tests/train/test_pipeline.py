@@ -116,7 +116,7 @@ def test_augmentation_and_mixup_keep_targets_valid(samples):
 def test_the_image_cache_never_gives_the_labels_of_an_earlier_run(tiny_utkface, tmp_path):
     """The cache holds images and labels but was keyed by paths and size: relabelled data trained on old labels."""
     shutil.copytree(tiny_utkface, tmp_path / "data")
-    samples = read_dataset(tmp_path / "data", log=lambda message: None)
+    samples = read_dataset(tmp_path / "data")
     bins, cache = AgeBins(), tmp_path / "cache"
 
     def seen(samples, labels):
