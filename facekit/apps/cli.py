@@ -12,7 +12,7 @@ from facekit.core import paths
 from facekit.infer.analyzer import FaceAnalyzer
 from facekit.infer.ensemble import METHODS, parse_weights
 from facekit.infer.tta import TTA
-from facekit.vision.detectors import DEFAULT_DETECTOR, DETECTORS, create_detector
+from facekit.vision.detectors import DEFAULT_DETECTOR, DETECTORS
 
 logger = logging.getLogger(__name__)
 
@@ -130,10 +130,10 @@ def add_analyzer_arguments(parser):
 
 def analyzer_from_args(args):
     """Builds the detector first (a missing detector file fails before the slower model load), then the model."""
-    detector = create_detector(args.detector, args.detector_model, args.min_score)
     model_path = args.model
     if model_path is None:
         model_path = paths.default_model()
         logger.info(f"using the default model: {model_path}")
-    return FaceAnalyzer(model_path, detector, crop_scale=args.crop_scale, tta=args.tta, ensemble=args.ensemble,
+    return FaceAnalyzer(model_path, args.detector, detector_model=args.detector_model, min_score=args.min_score,
+                        crop_scale=args.crop_scale, tta=args.tta, ensemble=args.ensemble,
                         ensemble_weights=parse_weights(args.ensemble_weights))
