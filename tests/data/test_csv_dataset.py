@@ -123,3 +123,13 @@ def test_csv_workflow_on_real_faces_trains_evaluates_and_writes_the_submission(p
             face_train.main(argv)
         assert exit_info.value.code == 2 and message in capsys.readouterr().err
     assert submission.read_bytes() == before
+
+
+def test_rows_name_their_images_by_path_file_or_id_and_labels_may_be_absent(tmp_path):
+    from facekit.data.csv_dataset import is_csv, read_rows
+    (tmp_path / "a.jpg").write_bytes(b"")
+    table = _write_csv(tmp_path / "test.csv", ["id"], [["a"], ["b"]])
+    assert is_csv(table) and not is_csv(tmp_path)
+    rows, problems = read_rows(table, labels=False)
+    assert [(row.id, row.path) for row in rows] == [("a", str(tmp_path / "a.jpg"))]
+    assert len(problems) == 1 and "line 3" in problems[0]
