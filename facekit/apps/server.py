@@ -28,7 +28,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from facekit.apps.cli import analyzer_from_args
+from facekit.apps.cli import analyzer_from_args, setup_logging
 from facekit.apps.uploads import MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES, UploadError, check_size, encode_jpeg, read_upload
 from facekit.core import paths
 from facekit.infer.results import photo_entry
@@ -211,8 +211,11 @@ def app_from_args(args):
 
 
 def app_from_environment():
-    """uvicorn's factory in each worker process: the options face_server.py put in FACEKIT_SERVER_ARGS."""
-    return app_from_args(argparse.Namespace(**json.loads(os.environ[ARGS_VARIABLE])))
+    """uvicorn's factory in each worker process: the options face_server.py put in FACEKIT_SERVER_ARGS (the log
+    messages shown as in the first process, -q / -v included)."""
+    args = argparse.Namespace(**json.loads(os.environ[ARGS_VARIABLE]))
+    setup_logging(args)
+    return app_from_args(args)
 
 
 def serve(args):
