@@ -9,7 +9,7 @@ Import it to use the model from Python::
 
     import face
     model = face.build_model(weights="vggface2", input_shape=(200, 200, 3), freeze="conv4")
-    results = face.predict(model, face_crops)        # uint8 RGB crops -> ages, genders, races, probabilities
+    results = face.predict(model, face_crops)        # uint8 RGB crops -> Predictions: .age, .gender, .race
 """
 import argparse
 

@@ -24,7 +24,7 @@ from facekit.backbones.model import build_model
 from facekit.core import paths
 from facekit.data.datasets import read_dataset
 from facekit.data.samples import split
-from facekit.export.exporter import check_faces, default_check_faces, export_model
+from facekit.export.exporter import default_check_faces, export_model, face_files, read_faces
 from facekit.export.quantize import CALIBRATION_FACES, MEASURED_FACES, quantization_error, quantize_onnx
 from facekit.infer.model_metadata import metadata_path
 from facekit.infer.predictors import load_predictor
@@ -39,7 +39,7 @@ def exports(keras_file, folder):
              "int8": export_model(keras_file, "onnx", output=folder / "int8.onnx", quantize="int8",
                                   accept_error=True)[0]}
     size = load_predictor(files["float"]).input_size
-    calibration = check_faces(default_check_faces(), size, MEASURED_FACES + CALIBRATION_FACES)[MEASURED_FACES:]
+    calibration = read_faces(face_files(default_check_faces())[MEASURED_FACES:MEASURED_FACES + CALIBRATION_FACES], size)
     files["int8 QDQ"] = folder / "int8_qdq.onnx"
     quantize_onnx(files["float"], files["int8 QDQ"], calibration, "QDQ")
     shutil.copy(metadata_path(files["float"]), metadata_path(files["int8 QDQ"]))
@@ -76,7 +76,7 @@ def report(title, keras_file, rounds, test_samples=None):
         files = exports(keras_file, Path(folder))
         predictors = {name: load_predictor(path) for name, path in files.items()}
         keras = load_predictor(keras_file)
-        faces = check_faces(default_check_faces(), keras.input_size, MEASURED_FACES)
+        faces = read_faces(face_files(default_check_faces())[:MEASURED_FACES], keras.input_size)
         expected = keras.probabilities(faces)
         times = milliseconds_per_face(predictors, faces.astype(np.float32), rounds)
         print(f"\n{title}: {rounds} rounds, medians; error against Keras on the {MEASURED_FACES} held-out faces")

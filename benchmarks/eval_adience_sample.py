@@ -70,8 +70,8 @@ def main():
     print(f"{'crop':<36} {'gender acc':>10} {'age in range':>12} {'group exact':>11} {'MAE to mid':>10}")
     for name, faces in crops.items():
         results = predict(model, np.stack(faces))
-        ages = np.array([r["age"] for r in results])
-        genders = np.array([r["gender"][0] for r in results])
+        ages = np.array([r.age for r in results])
+        genders = np.array([r.gender[0] for r in results])
         mid = (low + high) / 2
         print(f"{name:<36} {np.mean(genders == gender):>10.2f} {np.mean((ages >= low) & (ages <= high)):>12.2f} "
               f"{np.mean(age_group(ages) == age_group(mid)):>11.2f} {np.mean(np.abs(ages - mid)):>10.1f}")

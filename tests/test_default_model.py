@@ -31,9 +31,9 @@ def test_default_model_on_real_test_faces():
     test = test.subset(np.random.default_rng(0).choice(len(test), 400, replace=False))  # names sort by age
     faces = np.stack([read_image(p) for p in test.paths])
     results = predict(load_model(MODEL), faces)
-    ages = np.array([r["age"] for r in results])
-    genders = np.array([("male", "female").index(r["gender"]) for r in results])
-    races = np.array([("White", "Black", "Asian", "Indian", "Others").index(r["race"]) for r in results])
+    ages = np.array([r.age for r in results])
+    genders = np.array([("male", "female").index(r.gender) for r in results])
+    races = np.array([("White", "Black", "Asian", "Indian", "Others").index(r.race) for r in results])
     saved = json.loads((DEFAULT / "metrics.json").read_text())
     assert np.abs(ages - test.ages).mean() < saved["age_mae"] + 1.5
     assert (genders == test.genders).mean() > saved["gender_acc"] - 0.05
@@ -59,5 +59,5 @@ def test_shipped_tflite_agrees_with_the_keras_model_on_real_faces():
     for head in ("age", "gender", "race"):
         assert np.abs(got[head] - want[head]).max() <= tolerance, head
     for mine, theirs in zip(exported.predict(faces), keras.predict(faces)):
-        assert abs(mine["age"] - theirs["age"]) <= 0.1
-        assert (mine["gender"], mine["race"]) == (theirs["gender"], theirs["race"])
+        assert abs(mine.age - theirs.age) <= 0.1
+        assert (mine.gender, mine.race) == (theirs.gender, theirs.race)

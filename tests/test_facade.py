@@ -48,7 +48,7 @@ def test_photo_without_faces_gives_an_empty_list_and_bad_inputs_one_line(tiny_mo
 def test_the_defaults_annotate_the_readme_photo_as_the_readme_says():
     """The shipped default model and detector, without ../shared: the README's three faces, genders right, ages near
     the labelled 25-32 (the README reports 21.1, 33.4 and 26.4 on the photo before it was annotated)."""
-    faces = sorted(facekit.analyze(README_PHOTO), key=lambda face: face["box"]["x"])
+    faces = sorted((face.to_dict() for face in facekit.analyze(README_PHOTO)), key=lambda face: face["box"]["x"])
     assert [tuple(face["box"].values()) for face in faces] == README_PHOTO_BOXES
     assert [face["gender"] for face in faces] == README_PHOTO_GENDERS
     assert all(18 < face["age"] < 38 and len(face["landmarks"]) == 5 for face in faces), [f["age"] for f in faces]
@@ -61,7 +61,7 @@ def test_every_face_of_a_photo_by_path_bytes_or_array(four_faces_scene, tmp_path
     analyzer = facekit.FaceAnalyzer(DEFAULT_MODEL, "haar")
     faces = analyzer.analyze(image)
     assert len(faces) == len(placed)
-    for face in faces:
+    for face in (face.to_dict() for face in faces):
         assert set(face) == KEYS and face["landmarks"] is None  # haar gives boxes only
         assert 0 < face["age"] < 100 and face["gender"] in ("male", "female")
         assert sum(face["probabilities"]["age_group"].values()) == pytest.approx(1, abs=1e-3)
@@ -79,8 +79,9 @@ def test_a_photo_read_shrunk_gives_boxes_in_its_files_pixels(four_faces_scene, t
     in_file = analyzer.analyze(path)
     assert len(in_file) == len(placed) == len(shrunk)
     for face, small in zip(in_file, shrunk):
-        assert face["box"] == {key: 2 * value for key, value in small["box"].items()}
-        assert max(iou(box, tuple(face["box"].values())) for box in placed) > 0.5
+        assert face.box == tuple(2 * value for value in small.box)
+        assert max(iou(box, face.box) for box in placed) > 0.5
+
 
 
 @pytest.mark.parametrize("image, message", [

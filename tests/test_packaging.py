@@ -32,8 +32,10 @@ def test_package_data_covers_every_data_file_in_the_package():
     data_files = [p for p in (PROJECT / "facekit").rglob("*")
                   if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts]
     assert any(p.name.startswith("face_detection_yunet") for p in data_files)
+    assert "py.typed" in package_data["facekit"]  # PEP 561: the type hints ship (a file of facekit/ itself)
     for path in data_files:
-        package = path.relative_to(PROJECT).parts[:2]
+        parts = path.relative_to(PROJECT).parts
+        package = parts[:2] if len(parts) > 2 else parts[:1]
         patterns = package_data.get(".".join(package), [])
         assert any(path.relative_to(PROJECT.joinpath(*package)).match(pattern) for pattern in patterns), path
 

@@ -10,6 +10,7 @@ import pytest
 import face_video_demo
 from facekit.apps import video
 from facekit.apps.video import FrameRate
+from facekit.infer.results import FaceResult, Prediction
 from facekit.vision.drawing import draw_fps, text_box_size
 from tests.face_scenes import YUNET_MODEL, compose
 from tests.shared_data import UTKFACE
@@ -133,9 +134,8 @@ class GatedAnalyzer:
         if self.calls == 0:
             self.waited = self.gate.wait(timeout=10)
         self.calls += 1
-        return [{"box": {"x": 10, "y": 10, "width": 50, "height": 50}, "age": 30.0, "gender": "female",
-                 "race": "White", "probabilities": {"gender": {"male": 0.1, "female": 0.9},
-                                                    "race": {"White": 1.0}}}]
+        prediction = Prediction(30.0, 3.0, {"male": 0.1, "female": 0.9}, {"White": 1.0}, {})
+        return [FaceResult((10, 10, 50, 50), 0.9, None, prediction)]
 
 
 def test_live_source_is_shown_while_the_analysis_runs_behind(tmp_path, monkeypatch):

@@ -134,15 +134,15 @@ def analyzer_from_args(args, announce=True, threads=None):
     """Builds the detector first (a missing detector file fails before the slower model load), then the model.
     ``announce``: log which default model is used; ``threads``: the model runtime's CPU threads (default: all
     cores; a worker process gets its share)."""
-    detector = create_detector(args.detector, args.detector_model, args.min_score)
     model_path = args.model
     if model_path is None:
         model_path = paths.default_model()
         if announce and model_path.is_file():  # else FaceAnalyzer says it is not installed, and what to pass
             logger.info(f"using the default model: {model_path}")
     weights = parse_weights(args.ensemble_weights)
-    if threads is not None:
-        model = load_predictor(model_path, threads, tta=args.tta, ensemble=args.ensemble, weights=weights)
-        return FaceAnalyzer(model, detector, crop_scale=args.crop_scale)
-    return FaceAnalyzer(model_path, detector, crop_scale=args.crop_scale, tta=args.tta, ensemble=args.ensemble,
-                        ensemble_weights=weights)
+    detector = create_detector(args.detector, args.detector_model, args.min_score)
+    if threads is None:
+        return FaceAnalyzer(model_path, detector, crop_scale=args.crop_scale, tta=args.tta, ensemble=args.ensemble,
+                            ensemble_weights=weights)
+    model = load_predictor(model_path, threads, tta=args.tta, ensemble=args.ensemble, weights=weights)
+    return FaceAnalyzer(model, detector, crop_scale=args.crop_scale)

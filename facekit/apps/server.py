@@ -29,7 +29,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from facekit.apps.cli import analyzer_from_args
+from facekit.apps.cli import analyzer_from_args, setup_logging
 from facekit.apps.uploads import (
     MAX_IMAGE_PIXELS,
     MAX_UPLOAD_BYTES,
@@ -250,8 +250,11 @@ def app_from_args(args):
 
 
 def app_from_environment():
-    """uvicorn's factory in each worker process: the options face_server.py put in FACEKIT_SERVER_ARGS."""
-    return app_from_args(argparse.Namespace(**json.loads(os.environ[ARGS_VARIABLE])))
+    """uvicorn's factory in each worker process: the options face_server.py put in FACEKIT_SERVER_ARGS (the log
+    messages shown as in the first process, -q / -v included)."""
+    args = argparse.Namespace(**json.loads(os.environ[ARGS_VARIABLE]))
+    setup_logging(args)
+    return app_from_args(args)
 
 
 def check_address(host, port):

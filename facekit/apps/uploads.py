@@ -14,9 +14,11 @@ from facekit.core.errors import FaceKitError
 from facekit.vision.images import read_image_and_size
 
 MAX_UPLOAD_BYTES = 10 * 1000 * 1000  # 10 MB
-# Images over this many pixels are refused outright (413): Pillow's own decompression-bomb threshold, under its
-# hard limit of twice that. A 10 MB file can hold a PNG of a gigapixel of one colour.
-MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS
+# Images over this many pixels are refused outright (413): Pillow's default decompression-bomb threshold
+# (PIL.Image.MAX_IMAGE_PIXELS as Pillow ships it, 89.5 megapixels), under its hard limit of twice that. Written
+# out, not read from Pillow at import: the demos raise Pillow's global setting (cli.allow_large_images), and the
+# service's limit must not depend on what was imported first. A 10 MB file can hold a PNG of a gigapixel of one colour.
+MAX_IMAGE_PIXELS = 89_478_485
 
 
 class UploadError(FaceKitError):

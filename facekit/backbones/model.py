@@ -1,5 +1,6 @@
 """The age / gender / race model: input normalisation, a backbone from the registry, three softmax heads;
-freezing, batched prediction, load (predicting on face crops: ``facekit.infer.predictors``)."""
+freezing, the frozen backbone's feature extractor, its age bins, load. Predicting on face crops is not here:
+``facekit.infer.predictors.load_predictor(model).predict(crops)`` (``face.predict``), for every runtime alike."""
 import zipfile
 from pathlib import Path
 

@@ -12,8 +12,8 @@ parametrised over ``BACKBONES`` pick it up (``dlib_resnet`` below is an example)
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from facekit.backbones import dlib_download
 from facekit.backbones import dlib_resnet as dlib
-from facekit.backbones import dlib_weights
 from facekit.backbones.compact_cnns import levi_hassner, simple_cnn
 from facekit.backbones.pretrained import WeightsSource, fetch_weights
 from facekit.backbones.resnet50 import vggface2_resnet50
@@ -54,7 +54,7 @@ BACKBONES = {spec.name: spec for spec in (
     BackboneSpec(
         name="dlib_resnet", build=dlib.dlib_resnet, input_size=dlib.INPUT_SIZE, min_input_size=dlib.MIN_INPUT_SIZE,
         normalization="dlib", stages=prefix_stages(*dlib.STAGES),
-        weights={"dlib": dlib_weights.weights_source()}),
+        weights={"dlib": dlib_download.weights_source()}),
     # The compact CNNs are trained from scratch, so any normalisation would do; they were trained (RESULTS.md, the
     # default model) with the VGGFace2 one, which their trained weights therefore expect.
     BackboneSpec(

@@ -8,20 +8,22 @@ own module, one entry here. Labels a format lacks are ``facekit.data.samples.MIS
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from facekit.core.errors import DataError
 from facekit.data.adience import is_adience, read_adience
 from facekit.data.csv_dataset import is_csv, read_csv_dataset
+from facekit.data.samples import Samples
 from facekit.data.utkface import is_image_folder, read_utkface
 
 
 @dataclass(frozen=True)
 class DatasetReader:
     name: str
-    accepts: Callable  # accepts(source) -> bool
-    read: Callable  # read(source, **options) -> Samples
+    accepts: Callable[[str | Path], bool]  # accepts(source)
+    read: Callable[..., Samples]  # read(source, **options)
     description: str  # what --data should then be, for messages
-    options: tuple = ()  # the options (of OPTIONS) it takes
+    options: tuple[str, ...] = ()  # the options (of OPTIONS) it takes
 
 
 OPTIONS = {"images": "--images", "label_column": "--label-column"}  # reader options and their command-line names
@@ -39,14 +41,14 @@ READERS = {reader.name: reader for reader in (
 )}
 
 
-def read_dataset(source, **options):
+def read_dataset(source: str | Path, **options: Any) -> Samples:
     """The images and labels at ``source``, read by the first reader that accepts it; ``options`` (of OPTIONS,
     None when not given) go to a reader that takes them."""
     given = {name: value for name, value in options.items() if value is not None}
     return dataset_reader(source, **given).read(source, **given)
 
 
-def dataset_reader(source, **options):
+def dataset_reader(source: str | Path, **options: Any) -> DatasetReader:
     """The reader that takes ``source``, found without reading it: a missing or unreadable --data, or an option
     its reader does not take, fails fast."""
     if not Path(source).exists():

@@ -5,14 +5,18 @@ of another between train, validation and test: UTKFace's test split stays what i
 are photos or loosely aligned faces (``crop="detect"``) is cropped after the split by the demos' detector and crop
 (``facekit.data.crop_cache``). Labels a source does not give are MISSING, and the losses skip them.
 """
+from __future__ import annotations
+
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from facekit.core.errors import InputError
 from facekit.data.crop_cache import CROP_MODES, cropped
 from facekit.data.datasets import dataset_reader, read_dataset
-from facekit.data.samples import concatenate, split
+from facekit.data.samples import Samples, concatenate, split
 from facekit.vision.images import IMAGE_EXTENSIONS
 
 
@@ -23,13 +27,14 @@ class Source:
     weight: float = 1.0  # how often its images are drawn per epoch, relative to the others
 
     @property
-    def name(self):
+    def name(self) -> str:
         """A short name for logs and reports: the folder or file name (AAF's labels.csv: its folder's)."""
         path = Path(self.data)
         return path.parent.name if path.name.lower() == "labels.csv" else path.name
 
 
-def sources_of(data, crop=None, weights=None):
+def sources_of(data: str | Sequence[str], crop: Sequence[str] | None = None,
+               weights: Sequence[float] | None = None) -> list[Source]:
     """Sources from ``--data`` values and ``--crop`` / ``--source-weight`` given once (for every source) or once per
     source, in order."""
     data = [data] if isinstance(data, str) else list(data)
@@ -37,7 +42,7 @@ def sources_of(data, crop=None, weights=None):
             zip(data, _per_source(crop, "as-is", data, "--crop"), _per_source(weights, 1.0, data, "--source-weight"))]
 
 
-def _per_source(values, default, data, option):
+def _per_source(values: Sequence[Any] | None, default: Any, data: list[str], option: str) -> list[Any]:
     if values is None or len(values) == 0:
         return [default] * len(data)
     if len(values) == 1:
@@ -48,7 +53,7 @@ def _per_source(values, default, data, option):
     return list(values)
 
 
-def check_sources(sources, **options):
+def check_sources(sources: Sequence[Source], **options: Any) -> None:
     """Every source exists and is a dataset, its crop mode and weight valid: before any slow work."""
     for source in sources:
         dataset_reader(source.data, **options)
@@ -58,7 +63,7 @@ def check_sources(sources, **options):
             raise InputError(f"--source-weight {source.weight}: a weight is a number of 0 or more")
 
 
-def label_fingerprint(data):
+def label_fingerprint(data: str | Path) -> str:
     """sha256 of what holds a source's labels: the file (a CSV), or the folder's file names and its text files
     (UTKFace's labels are its names; Adience's, its fold files)."""
     path = Path(data)
@@ -73,12 +78,15 @@ def label_fingerprint(data):
     return digest.hexdigest()
 
 
-def read_splits(sources, limit=None, **options):
+def read_splits(sources: Sequence[Source], limit: int | None = None, **options: Any
+                ) -> tuple[dict[str, Samples], list[dict[str, Any]], dict[str, list[str]]]:
     """``(splits, records, names)``: ``{"train", "val", "test"} -> Samples``, each source split by file name (then
     cropped where asked), joined, every image tagged with its source; ``records`` describe the sources for the run's
     config; ``names``: {split: [file name, ...]} (SOURCE/NAME with several sources), the split as it was made, before
     cropping renames files."""
-    parts, records, split_names = [], [], {}
+    parts: list[dict[str, Samples]] = []
+    records: list[dict[str, Any]] = []
+    split_names: dict[str, list[str]] = {}
     for source in sources:
         samples = read_dataset(source.data, **options)
         splits = split(samples, limit=limit)

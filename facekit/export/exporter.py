@@ -55,12 +55,8 @@ def face_files(folder):
     return [images[index] for index in np.random.default_rng(0).permutation(len(images))]
 
 
-def check_faces(folder, size, count=CHECK_FACES):
-    """The first ``count`` images of ``face_files(folder)``, resized to ``size``: uint8 (N, size, size, 3)."""
-    return read_faces(face_files(folder)[:count], size)
-
-
 def read_faces(files, size):
+    """Face crops read and resized to ``size``: uint8 (N, size, size, 3), the faces an export is checked on."""
     return np.stack([cv2.resize(read_image(path), (size, size), interpolation=cv2.INTER_AREA) for path in files])
 
 

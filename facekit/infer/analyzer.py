@@ -1,22 +1,30 @@
 """Photo or video frame -> every face with its age, gender and race: the path the demos and ``facekit.analyze`` take.
 
 detect (facekit.vision.detectors) -> crop like the training data (facekit.vision.crop) -> one batched predict (the
-model's runtime, facekit.infer.predictors) -> one JSON entry per face (facekit.infer.results). With an exported model
+model's runtime, facekit.infer.predictors) -> one ``FaceResult`` per face (facekit.infer.results; ``to_dict()``: its
+JSON entry). With an exported model
 (.tflite, .onnx) and an OpenCV detector (yunet, the default; ssd, haar) no TensorFlow is imported.
 """
+from __future__ import annotations
+
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from facekit.core import paths
 from facekit.core.errors import InputError, ModelError
-from facekit.infer.predictors import load_predictor
-from facekit.infer.results import face_entry, photo_entry
+from facekit.infer.predictors import Predictor, load_predictor
+from facekit.infer.results import FaceResult, face_result, file_scale
 from facekit.vision.crop import crop_faces
 from facekit.vision.detectors import DEFAULT_DETECTOR, create_detector, spec_of
 from facekit.vision.images import as_rgb, read_image_and_size
+
+ModelInput = str | Path | Predictor | Any  # a model file, a predictor, or a Keras model already loaded
+Image = str | Path | bytes | np.ndarray
 
 
 class FaceAnalyzer:
@@ -26,8 +34,10 @@ class FaceAnalyzer:
     ``.tflite`` or ``.onnx`` path, or None for the shipped default model (``paths.default_model()``).
     ``detector``: a detector object (a registered detector's class or a subclass of one; any other declares its name
     and crop geometry as a ``spec`` attribute, a ``facekit.vision.detectors.DetectorSpec``), a detector name
-    (``yunet``, ``mtcnn``, ``haar``; ``ssd`` needs ``detector_model``), or None for yunet. ``crop_scale`` > 1 cuts
-    faces with more margin than training did.
+    (``yunet``, ``mtcnn``, ``haar``; ``ssd`` needs ``detector_model``), or None for yunet; a named one is built with
+    ``detector_model`` (its model file) and ``min_score`` (faces scored lower are dropped; None: its default), the
+    demos' --detector, --detector-model and --min-score. ``crop_scale`` > 1 cuts faces with more margin than
+    training did (--crop-scale).
     ``tta``: test-time augmentation, probabilities averaged (facekit.infer.tta: ``flip``, each face and its mirror
     image; ``crops``, the face and its four corner crops; ``flip+crops``, those and their mirrors).
     ``model`` may be a list of several: an ensemble, combined by ``ensemble`` (mean, weighted, vote) with
@@ -39,19 +49,23 @@ class FaceAnalyzer:
     parallel, give each thread its own FaceAnalyzer, or use processes.
     """
 
-    def __init__(self, model=None, detector=None, detector_model=None, crop_scale=1.0, tta="none", ensemble="mean",
-                 ensemble_weights=None):
+    def __init__(self, model: ModelInput | Sequence[ModelInput] | None = None, detector: Any = None,
+                 detector_model: str | Path | None = None, crop_scale: float = 1.0, tta: str = "none",
+                 ensemble: str = "mean", ensemble_weights: Any = None, min_score: float | None = None) -> None:
         if crop_scale <= 0:
             raise InputError(f"the crop scale (--crop-scale) must be positive, not {crop_scale}")
         if detector is None or isinstance(detector, str):  # the detector first: its missing file fails faster
-            detector = create_detector(detector or DEFAULT_DETECTOR, detector_model)
+            detector = create_detector(detector or DEFAULT_DETECTOR, detector_model, min_score)
+        elif detector_model is not None or min_score is not None:
+            raise InputError("detector_model and min_score go with a detector's name; a detector object has its own")
         self.detector = detector
-        self.model_path = None  # the file the model was loaded from, when it was given as a path or found
+        self.model_path: Path | None = None  # the file the model was loaded from, when given as a path or found
         if model is None:
-            model = paths.default_model()
-            if not model.is_file():  # an install without the checkout's face_weights/
-                raise ModelError(f"the default model {model} is not installed here: pass --model PATH "
+            default = paths.default_model()
+            if not default.is_file():  # an install without the checkout's face_weights/
+                raise ModelError(f"the default model {default} is not installed here: pass --model PATH "
                                    "(a .tflite, .onnx or .keras model; model= from Python)")
+            model = default
         if isinstance(model, (list, tuple)) and not model:
             raise InputError("model= is an empty list: give a model, several for an ensemble, or None for the "
                              "default")
@@ -64,16 +78,16 @@ class FaceAnalyzer:
         elif tta != "none":
             raise InputError("a predictor given to FaceAnalyzer keeps its own test-time augmentation: pass tta= to "
                                "load_predictor instead")
-        self.model = model
-        self.input_size = self.model.input_size
+        self.model: Predictor = model  # type: ignore[assignment]  # a predictor by now, whatever was given
+        self.input_size: int = self.model.input_size
         self.crop_spec = spec_of(detector).crop.scaled(crop_scale)
         self._lock = threading.Lock()
 
-    def analyze(self, image, timings=None):
-        """``image``: a path, the bytes of an image file, or an RGB uint8 array -> one dict per face, largest first:
-        box, score, landmarks, age and age_std, gender, race, their probabilities (the faces.json entries).
-        ``timings``: a dict that receives the seconds spent detecting and cropping + predicting ("detect",
-        "predict")."""
+    def analyze(self, image: Image, timings: dict[str, float] | None = None) -> list[FaceResult]:
+        """``image``: a path, the bytes of an image file, or an RGB uint8 array -> one FaceResult per face, largest
+        first: box, score, landmarks and the prediction (``to_dict()``: the faces.json entry). A file's faces are
+        in its own pixels, also when it was read shrunk. ``timings``: a dict that receives the seconds spent
+        detecting and cropping + predicting ("detect", "predict")."""
         size = None
         if isinstance(image, (memoryview, bytearray)):
             image = bytes(image)
@@ -84,26 +98,34 @@ class FaceAnalyzer:
             raise InputError("the image is empty (0 bytes)")
         if not isinstance(image, np.ndarray):  # a file: boxes in its pixels, also when it is read shrunk
             image, size = read_image_and_size(image)
-        image = as_rgb(image)
-        if 0 in image.shape[:2]:
-            raise InputError(f"the image array is empty: shape {image.shape}")
+        pixels = as_rgb(image)
+        if 0 in pixels.shape[:2]:
+            raise InputError(f"the image array is empty: shape {pixels.shape}")
         with self._lock:
-            return self._analyze(image, size, timings)
+            return self._analyze(pixels, size, timings)
 
-    def _analyze(self, image, size, timings):
+    def _analyze(self, pixels: np.ndarray, size: tuple[int, int] | None,
+                 timings: dict[str, float] | None) -> list[FaceResult]:
         start = time.perf_counter()
-        faces = self.detector.detect(image)
+        faces = self.detector.detect(pixels)
         detected = time.perf_counter()
-        entries = []
+        results = []
         if faces:
-            predictions = self.model.predict(crop_faces(image, faces, self.input_size, self.crop_spec))
-            entries = [face_entry(face, prediction) for face, prediction in zip(faces, predictions)]
+            predictions = self.model.predict(crop_faces(pixels, faces, self.input_size, self.crop_spec))
+            results = [face_result(face, prediction) for face, prediction in zip(faces, predictions)]
         if timings is not None:
             timings.update(detect=detected - start, predict=time.perf_counter() - detected)
-        return entries if size is None else photo_entry(entries, image, size)["faces"]
+        if size is None:
+            return results
+        scale = file_scale(pixels, size)
+        return [face.in_file_pixels(scale) for face in results]
 
 
-def analyze(image, model=None, detector=None, tta="none", ensemble="mean", ensemble_weights=None):
+def analyze(image: Image, model: ModelInput | Sequence[ModelInput] | None = None, detector: Any = None,
+            detector_model: str | Path | None = None, min_score: float | None = None, crop_scale: float = 1.0,
+            tta: str = "none", ensemble: str = "mean", ensemble_weights: Any = None) -> list[FaceResult]:
     """Every face in one photo: ``FaceAnalyzer(model, detector, ...).analyze(image)`` (``model``: one, or a list for
-    an ensemble). Loads the models and detector on each call; keep a FaceAnalyzer for more than one photo."""
-    return FaceAnalyzer(model, detector, tta=tta, ensemble=ensemble, ensemble_weights=ensemble_weights).analyze(image)
+    an ensemble; every option as FaceAnalyzer takes it). Loads the models and detector on each call; keep a
+    FaceAnalyzer for more than one photo."""
+    return FaceAnalyzer(model, detector, detector_model=detector_model, crop_scale=crop_scale, tta=tta,
+                        ensemble=ensemble, ensemble_weights=ensemble_weights, min_score=min_score).analyze(image)

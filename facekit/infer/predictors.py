@@ -12,28 +12,38 @@ Exported files (``face.py --export``) carry their preprocessing inside and their
 beside them (``facekit.infer.model_metadata``). Every predictor has ``input_size`` (crop side in pixels), ``age_bins``,
 ``path`` and ``predict(crops, batch_size=64)``.
 """
+from __future__ import annotations
+
 import contextlib
 import os
 import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from facekit.core.errors import InputError, ModelError
 from facekit.core.extras import require
+from facekit.core.labels import AgeBins
 from facekit.infer.ensemble import combine, ensemble_weights, shared_age_bins
 from facekit.infer.face_crops import face_batch
 from facekit.infer.model_metadata import checked, read_metadata
-from facekit.infer.results import predictions_from
+from facekit.infer.results import Prediction, predictions_from
 from facekit.infer.tta import check_tta, probabilities_with
 from facekit.vision.images import read_image
 
 SUFFIXES = (".keras", ".tflite", ".onnx")
 
+Probabilities = dict[str, np.ndarray]  # {"age", "gender", "race"} -> (N, classes), as the Keras model's outputs
+Crops = Any  # face crops: an array (N, H, W, 3) or (H, W, 3), or a list of (H, W, 3), RGB 0-255 (face_crops)
+Progress = Callable[..., Iterable[np.ndarray]]  # progress(batches, total=count), e.g. tqdm
+ModelSource = Any  # a model file (str or Path), a Keras model already loaded, or a list of them (an ensemble)
 
-def _as_batch(faces, size):
+
+def _as_batch(faces: Crops, size: int) -> np.ndarray:
     """Crops (N,H,W,3) or one (H,W,3), RGB 0-255 (checked: facekit.infer.face_crops) -> float32 (N, size, size, 3),
     resized by area if needed."""
     faces = face_batch(faces)
@@ -42,7 +52,7 @@ def _as_batch(faces, size):
     return faces
 
 
-def _resized(face, size):
+def _resized(face: np.ndarray, size: int) -> np.ndarray:
     """One float32 crop (H, W, 3) -> (size, size, 3), by area: how every predictor resizes what it is given. Its
     weighted sums can land a rounding error outside 0..255 (255.00002): clipped back."""
     if face.shape[:2] == (size, size):
@@ -50,13 +60,13 @@ def _resized(face, size):
     return np.clip(cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA), 0, 255, dtype=np.float32)
 
 
-def read_faces(paths, size):
+def read_faces(paths: Sequence[str | Path], size: int) -> np.ndarray:
     """Image files of face crops -> float32 (N, size, size, 3): each read by ``read_image`` (as the demos and
     training read photos) and resized as a predictor resizes crops."""
     return np.stack([_resized(read_image(path).astype(np.float32), size) for path in paths])
 
 
-def file_batches(paths, size, batch_size=64):
+def file_batches(paths: Sequence[str | Path], size: int, batch_size: int = 64) -> Iterator[np.ndarray]:
     """``read_faces`` of ``batch_size`` files at a time, in order; the next batch is read (in a thread) while the
     caller predicts the current one."""
     chunks = [paths[start:start + batch_size] for start in range(0, len(paths), batch_size)]
@@ -71,7 +81,7 @@ def file_batches(paths, size, batch_size=64):
             yield batch
 
 
-def predict_batches(predict_batch, batches):
+def predict_batches(predict_batch: Callable[[Any], Any], batches: Iterable[Any]) -> Any:
     """``predict_batch`` on each batch in turn; the outputs (arrays, or dicts of arrays) concatenated.
 
     The one batched prediction: every predictor (crops in memory or image files, as evaluation and submissions
@@ -90,28 +100,35 @@ class Predictor:
     Subclasses give ``input_size``, ``age_bins`` and ``batch_probabilities``: a float32 batch -> {head: array}."""
 
     tta = "none"
+    input_size: int
+    age_bins: AgeBins
+    path: Path | None
 
-    def probabilities(self, faces, batch_size=64):
+    def batch_probabilities(self, batch: np.ndarray) -> Probabilities:
+        raise NotImplementedError
+
+    def probabilities(self, faces: Crops, batch_size: int = 64) -> Probabilities:
         """Crops -> ``{"age", "gender", "race"}`` probability arrays, as the Keras model's outputs."""
         batch = _as_batch(faces, self.input_size)
         return predict_batches(lambda part: probabilities_with(self.batch_probabilities, part, self.tta),
                                (batch[start:start + batch_size] for start in range(0, len(batch), batch_size)))
 
-    def predict(self, faces, batch_size=64):
+    def predict(self, faces: Crops, batch_size: int = 64) -> list[Prediction]:
         if len(faces) == 0:
             return []
         return predictions_from(self.probabilities(faces, batch_size), self.age_bins)
 
-    def file_probabilities(self, paths, batch_size=64, progress=None):
+    def file_probabilities(self, paths: Iterable[str | Path], batch_size: int = 64,
+                           progress: Progress | None = None) -> Probabilities:
         """Image files of face crops (UTKFace's, a dataset's cached crops) -> probabilities as ``probabilities``
         gives them, the files read ``batch_size`` at a time (``file_batches``). ``progress``: wraps the batches
         (``progress(batches, total=count)``, e.g. tqdm) to show how far it got."""
-        paths = [str(path) for path in paths]
-        if not paths:
+        files = [str(path) for path in paths]
+        if not files:
             raise InputError("no image files to predict")
-        batches = file_batches(paths, self.input_size, batch_size)
+        batches: Iterable[np.ndarray] = file_batches(files, self.input_size, batch_size)
         if progress is not None:
-            batches = progress(batches, total=-(-len(paths) // batch_size))
+            batches = progress(batches, total=-(-len(files) // batch_size))
         return predict_batches(lambda batch: self.probabilities(batch, batch_size), batches)
 
 
@@ -120,18 +137,23 @@ class ExportedPredictor(Predictor):
     the runtime's outputs in order. ``metadata``: instead of the file beside the model (the export's check runs the
     model before writing it)."""
 
-    def __init__(self, path, metadata=None, tta="none"):
+    path: Path
+
+    def __init__(self, path: str | Path, metadata: dict[str, Any] | None = None, tta: str = "none") -> None:
         self.path = Path(path)
         self.metadata, self.age_bins = read_metadata(path) if metadata is None else checked(metadata, path)
         self.input_size = self.metadata["input_size"]
         self.tta = check_tta(tta)
 
-    def batch_probabilities(self, batch):
+    def run_batch(self, batch: np.ndarray) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def batch_probabilities(self, batch: np.ndarray) -> Probabilities:
         return dict(zip(self.metadata["outputs"], self.run_batch(batch)))
 
 
 @contextlib.contextmanager
-def _stderr_silenced():
+def _stderr_silenced() -> Iterator[None]:
     """LiteRT's C++ code writes "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." to the process's stderr
     when it first allocates tensors, under every demo's output; failures still raise Python exceptions. Redirects
     the process's file descriptor 2: for the load, in the loading thread, never around a prediction."""
@@ -147,7 +169,8 @@ def _stderr_silenced():
 
 
 class LiteRtPredictor(ExportedPredictor):
-    def __init__(self, path, threads=None, metadata=None, tta="none"):
+    def __init__(self, path: str | Path, threads: int | None = None, metadata: dict[str, Any] | None = None,
+                 tta: str = "none") -> None:
         super().__init__(path, metadata, tta)
         from ai_edge_litert.interpreter import Interpreter  # imported here: only .tflite models need it
         try:
@@ -156,18 +179,18 @@ class LiteRtPredictor(ExportedPredictor):
             raise ModelError(f"cannot load LiteRT model {self.path}: {error}") from None
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._outputs = [detail["index"] for detail in self._interpreter.get_output_details()]
-        self._batch = None
+        self._batch: int | None = None
         with _stderr_silenced():  # the first allocation, which prints, here at load: not later in a worker thread
             self._resize(1)
 
-    def _resize(self, batch_size):
+    def _resize(self, batch_size: int) -> None:
         """The batch dimension resized, then the tensors allocated: once per batch size."""
         size = self.input_size
         self._interpreter.resize_tensor_input(self._input, [batch_size, size, size, 3], strict=False)
         self._interpreter.allocate_tensors()
         self._batch = batch_size
 
-    def run_batch(self, batch):
+    def run_batch(self, batch: np.ndarray) -> list[np.ndarray]:
         if self._batch != len(batch):
             self._resize(len(batch))
         self._interpreter.set_tensor(self._input, batch)
@@ -176,7 +199,8 @@ class LiteRtPredictor(ExportedPredictor):
 
 
 class OnnxPredictor(ExportedPredictor):
-    def __init__(self, path, threads=None, metadata=None, tta="none"):
+    def __init__(self, path: str | Path, threads: int | None = None, metadata: dict[str, Any] | None = None,
+                 tta: str = "none") -> None:
         super().__init__(path, metadata, tta)
         onnxruntime = require("onnxruntime", f".onnx models ({self.path.name})")  # here: only .onnx models need it
         options = onnxruntime.SessionOptions()
@@ -190,14 +214,14 @@ class OnnxPredictor(ExportedPredictor):
             raise ModelError(f"cannot load ONNX model {self.path}: {error.__class__.__name__}: {error}") from None
         self._input = self._session.get_inputs()[0].name
 
-    def run_batch(self, batch):
+    def run_batch(self, batch: np.ndarray) -> list[np.ndarray]:
         return self._session.run(None, {self._input: batch})
 
 
 class KerasPredictor(Predictor):
     """A ``.keras`` model (or one already loaded) behind the same interface; imports TensorFlow."""
 
-    def __init__(self, model, tta="none"):
+    def __init__(self, model: Any, tta: str = "none") -> None:
         require("keras", ".keras models")  # TensorFlow only for .keras models: imported here
         from facekit.backbones import model as keras_model
         self.path = Path(model) if isinstance(model, (str, Path)) else None
@@ -206,7 +230,7 @@ class KerasPredictor(Predictor):
         self.age_bins = keras_model.age_bins_of(self.model)
         self.tta = check_tta(tta)
 
-    def batch_probabilities(self, batch):
+    def batch_probabilities(self, batch: np.ndarray) -> Probabilities:
         return self.model.predict_on_batch(batch)
 
 
@@ -216,32 +240,35 @@ class EnsemblePredictor(Predictor):
 
     path = None
 
-    def __init__(self, predictors, method="mean", weights=None):
+    def __init__(self, predictors: Sequence[Predictor], method: str = "mean", weights: Any = None) -> None:
         ensemble_weights(len(predictors), method, weights)
         self.age_bins = shared_age_bins([p.age_bins for p in predictors])
         self.predictors, self.method, self.weights = list(predictors), method, weights
         self.input_size = max(p.input_size for p in predictors)  # crops cut once, as large as the largest needs
         self.name = f"{method} of " + ", ".join(Path(p.path).name if p.path else "model" for p in predictors)
 
-    def probabilities(self, faces, batch_size=64):
+    def probabilities(self, faces: Crops, batch_size: int = 64) -> Probabilities:
         return combine([p.probabilities(faces, batch_size) for p in self.predictors], self.method, self.weights)
 
-    def file_probabilities(self, paths, batch_size=64, progress=None):
+    def file_probabilities(self, paths: Iterable[str | Path], batch_size: int = 64,
+                           progress: Progress | None = None) -> Probabilities:
         """Each model reads the files at its own input size, as it would alone."""
-        return combine([p.file_probabilities(paths, batch_size, progress) for p in self.predictors], self.method,
+        files = list(paths)
+        return combine([p.file_probabilities(files, batch_size, progress) for p in self.predictors], self.method,
                        self.weights)
 
 
 RUNTIMES = {".keras": KerasPredictor, ".tflite": LiteRtPredictor, ".onnx": OnnxPredictor}
 
 
-def predict(model, faces, batch_size=64):
+def predict(model: ModelSource, faces: Crops, batch_size: int = 64) -> list[Prediction]:
     """``face.predict``: face crops (RGB 0-255, (N,H,W,3) or one (H,W,3)) through a loaded Keras model or a model
     file -> per face age, gender, race and probabilities, as the demos get them (``load_predictor``)."""
     return load_predictor(model).predict(faces, batch_size)
 
 
-def load_predictor(model, threads=None, tta="none", ensemble="mean", weights=None):
+def load_predictor(model: ModelSource, threads: int | None = None, tta: str = "none", ensemble: str = "mean",
+                   weights: Any = None) -> Predictor:
     """A model file (``.keras``, ``.tflite`` with its ``.json``, ``.onnx`` with its ``.json``), or a Keras model
     already loaded -> its predictor. ``threads``: CPU threads of LiteRT and ONNX Runtime (default: all cores);
     ``tta``: test-time augmentation (facekit.infer.tta). A list of several models: an EnsemblePredictor combining them

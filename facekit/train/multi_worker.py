@@ -82,6 +82,10 @@ def strategy():
     return made
 
 
+# The Keras versions whose private ``reduce_per_replica`` the patch was written for and tested with
+# (tests/train/test_multi_worker.py); another version is refused rather than patched blind.
+PATCHED_KERAS = ("3.15.",)
+
 JOIN_TIMEOUT_S = 600.0  # waited for the other workers to start, unless FACEKIT_JOIN_TIMEOUT_S says otherwise
 JOIN_NOTICE_S = 5.0  # waited quietly before saying what it waits for
 
@@ -153,9 +157,18 @@ def _interrupt(signum, frame):
 
 
 def _patch_keras_reduction():
+    import keras
     from keras.src.backend.tensorflow import trainer
 
-    original = trainer.reduce_per_replica
+    if not keras.__version__.startswith(PATCHED_KERAS):
+        raise FaceKitError(f"training on several machines patches Keras {' or '.join(v + 'x' for v in PATCHED_KERAS)} "
+                           f"(keras-team/keras#20585), not Keras {keras.__version__}: install the version "
+                           "requirements/train.txt pins, or check the patch in facekit/train/multi_worker.py against "
+                           "this one and add it to PATCHED_KERAS")
+    original = getattr(trainer, "reduce_per_replica", None)
+    if original is None or not hasattr(trainer, "_collective_all_reduce_multi_worker"):
+        raise FaceKitError(f"Keras {keras.__version__} lacks the private functions facekit/train/multi_worker.py "
+                           "patches: install the version requirements/train.txt pins")
     if getattr(original, "facekit_patched", False):
         return
 

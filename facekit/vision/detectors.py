@@ -7,8 +7,11 @@ and a ``default_min_score``; constructor ``(model_path, min_score=None)`` if it 
 its own module, measure its crop geometry with ``benchmarks/measure_utkface_template.py``, and add one entry below; the
 tests parametrised over ``DETECTORS`` pick it up.
 """
+from __future__ import annotations
+
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -43,13 +46,13 @@ DETECTORS = {spec.name: spec for spec in (
 )}
 
 
-def detector_spec(name):
+def detector_spec(name: str) -> DetectorSpec:
     if name not in DETECTORS:
         raise InputError(f"unknown detector '{name}'; choose one of: {', '.join(DETECTORS)}")
     return DETECTORS[name]
 
 
-def spec_of(detector):
+def spec_of(detector: Any) -> DetectorSpec:
     """The entry of a detector object: its own ``spec`` attribute if it is a ``DetectorSpec`` (a custom detector
     declares its name and crop geometry so), else the entry of its class or of the registered class it derives from."""
     own = getattr(detector, "spec", None)
@@ -62,7 +65,8 @@ def spec_of(detector):
                      "no spec (a DetectorSpec: its name and crop geometry)")
 
 
-def create_detector(name=DEFAULT_DETECTOR, model_path=None, min_score=None):
+def create_detector(name: str = DEFAULT_DETECTOR, model_path: str | Path | None = None,
+                    min_score: float | None = None) -> Any:
     """A detector by name; ``model_path``: its model file, for those that need one (default: the one shipped with
     facekit, if any); ``min_score`` None: its default."""
     spec = detector_spec(name)

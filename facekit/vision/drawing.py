@@ -12,9 +12,10 @@ BANNER_RGB = (0, 0, 0)
 
 
 def face_label(face):
-    """``F 32 Asian``: gender initial, age in years, race (of a face's entry, ``facekit.infer.results.face_entry``). The
-    age is rounded half up, as the page's Math.round (facekit/apps/static/app.js) does: 28.5 is 29 on both."""
-    return f"{face['gender'][0].upper()} {math.floor(face['age'] + 0.5)} {face['race']}"
+    """``F 32 Asian``: gender initial, age in years, race (of a face's ``gender``, ``age`` and ``race``, as a
+    ``facekit.infer.results.FaceResult`` has them). The age, to 0.1 year as the JSON gives it to the page, is rounded
+    half up, as the page's Math.round (facekit/apps/static/app.js) does: 28.5 is 29 on both."""
+    return f"{face.gender[0].upper()} {math.floor(round(face.age, 1) + 0.5)} {face.race}"
 
 
 def text_style(image):
@@ -46,13 +47,13 @@ def draw_text_box(image, text, x, y, background_rgb, text_rgb=TEXT_RGB):
 def annotate(image_rgb, faces):
     """A copy of the image with each face's box and label (above the box, or inside it at the top edge).
 
-    ``faces``: their entries, as ``FaceAnalyzer.analyze`` gives them.
+    ``faces``: as ``FaceAnalyzer.analyze`` gives them (``box``: x, y, width, height; ``gender``, ``age``, ``race``).
     """
     annotated = np.ascontiguousarray(image_rgb).copy()
     _, thickness = text_style(annotated)
     for face in faces:
-        x, y, w, h = (face["box"][key] for key in ("x", "y", "width", "height"))
-        colour = BOX_COLOURS_RGB.get(face["gender"], BANNER_RGB)
+        x, y, w, h = face.box
+        colour = BOX_COLOURS_RGB.get(face.gender, BANNER_RGB)
         cv2.rectangle(annotated, (x, y), (x + w, y + h), colour, thickness)
         label = face_label(face)
         label_h = text_box_size(annotated, label)[1]

@@ -1,10 +1,12 @@
 """Faces followed from frame to frame by box overlap, their age and gender smoothed so that labels do not flicker.
 
-``FaceTracks.update(faces)`` takes one frame's entries (``FaceAnalyzer.analyze``) and returns them with ``track``
-(an id that stays with a face while its box keeps overlapping) and with age, gender and race probabilities
-averaged over the frames of its track (an exponential moving average: a new frame counts ``1 - smoothing``).
-The labels (``age``, ``gender``, ``race`` and their probabilities) are recomputed from the smoothed values.
+``FaceTracks.update(faces)`` takes one frame's faces (``FaceAnalyzer.analyze``: ``facekit.infer.results.FaceResult``)
+and returns them with ``track`` (an id that stays with a face while its box keeps overlapping) and with age, gender
+and race probabilities averaged over the frames of its track (an exponential moving average: a new frame counts
+``1 - smoothing``), on the unrounded values: a face's JSON entry (``to_dict()``) rounds them once. The labels
+(``gender``, ``race``) follow from the smoothed probabilities.
 """
+from dataclasses import replace
 from itertools import count
 
 from facekit.core.errors import InputError
@@ -13,20 +15,14 @@ MIN_IOU = 0.3  # a face continues the track whose last box it overlaps most, by 
 
 
 def box_iou(a, b):
-    """Intersection over union of two ``{"x", "y", "width", "height"}`` boxes."""
-    width = max(0, min(a["x"] + a["width"], b["x"] + b["width"]) - max(a["x"], b["x"]))
-    height = max(0, min(a["y"] + a["height"], b["y"] + b["height"]) - max(a["y"], b["y"]))
+    """Intersection over union of two (x, y, width, height) boxes."""
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    width = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    height = max(0, min(ay + ah, by + bh) - max(ay, by))
     inter = width * height
-    union = a["width"] * a["height"] + b["width"] * b["height"] - inter
+    union = aw * ah + bw * bh - inter
     return inter / union if union > 0 else 0.0
-
-
-def _relabelled(face, age, genders, races):
-    gender, race = max(genders, key=genders.get), max(races, key=races.get)
-    return {**face, "age": round(age, 1), "gender": gender, "gender_probability": round(genders[gender], 4),
-            "race": race, "race_probability": round(races[race], 4),
-            "probabilities": {**face["probabilities"], "gender": {k: round(v, 4) for k, v in genders.items()},
-                              "race": {k: round(v, 4) for k, v in races.items()}}}
 
 
 class FaceTracks:
@@ -40,7 +36,7 @@ class FaceTracks:
     def update(self, faces):
         """One frame's faces -> the same entries, smoothed over their tracks, each with its ``track`` id.
         Tracks not seen in this frame end."""
-        pairs = sorted(((box_iou(track["box"], face["box"]), track_id, index)
+        pairs = sorted(((box_iou(track["box"], face.box), track_id, index)
                         for track_id, track in self._tracks.items() for index, face in enumerate(faces)),
                        reverse=True)
         matched, used = {}, set()
@@ -53,18 +49,21 @@ class FaceTracks:
         tracks, smoothed = {}, []
         keep = self.smoothing
         for index, face in enumerate(faces):
-            genders, races = face["probabilities"]["gender"], face["probabilities"]["race"]
-            state = {"box": face["box"], "age": face["age"], "gender": dict(genders), "race": dict(races)}
+            prediction = face.prediction
+            state = {"box": face.box, "age": prediction.age, "gender": dict(prediction.gender_probabilities),
+                     "race": dict(prediction.race_probabilities)}
             track_id = matched.get(index)
             if track_id is None:
                 track_id = next(self._ids)
             else:
                 old = self._tracks[track_id]
-                state["age"] = keep * old["age"] + (1 - keep) * face["age"]
+                state["age"] = keep * old["age"] + (1 - keep) * prediction.age
                 for name in ("gender", "race"):
                     state[name] = {k: keep * old[name][k] + (1 - keep) * float(v)
                                    for k, v in state[name].items()}
             tracks[track_id] = state
-            smoothed.append({**_relabelled(face, state["age"], state["gender"], state["race"]), "track": track_id})
+            smoothed_prediction = replace(prediction, age=state["age"], gender_probabilities=state["gender"],
+                                          race_probabilities=state["race"])
+            smoothed.append(replace(face, prediction=smoothed_prediction, track=track_id))
         self._tracks = tracks
         return smoothed

@@ -11,7 +11,8 @@ import keras
 import numpy as np
 import pytest
 
-from facekit.backbones import dlib_weights, pretrained
+from facekit.backbones import dlib_dat, dlib_download, pretrained
+from facekit.backbones.dlib_dat import DlibNetwork, read_dlib_dat
 from facekit.backbones.dlib_resnet import (
     INPUT_SIZE,
     MIN_INPUT_SIZE,
@@ -21,7 +22,7 @@ from facekit.backbones.dlib_resnet import (
     dlib_descriptor_model,
     dlib_resnet,
 )
-from facekit.backbones.dlib_weights import DlibNetwork, load_dlib_weights, read_dlib_dat
+from facekit.backbones.dlib_weights import load_dlib_weights
 from facekit.backbones.preprocessing import preprocess_input
 from facekit.backbones.registry import create_backbone
 from facekit.core.errors import InputError, ModelError
@@ -164,7 +165,7 @@ def tiny_network(seed=0):
     max_pool<3,3,2,2, con<4,5,5,2,2, input_rgb_image_sized<16>>>>>>>>>>>>>
     """
     rng = np.random.default_rng(seed)
-    L = dlib_weights.DlibLayer
+    L = dlib_dat.DlibLayer
 
     def state(over_input=False):
         s = {"this_layer_setup_called": True, "gradient_input_is_stale": True,
@@ -217,7 +218,7 @@ def test_integers_and_floats_read_back_exactly():
     floats64 = [1.0, -0.5, 1e-300, math.pi, 2.0**-1074, 1.7e308]
     data = b"".join(map(w_int, ints)) + b"".join(map(w_f32, floats32)) + b"".join(map(w_f64, floats64))
     data += w_float(math.nan, 24)
-    r = dlib_weights._Reader(data)
+    r = dlib_dat._Reader(data)
     assert [r.int() for _ in ints] == ints
     assert [np.float32(r.float()) for _ in floats32] == [np.float32(x) for x in floats32]
     assert [r.float() for _ in floats64] == floats64
@@ -429,45 +430,45 @@ def small_release(served, monkeypatch):
     payload = np.random.default_rng(2).integers(0, 256, 300_000, dtype=np.uint8).tobytes()
     packed = bz2.compress(payload)
     (www / "model.dat.bz2").write_bytes(packed)
-    monkeypatch.setattr(dlib_weights, "DLIB_URL", f"{base}/model.dat.bz2")
-    monkeypatch.setattr(dlib_weights, "DLIB_BZ2_SHA256", sha256(packed))
-    monkeypatch.setattr(dlib_weights, "DLIB_SHA256", sha256(payload))
+    monkeypatch.setattr(dlib_download, "DLIB_URL", f"{base}/model.dat.bz2")
+    monkeypatch.setattr(dlib_download, "DLIB_BZ2_SHA256", sha256(packed))
+    monkeypatch.setattr(dlib_download, "DLIB_SHA256", sha256(payload))
     return payload
 
 
 def test_fetch_downloads_checks_and_decompresses(small_release, tmp_path):
-    path = dlib_weights.fetch_dlib_weights(tmp_path / "weights")
-    assert path == tmp_path / "weights" / dlib_weights.DLIB_FILE
+    path = dlib_download.fetch_dlib_weights(tmp_path / "weights")
+    assert path == tmp_path / "weights" / dlib_download.DLIB_FILE
     assert path.read_bytes() == small_release
-    assert sorted(p.name for p in path.parent.iterdir()) == [dlib_weights.DLIB_FILE]
-    assert dlib_weights.fetch_dlib_weights(tmp_path / "weights") == path  # now the local copy
+    assert sorted(p.name for p in path.parent.iterdir()) == [dlib_download.DLIB_FILE]
+    assert dlib_download.fetch_dlib_weights(tmp_path / "weights") == path  # now the local copy
 
 
 @pytest.mark.parametrize("constant", ["DLIB_BZ2_SHA256", "DLIB_SHA256"])
 def test_fetch_refuses_a_download_with_a_wrong_checksum(small_release, tmp_path, monkeypatch, constant):
-    monkeypatch.setattr(dlib_weights, constant, "0" * 64)
+    monkeypatch.setattr(dlib_download, constant, "0" * 64)
     with pytest.raises(ModelError, match="could not download .*sha256 .*expected 0000.*put .* at "):
-        dlib_weights.fetch_dlib_weights(tmp_path / "weights")
+        dlib_download.fetch_dlib_weights(tmp_path / "weights")
     assert list((tmp_path / "weights").iterdir()) == []
 
 
 def test_fetch_refuses_a_present_file_with_a_wrong_checksum(tmp_path):
-    (tmp_path / dlib_weights.DLIB_FILE).write_bytes(b"not dlib's network")
+    (tmp_path / dlib_download.DLIB_FILE).write_bytes(b"not dlib's network")
     with pytest.raises(ModelError,
                        match="is not the published dlib_face_recognition_resnet_model_v1.dat .*sha256 mismatch"):
-        dlib_weights.fetch_dlib_weights(tmp_path)
+        dlib_download.fetch_dlib_weights(tmp_path)
 
 
 @needs_dlib
 def test_fetch_accepts_the_published_file():
-    assert dlib_weights.fetch_dlib_weights(DLIB_DIR) == DAT
+    assert dlib_download.fetch_dlib_weights(DLIB_DIR) == DAT
 
 
 def test_fetch_offline_says_where_to_put_the_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(dlib_weights, "DLIB_URL", "http://127.0.0.1:9/model.dat.bz2")  # nothing listens
+    monkeypatch.setattr(dlib_download, "DLIB_URL", "http://127.0.0.1:9/model.dat.bz2")  # nothing listens
     start = time.monotonic()
-    with pytest.raises(ModelError, match=f"could not download .*put {dlib_weights.DLIB_FILE} .* at "
+    with pytest.raises(ModelError, match=f"could not download .*put {dlib_download.DLIB_FILE} .* at "
                                            f"{re.escape(str(tmp_path))}") as error:
-        dlib_weights.fetch_dlib_weights(tmp_path)
+        dlib_download.fetch_dlib_weights(tmp_path)
     assert time.monotonic() - start < pretrained.DOWNLOAD_TIMEOUT_S and "\n" not in str(error.value)
     assert list(tmp_path.iterdir()) == []

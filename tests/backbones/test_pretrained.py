@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 
 import face_train
-from facekit.backbones import dlib_weights, pretrained
+from facekit.backbones import dlib_download, pretrained
 from facekit.backbones.registry import BACKBONES
 from facekit.core import paths
 from facekit.core.errors import ModelError
@@ -52,10 +52,10 @@ def test_vggface2_behind_a_silent_proxy_fails_in_one_line_within_the_timeout(sil
 
 def test_dlib_from_a_silent_server_fails_in_one_line_within_the_timeout(silent_server, quick_timeout,
                                                                         monkeypatch, tmp_path):
-    monkeypatch.setattr(dlib_weights, "DLIB_URL", f"{silent_server}/model.dat.bz2")
+    monkeypatch.setattr(dlib_download, "DLIB_URL", f"{silent_server}/model.dat.bz2")
     start = time.monotonic()
     with pytest.raises(ModelError, match="could not download dlib's .*timed out") as caught:
-        dlib_weights.fetch_dlib_weights(tmp_path)
+        dlib_download.fetch_dlib_weights(tmp_path)
     assert time.monotonic() - start < 10 and "\n" not in str(caught.value)
     assert list(tmp_path.iterdir()) == []
 

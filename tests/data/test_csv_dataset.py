@@ -161,3 +161,13 @@ def test_a_csv_too_small_for_the_split_says_so_in_one_line(project, tmp_path, ti
                             if argv[0] == "--evaluate" else ["--data", str(table), "--images", str(images), *argv])
         err = capsys.readouterr().err
         assert exit_info.value.code == 2 and message in err and "--limit 200" not in err and "Traceback" not in err
+
+
+def test_rows_name_their_images_by_path_file_or_id_and_labels_may_be_absent(tmp_path):
+    from facekit.data.csv_dataset import is_csv, read_rows
+    (tmp_path / "a.jpg").write_bytes(b"")
+    table = _write_csv(tmp_path / "test.csv", ["id"], [["a"], ["b"]])
+    assert is_csv(table) and not is_csv(tmp_path)
+    rows, problems = read_rows(table, labels=False)
+    assert [(row.id, row.path) for row in rows] == [("a", str(tmp_path / "a.jpg"))]
+    assert len(problems) == 1 and "line 3" in problems[0]

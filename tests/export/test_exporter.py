@@ -10,7 +10,7 @@ from facekit.backbones.model import build_model
 from facekit.backbones.registry import BACKBONES
 from facekit.core.errors import FaceKitError, ModelError
 from facekit.export import exporter
-from facekit.export.exporter import check_faces, default_check_faces, export_model
+from facekit.export.exporter import default_check_faces, export_model, face_files, read_faces
 from facekit.infer.model_metadata import metadata_path
 from facekit.infer.predictors import load_predictor
 from tests.shared_data import needs_utkface
@@ -45,13 +45,13 @@ def test_every_backbone_exports_and_predicts_as_keras(backbone, fmt, small_model
     assert (metadata["backbone"], metadata["input"]["size"], metadata["format"]) == (backbone, size, fmt)
     assert metadata["normalization"] == BACKBONES[backbone].normalization
     assert metadata["check"]["max_abs_difference"] == worst and metadata["check"]["faces"] == 32
-    faces = check_faces(default_check_faces(), size, count=5)
+    faces = read_faces(face_files(default_check_faces())[:5], size)
     exported, keras = load_predictor(output), load_predictor(small_models[backbone])
     assert exported.input_size == size
     got, want = exported.probabilities(faces), keras.probabilities(faces)
     for head in ("age", "gender", "race"):
         np.testing.assert_allclose(got[head], want[head], atol=1e-4)
-    assert [r["gender"] for r in exported.predict(faces)] == [r["gender"] for r in keras.predict(faces)]
+    assert [r.gender for r in exported.predict(faces)] == [r.gender for r in keras.predict(faces)]
 
 
 def test_existing_file_is_refused_and_kept(small_models, tmp_path):

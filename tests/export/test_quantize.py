@@ -9,7 +9,7 @@ import pytest
 import face
 from facekit.core.errors import FaceKitError
 from facekit.export import quantize
-from facekit.export.exporter import check_faces, default_check_faces, export_model
+from facekit.export.exporter import default_check_faces, export_model, face_files, read_faces
 from facekit.export.quantize import CALIBRATION_FACES, MEASURED_FACES, quantization_error
 from facekit.infer.model_metadata import metadata_path
 from facekit.infer.predictors import load_predictor
@@ -38,7 +38,7 @@ def test_int8_export_runs_as_any_onnx_within_its_recorded_error(exports, tiny_mo
     assert exports["int8"].stat().st_size < exports["float"].stat().st_size / 2
 
     int8, keras = load_predictor(exports["int8"]), load_predictor(tiny_model_file)
-    faces = check_faces(default_check_faces(), int8.input_size, count=MEASURED_FACES)
+    faces = read_faces(face_files(default_check_faces())[:MEASURED_FACES], int8.input_size)
     measured = quantization_error(keras.probabilities(faces), int8.probabilities(faces), int8.age_bins)
     for name, value in measured.items():
         assert value == pytest.approx(recorded[name], abs=1e-3), name

@@ -133,7 +133,7 @@ def test_every_runtime_finds_the_same_faces_and_predicts_as_keras(four_faces_sce
     from facekit.export.exporter import export_model  # TensorFlow: only this test needs it
     image, placed = four_faces_scene
     onnx, _ = export_model(paths.default_model(".keras"), "onnx", output=tmp_path / "default.onnx")
-    results = {path.suffix: FaceAnalyzer(path).analyze(image)
+    results = {path.suffix: [face.to_dict() for face in FaceAnalyzer(path).analyze(image)]
                for path in (paths.default_model(".keras"), paths.default_model(), onnx)}
     tolerance = json.loads(metadata_path(paths.default_model()).read_text())["check"]["tolerance"]
     keras = results.pop(".keras")

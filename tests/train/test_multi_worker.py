@@ -156,3 +156,12 @@ def test_two_workers_on_localhost_train_the_chief_writes_the_checkpoint_and_resu
     assert "worker-1 finished; the chief writes" in outputs[1]
     assert [row.split(",")[0] for row in (run_dir / "history.csv").read_text().splitlines()[1:]] == ["0", "1"]
     assert (run_dir / "metrics.json").is_file() and not (run_dir / "backup-worker-1").exists()
+
+
+def test_the_keras_patch_refuses_a_keras_it_was_not_written_for(monkeypatch):
+    import keras
+
+    from facekit.train import multi_worker
+    monkeypatch.setattr(keras, "__version__", "3.99.0")
+    with pytest.raises(FaceKitError, match="patches Keras 3.15.x .*not Keras 3.99.0"):
+        multi_worker._patch_keras_reduction()

@@ -1,7 +1,7 @@
 """Labels readable and inside the image, colours in RGB."""
 import numpy as np
 
-from facekit.infer.results import face_entry
+from facekit.infer.results import FaceResult, Prediction, face_result
 from facekit.vision.detection import Face
 from facekit.vision.drawing import (
     BANNER_RGB,
@@ -14,31 +14,42 @@ from facekit.vision.drawing import (
     text_style,
 )
 
-FEMALE = {"age": 31.6, "gender": "female", "race": "Asian"}
-MALE = {"age": 70.2, "gender": "male", "race": "White"}
+
+def _prediction(age, gender, race):
+    from facekit.core.labels import GENDERS, RACES
+    return Prediction(age, 3.0, {g: float(g == gender) for g in GENDERS}, {r: float(r == race) for r in RACES}, {})
+
+
+FEMALE = _prediction(31.6, "female", "Asian")
+MALE = _prediction(70.2, "male", "White")
+
+
+def _face(prediction, box=(0, 0, 10, 10)):
+    return FaceResult(box, 0.9, None, prediction)
 
 
 def test_label_text():
-    assert face_label(FEMALE) == "F 32 Asian"
-    assert face_label(MALE) == "M 70 White"
+    assert face_label(_face(FEMALE)) == "F 32 Asian"
+    assert face_label(_face(MALE)) == "M 70 White"
 
 
 def test_label_rounds_a_half_year_up_as_the_page_does():
     """The page's Math.round(28.5) is 29; Python's round(28.5) would draw 28 on the JPEG."""
-    assert face_label({**FEMALE, "age": 28.5}) == "F 29 Asian"
-    assert face_label({**FEMALE, "age": 27.5}) == "F 28 Asian"
+    assert face_label(_face(_prediction(28.5, "female", "Asian"))) == "F 29 Asian"
+    assert face_label(_face(_prediction(27.5, "female", "Asian"))) == "F 28 Asian"
+    assert face_label(_face(_prediction(28.46, "female", "Asian"))) == "F 29 Asian"  # 28.5 in the JSON, 29 on the page
 
 
 def test_box_drawn_in_rgb_and_input_untouched():
     image = np.full((480, 640, 3), 128, np.uint8)
-    annotated = annotate(image, [face_entry(Face((200, 200, 100, 120), 0.9), FEMALE)])
+    annotated = annotate(image, [face_result(Face((200, 200, 100, 120), 0.9), FEMALE)])
     assert np.all(image == 128)
     assert tuple(annotated[260, 200]) == BOX_COLOURS_RGB["female"]  # left edge of the box, red channel first
 
 
 def test_annotated_photo_has_the_boxes_or_a_no_face_banner():
     image = np.full((480, 640, 3), 128, np.uint8)
-    faces = [face_entry(Face((200, 200, 100, 120), 0.9), FEMALE)]
+    faces = [face_result(Face((200, 200, 100, 120), 0.9), FEMALE)]
     assert np.array_equal(annotate_photo(image, faces), annotate(image, faces))
     empty = annotate_photo(image, [])
     assert np.all(image == 128) and tuple(empty[1, 1]) == BANNER_RGB and np.all(empty[400:] == 128)
@@ -46,7 +57,7 @@ def test_annotated_photo_has_the_boxes_or_a_no_face_banner():
 
 def test_label_stays_inside_for_faces_at_the_edges():
     image = np.full((300, 400, 3), 128, np.uint8)
-    faces = [face_entry(Face((0, 0, 60, 60), 0.9), FEMALE), face_entry(Face((370, 250, 30, 50), 0.9), MALE)]
+    faces = [face_result(Face((0, 0, 60, 60), 0.9), FEMALE), face_result(Face((370, 250, 30, 50), 0.9), MALE)]
     annotated = annotate(image, faces)
     # Above the bottom-right box, pushed left just enough for the whole label to fit.
     label_w, label_h = text_box_size(image, face_label(MALE))
