@@ -29,7 +29,7 @@ GRAY = (128, 128, 128)
 # faces, labelled woman, man, woman, all 25-32; annotated by the default model). Its faces as the shipped YuNet finds
 # them, left to right: (x, y, width, height).
 README_PHOTO = Path(__file__).resolve().parents[1] / "docs" / "example_annotated.jpg"
-README_PHOTO_BOXES = [(89, 53, 183, 284), (498, 60, 187, 257), (929, 44, 184, 290)]
+README_PHOTO_BOXES = [(89, 53, 183, 284), (498, 61, 187, 256), (929, 44, 184, 290)]
 README_PHOTO_GENDERS = ["female", "male", "female"]
 
 
