@@ -102,7 +102,7 @@ def test_facekit_analyze_and_where_runs_would_go(installed):
     shutil.copy(README_PHOTO, user / "photo.jpg")
     script = ("import json, sys, facekit\nfrom facekit.core import paths\n"
               "faces = facekit.analyze('photo.jpg')\n"
-              "print(json.dumps({'genders': [f['gender'] for f in sorted(faces, key=lambda f: f['box']['x'])],"
+              "print(json.dumps({'genders': [f.gender for f in sorted(faces, key=lambda f: f.box[0])],"
               " 'home': str(paths.home()), 'runs': str(paths.face_weights_dir()),"
               " 'tensorflow': 'tensorflow' in sys.modules}))")
     result = run([bin_dir / "python", "-c", script], cwd=user, env=environment)
