@@ -109,8 +109,9 @@ import sys, threading
 import numpy as np
 import facekit
 sys.path.insert(0, {root!r})
-from tests.face_scenes import compose
-image, _ = compose((480, 640), [(0, 220, 140, 200)])
+from facekit.vision.images import read_image
+from tests.face_scenes import README_PHOTO
+image = read_image(README_PHOTO)
 analyzer = facekit.FaceAnalyzer()
 counts, errors = [], []
 def work():
@@ -132,4 +133,4 @@ def test_one_analyzer_shared_by_threads_neither_crashes_nor_fails():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
                             cwd=Path(__file__).resolve().parents[1])
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.split("\n")[-2] == "120 [1] []"
+    assert result.stdout.split("\n")[-2] == "120 [3] []"
