@@ -68,15 +68,6 @@ def assert_landmarks_in_order(box, points):
     assert max(right_eye[1], left_eye[1]) < nose[1] < min(right_mouth[1], left_mouth[1])
 
 
-def iou(a, b):
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    inter_w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    inter_h = max(0, min(ay + ah, by + bh) - max(ay, by))
-    inter = inter_w * inter_h
-    return inter / (aw * ah + bw * bh - inter)
-
-
 @functools.cache  # building MTCNN takes seconds; detectors keep no state between images
 def make_detector(name):
     """The named detector with its model file if it needs one; skips the test when that file is absent."""

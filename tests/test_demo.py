@@ -16,7 +16,8 @@ from facekit.apps.photos import output_paths
 from facekit.core import outputs, paths
 from facekit.vision import images
 from facekit.vision.images import read_image, write_image
-from tests.face_scenes import YUNET_MODEL, iou
+from facekit.vision.tracking import box_iou
+from tests.face_scenes import YUNET_MODEL
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -49,8 +50,8 @@ def test_photo_gets_one_box_and_json_entry_per_face(tmp_path, four_faces_scene, 
     assert (entry["width"], entry["height"]) == (1000, 700)
     assert len(entry["faces"]) == 4
     for box in placed:
-        face = max(entry["faces"], key=lambda f: iou(box, tuple(f["box"].values())))
-        assert iou(box, tuple(face["box"].values())) > 0.5
+        face = max(entry["faces"], key=lambda f: box_iou(box, tuple(f["box"].values())))
+        assert box_iou(box, tuple(face["box"].values())) > 0.5
         assert face["gender"] in ("male", "female") and 0 <= face["age"] <= 100
         assert sum(face["probabilities"]["race"].values()) == pytest.approx(1, abs=1e-3)
         x, y = face["box"]["x"], face["box"]["y"] + face["box"]["height"] // 2
@@ -293,8 +294,8 @@ def test_a_photo_shrunk_for_detection_is_reported_in_the_files_pixels(
     assert read_image(tmp_path / "out" / "group_annotated.png").shape == (350, 500, 3)  # the copy it drew on
     assert len(entry["faces"]) == 4
     for box in placed:
-        face = max(entry["faces"], key=lambda f: iou(box, tuple(f["box"].values())))
-        assert iou(box, tuple(face["box"].values())) > 0.5
+        face = max(entry["faces"], key=lambda f: box_iou(box, tuple(f["box"].values())))
+        assert box_iou(box, tuple(face["box"].values())) > 0.5
         x, y, w, h = face["box"].values()
         landmarks = np.array(face["landmarks"])  # YuNet's five points, found on the half-size copy
         assert landmarks.shape == (5, 2)

@@ -12,7 +12,8 @@ from facekit.core.errors import FaceKitError
 from facekit.infer.predictors import load_predictor
 from facekit.vision import images
 from facekit.vision.images import write_image
-from tests.face_scenes import README_PHOTO, README_PHOTO_BOXES, README_PHOTO_GENDERS, iou
+from facekit.vision.tracking import box_iou
+from tests.face_scenes import README_PHOTO, README_PHOTO_BOXES, README_PHOTO_GENDERS
 
 PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = paths.default_model(".keras")
@@ -80,7 +81,7 @@ def test_a_photo_read_shrunk_gives_boxes_in_its_files_pixels(four_faces_scene, t
     assert len(in_file) == len(placed) == len(shrunk)
     for face, small in zip(in_file, shrunk):
         assert face.box == tuple(2 * value for value in small.box)
-        assert max(iou(box, face.box) for box in placed) > 0.5
+        assert max(box_iou(box, face.box) for box in placed) > 0.5
 
 
 

@@ -83,30 +83,26 @@ def crop_images(image_paths, detector=DEFAULT_DETECTOR, min_score=None, progress
         verdicts = {}  # a damaged verdict file costs a second detection of the skipped images, nothing else
     detector_object = None
     report = CropReport(crops=[])
-    new_verdicts = False
+    known_verdicts = len(verdicts)
     for image_path in tqdm(image_paths, desc=f"cropping faces ({detector})", unit="image", disable=not progress,
                            mininterval=2):
         key = _content_key(image_path)
         crop_path = folder / f"{key}.png"
-        if key in verdicts:
-            report.skipped[str(image_path)] = verdicts[key]
-            report.crops.append(None)
-            continue
-        if not crop_path.exists():
+        reason = verdicts.get(key)
+        if reason is None and not crop_path.exists():
             if detector_object is None:
                 detector_object = create_detector(detector, min_score=min_score)
             image = read_image(image_path)
             faces = detector_object.detect(image)
             reason = _verdict(faces)
-            if reason is not None:
+            if reason is None:
+                write_image(crop_path, crop_faces(image, faces[:1], UTKFACE_SIZE, detector_spec(detector).crop)[0])
+            else:
                 verdicts[key] = reason
-                new_verdicts = True
-                report.skipped[str(image_path)] = reason
-                report.crops.append(None)
-                continue
-            write_image(crop_path, crop_faces(image, faces[:1], UTKFACE_SIZE, detector_spec(detector).crop)[0])
-        report.crops.append(str(crop_path))
-    if new_verdicts:
+        if reason is not None:
+            report.skipped[str(image_path)] = reason
+        report.crops.append(None if reason is not None else str(crop_path))
+    if len(verdicts) > known_verdicts:
         write_text(verdicts_file, json.dumps(verdicts, indent=0, sort_keys=True))
     return report
 

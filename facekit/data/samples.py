@@ -33,6 +33,11 @@ class Samples:
     def __len__(self):
         return len(self.paths)
 
+    @property
+    def source_index(self):
+        """Each image's source position; all 0 for samples of one source."""
+        return np.zeros(len(self), np.int64) if self.sources is None else self.sources
+
     def subset(self, mask_or_index):
         def optional(values):
             return None if values is None else values[mask_or_index]
@@ -121,15 +126,13 @@ def sampling_weights(samples, balance="none", source_weights=None):
     """How often each image is drawn per epoch (its expected repeat count): its source's weight times, with
     ``balance``, the square root of its group's rarity within its source (capped at MAX_REPEAT). Groups: age decade
     (``oversample``) or sex x age decade (``sex-decade``); images without the group's labels keep weight 1."""
-    sources = np.zeros(len(samples), np.int64) if samples.sources is None else samples.sources
+    sources = samples.source_index
     weights = np.ones(len(samples))
     if balance != "none":
-        known = samples.ages != MISSING
-        if balance == "sex-decade":
-            known &= samples.genders != MISSING
-        group = age_decade(np.where(known, samples.ages, 0)) * 2
-        if balance == "sex-decade":
-            group = group + np.where(known, samples.genders, 0)
+        by_sex = balance == "sex-decade"
+        known = (samples.ages != MISSING) & ((samples.genders != MISSING) | (not by_sex))
+        sex = np.where(known, samples.genders, 0) if by_sex else 0
+        group = age_decade(np.where(known, samples.ages, 0)) * 2 + sex
         for source in np.unique(sources):
             mine = known & (sources == source)
             counts = np.bincount(group[mine], minlength=20)
@@ -150,7 +153,8 @@ def resample(samples, weights, seed=0):
 
 def describe_weights(samples, weights, source_names):
     """Per source: images, images drawn per epoch, and the weight of each sex x decade group, for the log."""
-    sources = np.zeros(len(samples), np.int64) if samples.sources is None else samples.sources
+    sources = samples.source_index
+    decades = age_decade(np.maximum(samples.ages, 0))
     lines = []
     for source, name in enumerate(source_names):
         mine = sources == source
@@ -161,7 +165,7 @@ def describe_weights(samples, weights, source_names):
         for gender, label in enumerate(GENDERS):
             cells = []
             for decade in range(10):
-                cell = known & (samples.genders == gender) & (age_decade(np.maximum(samples.ages, 0)) == decade)
+                cell = known & (samples.genders == gender) & (decades == decade)
                 if cell.any():
                     cells.append(f"{decade * 10}s x{weights[cell].mean():.2f}")
             if cells:

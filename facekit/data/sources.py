@@ -16,7 +16,7 @@ from typing import Any
 from facekit.core.errors import InputError
 from facekit.data.crop_cache import CROP_MODES, cropped
 from facekit.data.datasets import dataset_reader, read_dataset
-from facekit.data.samples import Samples, concatenate, split
+from facekit.data.samples import SPLITS, Samples, concatenate, split
 from facekit.vision.images import IMAGE_EXTENSIONS
 
 
@@ -94,11 +94,11 @@ def read_splits(sources: Sequence[Source], limit: int | None = None, **options: 
             prefix = f"{source.name}/" if len(sources) > 1 else ""  # which source, when there are several
             split_names.setdefault(part, []).extend(prefix + name for name in samples_of_part.names)
         if source.crop == "detect":
-            splits = {part: cropped(samples, what=f"{source.name} {part}")
-                      for part, samples in splits.items()}
+            splits = {part: cropped(part_samples, what=f"{source.name} {part}")
+                      for part, part_samples in splits.items()}
         parts.append(splits)
         records.append({"data": str(Path(source.data).resolve()), "name": source.name, "crop": source.crop,
                         "weight": source.weight, "files": len(samples),
                         "label_sha256": label_fingerprint(source.data)})
-    joined = {part: concatenate([splits[part] for splits in parts]) for part in ("train", "val", "test")}
+    joined = {part: concatenate([splits[part] for splits in parts]) for part in SPLITS}
     return joined, records, split_names

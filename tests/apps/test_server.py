@@ -25,7 +25,8 @@ from facekit.vision import images
 from facekit.vision.detection import HaarDetector
 from facekit.vision.drawing import BANNER_RGB, BOX_COLOURS_RGB
 from facekit.vision.images import read_image, write_image
-from tests.face_scenes import YUNET_MODEL, compose, iou, make_detector
+from facekit.vision.tracking import box_iou
+from tests.face_scenes import YUNET_MODEL, compose, make_detector
 
 DEFAULT_MODEL = paths.default_model(".keras")
 DEFAULT_MODEL_NAME = str(DEFAULT_MODEL.relative_to(paths.face_weights_dir()))  # as /version names it
@@ -51,7 +52,7 @@ def assert_found_where_placed(faces, placed):
     assert len(faces) == len(placed), [face["box"] for face in faces]
     for box in placed:
         boxes = [tuple(face["box"][key] for key in ("x", "y", "width", "height")) for face in faces]
-        assert max(iou(box, found) for found in boxes) > MIN_IOU, (box, boxes)
+        assert max(box_iou(box, found) for found in boxes) > MIN_IOU, (box, boxes)
 
 
 def test_faces_found_where_placed_with_the_entries_of_face_demo_json(client, four_faces_scene, tmp_path, capsys):

@@ -9,13 +9,13 @@ from facekit.core.errors import FaceKitError, InputError
 from facekit.vision.detection import Face, HaarDetector, clip_box
 from facekit.vision.detectors import DEFAULT_DETECTOR, DETECTORS, DetectorSpec, create_detector, spec_of
 from facekit.vision.images import read_image
+from facekit.vision.tracking import box_iou
 from tests.face_scenes import (
     GRAY,
     README_PHOTO,
     README_PHOTO_BOXES,
     assert_landmarks_in_order,
     compose,
-    iou,
     make_detector,
     utkface_face,
 )
@@ -36,7 +36,7 @@ def test_finds_each_placed_face_once(detector, four_faces_scene):
     faces = detector.detect(image)
     assert len(faces) == len(placed), [face.box for face in faces]
     for box in placed:
-        overlaps = [iou(box, face.box) for face in faces]
+        overlaps = [box_iou(box, face.box) for face in faces]
         assert max(overlaps) > MIN_IOU, (detector.name, box, [face.box for face in faces])
     for face in faces:
         assert isinstance(face, Face) and all(isinstance(v, int) for v in face.box)
@@ -125,7 +125,7 @@ def test_close_up_faces_are_found_once(name, canvas, x, side):
     # Both are beyond YuNet's range at full size: its second, smaller pass finds them.
     image, [placed] = compose((canvas, canvas), [(0, x, x, side)])
     faces = make_detector(name).detect(image)
-    assert len(faces) == 1 and iou(faces[0].box, placed) > MIN_IOU
+    assert len(faces) == 1 and box_iou(faces[0].box, placed) > MIN_IOU
 
 
 def test_yunet_is_the_default_and_ships_with_its_licence():
@@ -142,7 +142,7 @@ def test_the_shipped_yunet_finds_the_faces_of_the_readme_photo():
     faces = sorted(create_detector().detect(read_image(README_PHOTO)), key=lambda face: face.box[0])
     assert len(faces) == len(README_PHOTO_BOXES)
     for face, box in zip(faces, README_PHOTO_BOXES):
-        assert iou(face.box, box) > 0.9 and face.score > 0.8, (face.box, face.score)
+        assert box_iou(face.box, box) > 0.9 and face.score > 0.8, (face.box, face.score)
         assert_landmarks_in_order(face.box, face.landmarks)
 
 
@@ -188,7 +188,7 @@ def test_yunet_finds_faces_cut_in_half_by_the_border():
                 image, box = half_face_scene(index, side, cut)
                 faces = detector.detect(image)
                 assert len(faces) <= 1
-                found += bool(faces) and iou(faces[0].box, box) > 0.3
+                found += bool(faces) and box_iou(faces[0].box, box) > 0.3
     assert found >= 22
 
 
