@@ -1,4 +1,4 @@
-"""Fixtures shared by several test files: real faces on a canvas, a tiny model, a tiny synthetic UTKFace."""
+"""Fixtures shared by several test files: a real face on a canvas, a tiny model, a tiny synthetic UTKFace."""
 import functools
 import http.server
 import socket
@@ -7,7 +7,6 @@ import threading
 import pytest
 
 from tests.face_scenes import four_faces
-from tests.shared_data import UTKFACE
 from tests.synthetic_faces import write_utkface_folder
 
 
@@ -19,9 +18,7 @@ def no_facekit_home(monkeypatch):
 
 @pytest.fixture(scope="session")
 def four_faces_scene():
-    """(image, placed boxes): four real faces on a 1000x700 gray canvas."""
-    if not UTKFACE.is_dir():
-        pytest.skip(f"UTKFace not found at {UTKFACE}")
+    """(image, placed boxes): four real faces (the repository's, tests/fixtures/) on a 1000x700 gray canvas."""
     return four_faces()
 
 

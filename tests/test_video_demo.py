@@ -13,7 +13,6 @@ from facekit.apps.video import FrameRate
 from facekit.infer.results import FaceResult, Prediction
 from facekit.vision.drawing import draw_fps, text_box_size
 from tests.face_scenes import YUNET_MODEL, compose
-from tests.shared_data import UTKFACE
 
 FRAMES, FPS, SIZE = 12, 10.0, (480, 360)
 
@@ -21,8 +20,6 @@ FRAMES, FPS, SIZE = 12, 10.0, (480, 360)
 @pytest.fixture(scope="module")
 def face_video(tmp_path_factory):
     """Two real faces drifting right by 6 pixels a frame, written with cv2.VideoWriter (mp4v)."""
-    if not UTKFACE.is_dir():
-        pytest.skip(f"UTKFace not found at {UTKFACE}")
     path = tmp_path_factory.mktemp("video") / "faces.mp4"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, SIZE)
     for frame in range(FRAMES):
