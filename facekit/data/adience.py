@@ -33,7 +33,7 @@ COLUMNS = ("user_id", "original_image", "face_id", "age", "gender")
 MAX_AGE = 130  # as the CSV reader: an age over it is a typo, not a label
 
 
-def is_adience(source):
+def is_adience(source: str | Path) -> bool:
     """A folder holding the five fold files, or one fold file."""
     source = Path(source)
     if source.is_dir():
@@ -41,7 +41,7 @@ def is_adience(source):
     return source.is_file() and re.fullmatch(r"fold_\d_data\.txt", source.name) is not None
 
 
-def parse_age(text):
+def parse_age(text: str) -> int:
     """Age in years by the module's rule from ``(a, b)`` or a number; MISSING for ``None``; ValueError otherwise."""
     text = text.strip()
     if text in ("None", ""):
@@ -57,7 +57,7 @@ def parse_age(text):
     return (int(low) + int(high)) // 2
 
 
-def _face_file(folder, user, face_id, image):
+def _face_file(folder: Path, user: str, face_id: str, image: str) -> Path | None:
     for prefix in FACE_PREFIXES:
         path = folder / user / f"{prefix}.{face_id}.{image}"
         if path.is_file():
@@ -65,7 +65,7 @@ def _face_file(folder, user, face_id, image):
     return None
 
 
-def read_fold(fold_file, images):
+def read_fold(fold_file: str | Path, images: str | Path) -> list[tuple[str, int, int]]:
     """(paths, ages, genders) of one fold file's faces whose image is in ``images``; prints its counts."""
     rows, skipped, unparsable = [], 0, []
     groups, genders = np.zeros(len(age_group_names()) + 1, int), {"male": 0, "female": 0, "unknown": 0}
@@ -102,7 +102,7 @@ def read_fold(fold_file, images):
     return rows
 
 
-def read_adience(source, images=None):
+def read_adience(source: str | Path, images: str | Path | None = None) -> Samples:
     """Samples of the fold files at ``source`` (a folder of the five, or one), faces from ``images`` (default
     ``SOURCE_FOLDER/aligned``), each with its fold; prints the counts per fold and age group."""
     source = Path(source)

@@ -30,21 +30,21 @@ class Row:
     line: int
     id: str  # the id column if there is one, else the image column's value
     path: str
-    labels: tuple  # (age, gender, race), MISSING where the row gives none
+    labels: tuple[int, ...]  # (age, gender, race), MISSING where the row gives none
 
 
-def is_csv(source):
+def is_csv(source: str | Path) -> bool:
     return Path(source).is_file() and Path(source).suffix.lower() == ".csv"
 
 
-def _parse_age(text):
+def _parse_age(text: str) -> int:
     age = float(text)
     if not 0 <= age <= 130:
         raise ValueError
     return int(round(age))
 
 
-def _parse_label(head, text):
+def _parse_label(head: str, text: str) -> int:
     """The label index (or age) in ``text``; MISSING for an empty cell; ValueError for an unknown value."""
     text = text.strip()
     if not text:
@@ -57,7 +57,8 @@ def _parse_label(head, text):
     return values[text.lower()]
 
 
-def _columns(header, csv_path, label_column):
+def _columns(header: list[str], csv_path: str | Path,
+             label_column: str | None) -> tuple[str, str | None, dict[str, str]]:
     """(image column, id column or None, {head: column}) from the header; FaceKitError when they do not fit."""
     names = [name.strip().lower() for name in header]
     repeated = sorted({name for name in names if name and names.count(name) > 1})
@@ -82,7 +83,8 @@ def _columns(header, csv_path, label_column):
     return image, ("id" if "id" in names else None), heads
 
 
-def read_rows(csv_path, images=None, label_column=None, labels=True):
+def read_rows(csv_path: str | Path, images: str | Path | None = None, label_column: str | None = None,
+              labels: bool = True) -> tuple[list[Row], list[str]]:
     """(rows, problems) of a CSV: ``problems`` are "line N: why" for the rows skipped. ``labels=False`` reads only
     the images (a test file to predict)."""
     csv_path = Path(csv_path)
@@ -130,10 +132,11 @@ def read_rows(csv_path, images=None, label_column=None, labels=True):
     return _without_repeats(rows, problems) if labels else (rows, problems)
 
 
-def _without_repeats(rows, problems):
+def _without_repeats(rows: list[Row], problems: list[str]) -> tuple[list[Row], list[str]]:
     """An image named twice: once is kept when the rows agree; with labels that differ, neither is kept (which
     one is right is not known)."""
-    first, conflicting, kept = {}, set(), []
+    first: dict[str, Row] = {}
+    conflicting, kept = set(), []
     for row in rows:
         earlier = first.setdefault(row.path, row)
         if earlier is row:
@@ -150,7 +153,7 @@ def _without_repeats(rows, problems):
     return kept, problems
 
 
-def _parse_labels(fields, heads, index):
+def _parse_labels(fields: list[str], heads: dict[str, str], index: dict[str, int]) -> dict[str, int] | str:
     """{head: label} of a row, or why not (the first unknown value)."""
     parsed = {}
     for head, column in heads.items():
@@ -161,12 +164,12 @@ def _parse_labels(fields, heads, index):
     return parsed
 
 
-def report_skipped(csv_path, problems):
+def report_skipped(csv_path: str | Path, problems: list[str]) -> None:
     if problems:
         logger.warning(f"skipped {len(problems)} row(s) of {Path(csv_path).name}: {first_few(problems, '; ')}")
 
 
-def read_csv_dataset(source, images=None, label_column=None):
+def read_csv_dataset(source: str | Path, images: str | Path | None = None, label_column: str | None = None) -> Samples:
     """Samples from a CSV (the module's docstring says which); reports the rows skipped and the label counts."""
     rows, problems = read_rows(source, images, label_column)
     report_skipped(source, problems)

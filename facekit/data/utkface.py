@@ -17,7 +17,7 @@ from facekit.vision.images import IMAGE_EXTENSIONS, images_in
 logger = logging.getLogger(__name__)
 
 
-def parse_name(name):
+def parse_name(name: str) -> tuple[int, int, int] | None:
     """``(age, gender, race)`` from a UTKFace file name, or None if it does not follow the naming."""
     fields = name.split("_")
     if len(fields) < 4:
@@ -31,7 +31,7 @@ def parse_name(name):
     return age, gender, race
 
 
-def _readable(path):
+def _readable(path: Path) -> bool:
     """Cheap check (header only) that an image file opens; decoding all of them would take minutes."""
     try:
         with Image.open(path) as image:
@@ -40,11 +40,11 @@ def _readable(path):
         return False
 
 
-def is_image_folder(source):
+def is_image_folder(source: str | Path) -> bool:
     return Path(source).is_dir()
 
 
-def read_utkface(folder):
+def read_utkface(folder: str | Path) -> Samples:
     """All parsable, readable images of a folder, sorted by name; reports what it skipped and the label counts."""
     folder = Path(folder)
     files = images_in(folder)

@@ -1,10 +1,12 @@
 """What a model is given to predict: face crops, checked before they reach it, each problem told in one line."""
+from typing import Any
+
 import numpy as np
 
 from facekit.core.errors import InputError, first_few
 
 
-def face_batch(faces):
+def face_batch(faces: Any) -> np.ndarray:
     """Face crops: an array (N, H, W, 3) or one (H, W, 3), or a list of (H, W, 3) crops of one size, with RGB values
     0-255 (any numeric type) -> float32 (N, H, W, 3). FaceKitError for anything else, rather than a wrong answer:
     floats in 0..1, which would silently give another person, other value ranges, NaN, other shapes or channel

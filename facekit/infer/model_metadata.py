@@ -9,7 +9,9 @@ project's results (``facekit.infer.results``): the age bins, the label names, an
 needs neither: files written before ``quantization`` existed read as they did.
 """
 import json
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from facekit.core.errors import ModelError
 from facekit.core.labels import GENDERS, RACES, AgeBins, age_group_names
@@ -18,12 +20,13 @@ FORMATS = {"litert": ".tflite", "onnx": ".onnx"}  # export format -> file suffix
 HEADS = ("age", "gender", "race")
 
 
-def metadata_path(model_path):
+def metadata_path(model_path: str | Path) -> Path:
     path = Path(model_path)
     return path.with_name(path.name + ".json")
 
 
-def describe(source, fmt, backbone, input_size, normalization, age_bins, outputs):
+def describe(source: str | Path, fmt: str, backbone: str, input_size: int, normalization: str, age_bins: AgeBins,
+             outputs: Iterable[str]) -> dict[str, Any]:
     """The metadata of an export (less its ``check``, which ``facekit.export.exporter`` adds once the export passed it):
     ``outputs``, the head of each runtime output in order."""
     return {
@@ -36,11 +39,11 @@ def describe(source, fmt, backbone, input_size, normalization, age_bins, outputs
     }
 
 
-def write_metadata(model_path, metadata):
+def write_metadata(model_path: str | Path, metadata: dict[str, Any]) -> None:
     metadata_path(model_path).write_text(json.dumps(metadata, indent=2) + "\n")
 
 
-def read_metadata(model_path):
+def read_metadata(model_path: str | Path) -> tuple[dict[str, Any], AgeBins]:
     """The metadata beside an exported model, checked against this project's labels -> (metadata, AgeBins)."""
     path = metadata_path(model_path)
     if not path.is_file():
@@ -53,7 +56,7 @@ def read_metadata(model_path):
     return checked(metadata, path)
 
 
-def checked(metadata, path):
+def checked(metadata: Any, path: str | Path) -> tuple[dict[str, Any], AgeBins]:
     """``metadata`` checked against this project's labels -> (metadata with ``input_size``, AgeBins)."""
     try:
         age_bins = AgeBins(**metadata["age_bins"])

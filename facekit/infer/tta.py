@@ -6,6 +6,9 @@ runtimes' predictors (demos, ``facekit.analyze``) and evaluation call ``probabil
     crops       the batch and its four corner crops, each resized back to the full side (5 predictions a face)
     flip+crops  those five and their mirror images (10 predictions a face)
 """
+from collections.abc import Callable, Mapping
+from typing import Any
+
 import cv2
 import numpy as np
 
@@ -19,13 +22,13 @@ TTA = ("none", "flip", "crops", "flip+crops")
 CORNER_SIDE = 0.93
 
 
-def check_tta(tta):
+def check_tta(tta: str) -> str:
     if tta not in TTA:
         raise InputError(f"unknown test-time augmentation '{tta}': use one of {', '.join(TTA)}")
     return tta
 
 
-def variants(batch, tta):
+def variants(batch: Any, tta: str) -> list[np.ndarray]:
     """The batch (N, H, W, 3), with ``crops`` its four corner crops (top left, top right, bottom left, bottom right)
     and with ``flip`` the mirror image (left and right swapped) of each of those: every variant the batch's shape."""
     batch = np.asarray(batch, np.float32)
@@ -34,7 +37,7 @@ def variants(batch, tta):
     return faces + ([np.ascontiguousarray(face[:, :, ::-1]) for face in faces] if "flip" in parts else [])
 
 
-def corner_crops(batch):
+def corner_crops(batch: np.ndarray) -> list[np.ndarray]:
     """The four corners of CORNER_SIDE of each side, each resized (bilinear) back to the batch's height and width."""
     height, width = batch.shape[1:3]
     crop_height, crop_width = round(CORNER_SIDE * height), round(CORNER_SIDE * width)
@@ -42,14 +45,15 @@ def corner_crops(batch):
             for top in (0, height - crop_height) for left in (0, width - crop_width)]
 
 
-def _resized(crops, shape):
+def _resized(crops: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     resized = np.empty(shape, np.float32)
     for crop, out in zip(crops, resized):
         out[...] = cv2.resize(crop, (shape[2], shape[1]), interpolation=cv2.INTER_LINEAR)
     return resized
 
 
-def probabilities_with(predict_batch, batch, tta):
+def probabilities_with(predict_batch: Callable[[np.ndarray], Mapping[str, Any]], batch: Any,
+                       tta: str) -> dict[str, np.ndarray]:
     """``predict_batch(batch)`` -> {head: probabilities}, averaged over the batch's ``tta`` variants."""
     outputs = [predict_batch(variant) for variant in variants(batch, tta)]
     if len(outputs) == 1:

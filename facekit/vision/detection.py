@@ -13,8 +13,10 @@ Landmarks, when a detector gives them, are a (5, 2) float32 array in image pixel
 the subject's right eye, left eye, nose tip, right mouth corner, left mouth corner. For an upright face the
 subject's right eye is on the image's left, so the x of point 0 is smaller than that of point 1.
 """
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -35,19 +37,19 @@ SSD_URL = ("https://raw.githubusercontent.com/opencv/opencv_3rdparty/dnn_samples
 class Face:
     """One detected face. ``box`` is (x, y, width, height) in image pixels, clipped to the image."""
 
-    box: tuple
+    box: tuple[int, int, int, int]
     score: float
     landmarks: np.ndarray | None = None
 
 
-def clip_box(x1, y1, x2, y2, width, height):
+def clip_box(x1: float, y1: float, x2: float, y2: float, width: int, height: int) -> tuple[int, int, int, int]:
     """Corner coordinates (floats, possibly outside the image) -> an (x, y, w, h) int box inside it."""
     x1, x2 = (int(round(min(max(v, 0), width))) for v in (x1, x2))
     y1, y2 = (int(round(min(max(v, 0), height))) for v in (y1, y2))
     return x1, y1, x2 - x1, y2 - y1
 
 
-def _faces_with_area(faces):
+def _faces_with_area(faces: Iterable[Face]) -> list[Face]:
     """Drops faces whose clipped box is empty (found entirely outside the image), largest first."""
     kept = [face for face in faces if face.box[2] > 0 and face.box[3] > 0]
     return sorted(kept, key=lambda face: face.box[2] * face.box[3], reverse=True)
@@ -60,13 +62,13 @@ class MtcnnDetector:
     default_min_score = 0.9
     _LANDMARK_KEYS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")  # mtcnn names by image side
 
-    def __init__(self, min_score=None, min_face_size=20):
+    def __init__(self, min_score: float | None = None, min_face_size: int = 20) -> None:
         check_installed("mtcnn", "the mtcnn detector", "tensorflow")  # once, now: not for every photo
         self.min_score = self.default_min_score if min_score is None else min_score
         self.min_face_size = min_face_size
-        self._mtcnn = None
+        self._mtcnn: Any = None
 
-    def detect(self, image_rgb):
+    def detect(self, image_rgb: np.ndarray) -> list[Face]:
         if self._mtcnn is None:
             self._mtcnn = require("mtcnn", "the mtcnn detector").MTCNN()
         height, width = image_rgb.shape[:2]
@@ -99,7 +101,7 @@ class YuNetDetector:
     _PAD_GRAY = (128, 128, 128)
     _NMS_IOU = 0.3
 
-    def __init__(self, model_path, min_score=None):
+    def __init__(self, model_path: str | Path | None, min_score: float | None = None) -> None:
         path = require_model_file(model_path, "yunet", YUNET_FILE, YUNET_URL)
         self.min_score = self.default_min_score if min_score is None else min_score
         try:
@@ -107,7 +109,7 @@ class YuNetDetector:
         except cv2.error as error:
             raise ModelError(f"cannot load the yunet model {path}: {error.err}") from None
 
-    def detect(self, image_rgb):
+    def detect(self, image_rgb: np.ndarray) -> list[Face]:
         height, width = image_rgb.shape[:2]
         scale = min(1.0, self.SMALL_PASS_SIDE / max(height, width))
         # Each side at least 1 pixel: a very thin photo (over 640:1) shrunk by the scale alone would have a side of
@@ -131,7 +133,7 @@ class YuNetDetector:
             faces.append(Face(clip_box(x, y, x + w, y + h, width, height), float(row[14]), landmarks))
         return _faces_with_area(faces)
 
-    def _detect_rows(self, image_rgb):
+    def _detect_rows(self, image_rgb: np.ndarray) -> np.ndarray:
         height, width = image_rgb.shape[:2]
         self._net.setInputSize((width, height))
         _, rows = self._net.detect(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
@@ -148,7 +150,7 @@ class SsdDetector:
     _INPUT_SIZE = (300, 300)
     _MEAN_BGR = (104, 117, 123)
 
-    def __init__(self, model_path, min_score=None):
+    def __init__(self, model_path: str | Path | None, min_score: float | None = None) -> None:
         path = require_model_file(model_path, "ssd", SSD_FILE, SSD_URL)
         config = path.with_name(SSD_CONFIG_FILE)
         if not config.is_file():
@@ -159,7 +161,7 @@ class SsdDetector:
         except cv2.error as error:
             raise ModelError(f"cannot load the ssd model {path}: {error.err}") from None
 
-    def detect(self, image_rgb):
+    def detect(self, image_rgb: np.ndarray) -> list[Face]:
         height, width = image_rgb.shape[:2]
         # The network was trained on BGR with these means: swapRB turns our RGB into BGR.
         blob = cv2.dnn.blobFromImage(image_rgb, 1.0, self._INPUT_SIZE, self._MEAN_BGR, swapRB=True)
@@ -178,16 +180,17 @@ class HaarDetector:
 
     name = "haar"
     default_min_score = 0.0
-    _CASCADE = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
+    # (OpenCV's type stubs lack cv2.data)
+    _CASCADE = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
 
-    def __init__(self, min_score=None, min_face_size=20):
+    def __init__(self, min_score: float | None = None, min_face_size: int = 20) -> None:
         self.min_score = self.default_min_score if min_score is None else min_score
         self.min_face_size = min_face_size
         self._cascade = cv2.CascadeClassifier(str(self._CASCADE))
         if self._cascade.empty():
             raise ModelError(f"cannot load OpenCV's Haar cascade {self._CASCADE}")
 
-    def detect(self, image_rgb):
+    def detect(self, image_rgb: np.ndarray) -> list[Face]:
         height, width = image_rgb.shape[:2]
         gray = cv2.equalizeHist(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2GRAY))
         boxes, _, weights = self._cascade.detectMultiScale3(
@@ -197,7 +200,7 @@ class HaarDetector:
         return _faces_with_area(faces)
 
 
-def require_model_file(model_path, detector, file_name, url):
+def require_model_file(model_path: str | Path | None, detector: str, file_name: str, url: str) -> Path:
     if model_path is None:
         raise ModelError(f"the {detector} detector needs its model file {file_name}: pass --detector-model PATH "
                            f"(get it from {url})")
