@@ -137,7 +137,8 @@ def run(args):
 
 def analyzer_key(args):
     """The options that make an analyzer: a cluster worker keeps one analyzer per key."""
-    options = ("model", "detector", "detector_model", "min_score", "crop_scale", "tta", "ensemble", "ensemble_weights")
+    options = ("model", "detector", "detector_model", "min_score", "min_face", "crop_scale", "tta", "ensemble",
+               "ensemble_weights")
     return repr([(name, getattr(args, name)) for name in options])
 
 

@@ -32,12 +32,12 @@ def first_result(command, jsonl):
         process.wait()
 
 
-def throughput(photos, workers, jsonl):
+def throughput(photos, workers, jsonl, options=()):
     """Photos per second, start-up included; ``workers``: a number, or a --cluster address."""
     start = time.perf_counter()
     parallel = ["--workers", str(workers)] if isinstance(workers, int) else ["--cluster", workers]
     subprocess.run([sys.executable, "face_demo.py", *map(str, photos), "--jsonl", str(jsonl), "--no-annotate",
-                    *parallel], cwd=PROJECT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    *parallel, *options], cwd=PROJECT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return len(photos) / (time.perf_counter() - start)
 
 
@@ -45,17 +45,20 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--folder", type=Path, default=SHARED / "data" / "aaf" / "images")
     parser.add_argument("--photos", type=int, default=300, help="photos for the throughput runs")
+    parser.add_argument("--min-face", type=int, default=None,
+                        help="passed to face_demo.py (40: YuNet at full resolution, as before --min-face existed)")
     args = parser.parse_args()
+    options = [] if args.min_face is None else ["--min-face", str(args.min_face)]
     photos = sorted(args.folder.iterdir())
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         for annotate in ([], ["--no-annotate"]):
             seconds = first_result([sys.executable, "face_demo.py", str(args.folder), "--jsonl",
                                     str(scratch / f"first{len(annotate)}.jsonl"), "--output", str(scratch / "out"),
-                                    *annotate], scratch / f"first{len(annotate)}.jsonl")
+                                    *annotate, *options], scratch / f"first{len(annotate)}.jsonl")
             print(f"{len(photos)} photos{' ' + annotate[0] if annotate else ''}: first result after {seconds:.2f} s")
         kinds = [1, 2] + (["local:2"] if importlib.util.find_spec("distributed") else [])
-        rates = {workers: throughput(photos[:args.photos], workers, scratch / f"w{index}.jsonl")
+        rates = {workers: throughput(photos[:args.photos], workers, scratch / f"w{index}.jsonl", options)
                  for index, workers in enumerate(kinds)}
     for workers, rate in rates.items():
         option = f"--workers {workers}" if isinstance(workers, int) else f"--cluster {workers}"

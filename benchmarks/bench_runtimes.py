@@ -55,7 +55,10 @@ def main():
     parser.add_argument("--backbone", default=None, help="instead of --model: an untrained model of this backbone")
     parser.add_argument("--input-size", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--min-face", type=int, default=None,
+                        help="passed to both demos (40: YuNet at full resolution, as before --min-face existed)")
     args = parser.parse_args()
+    min_face = [] if args.min_face is None else ["--min-face", str(args.min_face)]
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         keras_file = Path(args.model)
@@ -79,10 +82,10 @@ def main():
             for suffix, model in models.items():  # alternate the runtimes: they share the machine's load equally
                 for name, photo in photos.items():
                     command = [python, "face_demo.py", str(photo), "--model", str(model), "--output",
-                               str(folder / "out.jpg"), "--overwrite"]
+                               str(folder / "out.jpg"), "--overwrite", *min_face]
                     runs.setdefault((suffix, name), []).append(timed(command)[:2])
                 command = [python, "face_video_demo.py", "--source", str(video), "--output", str(folder / "out.mp4"),
-                           "--overwrite", "--no-display", "--model", str(model)]
+                           "--overwrite", "--no-display", "--model", str(model), *min_face]
                 wall, peak, out = timed(command)
                 fps = float(re.search(r"at ([\d.]+) frames per second", out).group(1))
                 runs.setdefault((suffix, "video"), []).append((wall, peak, fps))

@@ -10,7 +10,7 @@ its standard deviation, gender, race, and the probabilities of each gender, race
 the JSON entry, rounded. ``analyze`` loads the model (default: the shipped default model's .tflite,
 ``paths.default_model()``: a checkout's face_weights/default/, else the installed package's) and the detector
 (default: yunet) on each call and takes every option of the demos (``detector_model``, ``min_score``,
-``crop_scale``, ``tta``, ``ensemble``, ``ensemble_weights``);
+``min_face_size``, ``crop_scale``, ``tta``, ``ensemble``, ``ensemble_weights``);
 ``facekit.FaceAnalyzer(model, detector, ...)`` loads them once for many photos or video frames.
 ``facekit.load_predictor(path)`` opens a ``.keras``, ``.tflite`` or ``.onnx`` model behind one ``predict(crops)``.
 

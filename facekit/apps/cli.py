@@ -13,6 +13,7 @@ from facekit.infer.analyzer import FaceAnalyzer
 from facekit.infer.ensemble import METHODS, parse_weights
 from facekit.infer.predictors import load_predictor
 from facekit.infer.tta import TTA
+from facekit.vision.detection import YuNetDetector
 from facekit.vision.detectors import DEFAULT_DETECTOR, DETECTORS, create_detector
 
 logger = logging.getLogger(__name__)
@@ -126,6 +127,11 @@ def add_analyzer_arguments(parser):
                              "one shipped with facekit) detector")
     parser.add_argument("--min-score", type=finite_float, default=None,
                         help="detection confidence threshold (default: the detector's own)")
+    parser.add_argument("--min-face", type=positive_int, default=None, metavar="PX",
+                        help="the smallest face wanted, pixels high: yunet searches each photo at the resolution "
+                             "that still finds it, faster for larger values, and may miss smaller faces (default: "
+                             f"{YuNetDetector.DEFAULT_MIN_FACE}; {YuNetDetector.RELIABLE_FACE} or less: full "
+                             "resolution); mtcnn and haar: their smallest face (default 20)")
     parser.add_argument("--crop-scale", type=positive_float, default=1.0,
                         help="face crop size relative to the measured training-like crop (>1: more margin)")
 
@@ -140,7 +146,7 @@ def analyzer_from_args(args, announce=True, threads=None):
         if announce and model_path.is_file():  # else FaceAnalyzer says it is not installed, and what to pass
             logger.info(f"using the default model: {model_path}")
     weights = parse_weights(args.ensemble_weights)
-    detector = create_detector(args.detector, args.detector_model, args.min_score)
+    detector = create_detector(args.detector, args.detector_model, args.min_score, args.min_face)
     if threads is None:
         return FaceAnalyzer(model_path, detector, crop_scale=args.crop_scale, tta=args.tta, ensemble=args.ensemble,
                             ensemble_weights=weights)

@@ -35,9 +35,10 @@ class FaceAnalyzer:
     ``detector``: a detector object (a registered detector's class or a subclass of one; any other declares its name
     and crop geometry as a ``spec`` attribute, a ``facekit.vision.detectors.DetectorSpec``), a detector name
     (``yunet``, ``mtcnn``, ``haar``; ``ssd`` needs ``detector_model``), or None for yunet; a named one is built with
-    ``detector_model`` (its model file) and ``min_score`` (faces scored lower are dropped; None: its default), the
-    demos' --detector, --detector-model and --min-score. ``crop_scale`` > 1 cuts faces with more margin than
-    training did (--crop-scale).
+    ``detector_model`` (its model file), ``min_score`` (faces scored lower are dropped; None: its default) and
+    ``min_face_size`` (the smallest face wanted, pixels high: yunet searches at the resolution that still finds it,
+    default 56; smaller faces may be missed), the demos' --detector, --detector-model, --min-score and --min-face.
+    ``crop_scale`` > 1 cuts faces with more margin than training did (--crop-scale).
     ``tta``: test-time augmentation, probabilities averaged (facekit.infer.tta: ``flip``, each face and its mirror
     image; ``crops``, the face and its four corner crops; ``flip+crops``, those and their mirrors).
     ``model`` may be a list of several: an ensemble, combined by ``ensemble`` (mean, weighted, vote) with
@@ -51,13 +52,15 @@ class FaceAnalyzer:
 
     def __init__(self, model: ModelInput | Sequence[ModelInput] | None = None, detector: Any = None,
                  detector_model: str | Path | None = None, crop_scale: float = 1.0, tta: str = "none",
-                 ensemble: str = "mean", ensemble_weights: Any = None, min_score: float | None = None) -> None:
+                 ensemble: str = "mean", ensemble_weights: Any = None, min_score: float | None = None,
+                 min_face_size: int | None = None) -> None:
         if crop_scale <= 0:
             raise InputError(f"the crop scale (--crop-scale) must be positive, not {crop_scale}")
         if detector is None or isinstance(detector, str):  # the detector first: its missing file fails faster
-            detector = create_detector(detector or DEFAULT_DETECTOR, detector_model, min_score)
-        elif detector_model is not None or min_score is not None:
-            raise InputError("detector_model and min_score go with a detector's name; a detector object has its own")
+            detector = create_detector(detector or DEFAULT_DETECTOR, detector_model, min_score, min_face_size)
+        elif detector_model is not None or min_score is not None or min_face_size is not None:
+            raise InputError("detector_model, min_score and min_face_size go with a detector's name; a detector "
+                             "object has its own")
         self.detector = detector
         self.model_path: Path | None = None  # the file the model was loaded from, when given as a path or found
         if model is None:
@@ -123,9 +126,11 @@ class FaceAnalyzer:
 
 def analyze(image: Image, model: ModelInput | Sequence[ModelInput] | None = None, detector: Any = None,
             detector_model: str | Path | None = None, min_score: float | None = None, crop_scale: float = 1.0,
-            tta: str = "none", ensemble: str = "mean", ensemble_weights: Any = None) -> list[FaceResult]:
+            tta: str = "none", ensemble: str = "mean", ensemble_weights: Any = None,
+            min_face_size: int | None = None) -> list[FaceResult]:
     """Every face in one photo: ``FaceAnalyzer(model, detector, ...).analyze(image)`` (``model``: one, or a list for
     an ensemble; every option as FaceAnalyzer takes it). Loads the models and detector on each call; keep a
     FaceAnalyzer for more than one photo."""
     return FaceAnalyzer(model, detector, detector_model=detector_model, crop_scale=crop_scale, tta=tta,
-                        ensemble=ensemble, ensemble_weights=ensemble_weights, min_score=min_score).analyze(image)
+                        ensemble=ensemble, ensemble_weights=ensemble_weights, min_score=min_score,
+                        min_face_size=min_face_size).analyze(image)

@@ -21,7 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from facekit.core.errors import ModelError
+from facekit.core.errors import InputError, ModelError
 from facekit.core.extras import check_installed, require
 
 YUNET_FILE = "face_detection_yunet_2023mar.onnx"
@@ -86,45 +86,57 @@ class MtcnnDetector:
 class YuNetDetector:
     """OpenCV's YuNet; its output rows are x, y, w, h, five landmarks (already in our order), score.
 
-    YuNet finds faces of about 10 to 300 pixels, and misses close-ups that fill the photo and faces cut by its border.
-    So the photo is searched twice and the boxes of both passes merged (non-maximum suppression): as it is, and
-    shrunk to at most SMALL_PASS_SIDE pixels with a gray border of SMALL_PASS_PAD times its longer side around it
-    (where a face cut by the photo's edge looks whole enough to be found). On 24 real UTKFace faces cut in half by
-    the border of a 640x480 frame (tests/vision/test_detection.py) it finds 22 where the passes without the border found
-    16, and still no face on noise, gradients or stripes.
+    YuNet finds faces from about 40 pixels high (RELIABLE_FACE) to about 300, and misses close-ups that fill the photo
+    and faces cut by its border. So the photo is searched twice and the boxes of both passes merged (non-maximum
+    suppression): once at the resolution that still finds the smallest face wanted (``min_face_size`` pixels high,
+    default DEFAULT_MIN_FACE, 56: scaled by RELIABLE_FACE / min_face_size, never enlarged), and once shrunk to at most
+    SMALL_PASS_SIDE pixels with a gray border of SMALL_PASS_PAD times its longer side around it (where a face cut by
+    the photo's edge looks whole enough to be found). Where that bordered pass already sees the photo at the first
+    pass's resolution or finer (a 640x480 frame with ``min_face_size`` 80 or more), the first pass is skipped. On 24
+    real UTKFace faces cut in half by the border of a 640x480 frame (tests/vision/test_detection.py) it finds 22 where
+    the passes without the border found 16, and still no face on noise, gradients or stripes.
     """
 
     name = "yunet"
     default_min_score = 0.8
+    # Measured on 80 All-Age-Faces photos shrunk whole (benchmarks/RESULTS.md, YuNet's resolution): at the default
+    # score, faces 40 pixels high are found 77 times in 80, 48 pixels 79, from 56 every time; 20 pixels, 37.
+    RELIABLE_FACE = 40
+    # The default model's age error grows below about 56 pixels (same photos: MAE 3.7 years at full size, 3.9 at 64,
+    # 4.1 at 48, 5.4 at 32); smaller faces may be missed unless min_face_size asks for them. 56 keeps 22 of the 24
+    # half faces of tests/vision/test_detection.py (64: 21).
+    DEFAULT_MIN_FACE = 56
     SMALL_PASS_SIDE = 320
     SMALL_PASS_PAD = 0.25
     _PAD_GRAY = (128, 128, 128)
     _NMS_IOU = 0.3
 
-    def __init__(self, model_path: str | Path | None, min_score: float | None = None) -> None:
+    def __init__(self, model_path: str | Path | None, min_score: float | None = None,
+                 min_face_size: float | None = None) -> None:
         path = require_model_file(model_path, "yunet", YUNET_FILE, YUNET_URL)
         self.min_score = self.default_min_score if min_score is None else min_score
+        self.min_face_size = self.DEFAULT_MIN_FACE if min_face_size is None else min_face_size
+        if not self.min_face_size > 0:
+            raise InputError(f"the smallest face (--min-face) must be more than 0 pixels, not {self.min_face_size}")
         try:
             self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), self.min_score, self._NMS_IOU, 5000)
         except cv2.error as error:
             raise ModelError(f"cannot load the yunet model {path}: {error.err}") from None
 
+    def pass_scales(self, height: int, width: int) -> tuple[float | None, float]:
+        """(the plain pass's scale, or None where it is skipped; the bordered pass's scale) for a photo this size."""
+        small = min(1.0, self.SMALL_PASS_SIDE / max(height, width))
+        full = min(1.0, self.RELIABLE_FACE / self.min_face_size)
+        return (full if full > small else None), small
+
     def detect(self, image_rgb: np.ndarray) -> list[Face]:
         height, width = image_rgb.shape[:2]
-        scale = min(1.0, self.SMALL_PASS_SIDE / max(height, width))
-        # Each side at least 1 pixel: a very thin photo (over 640:1) shrunk by the scale alone would have a side of
-        # 0, which OpenCV refuses. The landmarks' scale stays ``scale``: off by under a pixel on such a side.
-        small = image_rgb if scale == 1 else cv2.resize(
-            image_rgb, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
-        pad = int(round(self.SMALL_PASS_PAD * max(small.shape[:2])))
-        padded = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=self._PAD_GRAY)
-        full_rows = self._detect_rows(image_rgb)
-        # The small pass last: the network keeps buffers for the last input size, so a large photo's (about 0.9 GB
-        # for 4096 x 4096) are freed once it is searched.
-        small_rows = self._detect_rows(padded)
-        small_rows[:, [0, 1, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]] -= pad  # x, y of the box and of each landmark
-        small_rows[:, :14] /= scale
-        rows = np.concatenate([full_rows, small_rows])
+        full, small = self.pass_scales(height, width)
+        # The bordered pass last: the network keeps buffers for the last input size, so a large photo's (about
+        # 0.9 GB for 4096 x 4096) are freed once it is searched.
+        passes = [self._rows_at(image_rgb, full, 0.0)] if full is not None else []
+        passes.append(self._rows_at(image_rgb, small, self.SMALL_PASS_PAD))
+        rows = np.concatenate(passes)
         keep = cv2.dnn.NMSBoxes(rows[:, :4].tolist(), rows[:, 14].tolist(), 0.0, self._NMS_IOU)
         faces = []
         for row in rows[np.ravel(keep).astype(int)]:
@@ -132,6 +144,23 @@ class YuNetDetector:
             landmarks = row[4:14].reshape(5, 2).astype(np.float32)
             faces.append(Face(clip_box(x, y, x + w, y + h, width, height), float(row[14]), landmarks))
         return _faces_with_area(faces)
+
+    def _rows_at(self, image_rgb: np.ndarray, scale: float, pad_fraction: float) -> np.ndarray:
+        """YuNet's rows for the photo resized by ``scale`` inside a gray border of ``pad_fraction`` times its longer
+        side, mapped back to the photo's pixels: each axis by the scale its rounded side really has."""
+        height, width = image_rgb.shape[:2]
+        # Each side at least 1 pixel: a very thin photo (over 640:1) shrunk by the scale alone would have a side of
+        # 0, which OpenCV refuses.
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        resized = image_rgb if size == (width, height) else cv2.resize(image_rgb, size, interpolation=cv2.INTER_AREA)
+        pad = int(round(pad_fraction * max(size)))
+        if pad:
+            resized = cv2.copyMakeBorder(resized, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=self._PAD_GRAY)
+        rows = self._detect_rows(resized)
+        rows[:, [0, 1, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]] -= pad  # x, y of the box and of each landmark
+        rows[:, [0, 2, 4, 6, 8, 10, 12]] *= width / size[0]  # every x and the width
+        rows[:, [1, 3, 5, 7, 9, 11, 13]] *= height / size[1]  # every y and the height
+        return rows
 
     def _detect_rows(self, image_rgb: np.ndarray) -> np.ndarray:
         height, width = image_rgb.shape[:2]

@@ -9,6 +9,7 @@ tests parametrised over ``DETECTORS`` pick it up.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,13 +67,22 @@ def spec_of(detector: Any) -> DetectorSpec:
 
 
 def create_detector(name: str = DEFAULT_DETECTOR, model_path: str | Path | None = None,
-                    min_score: float | None = None) -> Any:
+                    min_score: float | None = None, min_face_size: int | None = None) -> Any:
     """A detector by name; ``model_path``: its model file, for those that need one (default: the one shipped with
-    facekit, if any); ``min_score`` None: its default."""
+    facekit, if any); ``min_score`` None: its default; ``min_face_size``: the smallest face wanted, in pixels (the
+    demos' --min-face), for the detectors that take one (yunet: searched at the resolution that still finds it;
+    mtcnn, haar: their smallest face); None: its default."""
     spec = detector_spec(name)
+    options: dict[str, Any] = {"min_score": min_score}
+    if min_face_size is not None:
+        if "min_face_size" not in inspect.signature(spec.detector).parameters:
+            takes = ", ".join(s.name for s in DETECTORS.values()
+                              if "min_face_size" in inspect.signature(s.detector).parameters)
+            raise InputError(f"the {name} detector takes no smallest face size (--min-face is for {takes})")
+        options["min_face_size"] = min_face_size
     if spec.needs_model_file:
-        return spec.detector(model_path or spec.bundled_model, min_score=min_score)
+        return spec.detector(model_path or spec.bundled_model, **options)
     if model_path is not None:
         with_files = ", ".join(s.name for s in DETECTORS.values() if s.needs_model_file)
         raise InputError(f"the {name} detector takes no model file (--detector-model is for {with_files})")
-    return spec.detector(min_score=min_score)
+    return spec.detector(**options)

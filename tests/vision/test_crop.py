@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from facekit.vision.crop import UTKFACE_SIZE, box_matrix, crop_faces
-from facekit.vision.detection import Face
-from facekit.vision.detectors import DETECTORS
+from facekit.vision.detection import Face, YuNetDetector
+from facekit.vision.detectors import DETECTORS, create_detector
 from tests.face_scenes import FACE_FILES, GRAY, make_detector, utkface_face
 from tests.shared_data import needs_utkface
 
@@ -24,8 +24,10 @@ def placed_on_canvas(face, angle, scale):
 
 @pytest.fixture(scope="module")
 def landmarks_in_crop():
-    """YuNet's landmarks of a 200x200 face crop (padded first: detectors miss faces that fill the image)."""
-    yunet = make_detector("yunet")
+    """YuNet's landmarks of a 200x200 face crop (padded first: detectors miss faces that fill the image), at full
+    resolution (``min_face_size`` RELIABLE_FACE): the yardstick, whatever resolution the detector under test uses."""
+    make_detector("yunet")  # skips without its model file
+    yunet = create_detector("yunet", min_face_size=YuNetDetector.RELIABLE_FACE)
 
     def find(crop):
         padded = cv2.copyMakeBorder(crop, 100, 100, 100, 100, cv2.BORDER_CONSTANT, value=GRAY)
