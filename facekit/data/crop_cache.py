@@ -3,8 +3,8 @@
 A dataset whose images are not UTKFace-style crops (All-Age-Faces' aligned faces have more margin and black
 corners; a CSV of photos) would teach the model a framing it never sees at inference. Each image goes through the
 shipped detector and the crop geometry of ``facekit.crop`` (the demos' path, at UTKFace's 200x200), and training reads
-the crop. The cache is keyed by the file's content, the detector (with its score threshold) and the crop geometry,
-so a changed image, detector or template makes new crops instead of reusing stale ones.
+the crop. The cache is keyed by the file's content, the detector (with its score threshold and search resolution) and
+the crop geometry, so a changed image, detector or template makes new crops instead of reusing stale ones.
 
 An image with no face, or with a second face at least ``AMBIGUOUS_AREA`` of the largest's area (which face
 carries the label?), is skipped, named and counted; the verdict is cached too.
@@ -50,7 +50,10 @@ def cache_folder(detector=DEFAULT_DETECTOR, min_score=None):
     """The folder of the crops one detector and crop geometry make: its name holds a hash of both."""
     spec = detector_spec(detector)
     crop = spec.crop
-    identity = json.dumps({"detector": detector, "min_score": min_score, "size": UTKFACE_SIZE,
+    # The detector's search resolution moves its landmarks by a pixel or two, and so the crops.
+    search = {"reliable_face": getattr(spec.detector, "RELIABLE_FACE", None),
+              "min_face": getattr(spec.detector, "DEFAULT_MIN_FACE", None)}
+    identity = json.dumps({"detector": detector, "min_score": min_score, "search": search, "size": UTKFACE_SIZE,
                            "box_scale": crop.box_scale, "box_shift": list(crop.box_shift),
                            "template": None if crop.template is None else np.round(crop.template, 3).tolist(),
                            "ambiguous_area": AMBIGUOUS_AREA}, sort_keys=True)

@@ -90,6 +90,10 @@ def test_a_changed_file_or_crop_geometry_makes_new_crops(project, tmp_path, monk
     start = (UTKFACE_SIZE - inner) // 2
     shrunk = np.asarray(Image.fromarray(old.astype(np.uint8)).resize((inner, inner), Image.LANCZOS), np.float32)
     assert np.abs(new[start:start + inner, start:start + inner] - shrunk).mean() < 12
+    # the detector searching at another resolution: other landmarks, so other crops
+    wider_folder = crop_cache.cache_folder()
+    monkeypatch.setattr(detectors.YuNetDetector, "DEFAULT_MIN_FACE", 40)
+    assert crop_cache.cache_folder() not in (folder, wider_folder)
 
 
 def test_cropped_samples_keep_labels_and_drop_the_skipped(project, tmp_path):
