@@ -6,6 +6,8 @@ extra is installed), in one run (ratios comparable).
 """
 import argparse
 import importlib.util
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -33,12 +35,20 @@ def first_result(command, jsonl):
 
 
 def throughput(photos, workers, jsonl, options=()):
-    """Photos per second, start-up included; ``workers``: a number, or a --cluster address."""
+    """(photos per second, start-up included; cores kept busy: the run's CPU seconds over its wall seconds);
+    ``workers``: a number, or a --cluster address. The cores busy bound what more workers can gain on this machine."""
+    cpu_before = children_cpu_seconds()
     start = time.perf_counter()
     parallel = ["--workers", str(workers)] if isinstance(workers, int) else ["--cluster", workers]
     subprocess.run([sys.executable, "face_demo.py", *map(str, photos), "--jsonl", str(jsonl), "--no-annotate",
                     *parallel, *options], cwd=PROJECT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return len(photos) / (time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return len(photos) / seconds, (children_cpu_seconds() - cpu_before) / seconds
+
+
+def children_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main():
@@ -60,9 +70,10 @@ def main():
         kinds = [1, 2] + (["local:2"] if importlib.util.find_spec("distributed") else [])
         rates = {workers: throughput(photos[:args.photos], workers, scratch / f"w{index}.jsonl", options)
                  for index, workers in enumerate(kinds)}
-    for workers, rate in rates.items():
+    for workers, (rate, busy) in rates.items():
         option = f"--workers {workers}" if isinstance(workers, int) else f"--cluster {workers}"
-        print(f"{option} --no-annotate: {rate:.1f} photos/s ({args.photos} photos; x{rate / rates[1]:.2f})")
+        print(f"{option} --no-annotate: {rate:.1f} photos/s ({args.photos} photos; x{rate / rates[1][0]:.2f}), "
+              f"{busy:.2f} of {os.cpu_count()} cores busy")
 
 
 if __name__ == "__main__":
