@@ -4,6 +4,7 @@ Runtime), with the default detector (YuNet).
 
     .venv/bin/python -m benchmarks.bench_runtimes [--model face_weights/default/dlib_resnet_150px.keras] [--repeats 3]
     .venv/bin/python -m benchmarks.bench_runtimes --backbone vggface2_resnet50 --input-size 200   # untrained
+    .venv/bin/python -m benchmarks.bench_runtimes --formats .tflite --min-face 40 56 --repeats 5   # settings A/B
 
 The .tflite and .onnx files are exported from the .keras one into a temporary folder (the shipped default's
 .tflite is the same export); runs of the three alternate, so that they share the machine's load. Photos: real
@@ -11,6 +12,7 @@ UTKFace faces on gray canvases (1 face on 640x480, 10 on 1280x720, as benchmarks
 640x480 with one face, every frame analysed. Wall and peak memory come from /usr/bin/time (elapsed, maximum RSS).
 """
 import argparse
+import itertools
 import re
 import statistics
 import subprocess
@@ -55,10 +57,14 @@ def main():
     parser.add_argument("--backbone", default=None, help="instead of --model: an untrained model of this backbone")
     parser.add_argument("--input-size", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--min-face", type=int, default=None,
-                        help="passed to both demos (40: YuNet at full resolution, as before --min-face existed)")
+    parser.add_argument("--min-face", type=int, nargs="+", default=None,
+                        help="passed to both demos (40: YuNet at full resolution, as before --min-face existed); "
+                             "several: runs alternate between them, a row each")
+    parser.add_argument("--formats", nargs="+", default=[".keras", ".tflite", ".onnx"],
+                        choices=[".keras", ".tflite", ".onnx"], help="the model files to time (default: all three)")
     args = parser.parse_args()
-    min_face = [] if args.min_face is None else ["--min-face", str(args.min_face)]
+    min_faces = {"": []} if args.min_face is None else {f" --min-face {px}": ["--min-face", str(px)]
+                                                          for px in args.min_face}
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         keras_file = Path(args.model)
@@ -68,6 +74,8 @@ def main():
             build_model(args.backbone, input_shape=None if size is None else (size, size, 3)).save(keras_file)
         models = {".keras": keras_file}
         for fmt, suffix in (("litert", ".tflite"), ("onnx", ".onnx")):
+            if suffix not in args.formats:
+                continue
             models[suffix], worst = export_model(keras_file, fmt, output=folder / f"model{suffix}")
             print(f"exported {suffix}: largest difference from Keras {worst:.1e}")
         photos = {}
@@ -79,26 +87,31 @@ def main():
         python = sys.executable
         runs = {}
         for _ in range(args.repeats):
-            for suffix, model in models.items():  # alternate the runtimes: they share the machine's load equally
+            # alternate the runtimes and settings: they share the machine's load equally
+            for (suffix, model), (setting, min_face) in itertools.product(models.items(), min_faces.items()):
+                if suffix not in args.formats:
+                    continue
+                row = suffix + setting
                 for name, photo in photos.items():
                     command = [python, "face_demo.py", str(photo), "--model", str(model), "--output",
                                str(folder / "out.jpg"), "--overwrite", *min_face]
-                    runs.setdefault((suffix, name), []).append(timed(command)[:2])
+                    runs.setdefault((row, name), []).append(timed(command)[:2])
                 command = [python, "face_video_demo.py", "--source", str(video), "--output", str(folder / "out.mp4"),
                            "--overwrite", "--no-display", "--model", str(model), *min_face]
                 wall, peak, out = timed(command)
                 fps = float(re.search(r"at ([\d.]+) frames per second", out).group(1))
-                runs.setdefault((suffix, "video"), []).append((wall, peak, fps))
+                runs.setdefault((row, "video"), []).append((wall, peak, fps))
+        rows = list(dict.fromkeys(row for row, _ in runs))  # in the order they ran
         print(f"model {keras_file.name if not args.backbone else args.backbone} "
               f"({args.input_size or 'natural'} px), {args.repeats} runs each, medians")
         for name in photos:
-            for suffix in models:
-                walls, peaks = zip(*runs[(suffix, name)])
-                print(f"face_demo.py, {name:18} {suffix:7} wall {statistics.median(walls):5.2f} s   "
+            for row in rows:
+                walls, peaks = zip(*runs[(row, name)])
+                print(f"face_demo.py, {name:18} {row:7} wall {statistics.median(walls):5.2f} s   "
                       f"peak {statistics.median(peaks):5.0f} MB")
-        for suffix in models:
-            walls, peaks, fps = zip(*runs[(suffix, "video")])
-            print(f"face_video_demo.py, 640x480, {VIDEO_FRAMES} frames, every frame {suffix:7} "
+        for row in rows:
+            walls, peaks, fps = zip(*runs[(row, "video")])
+            print(f"face_video_demo.py, 640x480, {VIDEO_FRAMES} frames, every frame {row:7} "
                   f"{statistics.median(fps):5.1f} frames/s   (process wall {statistics.median(walls):5.2f} s, "
                   f"peak {statistics.median(peaks):4.0f} MB)")
 
