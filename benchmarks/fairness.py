@@ -18,17 +18,18 @@ from facekit.core.labels import GENDERS, RACES
 from facekit.data.samples import MISSING
 from facekit.data.sources import Source, read_splits
 from facekit.infer.predictors import load_predictor
+from facekit.infer.tta import TTA, probabilities_with
 from facekit.vision.images import read_image
 from tests.shared_data import SHARED
 
 BANDS = (("<13", 0, 13), ("13-59", 13, 60), ("60+", 60, 200))
 
 
-def probabilities(predictor, samples, batch=64):
+def probabilities(predictor, samples, tta="none", batch=64):
     parts = []
     for start in tqdm(range(0, len(samples), batch), desc=f"{Path(predictor.path).name}", unit="batch", leave=False):
         crops = np.stack([read_image(p) for p in samples.paths[start:start + batch]])
-        parts.append(predictor.probabilities(crops))
+        parts.append(probabilities_with(predictor.probabilities, crops, tta))
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
@@ -130,6 +131,7 @@ def main():
     parser.add_argument("--utkface", default=str(SHARED / "data" / "utkface" / "UTKFace"))
     parser.add_argument("--aaf", default=str(SHARED / "data" / "aaf" / "labels.csv"))
     parser.add_argument("--split", choices=("val", "test"), default="test")
+    parser.add_argument("--tta", choices=TTA, default="none", help="test-time augmentation, as the demos' --tta")
     parser.add_argument("--plot", help="also draw gender accuracy and age MAE by sex x age band, per source and "
                                        "model, into this PNG file")
     args = parser.parse_args()
@@ -139,7 +141,7 @@ def main():
     for model in args.models:
         predictor = load_predictor(model)
         for source, samples, targets in parts:
-            probs = probabilities(predictor, samples)
+            probs = probabilities(predictor, samples, args.tta)
             results[model, source.name] = report(Path(model).name, f"{source.name} {args.split}", samples, probs,
                                                  predictor.age_bins, targets)
     if args.plot:
