@@ -5,6 +5,7 @@ Runtime), with the default detector (YuNet).
     .venv/bin/python -m benchmarks.bench_runtimes [--model face_weights/default/dlib_resnet_150px.keras] [--repeats 3]
     .venv/bin/python -m benchmarks.bench_runtimes --backbone vggface2_resnet50 --input-size 200   # untrained
     .venv/bin/python -m benchmarks.bench_runtimes --formats .tflite --min-face 40 56 --repeats 5   # settings A/B
+    .venv/bin/python -m benchmarks.bench_runtimes --formats .tflite --tta none flip --repeats 5
 
 The .tflite and .onnx files are exported from the .keras one into a temporary folder (the shipped default's
 .tflite is the same export); runs of the three alternate, so that they share the machine's load. Photos: real
@@ -26,6 +27,7 @@ from benchmarks.bench_demo import scenes
 from facekit.backbones.model import build_model
 from facekit.core import paths
 from facekit.export.exporter import export_model
+from facekit.infer.tta import TTA
 from facekit.vision.images import write_image
 from tests.face_scenes import compose
 
@@ -60,11 +62,14 @@ def main():
     parser.add_argument("--min-face", type=int, nargs="+", default=None,
                         help="passed to both demos (40: YuNet at full resolution, as before --min-face existed); "
                              "several: runs alternate between them, a row each")
+    parser.add_argument("--tta", nargs="+", default=None, choices=TTA,
+                        help="passed to both demos; several: runs alternate between them, a row each")
     parser.add_argument("--formats", nargs="+", default=[".keras", ".tflite", ".onnx"],
                         choices=[".keras", ".tflite", ".onnx"], help="the model files to time (default: all three)")
     args = parser.parse_args()
-    min_faces = {"": []} if args.min_face is None else {f" --min-face {px}": ["--min-face", str(px)]
-                                                          for px in args.min_face}
+    min_faces = [[]] if args.min_face is None else [["--min-face", str(px)] for px in args.min_face]
+    ttas = [[]] if args.tta is None else [["--tta", tta] for tta in args.tta]
+    settings = {" ".join(["", *a, *b]): [*a, *b] for a, b in itertools.product(min_faces, ttas)}
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         keras_file = Path(args.model)
@@ -88,16 +93,16 @@ def main():
         runs = {}
         for _ in range(args.repeats):
             # alternate the runtimes and settings: they share the machine's load equally
-            for (suffix, model), (setting, min_face) in itertools.product(models.items(), min_faces.items()):
+            for (suffix, model), (setting, options) in itertools.product(models.items(), settings.items()):
                 if suffix not in args.formats:
                     continue
                 row = suffix + setting
                 for name, photo in photos.items():
                     command = [python, "face_demo.py", str(photo), "--model", str(model), "--output",
-                               str(folder / "out.jpg"), "--overwrite", *min_face]
+                               str(folder / "out.jpg"), "--overwrite", *options]
                     runs.setdefault((row, name), []).append(timed(command)[:2])
                 command = [python, "face_video_demo.py", "--source", str(video), "--output", str(folder / "out.mp4"),
-                           "--overwrite", "--no-display", "--model", str(model), *min_face]
+                           "--overwrite", "--no-display", "--model", str(model), *options]
                 wall, peak, out = timed(command)
                 fps = float(re.search(r"at ([\d.]+) frames per second", out).group(1))
                 runs.setdefault((row, "video"), []).append((wall, peak, fps))
