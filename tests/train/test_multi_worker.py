@@ -95,7 +95,7 @@ def test_a_waiting_worker_stops_on_ctrl_c_and_sigterm(signal_number, tmp_path, t
         output = process.communicate(timeout=20)[0]
     finally:
         process.kill()
-    assert process.returncode == 130 and "interrupted" in output and "Traceback" not in output
+    assert process.returncode == 130 and "interrupted" in output and "Traceback" not in output, seen + output
 
 
 def test_a_port_already_taken_is_one_line(tmp_path, tiny_utkface):

@@ -139,11 +139,12 @@ def test_yunet_is_the_default_and_ships_with_its_licence():
     assert create_detector().detect(np.full((240, 320, 3), 128, np.uint8)) == []  # loads with no file given
 
 
-@pytest.mark.parametrize("min_face, overlap", [(YuNetDetector.RELIABLE_FACE, 0.9), (None, 0.8)],
-                         ids=["full-resolution", "default"])
+@pytest.mark.parametrize("min_face, overlap", [(None, 0.99), (YuNetDetector.RELIABLE_FACE, 0.75)],
+                         ids=["default", "full-resolution"])
 def test_the_shipped_yunet_finds_the_faces_of_the_readme_photo(min_face, overlap):
-    """The shipped detector on a real photo in the repository: runs without ../shared. The boxes were recorded at
-    full resolution; the default searches the photo at 40/56 of its size, and its boxes differ by a few pixels."""
+    """The shipped detector on a real photo in the repository: runs without ../shared. The boxes were recorded with
+    the default search (the photo at 40/56 of its size); at full resolution they differ by a few pixels (IoU 0.82 for
+    the third face, whose box then starts lower)."""
     detector = create_detector(min_face_size=min_face)
     faces = sorted(detector.detect(read_image(README_PHOTO)), key=lambda face: face.box[0])
     assert len(faces) == len(README_PHOTO_BOXES)
