@@ -255,7 +255,6 @@ def test_yunet_default_searches_a_1280x800_photo_at_40_56ths_of_its_size():
     assert _pass_shapes(detector, np.full((800, 1280, 3), 128, np.uint8)) == [(571, 914), (360, 480)]
 
 
-@needs_utkface
 def test_yunet_maps_boxes_and_landmarks_back_to_the_photo_exactly():
     """A scene enlarged twice by repeating pixels, searched at half its size, is searched on the scene itself
     (area-averaging 2x2 equal pixels gives them back): its faces are the scene's at twice the coordinates."""
@@ -271,11 +270,11 @@ def test_yunet_maps_boxes_and_landmarks_back_to_the_photo_exactly():
         assert twice.score == pytest.approx(face.score, abs=1e-6)
 
 
-@needs_utkface
 @pytest.mark.parametrize("min_face", [64, 96, 128])
 def test_yunet_finds_every_face_of_the_smallest_size_wanted(min_face):
-    """Eight real faces whose boxes are about ``min_face`` pixels high (YuNet's box is about 1.1 times UTKFace's
-    crop), on a 1280x800 photo searched at RELIABLE_FACE / min_face of its size."""
+    """Eight faces (the repository's, as it is and mirrored) whose boxes are about ``min_face`` pixels high (YuNet's
+    box is about 1.1 times the UTKFace-like square), on a 1280x800 photo searched at RELIABLE_FACE / min_face of its
+    size."""
     side = int(np.ceil(min_face / 1.1))
     image, placed = compose((800, 1280), [(i % 4, 80 + 300 * (i % 4), 150 + 400 * (i // 4), side) for i in range(8)])
     faces = create_detector("yunet", min_face_size=min_face).detect(image)
