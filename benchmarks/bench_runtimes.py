@@ -77,10 +77,12 @@ def main():
             size = args.input_size
             keras_file = folder / f"{args.backbone}.keras"
             build_model(args.backbone, input_shape=None if size is None else (size, size, 3)).save(keras_file)
-        models = {".keras": keras_file}
-        for fmt, suffix in (("litert", ".tflite"), ("onnx", ".onnx")):
-            if suffix not in args.formats:
+        models = {}  # only the formats asked for; the .keras is the export's source either way
+        for suffix in args.formats:
+            if suffix == ".keras":
+                models[suffix] = keras_file
                 continue
+            fmt = {".tflite": "litert", ".onnx": "onnx"}[suffix]
             models[suffix], worst = export_model(keras_file, fmt, output=folder / f"model{suffix}")
             print(f"exported {suffix}: largest difference from Keras {worst:.1e}")
         photos = {}
@@ -94,8 +96,6 @@ def main():
         for _ in range(args.repeats):
             # alternate the runtimes and settings: they share the machine's load equally
             for (suffix, model), (setting, options) in itertools.product(models.items(), settings.items()):
-                if suffix not in args.formats:
-                    continue
                 row = suffix + setting
                 for name, photo in photos.items():
                     command = [python, "face_demo.py", str(photo), "--model", str(model), "--output",
