@@ -9,6 +9,8 @@
     python face_train.py --evaluate A.keras B.keras --data DIR --output ens.json --ensemble weighted \
         --ensemble-weights fit     # weights fitted on the validation split, then scored on the test split
     python face_train.py --resume --run small            # after an interruption
+    python face_train.py --data DIR --backbone dlib_resnet --init A.keras --teacher A.keras --teacher B.keras \
+        --teacher-weight 0.5 --run student             # distilled: targets mixed with the teachers' predictions
     python face_train.py --data adience/ --protocol adience-5fold --backbone levi_hassner --weights none --run lh
     python face_train.py --data train.csv --label-column gender --backbone simple_cnn --weights none --run csv
     python face_train.py --predict test.csv --model face_weights/csv/best.keras --output submission.csv \
@@ -38,6 +40,7 @@ from facekit.data.crop_cache import CROP_MODES
 from facekit.data.samples import BALANCES
 from facekit.data.sources import sources_of
 from facekit.infer.ensemble import parse_weights
+from facekit.infer.tta import TTA
 from facekit.train.evaluation import evaluate_saved
 from facekit.train.hardware import PRECISIONS
 from facekit.train.pipeline import Augmentation
@@ -104,6 +107,13 @@ def parse_args(argv=None):
     p.add_argument("--age-balance", choices=BALANCES, default=DEFAULTS["age_balance"],
                    help="oversample: repeat images of rare age decades (children, the elderly); sex-decade: of rare "
                         "sex x age decade groups; within each source, by the square root of rarity, at most 4x")
+    p.add_argument("--teacher", metavar="MODEL", action="append",
+                   help="distillation: a trained model (any runtime) whose predictions, averaged over every "
+                        "--teacher and --teacher-tta, are mixed into the training targets; repeat for several")
+    p.add_argument("--teacher-weight", type=probability, default=DEFAULTS["teacher_weight"],
+                   help="the teachers' share of each training target (the labels' is the rest)")
+    p.add_argument("--teacher-tta", choices=TTA, default=DEFAULTS["teacher_tta"],
+                   help="the teachers' test-time augmentation")
     p.add_argument("--ema", action="store_true",
                    help="keep an exponential moving average of the weights; validate and checkpoint it")
     p.add_argument("--no-augment", action="store_true", help="train without augmentation")
@@ -158,7 +168,8 @@ def main(argv=None):
             limit=args.limit,
             lr=args.lr, age_sigma=args.age_sigma, age_balance=args.age_balance, augmentation=asdict(augmentation),
             patience=args.patience, feature_cache=not args.no_feature_cache, precision=args.precision,
-            init=args.init, ema=args.ema)
+            init=args.init, ema=args.ema, teachers=args.teacher, teacher_weight=args.teacher_weight,
+            teacher_tta=args.teacher_tta)
         if args.protocol:
             run_adience_5fold(config, train)
         else:

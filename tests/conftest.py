@@ -16,6 +16,14 @@ def no_facekit_home(monkeypatch):
     monkeypatch.delenv("FACEKIT_HOME", raising=False)
 
 
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """Runs, logs and caches go to a temporary project root, not the real face_weights/."""
+    from facekit.core import paths
+    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
+    return tmp_path
+
+
 @pytest.fixture(scope="session")
 def four_faces_scene():
     """(image, placed boxes): four real faces (the repository's, tests/fixtures/) on a 1000x700 gray canvas."""

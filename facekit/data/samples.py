@@ -143,12 +143,14 @@ def sampling_weights(samples, balance="none", source_weights=None):
     return weights
 
 
-def resample(samples, weights, seed=0):
-    """Each image repeated by its weight: the whole part of it always, the fraction with that probability (one
-    fixed draw per ``seed``). A weight of 0 drops the image."""
-    draw = np.random.default_rng(seed).random(len(samples))
+def resample_index(weights, seed=0):
+    """The index of an epoch's images (``samples.subset`` takes it): each image repeated by its weight, the whole
+    part of it always, the fraction with that probability (one fixed draw per ``seed``). A weight of 0 drops the
+    image."""
+    weights = np.asarray(weights)
+    draw = np.random.default_rng(seed).random(len(weights))
     repeats = np.floor(weights).astype(int) + (draw < weights - np.floor(weights))
-    return samples.subset(np.repeat(np.arange(len(samples)), repeats))
+    return np.repeat(np.arange(len(weights)), repeats)
 
 
 def describe_weights(samples, weights, source_names):

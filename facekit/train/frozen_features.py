@@ -21,6 +21,7 @@ from facekit.core.errors import FaceKitError
 from facekit.core.outputs import replacing
 from facekit.infer.model_metadata import HEADS
 from facekit.infer.predictors import predict_batches
+from facekit.train.distillation import training_targets
 from facekit.train.fitting import callbacks, check_converged
 from facekit.train.pipeline import image_batches, labels_for
 
@@ -85,7 +86,7 @@ def train_heads_on_cached_features(model, config, splits, run):
     bins = age_bins_of(model)
     inputs = keras.Input(shape=extractor.output_shape[1:], name="features")
     heads = keras.Model(inputs, {name: model.get_layer(name)(inputs) for name in HEADS}, name="heads")
-    train_labels = labels_for(splits["train"], bins, config.age_sigma)
+    train_labels = training_targets(config, splits["train"], bins)
     x_train = np.concatenate([features["train"], features["train_flip"]])
     y_train = {k: np.concatenate([v, v]) for k, v in train_labels.items()}
     val = (features["val"], labels_for(splits["val"], bins, config.age_sigma))

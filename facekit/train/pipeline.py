@@ -156,12 +156,7 @@ def cache_file(cache_dir, samples, input_size, labels=None):
     modification time), the targets stored with them (``labels``), the size and the reader (no augmentation goes
     into it). A changed split, a relabelled CSV or a replaced image never reads a stale cache."""
     digest = hashlib.sha256(f"{input_size}|read_image|uint8 resize antialias|".encode())
-    for name in samples.paths.tolist():
-        try:
-            stat = os.stat(name)
-            digest.update(f"{name}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
-        except OSError:  # unreadable: skipped in training (ignore_errors); its name still counts
-            digest.update(f"{name}|-\n".encode())
+    add_files(digest, samples.paths.tolist())
     for head in sorted(labels or {}):
         values = np.ascontiguousarray(labels[head])
         digest.update(f"{head}|{values.dtype}|{values.shape}|".encode())
@@ -173,6 +168,16 @@ def cache_file(cache_dir, samples, input_size, labels=None):
             stale.unlink()
     path.parent.mkdir(parents=True, exist_ok=True)
     return str(path)
+
+
+def add_files(digest, names):
+    """Adds each file's name, size and modification time to ``digest``: a replaced image changes the key."""
+    for name in names:
+        try:
+            stat = os.stat(name)
+            digest.update(f"{name}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+        except OSError:  # unreadable: skipped in training (ignore_errors); its name still counts
+            digest.update(f"{name}|-\n".encode())
 
 
 def make_dataset(samples, labels, input_size, batch_size, training, augmentation=Augmentation(), seed=None,

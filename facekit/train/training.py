@@ -17,9 +17,10 @@ from facekit.core import paths
 from facekit.core.errors import FaceKitError
 from facekit.core.outputs import replacing, write_text
 from facekit.data.datasets import read_dataset
-from facekit.data.samples import describe_weights, fold_split, resample, sampling_weights
+from facekit.data.samples import describe_weights, fold_split, resample_index, sampling_weights
 from facekit.data.sources import Source, check_sources, read_splits
 from facekit.train import multi_worker
+from facekit.train.distillation import check_teachers, training_targets
 from facekit.train.evaluation import evaluate
 from facekit.train.fitting import callbacks, check_converged, compile_model
 from facekit.train.frozen_features import train_heads_on_cached_features
@@ -56,6 +57,9 @@ class TrainConfig:
     precision: str = "auto"  # see facekit.train.hardware.choose_precision
     init: str | None = None  # a trained .keras model to start from (e.g. a --freeze all run's heads), same backbone
     ema: bool = False  # validate, checkpoint and keep an exponential moving average of the weights
+    teachers: list | None = None  # trained models whose predictions are mixed into the targets (distillation)
+    teacher_weight: float = 0.5  # the teachers' share of each target
+    teacher_tta: str = "flip"  # the teachers' test-time augmentation
     sources_read: list | None = None  # filled in by the run: each source's path, file count, label-file hash
 
     def __post_init__(self):  # data: a path, a Source, or a list of them (or of their dicts, as config.json has)
@@ -133,6 +137,8 @@ def train(config, resume=False):
     if config.init and on_feature_cache(config):
         raise FaceKitError("--init is for fine-tuning: with --freeze all the heads train on cached features of the "
                            "backbone's own weights (add --no-feature-cache to start them from --init)")
+    if config.teachers:
+        check_teachers(config.teachers, config.teacher_tta)
     check_sources(config.sources(), **config.data_options())  # checked now, read after the model is built
     if config.test_fold is not None and len(config.data) > 1:
         raise FaceKitError("a held-out fold (Adience's protocol) is for one --data source")
@@ -229,7 +235,8 @@ def _fit(model, config, splits, run, size, worker=None):
     aug = Augmentation(**config.augmentation)
     sources = config.sources()
     weights = sampling_weights(splits["train"], config.age_balance, [s.weight for s in sources])
-    train_samples = resample(splits["train"], weights, seed=config.seed)
+    epoch = resample_index(weights, seed=config.seed)
+    train_samples = splits["train"].subset(epoch)
     if config.age_balance != "none" or len(sources) > 1:
         logger.info(f"sampling (--age-balance {config.age_balance}, --source-weight "
             f"{' '.join(f'{s.weight:g}' for s in sources)}): {len(splits['train'])} -> {len(train_samples)} training "
@@ -243,7 +250,8 @@ def _fit(model, config, splits, run, size, worker=None):
     cache = paths.image_cache_dir()
     if worker is not None and not worker.chief:  # workers on one machine would share the chief's cache files
         cache = cache / worker.name
-    train_ds = make_dataset(train_samples, labels_for(train_samples, bins, config.age_sigma), size,
+    targets = training_targets(config, splits["train"], bins)  # per image once, then drawn as the images are
+    train_ds = make_dataset(train_samples, {head: values[epoch] for head, values in targets.items()}, size,
                             config.batch_size, training=True, augmentation=aug, seed=config.seed,
                             cache_dir=cache)
     val_ds = make_dataset(splits["val"], labels_for(splits["val"], bins, config.age_sigma), size,

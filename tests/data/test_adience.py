@@ -7,7 +7,6 @@ import pytest
 from PIL import Image
 
 import face_train
-from facekit.core import paths
 from facekit.core.errors import DataError
 from facekit.core.labels import age_group, age_group_names
 from facekit.data.adience import parse_age
@@ -22,12 +21,6 @@ SAMPLE_USER = "30601258@N03"
 needs_adience = pytest.mark.skipif(not (ADIENCE / "fold_0_data.txt").is_file(), reason=f"Adience not at {ADIENCE}")
 HEADER = ("user_id\toriginal_image\tface_id\tage\tgender\tx\ty\tdx\tdy\ttilt_ang\tfiducial_yaw_angle\t"
           "fiducial_score")
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
-    return tmp_path
 
 
 @pytest.mark.parametrize("text, group", [

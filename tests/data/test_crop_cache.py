@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facekit.core import paths
 from facekit.data import crop_cache
 from facekit.data.samples import Samples
 from facekit.vision import detectors
@@ -21,12 +20,6 @@ from tests.shared_data import SHARED, UTKFACE
 AAF = SHARED / "data" / "aaf"
 needs_aaf = pytest.mark.skipif(not (AAF / "labels.csv").is_file(), reason=f"All-Age-Faces not found at {AAF}")
 AAF_FILES = ("00000A02.jpg", "02043A25.jpg", "04080A33.jpg", "06131A48.jpg", "08229A16.jpg", "12396A55.jpg")
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
-    return tmp_path
 
 
 def no_detection(monkeypatch):

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 import face_train
-from facekit.core import paths
 from facekit.core.errors import DataError
 from facekit.data.datasets import read_dataset
 from facekit.data.samples import MISSING
@@ -16,12 +15,6 @@ from facekit.train.pipeline import Augmentation
 from tests.logged import logged_messages
 from tests.shared_data import UTKFACE, needs_utkface
 from tests.synthetic_faces import write_utkface_folder
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
-    return tmp_path
 
 
 def _write_csv(path, header, rows):

@@ -3,20 +3,13 @@ source lacks stay MISSING; per-source options; sampling weights by source and by
 import numpy as np
 import pytest
 
-from facekit.core import paths
 from facekit.core.errors import FaceKitError
 from facekit.data.datasets import read_dataset
-from facekit.data.samples import MISSING, describe_weights, resample, sampling_weights, split
+from facekit.data.samples import MISSING, describe_weights, resample_index, sampling_weights, split
 from facekit.data.sources import Source, label_fingerprint, read_splits, sources_of
 from tests.data.test_crop_cache import AAF, needs_aaf
 from tests.shared_data import UTKFACE, needs_utkface
 from tests.synthetic_faces import write_utkface_folder
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
-    return tmp_path
 
 
 @pytest.fixture
@@ -72,11 +65,11 @@ def test_source_weights_and_balance_set_how_often_images_are_drawn(two_sources):
     train = read_splits(sources_of([str(folder), str(csv_file)]))[0]["train"]
     weights = sampling_weights(train, "none", [1.0, 3.0])
     assert (weights[train.sources == 0] == 1).all() and (weights[train.sources == 1] == 3).all()
-    drawn = resample(train, weights)
+    drawn = train.subset(resample_index(weights))
     assert np.bincount(drawn.sources).tolist() == [int((train.sources == 0).sum()), 3 * int((train.sources == 1).sum())]
     balanced = sampling_weights(train, "sex-decade", [1.0, 0.0])
     assert (balanced[train.sources == 1] == 0).all() and (balanced[train.sources == 0] >= 1).all()
-    assert not (resample(train, balanced).sources == 1).any()  # a weight of 0 leaves a source out
+    assert not (train.subset(resample_index(balanced)).sources == 1).any()  # a weight of 0 leaves a source out
     text = describe_weights(train, weights, ["UTKFace", "other"])
     assert "other: " in text and "drawn per epoch" in text and "female: " in text
 

@@ -17,9 +17,8 @@ import pytest
 
 import face_train
 from facekit.backbones.model import build_model, feature_extractor, load_model
-from facekit.core import paths
 from facekit.data.datasets import read_dataset
-from facekit.data.samples import resample, sampling_weights, split
+from facekit.data.samples import resample_index, sampling_weights, split
 from facekit.data.sources import Source
 from facekit.infer.predictors import predict_batches
 from facekit.train import fitting, hardware, training
@@ -31,13 +30,6 @@ from tests.synthetic_faces import write_utkface_folder
 MALFORMED = {"39_1_20170116174525125.jpg.chip.jpg", "61_1_20170109142408075.jpg.chip.jpg",
              "61_1_20170109150557335.jpg.chip.jpg"}
 PROJECT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    """Runs, logs and caches go to a temporary project root, not the real face_weights/."""
-    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
-    return tmp_path
 
 
 def _config(run, data, **overrides):
@@ -291,7 +283,7 @@ def test_reader_counts_and_malformed_names(utkface):
 @needs_utkface
 def test_oversampling_repeats_rare_age_decades(utkface):
     samples = split(utkface[0])["train"]
-    balanced = resample(samples, sampling_weights(samples, "oversample"))
+    balanced = samples.subset(resample_index(sampling_weights(samples, "oversample")))
     before = np.bincount(np.minimum(samples.ages // 10, 9), minlength=10)
     after = np.bincount(np.minimum(balanced.ages // 10, 9), minlength=10)
     assert after[2] == before[2]  # the commonest decade (20s) is not repeated
@@ -304,7 +296,7 @@ def test_oversampling_repeats_rare_age_decades(utkface):
 @needs_utkface
 def test_sex_decade_balance_evens_out_women_and_men_of_each_decade(utkface):
     samples = split(utkface[0])["train"]
-    balanced = resample(samples, sampling_weights(samples, "sex-decade"), seed=3)
+    balanced = samples.subset(resample_index(sampling_weights(samples, "sex-decade"), seed=3))
     def groups(part):
         return np.bincount(np.minimum(part.ages // 10, 9) * 2 + part.genders, minlength=20)
 
