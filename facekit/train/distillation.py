@@ -52,7 +52,7 @@ def teacher_probabilities(teachers: list[str], samples, age_bins, tta: str = "fl
         logger.info(f"the teachers ({predictor.name if len(predictors) > 1 else teachers[0]}, --teacher-tta {tta}) "
                     f"predict the {len(samples)} training images once; cached in {cache}")
         probs = {head: np.asarray(values, np.float32) for head, values in
-                 split_probabilities(predictor, samples).items()}
+                 split_probabilities(predictor, samples, task="teachers predicting").items()}
         cache.parent.mkdir(parents=True, exist_ok=True)
         with replacing(cache) as partial, open(partial, "wb") as file:
             np.savez(file, **probs)

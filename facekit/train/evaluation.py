@@ -144,14 +144,13 @@ def as_predictor(model, tta="none"):
     return model if isinstance(model, Predictor) else load_predictor(model, tta=tta)
 
 
-def split_probabilities(model, samples, batch_size=64, tta="none"):
+def split_probabilities(model, samples, batch_size=64, tta="none", task="evaluating"):
     """``{"age", "gender", "race"}`` probabilities of a model (``as_predictor``) for the samples' images, in order:
     read and resized as the predictor reads crops (``Predictor.file_probabilities``)."""
-    return as_predictor(model, tta).file_probabilities(samples.paths, batch_size, progress=_progress)
+    def progress(batches, total):  # one bar a model, named by what the predictions are for
+        return tqdm(batches, total=total, desc=task, unit="batch")
 
-
-def _progress(batches, total):
-    return tqdm(batches, total=total, desc="evaluating", unit="batch")
+    return as_predictor(model, tta).file_probabilities(samples.paths, batch_size, progress=progress)
 
 
 def evaluate(model, samples, output_json, data, limit=None, batch_size=64, tta="none", ensemble="mean",
