@@ -42,6 +42,7 @@ from facekit.data.sources import sources_of
 from facekit.infer.ensemble import parse_weights
 from facekit.infer.tta import TTA
 from facekit.train.evaluation import evaluate_saved
+from facekit.train.fitting import AGE_LOSSES
 from facekit.train.hardware import PRECISIONS
 from facekit.train.pipeline import Augmentation
 from facekit.train.protocols import PROTOCOLS, run_adience_5fold
@@ -104,6 +105,9 @@ def parse_args(argv=None):
                         "heads of a --freeze all run, then fine-tune")
     p.add_argument("--age-sigma", type=non_negative_float, default=DEFAULTS["age_sigma"],
                    help="width in years of the Gaussian age targets; 0 for one-hot")
+    p.add_argument("--age-loss", choices=AGE_LOSSES, default=DEFAULTS["age_loss"],
+                   help="ldl: cross-entropy with the Gaussian age targets; mean-variance: plus the squared error of "
+                        "the predicted mean age and the predicted variance (Pan et al. 2018)")
     p.add_argument("--age-balance", choices=BALANCES, default=DEFAULTS["age_balance"],
                    help="oversample: repeat images of rare age decades (children, the elderly); sex-decade: of rare "
                         "sex x age decade groups; within each source, by the square root of rarity, at most 4x")
@@ -166,7 +170,8 @@ def main(argv=None):
             weights=None if args.weights == "none" else args.weights, freeze=args.freeze,
             input_size=args.input_size, epochs=args.epochs or DEFAULTS["epochs"], batch_size=args.batch_size,
             limit=args.limit,
-            lr=args.lr, age_sigma=args.age_sigma, age_balance=args.age_balance, augmentation=asdict(augmentation),
+            lr=args.lr, age_sigma=args.age_sigma, age_loss=args.age_loss, age_balance=args.age_balance,
+            augmentation=asdict(augmentation),
             patience=args.patience, feature_cache=not args.no_feature_cache, precision=args.precision,
             init=args.init, ema=args.ema, teachers=args.teacher, teacher_weight=args.teacher_weight,
             teacher_tta=args.teacher_tta)

@@ -49,8 +49,8 @@ def teacher_probabilities(teachers: list[str], samples, age_bins, tta: str = "fl
     else:
         predictors = [as_predictor(teacher, tta) for teacher in teachers]
         predictor = predictors[0] if len(predictors) == 1 else EnsemblePredictor(predictors)
-        logger.info(f"the teachers ({predictor.name if len(predictors) > 1 else teachers[0]}, --teacher-tta {tta}) "
-                    f"predict the {len(samples)} training images once; cached in {cache}")
+        logger.info(f"the teachers ({', '.join(teachers)}; --teacher-tta {tta}) predict the {len(samples)} training "
+                    f"images once; cached in {cache}")
         probs = {head: np.asarray(values, np.float32) for head, values in
                  split_probabilities(predictor, samples, task="teachers predicting").items()}
         cache.parent.mkdir(parents=True, exist_ok=True)

@@ -32,6 +32,35 @@ def masked_crossentropy(y_true, y_pred):
     return keras.losses.categorical_crossentropy(safe, y_pred) * known
 
 
+@keras.saving.register_keras_serializable(package="facekit")
+class MeanVarianceLoss(keras.losses.Loss):
+    """The age head's loss with ``--age-loss mean-variance`` (Pan et al., CVPR 2018): the masked cross-entropy, plus
+    ``mean_weight`` times half the squared error of the predicted distribution's mean (in years: the expected age
+    the demos report) and ``variance_weight`` times its variance, so that the distribution is also pulled to centre
+    on the true age and to be sharp. Images without an age add nothing."""
+
+    def __init__(self, centres, mean_weight=0.2, variance_weight=0.05, name="mean_variance", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.centres, self.mean_weight, self.variance_weight = [float(c) for c in centres], mean_weight, variance_weight
+
+    def call(self, y_true, y_pred):
+        targets, probs = tf.cast(y_true, tf.float32), tf.cast(y_pred, tf.float32)
+        centres = tf.constant(self.centres, tf.float32)
+        known = labelled(targets)
+        true_age = tf.reduce_sum(targets * centres, -1) / tf.maximum(tf.reduce_sum(targets, -1), 1e-6)
+        mean = tf.reduce_sum(probs * centres, -1)
+        variance = tf.reduce_sum(probs * tf.square(centres - mean[:, None]), -1)
+        extra = self.mean_weight * 0.5 * tf.square(mean - true_age) + self.variance_weight * variance
+        return masked_crossentropy(targets, probs) + known * extra
+
+    def get_config(self):
+        return {**super().get_config(), "centres": self.centres, "mean_weight": self.mean_weight,
+                "variance_weight": self.variance_weight}
+
+
+AGE_LOSSES = ("ldl", "mean-variance")
+
+
 class _LabelledOnly:
     """A metric that skips the images without a label for its head (targets all zeros)."""
 
@@ -69,13 +98,16 @@ class AgeMAE(_LabelledOnly, keras.metrics.MeanMetricWrapper):
 EMA_MOMENTUM = 0.998  # the average's horizon, about 500 steps: two epochs of a small run, a fifth of UTKFace's
 
 
-def compile_model(model, lr, weight_decay, warmup_epochs, epochs, steps_per_epoch, ema=False):
+def compile_model(model, lr, weight_decay, warmup_epochs, epochs, steps_per_epoch, ema=False, age_loss="ldl"):
     """Adam with weight decay; ``lr`` reached by a linear warm-up of ``warmup_epochs``, then cosine decay to 1 %.
     ``ema``: the optimizer keeps an exponential moving average of the weights (``callbacks(..., ema=True)`` validates
-    and checkpoints it).
+    and checkpoints it). ``age_loss``: ldl, cross-entropy with the (Gaussian) age distribution, or mean-variance
+    (``MeanVarianceLoss``).
 
     Masked losses: an image without a label for a head has a target of zeros there (``pipeline.labels_for``), and
     that head's loss is 0 for it (``masked_crossentropy``); the metrics count only labelled images."""
+    if age_loss not in AGE_LOSSES:
+        raise FaceKitError(f"unknown age loss '{age_loss}': use one of {', '.join(AGE_LOSSES)}")
     bins = age_bins_of(model)
     total = max(1, epochs * steps_per_epoch)
     warmup = min(int(warmup_epochs * steps_per_epoch), total - 1)
@@ -84,7 +116,8 @@ def compile_model(model, lr, weight_decay, warmup_epochs, epochs, steps_per_epoc
         warmup_target=lr if warmup else None, warmup_steps=warmup)
     model.compile(
         optimizer=keras.optimizers.Adam(schedule, weight_decay=weight_decay, use_ema=ema, ema_momentum=EMA_MOMENTUM),
-        loss={"age": masked_crossentropy, "gender": masked_crossentropy, "race": masked_crossentropy},
+        loss={"age": MeanVarianceLoss(bins.centres) if age_loss == "mean-variance" else masked_crossentropy,
+              "gender": masked_crossentropy, "race": masked_crossentropy},
         metrics={"age": [AgeMAE(bins.centres)], "gender": [LabelledAccuracy()], "race": [LabelledAccuracy()]})
 
 

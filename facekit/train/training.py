@@ -49,6 +49,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup_epochs: float = 1.0
     age_sigma: float = 2.0  # Gaussian age targets (years); 0 for one-hot
+    age_loss: str = "ldl"  # or "mean-variance" (facekit.train.fitting.MeanVarianceLoss)
     age_balance: str = "none"  # or "oversample" (rare age decades), "sex-decade" (rare sex x decade groups)
     augmentation: dict = field(default_factory=lambda: asdict(Augmentation()))
     patience: int = 8
@@ -84,7 +85,7 @@ class TrainConfig:
 
     def compile(self, model, steps_per_epoch):
         compile_model(model, self.resolved_lr(), self.weight_decay, self.warmup_epochs, self.epochs, steps_per_epoch,
-                      ema=self.ema)
+                      ema=self.ema, age_loss=self.age_loss)
 
 
 def save_for_inference(model, config, path):

@@ -446,3 +446,25 @@ def test_kill_9_while_writing_a_checkpoint_keeps_the_previous_one_and_resume_con
 
 def fitting_backup_epochs(run_dir):
     return training.RunFolder(run_dir, run_dir).finished_epochs()
+
+
+def test_mean_variance_loss_adds_the_mean_error_and_the_variance_on_labelled_rows_only():
+    import tensorflow as tf
+    centres = np.arange(5, dtype=np.float32) * 10  # ages 0, 10, ..., 40
+    probs = np.array([[0.0, 0.5, 0.5, 0.0, 0.0], [0.2, 0.2, 0.2, 0.2, 0.2]], np.float32)
+    targets = np.array([[0.0, 0.0, 0.0, 1.0, 0.0], [0.0] * 5], np.float32)  # 30 years; no age
+    loss = fitting.MeanVarianceLoss(centres, mean_weight=0.2, variance_weight=0.05, reduction=None)
+    values = loss(tf.constant(targets), tf.constant(probs)).numpy()
+    # mean 15, true 30: 0.2 * 0.5 * 15^2 = 22.5; variance 25: 0.05 * 25 = 1.25; cross-entropy with 0 at 30: clipped
+    cross_entropy = fitting.masked_crossentropy(tf.constant(targets), tf.constant(probs)).numpy()
+    np.testing.assert_allclose(values, [cross_entropy[0] + 22.5 + 1.25, 0.0], rtol=1e-5)
+    assert fitting.MeanVarianceLoss.from_config(loss.get_config()).centres == loss.centres
+
+
+def test_a_mean_variance_run_checkpoints_a_model_that_loads(project, tiny_utkface):
+    training.train(_config("mv", tiny_utkface, epochs=1, age_loss="mean-variance"))
+    saved = json.loads((project / "face_weights" / "mv" / "config.json").read_text())
+    assert saved["age_loss"] == "mean-variance"
+    assert load_model(project / "face_weights" / "mv" / "best.keras").output_names
+    with pytest.raises(training.FaceKitError, match="unknown age loss 'l1'"):
+        training.train(_config("bad", tiny_utkface, epochs=1, age_loss="l1"))
