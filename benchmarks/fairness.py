@@ -4,9 +4,10 @@ race on UTKFace, for one or more models, on each source's fixed test (or validat
     .venv/bin/python -m benchmarks.fairness face_weights/default/dlib_resnet_150px.tflite [OTHER_MODEL ...] \
         [--utkface ../shared/data/utkface/UTKFace] [--aaf ../shared/data/aaf/labels.csv] [--split test]
 
-Any model file the demos take (.tflite, .onnx, .keras). UTKFace's faces are used as they are; All-Age-Faces' are
-cropped by the demos' detector and crop (facekit.data.crop_cache), as training crops them. Prints Markdown tables and
-the issue's targets, met or not.
+Any model file the demos take (.tflite, .onnx, .keras); ``A.keras+B.keras``: the mean of several (an ensemble, as
+``--ensemble mean``). ``--split train`` shows how well the models fit the images they were trained on. UTKFace's
+faces are used as they are; All-Age-Faces' are cropped by the demos' detector and crop (facekit.data.crop_cache), as
+training crops them. Prints Markdown tables and the issue's targets, met or not.
 """
 import argparse
 from pathlib import Path
@@ -17,7 +18,7 @@ from tqdm import tqdm
 from facekit.core.labels import GENDERS, RACES
 from facekit.data.samples import MISSING
 from facekit.data.sources import Source, read_splits
-from facekit.infer.predictors import load_predictor
+from facekit.infer.predictors import EnsemblePredictor, load_predictor
 from facekit.infer.tta import TTA, probabilities_with
 from facekit.vision.images import read_image
 from tests.shared_data import SHARED
@@ -27,7 +28,8 @@ BANDS = (("<13", 0, 13), ("13-59", 13, 60), ("60+", 60, 200))
 
 def probabilities(predictor, samples, tta="none", batch=64):
     parts = []
-    for start in tqdm(range(0, len(samples), batch), desc=f"{Path(predictor.path).name}", unit="batch", leave=False):
+    name = Path(predictor.path).name if predictor.path else "ensemble"
+    for start in tqdm(range(0, len(samples), batch), desc=name, unit="batch", leave=False):
         crops = np.stack([read_image(p) for p in samples.paths[start:start + batch]])
         parts.append(probabilities_with(predictor.probabilities, crops, tta))
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
@@ -130,7 +132,7 @@ def main():
     parser.add_argument("models", nargs="+")
     parser.add_argument("--utkface", default=str(SHARED / "data" / "utkface" / "UTKFace"))
     parser.add_argument("--aaf", default=str(SHARED / "data" / "aaf" / "labels.csv"))
-    parser.add_argument("--split", choices=("val", "test"), default="test")
+    parser.add_argument("--split", choices=("train", "val", "test"), default="test")
     parser.add_argument("--tta", choices=TTA, default="none", help="test-time augmentation, as the demos' --tta")
     parser.add_argument("--plot", help="also draw gender accuracy and age MAE by sex x age band, per source and "
                                        "model, into this PNG file")
@@ -139,13 +141,24 @@ def main():
     parts = [(source, read_splits([source])[0][args.split], targets) for source, targets in sources]
     results = {}
     for model in args.models:
-        predictor = load_predictor(model)
+        predictor = load_model_or_ensemble(model)
         for source, samples, targets in parts:
             probs = probabilities(predictor, samples, args.tta)
-            results[model, source.name] = report(Path(model).name, f"{source.name} {args.split}", samples, probs,
+            results[model, source.name] = report(model_name(model), f"{source.name} {args.split}", samples, probs,
                                                  predictor.age_bins, targets)
     if args.plot:
         plot(results, args.models, [source.name for source, _, _ in parts], args.plot)
+
+
+def model_name(spec):
+    """A run's folder name for its best.keras, else the file's name; ensembles joined by " + "."""
+    return " + ".join(Path(f).parent.name if Path(f).stem == "best" else Path(f).name for f in spec.split("+"))
+
+
+def load_model_or_ensemble(spec):
+    """``A`` -> its predictor; ``A+B+...`` -> the mean of theirs."""
+    files = spec.split("+")
+    return load_predictor(files[0]) if len(files) == 1 else EnsemblePredictor([load_predictor(f) for f in files])
 
 
 def plot(results, models, source_names, path):
