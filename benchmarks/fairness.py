@@ -151,8 +151,9 @@ def main():
 
 
 def model_name(spec):
-    """A run's folder name for its best.keras, else the file's name; ensembles joined by " + "."""
-    return " + ".join(Path(f).parent.name if Path(f).stem == "best" else Path(f).name for f in spec.split("+"))
+    """A run's folder name for its best.keras, else the file's name with its folder's; ensembles joined by " + "."""
+    return " + ".join(Path(f).parent.name if Path(f).stem == "best" else str(Path(Path(f).parent.name, Path(f).name))
+                      for f in spec.split("+"))
 
 
 def load_model_or_ensemble(spec):
