@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facekit.backbones.pretrained import sha256_of
 from facekit.core import paths
 from facekit.core.errors import FaceKitError
 from facekit.core.outputs import replacing
@@ -86,7 +87,6 @@ def _key(teachers, samples, tta):
     augmentation."""
     digest = hashlib.sha256(f"{tta}|".encode())
     for teacher in teachers:
-        with open(teacher, "rb") as file:
-            digest.update(hashlib.file_digest(file, "sha256").digest())
+        digest.update(sha256_of(teacher).encode())
     add_files(digest, samples.paths.tolist())
     return digest.hexdigest()[:16]
