@@ -35,3 +35,31 @@ def write_utkface_folder(folder, count=60, size=32, seed=0):
         Image.fromarray(synthetic_face(age, gender, race, size, rng)).save(folder / name, quality=95)
         labels[name] = (age, gender, race)
     return labels
+
+
+FAIRFACE_RACE_COLOURS = ((230, 230, 230), (30, 30, 30), (140, 80, 40), (230, 200, 40), (200, 170, 60),
+                         (40, 200, 200), (60, 160, 160))
+
+
+def write_fairface_folder(folder, train=48, val=16, size=32, seed=0, bins=None):
+    """FairFace's layout (train/N.jpg, val/N.jpg, fairface_label_train.csv and fairface_label_val.csv with its
+    columns) of synthetic images whose pixels follow the labels as ``synthetic_face``'s do (age: the bin's middle).
+    ``bins``: the age bins' spellings to draw from (default: FairFace's nine). Returns {file: (bin, gender, race)}."""
+    from facekit.core.labels import FAIRFACE_AGE_BINS, RACES
+    bins = list(bins or FAIRFACE_AGE_BINS)
+    rng = np.random.default_rng(seed)
+    labels = {}
+    for part, count in (("train", train), ("val", val)):
+        (folder / part).mkdir(parents=True, exist_ok=True)
+        lines = ["file,age,gender,race,service_test"]
+        for index in range(1, count + 1):
+            age_bin, gender, race = bins[int(rng.integers(len(bins)))], index % 2, int(rng.integers(len(RACES)))
+            low, high = FAIRFACE_AGE_BINS.get(age_bin, (20, 29))
+            image = synthetic_face((low + (high or 80)) // 2, gender, 0, size, rng)
+            image[:, size // 2:] = FAIRFACE_RACE_COLOURS[race]
+            file = f"{part}/{index}.jpg"
+            Image.fromarray(image).save(folder / file, quality=95)
+            lines.append(f"{file},{age_bin},{('Male', 'Female')[gender]},{RACES[race]},True")
+            labels[file] = (age_bin, gender, race)
+        (folder / f"fairface_label_{part}.csv").write_text("\n".join(lines) + "\n")
+    return labels

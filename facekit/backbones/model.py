@@ -30,8 +30,8 @@ class AgeHead(layers.Dense):
 
 def build_model(backbone="vggface2_resnet50", weights=None, input_shape=None, freeze="none",
                 age_bins=None):
-    """Input normalisation, backbone, softmax heads ``age`` (bins), ``gender`` (male, female) and ``race`` (UTKFace's
-    five).
+    """Input normalisation, backbone, softmax heads ``age`` (bins), ``gender`` (male, female) and ``race`` (FairFace's
+    seven, ``facekit.core.labels.RACES``).
 
     The input is RGB face crops with values 0-255; the first layer normalises them as the backbone expects (the
     backbone sub-model comes after it, so freezing counts only backbone layers). ``freeze``: see

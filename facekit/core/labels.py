@@ -6,7 +6,85 @@ import numpy as np
 from facekit.core.errors import InputError
 
 GENDERS = ("male", "female")  # UTKFace: 0 male, 1 female
-RACES = ("White", "Black", "Asian", "Indian", "Others")  # UTKFace's order
+# The race head's classes: FairFace's seven groups, in FairFace's order.
+RACES = ("White", "Black", "Indian", "East Asian", "Southeast Asian", "Middle Eastern", "Latino_Hispanic")
+# UTKFace's five (its file names' codes 0-4, in this order): the classes of models trained before FairFace.
+UTKFACE_RACES = ("White", "Black", "Asian", "Indian", "Others")
+# A race label names a class of RACES or a set of them: UTKFace's coarser Asian and Others train on the mass of their
+# set. Samples hold an index into RACE_LABELS; RACE_SETS gives the classes each label stands for.
+RACE_SETS = {**{race: (race,) for race in RACES}, "Asian": ("East Asian", "Southeast Asian"),
+             "Others": ("Middle Eastern", "Latino_Hispanic")}
+RACE_LABELS = tuple(RACE_SETS)
+UTKFACE_RACE_LABELS = tuple(RACE_LABELS.index(race) for race in UTKFACE_RACES)  # UTKFace's code -> label index
+
+
+def race_classes(count: int) -> tuple[str, ...]:
+    """The class names of a race head with ``count`` outputs: seven (RACES) or, for older models, UTKFace's five."""
+    for classes in (RACES, UTKFACE_RACES):
+        if count == len(classes):
+            return classes
+    raise InputError(f"a race head of {count} classes is neither FairFace's seven nor UTKFace's five")
+
+
+def race_label_masks() -> np.ndarray:
+    """(len(RACE_LABELS), len(RACES)) 0/1: the classes each race label stands for (its row of the targets)."""
+    return np.array([[race in RACE_SETS[label] for race in RACES] for label in RACE_LABELS], np.float32)
+
+
+def to_utkface_races(probabilities: np.ndarray) -> np.ndarray:
+    """(N, 7) race probabilities -> (N, 5) of UTKFace's classes, each the mass of its set (Others: Middle Eastern and
+    Latino_Hispanic); (N, 5) pass through."""
+    probabilities = np.asarray(probabilities)
+    if probabilities.shape[-1] == len(UTKFACE_RACES):
+        return probabilities
+    masks = race_label_masks()[list(UTKFACE_RACE_LABELS)]  # (5, 7)
+    return probabilities @ masks.T
+
+
+def race_label_probability(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Each row's probability of its race label (RACE_LABELS indices, none MISSING): of the class, or the summed
+    probability of its set; a model of UTKFace's five is scored on the labels' UTKFace classes."""
+    probabilities = np.asarray(probabilities, np.float64)
+    labels = np.asarray(labels)
+    if probabilities.shape[1] == len(UTKFACE_RACES):
+        return probabilities[np.arange(len(labels)), utkface_race_of(labels)]
+    return (probabilities * race_label_masks()[labels]).sum(axis=1)
+
+
+def race_label_hits(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per row (labels none MISSING): is the most probable class the label, or of its set? (For a model of UTKFace's
+    five: is it the label's UTKFace class?)"""
+    probabilities = np.asarray(probabilities)
+    labels = np.asarray(labels)
+    chosen = probabilities.argmax(axis=1)
+    if probabilities.shape[1] == len(UTKFACE_RACES):
+        return chosen == utkface_race_of(labels)
+    return race_label_masks()[labels, chosen] > 0
+
+
+def utkface_race_of(labels: np.ndarray) -> np.ndarray:
+    """Race label indices (RACE_LABELS) -> UTKFace's codes 0-4 (East and Southeast Asian -> Asian, Middle Eastern
+    and Latino_Hispanic -> Others); MISSING (-1) stays."""
+    table = np.array([UTKFACE_RACES.index(next(u for u in UTKFACE_RACES if set(RACE_SETS[label]) <= set(RACE_SETS[u])))
+                      for label in RACE_LABELS])
+    labels = np.asarray(labels)
+    return np.where(labels < 0, -1, table[np.maximum(labels, 0)])
+
+
+# FairFace's age bins (its CSVs' spelling) as intervals of whole years, inclusive; None: no upper end.
+FAIRFACE_AGE_BINS = {"0-2": (0, 2), "3-9": (3, 9), "10-19": (10, 19), "20-29": (20, 29), "30-39": (30, 39),
+                     "40-49": (40, 49), "50-59": (50, 59), "60-69": (60, 69), "more than 70": (70, None)}
+OPEN_END = 130  # the upper age of an interval without one (FairFace's "more than 70")
+
+
+FAIRFACE_INTERVALS = tuple(FAIRFACE_AGE_BINS.values())
+
+
+def interval_bin(ages, intervals=FAIRFACE_INTERVALS) -> np.ndarray:
+    """Ages (years, rounded to whole years) -> the index of the interval holding them (below the first: 0)."""
+    whole = np.floor(np.asarray(ages, np.float64) + 0.5)
+    lows = np.array([low for low, _ in intervals])
+    return np.maximum(np.searchsorted(lows, whole, side="right") - 1, 0)
 
 # Adience's eight groups; ages in the gaps (3, 7, 14, 21-24, ...) go to the nearest group.
 ADIENCE_GROUPS = ((0, 2), (4, 6), (8, 13), (15, 20), (25, 32), (38, 43), (48, 53), (60, None))
@@ -59,6 +137,16 @@ class AgeBins:
         widths = np.maximum(np.minimum(sigma, room / 2), 1e-3)[:, None]
         weights = np.exp(-0.5 * ((self.centres[None, :] - clipped[:, None]) / widths) ** 2)
         return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
+
+    def interval_masks(self, intervals):
+        """(N, 2) age intervals (lowest, highest; inclusive, years) -> (N, count) 0/1: the bins that overlap each.
+        Rows of MISSING (-1) give rows of zeros."""
+        intervals = np.asarray(intervals, np.float32).reshape(-1, 2)
+        lower = self.start + self.step * np.arange(self.count, dtype=np.float32)
+        upper = lower + self.step - 1
+        upper[-1] = np.inf  # the last bin is "stop and over"
+        masks = (lower[None, :] <= intervals[:, 1:2]) & (upper[None, :] >= intervals[:, 0:1])
+        return (masks & (intervals[:, 0:1] >= 0)).astype(np.float32)
 
     def expected_age(self, probabilities):
         """DEX: the expectation of the bin centres under the predicted distribution."""

@@ -47,8 +47,8 @@ def image_cache_dir():
 
 
 def crop_cache_dir():
-    """Face crops of photo datasets, made once by the demos' detector and crop (facekit.crop_cache)."""
-    return PROJECT_ROOT / "train_data" / "crops"
+    """Face crops of photo datasets, made once by the demos' detector and crop (facekit.data.crop_cache)."""
+    return home() / "train_data" / "crops"
 
 
 def feature_cache_dir():

@@ -52,7 +52,8 @@ def cache_folder(detector=DEFAULT_DETECTOR, min_score=None):
     crop = spec.crop
     # The detector's search resolution moves its landmarks by a pixel or two, and so the crops.
     search = {"reliable_face": getattr(spec.detector, "RELIABLE_FACE", None),
-              "min_face": getattr(spec.detector, "DEFAULT_MIN_FACE", None)}
+              "min_face": getattr(spec.detector, "DEFAULT_MIN_FACE", None),
+              "fallback_pad": getattr(spec.detector, "FALLBACK_PAD", None)}
     identity = json.dumps({"detector": detector, "min_score": min_score, "search": search, "size": UTKFACE_SIZE,
                            "box_scale": crop.box_scale, "box_shift": list(crop.box_shift),
                            "template": None if crop.template is None else np.round(crop.template, 3).tolist(),

@@ -2,7 +2,8 @@
 
 ``id``, ``file`` and ``path`` name an image relative to the images folder (default: the CSV's folder); a bare id
 (no extension) gets ``.jpg``. ``label`` is one of the three labels, named by ``label_column`` (``--label-column``).
-Labels: age in years (0-130); gender 0/1, m/f or male/female; race 0-4 or its name (facekit.core.labels). An empty
+Labels: age in years (0-130); gender 0/1, m/f or male/female; race UTKFace's code 0-4 or a name of
+``facekit.core.labels.RACE_LABELS`` (FairFace's seven, or UTKFace's Asian and Others), any case. An empty
 cell is a missing label. Rows whose image file is missing, that do not parse or hold an unknown label value are
 reported with their line numbers, skipped and counted.
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from facekit.core.errors import DataError, first_few
-from facekit.core.labels import GENDERS, RACES
+from facekit.core.labels import GENDERS, RACE_LABELS, UTKFACE_RACE_LABELS
 from facekit.data.samples import MISSING, Samples, describe
 
 logger = logging.getLogger(__name__)
@@ -22,7 +23,8 @@ logger = logging.getLogger(__name__)
 IMAGE_COLUMNS = ("path", "file", "id")  # the first present names the image
 LABEL_COLUMNS = ("age", "gender", "race")
 GENDER_VALUES = {"0": 0, "1": 1, "m": 0, "f": 1, **{name: i for i, name in enumerate(GENDERS)}}
-RACE_VALUES = {**{str(i): i for i in range(len(RACES))}, **{name.lower(): i for i, name in enumerate(RACES)}}
+RACE_VALUES = {**{str(code): label for code, label in enumerate(UTKFACE_RACE_LABELS)},
+               **{name.lower(): i for i, name in enumerate(RACE_LABELS)}}
 
 
 @dataclass(frozen=True)
@@ -129,10 +131,10 @@ def read_rows(csv_path: str | Path, images: str | Path | None = None, label_colu
                                 tuple(parsed.get(head, MISSING) for head in LABEL_COLUMNS)))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise DataError(f"cannot read {csv_path}: {getattr(error, 'strerror', None) or error}") from None
-    return _without_repeats(rows, problems) if labels else (rows, problems)
+    return without_repeats(rows, problems) if labels else (rows, problems)
 
 
-def _without_repeats(rows: list[Row], problems: list[str]) -> tuple[list[Row], list[str]]:
+def without_repeats(rows: list[Row], problems: list[str]) -> tuple[list[Row], list[str]]:
     """An image named twice: once is kept when the rows agree; with labels that differ, neither is kept (which
     one is right is not known)."""
     first: dict[str, Row] = {}

@@ -13,7 +13,8 @@ from typing import Any
 from facekit.core.errors import DataError
 from facekit.data.adience import is_adience, read_adience
 from facekit.data.csv_dataset import is_csv, read_csv_dataset
-from facekit.data.samples import Samples
+from facekit.data.fairface import fairface_split, is_fairface, read_fairface
+from facekit.data.samples import Samples, split
 from facekit.data.utkface import is_image_folder, read_utkface
 
 
@@ -24,12 +25,16 @@ class DatasetReader:
     read: Callable[..., Samples]  # read(source, **options)
     description: str  # what --data should then be, for messages
     options: tuple[str, ...] = ()  # the options (of OPTIONS) it takes
+    split: Callable[..., dict[str, Samples]] = split  # split(samples, limit=None): its train, val and test parts
 
 
 OPTIONS = {"images": "--images", "label_column": "--label-column"}  # reader options and their command-line names
 
 
 READERS = {reader.name: reader for reader in (
+    DatasetReader("fairface", is_fairface, read_fairface,
+                  "FairFace's folder or its fairface_label_train.csv (file,age,gender,race,service_test)",
+                  split=fairface_split),
     DatasetReader("csv", is_csv, read_csv_dataset,
                   "a .csv file with an id, file or path column and age, gender, race or label columns",
                   options=("images", "label_column")),
@@ -46,6 +51,14 @@ def read_dataset(source: str | Path, **options: Any) -> Samples:
     None when not given) go to a reader that takes them."""
     given = {name: value for name, value in options.items() if value is not None}
     return dataset_reader(source, **given).read(source, **given)
+
+
+def split_dataset(source: str | Path, samples: Samples, limit: int | None = None, **options: Any
+                  ) -> dict[str, Samples]:
+    """{"train", "val", "test"}: the samples of ``source`` split as its reader splits them (the fixed split by file
+    name, or the dataset's own: FairFace's val/ is its test split)."""
+    given = {name: value for name, value in options.items() if value is not None}
+    return dataset_reader(source, **given).split(samples, limit=limit)
 
 
 def dataset_reader(source: str | Path, **options: Any) -> DatasetReader:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from facekit.core.errors import DataError
-from facekit.core.labels import GENDERS, RACES, age_decade
+from facekit.core.labels import GENDERS, RACE_LABELS, age_decade
 
 MISSING = -1  # an age, gender or race that the dataset does not give for this image
 SPLITS = ("train", "val", "test")
@@ -19,9 +19,11 @@ SPLITS = ("train", "val", "test")
 
 @dataclass
 class Samples:
-    """Parallel arrays, one entry per image: path, age in years, gender index, race index (MISSING where unknown),
-    the dataset's own fold (Adience's, by person) where it has folds, and which of a run's sources (``--data``, by
-    position) each image comes from when it has several."""
+    """Parallel arrays, one entry per image: path, age in years, gender index, race label (an index into
+    ``facekit.core.labels.RACE_LABELS``: a class or a set of classes), MISSING where unknown; ``age_intervals`` (N, 2),
+    the lowest and highest age (inclusive) of images labelled with an age bin (FairFace's) instead of an exact age,
+    whose ``ages`` are MISSING (rows of MISSING elsewhere); the dataset's own fold (Adience's, by person) where it has
+    folds, and which of a run's sources (``--data``, by position) each image comes from when it has several."""
 
     paths: np.ndarray
     ages: np.ndarray
@@ -29,6 +31,7 @@ class Samples:
     races: np.ndarray
     folds: np.ndarray | None = None
     sources: np.ndarray | None = None
+    age_intervals: np.ndarray | None = None
 
     def __len__(self):
         return len(self.paths)
@@ -38,12 +41,18 @@ class Samples:
         """Each image's source position; all 0 for samples of one source."""
         return np.zeros(len(self), np.int64) if self.sources is None else self.sources
 
+    @property
+    def intervals(self):
+        """(N, 2) age intervals; rows of MISSING for images without one."""
+        return np.full((len(self), 2), MISSING, np.int32) if self.age_intervals is None else self.age_intervals
+
     def subset(self, mask_or_index):
         def optional(values):
             return None if values is None else values[mask_or_index]
 
         return Samples(self.paths[mask_or_index], self.ages[mask_or_index], self.genders[mask_or_index],
-                       self.races[mask_or_index], optional(self.folds), optional(self.sources))
+                       self.races[mask_or_index], optional(self.folds), optional(self.sources),
+                       optional(self.age_intervals))
 
     @property
     def names(self):
@@ -51,7 +60,7 @@ class Samples:
 
     def labelled_heads(self):
         """The heads ("age", "gender", "race") that at least one image has a label for."""
-        columns = {"age": self.ages, "gender": self.genders, "race": self.races}
+        columns = {"age": np.maximum(self.ages, self.intervals[:, 0]), "gender": self.genders, "race": self.races}
         return [head for head, values in columns.items() if (values != MISSING).any()]
 
 
@@ -72,10 +81,18 @@ def _counts(values, names):
 def describe(samples):
     """Label distribution in three lines."""
     decades = np.where(samples.ages == MISSING, MISSING, samples.ages // 10 * 10)
-    return (f"{len(samples)} images\n"
-            f"  gender: {_counts(samples.genders, dict(enumerate(GENDERS)))}\n"
-            f"  race:   {_counts(samples.races, dict(enumerate(RACES)))}\n"
-            f"  age:    {_counts(decades, {d: f'{d}s' for d in sorted(set(decades.tolist()) - {MISSING})})}")
+    races = {i: name for i, name in enumerate(RACE_LABELS) if (samples.races == i).any()}
+    lines = [f"{len(samples)} images",
+             f"  gender: {_counts(samples.genders, dict(enumerate(GENDERS)))}",
+             f"  race:   {_counts(samples.races, races)}"]
+    if (samples.ages != MISSING).any() or samples.age_intervals is None:
+        lines.append(f"  age:    {_counts(decades, {d: f'{d}s' for d in sorted(set(decades.tolist()) - {MISSING})})}")
+    if samples.age_intervals is not None and (samples.intervals[:, 0] != MISSING).any():
+        lows = samples.intervals[:, 0]
+        names = {low: f"{low}-{high}" if high < 130 else f"{low}+" for low, high in
+                 sorted(set(map(tuple, samples.intervals.tolist()))) if low != MISSING}
+        lines.append(f"  age bins: {', '.join(f'{names[low]} {int((lows == low).sum())}' for low in names)}")
+    return "\n".join(lines)
 
 
 def _unit_hash(name, salt):
@@ -115,7 +132,9 @@ def concatenate(parts):
         return np.concatenate([getattr(part, name) for part in parts])
 
     return Samples(column("paths"), column("ages"), column("genders"), column("races"),
-                   sources=np.concatenate([np.full(len(part), i, np.int32) for i, part in enumerate(parts)]))
+                   sources=np.concatenate([np.full(len(part), i, np.int32) for i, part in enumerate(parts)]),
+                   age_intervals=(np.concatenate([part.intervals for part in parts])
+                                  if any(part.age_intervals is not None for part in parts) else None))
 
 
 BALANCES = ("none", "oversample", "sex-decade")  # --age-balance: none; rare age decades; rare sex x decade groups

@@ -15,8 +15,8 @@ from typing import Any
 
 from facekit.core.errors import InputError
 from facekit.data.crop_cache import CROP_MODES, cropped
-from facekit.data.datasets import dataset_reader, read_dataset
-from facekit.data.samples import SPLITS, Samples, concatenate, split
+from facekit.data.datasets import dataset_reader, read_dataset, split_dataset
+from facekit.data.samples import SPLITS, Samples, concatenate
 from facekit.vision.images import IMAGE_EXTENSIONS
 
 
@@ -28,9 +28,11 @@ class Source:
 
     @property
     def name(self) -> str:
-        """A short name for logs and reports: the folder or file name (AAF's labels.csv: its folder's)."""
+        """A short name for logs and reports: the folder or file name (AAF's labels.csv, FairFace's label files:
+        their folder's)."""
         path = Path(self.data)
-        return path.parent.name if path.name.lower() == "labels.csv" else path.name
+        by_folder = path.name.lower() == "labels.csv" or path.name.lower().startswith("fairface_label_")
+        return path.parent.name if by_folder else path.name
 
 
 def sources_of(data: str | Sequence[str], crop: Sequence[str] | None = None,
@@ -89,7 +91,7 @@ def read_splits(sources: Sequence[Source], limit: int | None = None, **options: 
     split_names: dict[str, list[str]] = {}
     for source in sources:
         samples = read_dataset(source.data, **options)
-        splits = split(samples, limit=limit)
+        splits = split_dataset(source.data, samples, limit=limit, **options)
         for part, samples_of_part in splits.items():
             prefix = f"{source.name}/" if len(sources) > 1 else ""  # which source, when there are several
             split_names.setdefault(part, []).extend(prefix + name for name in samples_of_part.names)

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from facekit.core.errors import DataError, first_few
-from facekit.core.labels import RACES
+from facekit.core.labels import UTKFACE_RACE_LABELS, UTKFACE_RACES
 from facekit.data.samples import Samples, describe
 from facekit.vision.images import IMAGE_EXTENSIONS, images_in
 
@@ -18,7 +18,8 @@ logger = logging.getLogger(__name__)
 
 
 def parse_name(name: str) -> tuple[int, int, int] | None:
-    """``(age, gender, race)`` from a UTKFace file name, or None if it does not follow the naming."""
+    """``(age, gender, race label)`` from a UTKFace file name (its race code 0-4 as an index into RACE_LABELS: Asian
+    and Others are sets of FairFace's classes), or None if it does not follow the naming."""
     fields = name.split("_")
     if len(fields) < 4:
         return None
@@ -26,9 +27,9 @@ def parse_name(name: str) -> tuple[int, int, int] | None:
         age, gender, race = int(fields[0]), int(fields[1]), int(fields[2])
     except ValueError:
         return None
-    if not (0 <= age <= 130 and gender in (0, 1) and 0 <= race < len(RACES)):
+    if not (0 <= age <= 130 and gender in (0, 1) and 0 <= race < len(UTKFACE_RACES)):
         return None
-    return age, gender, race
+    return age, gender, UTKFACE_RACE_LABELS[race]
 
 
 def _readable(path: Path) -> bool:

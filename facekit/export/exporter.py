@@ -21,6 +21,7 @@ import tensorflow as tf
 from facekit.backbones.model import get_backbone, load_model
 from facekit.core import paths
 from facekit.core.errors import FaceKitError, InputError
+from facekit.core.labels import race_classes
 from facekit.export.quantize import (
     CALIBRATION_FACES,
     LIMITS,
@@ -153,7 +154,8 @@ def export_model(model_path, fmt, output=None, overwrite=False, faces_folder=Non
         staged = Path(folder) / output.name
         _write(model, fmt, staged, size)
         model_description = partial(describe, model_path, fmt, get_backbone(model).name, size,
-                                    model.get_layer("normalization").mode, model.get_layer("age").age_bins)
+                                    model.get_layer("normalization").mode, model.get_layer("age").age_bins,
+                                    races=race_classes(model.get_layer("race").units))
         # run_batch gives the runtime's outputs in its own order, whatever the metadata says: matched to heads here
         runtime = RUNTIMES[output.suffix](staged, metadata=model_description(HEADS))
         order, worst = _match_outputs(expected, runtime.run_batch(faces.astype(np.float32)))

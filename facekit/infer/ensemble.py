@@ -12,6 +12,7 @@ import itertools
 import numpy as np
 
 from facekit.core.errors import InputError, ModelError
+from facekit.core.labels import race_label_probability, to_utkface_races
 from facekit.data.samples import MISSING
 from facekit.infer.model_metadata import HEADS
 
@@ -88,12 +89,15 @@ def combine(probabilities, method="mean", weights=None):
     if len(probabilities) == 1 and weights is None:
         return probabilities[0]
     normalised = ensemble_weights(len(probabilities), method, weights)
+    if len({np.shape(p["race"])[-1] for p in probabilities if "race" in p}) > 1:
+        # FairFace's seven race classes beside a model of UTKFace's five: combined on the five (sums of the seven)
+        probabilities = [{**p, "race": to_utkface_races(p["race"])} for p in probabilities]
     combined = {}
     for head in probabilities[0]:
         w = normalised[head] if isinstance(normalised, dict) else normalised
-        stacked = np.stack([np.asarray(p[head], np.float64) for p in probabilities])  # (models, N, classes)
-        if {p[head].shape for p in probabilities} != {stacked.shape[1:]}:
+        if len({np.shape(p[head]) for p in probabilities}) > 1:
             raise ModelError(f"the models' {head} outputs differ in shape: they cannot be combined")
+        stacked = np.stack([np.asarray(p[head], np.float64) for p in probabilities])  # (models, N, classes)
         mean = np.tensordot(w, stacked, axes=1)
         if method == "vote" and head in CLASS_HEADS:
             votes = np.tensordot(w, np.eye(stacked.shape[2])[stacked.argmax(axis=2)], axes=1)
@@ -121,6 +125,8 @@ def fit_weights(probabilities, samples, age_bins):
         truth = labels[known]
         if head == "age":  # each model's expected ages; expected_age is linear, so the ensemble's are their mean
             each = np.stack([age_bins.expected_age(p["age"][known]) for p in probabilities])
+        elif head == "race":  # each model's probability of the true class, or of the set the label stands for
+            each = np.stack([race_label_probability(p["race"][known], truth) for p in probabilities])
         else:  # each model's probability of the true class
             each = np.stack([np.asarray(p[head], np.float64)[known, truth] for p in probabilities])
         # scored a thousand points at a time: all at once would hold points x images numbers

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from facekit.core.errors import ModelError
-from facekit.core.labels import GENDERS, RACES, AgeBins, age_group_names
+from facekit.core.labels import GENDERS, RACES, UTKFACE_RACES, AgeBins, age_group_names
 
 FORMATS = {"litert": ".tflite", "onnx": ".onnx"}  # export format -> file suffix
 HEADS = ("age", "gender", "race")
@@ -26,15 +26,15 @@ def metadata_path(model_path: str | Path) -> Path:
 
 
 def describe(source: str | Path, fmt: str, backbone: str, input_size: int, normalization: str, age_bins: AgeBins,
-             outputs: Iterable[str]) -> dict[str, Any]:
+             outputs: Iterable[str], races: Iterable[str] = RACES) -> dict[str, Any]:
     """The metadata of an export (less its ``check``, which ``facekit.export.exporter`` adds once the export passed it):
-    ``outputs``, the head of each runtime output in order."""
+    ``outputs``, the head of each runtime output in order; ``races``, the race head's classes."""
     return {
         "format": fmt, "source": Path(source).name, "backbone": backbone,
         "input": {"size": input_size, "channels": "RGB", "range": "0-255", "dtype": "float32"},
         "normalization": normalization,  # applied inside the exported model
         "age_bins": age_bins.to_config(),
-        "labels": {"gender": list(GENDERS), "race": list(RACES), "age_group": age_group_names()},
+        "labels": {"gender": list(GENDERS), "race": list(races), "age_group": age_group_names()},
         "outputs": list(outputs),
     }
 
@@ -64,6 +64,8 @@ def checked(metadata: Any, path: str | Path) -> tuple[dict[str, Any], AgeBins]:
     except (ValueError, KeyError, TypeError) as error:
         raise ModelError(f"{path} is not the metadata of an exported model: "
                            f"{error.__class__.__name__}: {error}") from None
-    if (tuple(labels["gender"]), tuple(labels["race"])) != (GENDERS, RACES) or sorted(outputs) != sorted(HEADS):
+    # Race: FairFace's seven classes, or UTKFace's five for a model exported before them.
+    known_races = tuple(labels["race"]) in (RACES, UTKFACE_RACES)
+    if tuple(labels["gender"]) != GENDERS or not known_races or sorted(outputs) != sorted(HEADS):
         raise ModelError(f"{path} names other labels or outputs than this version of facekit knows")
     return {**metadata, "input_size": size}, age_bins

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from facekit.core.labels import ADIENCE_GROUPS, GENDERS, RACES, AgeBins, age_group, age_group_names
+from facekit.core.labels import ADIENCE_GROUPS, GENDERS, AgeBins, age_group, age_group_names, race_classes
 
 
 def _most_probable(probabilities: dict[str, float]) -> str:
@@ -97,16 +97,18 @@ class FaceResult:
 
 
 def predictions_from(probabilities: dict[str, Any], age_bins: AgeBins) -> list[Prediction]:
-    """``{"age", "gender", "race"}`` probability arrays (N rows) -> one Prediction per face."""
+    """``{"age", "gender", "race"}`` probability arrays (N rows) -> one Prediction per face. The race classes are
+    the model's: FairFace's seven, or UTKFace's five for a model trained before them (by the race output's width)."""
     age_probs, gender_probs, race_probs = (np.asarray(probabilities[name], np.float64)
                                            for name in ("age", "gender", "race"))
+    races = race_classes(race_probs.shape[1])
     ages = age_bins.expected_age(age_probs)
     age_std = np.sqrt(np.maximum(age_probs @ age_bins.centres ** 2 - ages ** 2, 0))
     group_of_bin = age_group(age_bins.centres)
     group_probs = np.stack([age_probs[:, group_of_bin == g].sum(axis=1) for g in range(len(ADIENCE_GROUPS))], axis=1)
     return [Prediction(age=float(ages[i]), age_std=float(age_std[i]),
                        gender_probabilities=dict(zip(GENDERS, gender_probs[i].tolist())),
-                       race_probabilities=dict(zip(RACES, race_probs[i].tolist())),
+                       race_probabilities=dict(zip(races, race_probs[i].tolist())),
                        age_group_probabilities=dict(zip(age_group_names(), group_probs[i].tolist())))
             for i in range(len(ages))]
 

@@ -72,13 +72,21 @@ def check_teachers(teachers: list[str], tta: str) -> None:
 
 
 def distilled(labels: dict[str, np.ndarray], teacher: dict[str, np.ndarray], weight: float) -> dict[str, np.ndarray]:
-    """Targets ``(1 - weight) * labels + weight * teacher`` per head; rows of zeros (no label: masked) stay so."""
+    """Targets ``(1 - weight) * labels + weight * teacher`` per head; rows of zeros (no label: masked) stay so. The
+    age targets' second half (an interval's mask, ``pipeline.labels_for``) gets no teacher: the teacher's
+    distribution goes into the first half, beside the interval's mask scaled by ``1 - weight``."""
     if not 0.0 <= weight <= 1.0:
         raise FaceKitError(f"--teacher-weight {weight:g}: give a share between 0 and 1")
     mixed = {}
     for head, targets in labels.items():
+        taught = teacher[head]
+        if taught.shape[1] * 2 == targets.shape[1]:  # the age head: [distribution | interval mask]
+            taught = np.concatenate([taught, np.zeros_like(taught)], axis=1)
+        if taught.shape[1] != targets.shape[1]:
+            raise FaceKitError(f"the teachers predict {teacher[head].shape[1]} {head} classes, the student "
+                               f"{targets.shape[1]}: teachers and student need the same classes")
         labelled = targets.sum(axis=1, keepdims=True) > 0
-        mixed[head] = np.where(labelled, (1.0 - weight) * targets + weight * teacher[head], 0.0).astype(np.float32)
+        mixed[head] = np.where(labelled, (1.0 - weight) * targets + weight * taught, 0.0).astype(np.float32)
     return mixed
 
 

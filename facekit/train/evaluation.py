@@ -8,7 +8,21 @@ from matplotlib.figure import Figure  # not pyplot: no backend to choose, no glo
 from tqdm import tqdm
 
 from facekit.core.errors import FaceKitError
-from facekit.core.labels import GENDERS, RACES, age_decade, age_group, age_group_names, decade_name
+from facekit.core.labels import (
+    FAIRFACE_AGE_BINS,
+    GENDERS,
+    RACE_LABELS,
+    UTKFACE_RACES,
+    age_decade,
+    age_group,
+    age_group_names,
+    decade_name,
+    interval_bin,
+    race_classes,
+    race_label_hits,
+    to_utkface_races,
+    utkface_race_of,
+)
 from facekit.core.outputs import check_output, check_replaceable, replacing, write_text
 from facekit.data.samples import MISSING, require_some_label
 from facekit.data.sources import check_sources, read_splits, sources_of
@@ -34,7 +48,8 @@ def compute_metrics(samples, probs, age_bins, source_names=None):
     if len(heads) < 3:
         metrics["heads"] = heads
     gender_ok = probs["gender"].argmax(1) == samples.genders
-    if "age" in heads:
+    exact_ages = bool((samples.ages != MISSING).any())  # FairFace's have bins (intervals) instead
+    if exact_ages:
         known = samples.ages != MISSING
         true_ages = samples.ages[known]
         ages = age_bins.expected_age(probs["age"][known])
@@ -50,11 +65,19 @@ def compute_metrics(samples, probs, age_bins, source_names=None):
     if "gender" in heads:
         known = samples.genders != MISSING
         metrics.update({**_count("n_gender", known), "gender_acc": round(float(gender_ok[known].mean()), 4)})
+    intervals = samples.intervals[:, 0] != MISSING
+    if intervals.any():  # FairFace's bins: the predicted age (to the year) in the label's bin, or the next one
+        true_bin = interval_bin(samples.intervals[intervals, 0])
+        off = np.abs(interval_bin(age_bins.expected_age(probs["age"][intervals])) - true_bin)
+        metrics.update({"n_age_bin": int(intervals.sum()), "age_bin_exact": round(float((off == 0).mean()), 4),
+                        "age_bin_1off": round(float((off <= 1).mean()), 4)})
     if "race" in heads:
         known = samples.races != MISSING
-        race_ok = probs["race"].argmax(1) == samples.races
-        metrics.update({**_count("n_race", known), "race_acc": round(float(race_ok[known].mean()), 4)})
-    if "age" in heads:
+        race_ok = race_label_hits(probs["race"][known], samples.races[known])
+        five_ok = to_utkface_races(probs["race"][known]).argmax(1) == utkface_race_of(samples.races[known])
+        metrics.update({**_count("n_race", known), "race_acc": round(float(race_ok.mean()), 4),
+                        "race_acc_utkface5": round(float(five_ok.mean()), 4)})
+    if exact_ages:
         metrics["age_mae_by_decade"] = {decade_name(d): round(float(error[decades == d].mean()), 2)
                                         for d in range(10) if (decades == d).any()}
     if "gender" in heads:
@@ -63,7 +86,7 @@ def compute_metrics(samples, probs, age_bins, source_names=None):
         if "race" in heads:
             metrics["gender_acc_by_race"] = {
                 r: round(float(gender_ok[(samples.races == i) & (samples.genders != MISSING)].mean()), 4)
-                for i, r in enumerate(RACES) if ((samples.races == i) & (samples.genders != MISSING)).any()}
+                for i, r in enumerate(RACE_LABELS) if ((samples.races == i) & (samples.genders != MISSING)).any()}
     return metrics
 
 
@@ -72,8 +95,9 @@ def _count(name, known):
     return {} if known.all() else {name: int(known.sum())}
 
 
-def confusion(true, pred, n):
-    matrix = np.zeros((n, n), np.int64)
+def confusion(true, pred, n, columns=None):
+    """Counts of (true, predicted) pairs: ``n`` rows, ``columns`` (default ``n``) columns."""
+    matrix = np.zeros((n, columns or n), np.int64)
     np.add.at(matrix, (true, pred), 1)
     return matrix
 
@@ -91,28 +115,39 @@ def save_plots(samples, probs, age_bins, folder):
     the label; a plot whose label no image has is not drawn."""
     folder = Path(folder)
     ages = age_bins.expected_age(probs["age"])
+    bins = list(FAIRFACE_AGE_BINS)
+    # Age: Adience's groups for exact ages; FairFace's bins for interval labels (the predicted age's bin).
+    intervals = samples.intervals[:, 0] != MISSING
+    age_table = (np.where(samples.ages == MISSING, MISSING, age_group(samples.ages)), age_group(ages),
+                 age_group_names(), age_group_names()) if not intervals.any() else \
+        (np.where(intervals, interval_bin(np.maximum(samples.intervals[:, 0], 0)), MISSING), interval_bin(ages),
+         bins, bins)
+    race_names = race_classes(probs["race"].shape[1])
+    race_table = (samples.races, probs["race"].argmax(1), RACE_LABELS, race_names) if race_names != UTKFACE_RACES \
+        else (utkface_race_of(samples.races), probs["race"].argmax(1), UTKFACE_RACES, UTKFACE_RACES)
     tables = {
-        PLOTS[0]: (samples.genders, probs["gender"].argmax(1), GENDERS),
-        PLOTS[1]: (samples.races, probs["race"].argmax(1), RACES),
-        PLOTS[2]: (np.where(samples.ages == MISSING, MISSING, age_group(samples.ages)), age_group(ages),
-                   age_group_names()),
+        PLOTS[0]: (samples.genders, probs["gender"].argmax(1), GENDERS, GENDERS),
+        PLOTS[1]: race_table,
+        PLOTS[2]: age_table,
     }
     written = []
-    for name, (true, pred, labels) in tables.items():
+    for name, (true, pred, row_names, labels) in tables.items():
         known = true != MISSING
         if not known.any():
             continue
         true, pred = true[known], pred[known]
-        matrix = confusion(true, pred, len(labels))
+        matrix = confusion(true, pred, len(row_names), len(labels))
+        shown = matrix.sum(axis=1) > 0  # rows of labels the split has (the race sets only where a source gives them)
+        matrix, rows = matrix[shown], [r for r, keep in zip(row_names, shown) if keep]
         share = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-        fig = Figure(figsize=(1.1 * len(labels) + 2, 1.0 * len(labels) + 1.5))
+        fig = Figure(figsize=(1.1 * len(labels) + 2, 1.0 * len(rows) + 1.5))
         ax = fig.subplots()
         ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
         for (i, j), count in np.ndenumerate(matrix):
             ax.text(j, i, f"{count}\n{share[i, j]:.0%}", ha="center", va="center", fontsize=8,
                     color="white" if share[i, j] > 0.5 else "black")
         ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
-        ax.set_yticks(range(len(labels)), labels)
+        ax.set_yticks(range(len(rows)), rows)
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         ax.set_title(name[len("confusion_"):-4].replace("_", " ") + f" (n={len(true)})")

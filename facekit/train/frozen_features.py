@@ -21,8 +21,8 @@ from facekit.core.errors import FaceKitError
 from facekit.core.outputs import replacing
 from facekit.infer.model_metadata import HEADS
 from facekit.infer.predictors import predict_batches
+from facekit.train.callbacks import callbacks, check_converged
 from facekit.train.distillation import training_targets
-from facekit.train.fitting import callbacks, check_converged
 from facekit.train.pipeline import image_batches, labels_for
 
 logger = logging.getLogger(__name__)

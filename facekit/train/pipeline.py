@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from facekit.core.labels import GENDERS, RACES
+from facekit.core.labels import GENDERS, race_label_masks
 from facekit.data.samples import MISSING, require_some_label
 from facekit.vision.images import read_image
 
@@ -41,15 +41,18 @@ class Augmentation:
 
 
 def labels_for(samples, age_bins, age_sigma):
-    """Target arrays: age distribution over the bins, one-hot gender and race (soft targets survive mixup).
+    """Target arrays (``facekit.train.losses`` says how each head reads them; soft targets survive mixup): age,
+    (N, 2 x bins): an exact age's distribution over the bins, then an age interval's 0/1 mask of its bins; gender
+    one-hot; race a 0/1 mask over the race classes (one class, or the set a coarser label stands for).
 
-    A label the image lacks (MISSING) is a row of zeros: its head's cross-entropy is 0 for that image (the loss is
-    masked) and the metrics of ``facekit.train.fitting`` skip it. Stops in one line when no image has any label."""
+    A label the image lacks (MISSING) is a row of zeros: its head's loss is 0 for that image (masked) and the
+    metrics of ``facekit.train.metrics`` skip it. Stops in one line when no image has any label."""
     require_some_label(samples, "training")
+    exact = _zero_where_missing(age_bins.soft_labels(np.maximum(samples.ages, 0), sigma=age_sigma), samples.ages)
     return {
-        "age": _zero_where_missing(age_bins.soft_labels(np.maximum(samples.ages, 0), sigma=age_sigma), samples.ages),
+        "age": np.concatenate([exact, age_bins.interval_masks(samples.intervals)], axis=1),
         "gender": _zero_where_missing(np.eye(len(GENDERS), dtype=np.float32)[samples.genders], samples.genders),
-        "race": _zero_where_missing(np.eye(len(RACES), dtype=np.float32)[samples.races], samples.races),
+        "race": _zero_where_missing(race_label_masks()[samples.races], samples.races),
     }
 
 

@@ -15,14 +15,16 @@ from facekit.backbones.model import age_bins_of, build_model, load_model, traina
 from facekit.backbones.registry import backbone_spec, input_shape_for
 from facekit.core import paths
 from facekit.core.errors import FaceKitError
+from facekit.core.labels import RACES, UTKFACE_RACE_LABELS, UTKFACE_RACES, race_classes, race_label_masks
 from facekit.core.outputs import replacing, write_text
 from facekit.data.datasets import read_dataset
 from facekit.data.samples import describe_weights, fold_split, resample_index, sampling_weights
 from facekit.data.sources import Source, check_sources, read_splits
 from facekit.train import multi_worker
+from facekit.train.callbacks import callbacks, check_converged
 from facekit.train.distillation import check_teachers, training_targets
 from facekit.train.evaluation import evaluate
-from facekit.train.fitting import callbacks, check_converged, compile_model
+from facekit.train.fitting import compile_model
 from facekit.train.frozen_features import train_heads_on_cached_features
 from facekit.train.hardware import distribution_strategy, training_precision
 from facekit.train.pipeline import Augmentation, labels_for, make_dataset
@@ -49,7 +51,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup_epochs: float = 1.0
     age_sigma: float = 2.0  # Gaussian age targets (years); 0 for one-hot
-    age_loss: str = "ldl"  # or "mean-variance" (facekit.train.fitting.MeanVarianceLoss)
+    age_loss: str = "ldl"  # a name of facekit.train.losses.AGE_LOSSES
     age_balance: str = "none"  # or "oversample" (rare age decades), "sex-decade" (rare sex x decade groups)
     augmentation: dict = field(default_factory=lambda: asdict(Augmentation()))
     patience: int = 8
@@ -222,12 +224,37 @@ def start_from(model, path):
     fine-tuning), spares the pretrained features the large gradients of randomly initialised heads.
     """
     trained = load_model(path)
-    if trained.name != model.name or trained.input_shape != model.input_shape \
-            or [w.shape for w in trained.weights] != [w.shape for w in model.weights]:
+    if trained.name != model.name or trained.input_shape != model.input_shape:
         raise FaceKitError(f"--init {path} is a {trained.name} model with input {trained.input_shape[1:3]}; this run "
                            f"builds a {model.name} model with input {model.input_shape[1:3]}")
-    model.set_weights(trained.get_weights())
-    logger.info(f"starting from the weights of {path}")
+    race_widened = _seven_race_head(trained, model)
+    for mine, theirs in zip(model.layers, trained.layers):
+        if mine.name == "race" and race_widened is not None:
+            mine.set_weights(race_widened)
+        elif [w.shape for w in mine.weights] != [w.shape for w in theirs.weights]:
+            raise FaceKitError(f"--init {path}: its layer {theirs.name} does not fit this run's model (same backbone, "
+                               "input size and age bins needed)")
+        else:
+            mine.set_weights(theirs.get_weights())
+    logger.info(f"starting from the weights of {path}"
+                + (" (its five-class race head spread over the seven classes)" if race_widened is not None else ""))
+
+
+def _seven_race_head(trained, model):
+    """The race head's weights for ``model`` (seven classes) from a model trained before FairFace (UTKFace's five),
+    None when both have the same classes: each of the seven starts as the UTKFace class it belongs to (East and
+    Southeast Asian as Asian, Middle Eastern and Latino_Hispanic as Others), a set's classes sharing its
+    probability (log 2 off each bias), so the widened model predicts UTKFace's classes as the trained one did."""
+    old, new = trained.get_layer("race"), model.get_layer("race")
+    if old.units == new.units:
+        return None
+    if (race_classes(old.units), race_classes(new.units)) != (UTKFACE_RACES, RACES):
+        raise FaceKitError(f"--init: a race head of {old.units} classes cannot start one of {new.units}")
+    kernel, bias = old.get_weights()
+    masks = race_label_masks()[list(UTKFACE_RACE_LABELS)]  # (5, 7): the classes of each UTKFace class
+    source = masks.argmax(axis=0)  # each of the seven: its UTKFace class
+    share = np.log(masks.sum(axis=1))[source]  # log of how many classes share it
+    return [kernel[:, source], bias[source] - share]
 
 
 def _fit(model, config, splits, run, size, worker=None):

@@ -10,7 +10,7 @@ import face_train
 from facekit.core.errors import DataError
 from facekit.data.datasets import read_dataset
 from facekit.data.samples import MISSING
-from facekit.train import fitting, training
+from facekit.train import metrics, training
 from facekit.train.pipeline import Augmentation
 from tests.logged import logged_messages
 from tests.shared_data import UTKFACE, needs_utkface
@@ -53,11 +53,11 @@ def test_csv_rows_with_problems_are_reported_by_line_skipped_and_counted(tmp_pat
 
 
 def test_labelled_metrics_skip_images_without_the_label():
-    accuracy = fitting.LabelledAccuracy()
+    accuracy = metrics.LabelledAccuracy()
     y_true = np.array([[1, 0], [0, 0], [0, 1]], np.float32)  # the second image has no gender
     accuracy.update_state(y_true, np.array([[0.9, 0.1], [0.1, 0.9], [0.2, 0.8]], np.float32))
     assert float(accuracy.result()) == 1.0  # counted over the two labelled images only
-    mae = fitting.AgeMAE([0.0, 10.0])
+    mae = metrics.AgeMAE([0.0, 10.0])
     mae.update_state(np.array([[1, 0], [0, 0]], np.float32), np.array([[0.5, 0.5], [0.5, 0.5]], np.float32))
     assert float(mae.result()) == 5.0
 

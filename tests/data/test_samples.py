@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from facekit.core.errors import DataError
-from facekit.core.labels import AgeBins
+from facekit.core.labels import RACE_LABELS, UTKFACE_RACE_LABELS, AgeBins
 from facekit.data.datasets import read_dataset
 from facekit.data.samples import MISSING, Samples, describe, split
 from facekit.data.utkface import parse_name
@@ -65,11 +65,11 @@ def test_utkface_folder_reads_labels_from_names_and_skips_what_it_cannot_use(tmp
         samples = read_dataset(tmp_path / "data")
     assert len(samples) == 12
     for name, age, gender, race in zip(samples.names, samples.ages, samples.genders, samples.races):
-        assert labels[name] == (age, gender, race)
+        assert labels[name] == (age, gender, UTKFACE_RACE_LABELS.index(race))  # the code's race label
     assert messages[0] == "skipped 1 file(s) whose names lack AGE_GENDER_RACE: 39_1_20170116174525125.jpg.chip.jpg"
     assert messages[1] == "skipped 1 unreadable image(s): 30_0_1_20170101000000000.jpg.chip.jpg"
     assert messages[2].startswith("12 images\n  gender: male 6, female 6")
-    assert parse_name("25_1_2_20170116174525125.jpg.chip.jpg") == (25, 1, 2)
+    assert parse_name("25_1_2_20170116174525125.jpg.chip.jpg") == (25, 1, RACE_LABELS.index("Asian"))
     assert parse_name("25_7_2_x.jpg") is None and parse_name("photo.jpg") is None
 
 
@@ -77,6 +77,6 @@ def test_sources_no_reader_takes_are_refused_in_one_line(tmp_path):
     with pytest.raises(DataError, match="data not found: .*absent"):
         read_dataset(tmp_path / "absent")
     (tmp_path / "labels.json").write_text("{}")
-    with pytest.raises(DataError, match="cannot read .*labels.json as a dataset; --data takes a .csv file .*; "
+    with pytest.raises(DataError, match="cannot read .*labels.json as a dataset; --data takes FairFace's .*; or a .csv file .*; "
                                            "or a folder of images"):
         read_dataset(tmp_path / "labels.json")

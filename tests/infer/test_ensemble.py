@@ -111,7 +111,7 @@ def _labelled(ages, genders, races):
 def test_fitted_weights_go_to_the_better_model_of_each_head():
     rng, bins = np.random.default_rng(0), AgeBins()
     ages, genders, races = rng.integers(1, 90, 300), rng.integers(0, 2, 300), rng.integers(0, 5, 300)
-    perfect = {"age": bins.soft_labels(ages), "gender": _one_hot(genders, 2), "race": _one_hot(races, 5)}
+    perfect = {"age": bins.soft_labels(ages), "gender": _one_hot(genders, 2), "race": _one_hot(races, 7)}
     noise = {head: _random_probabilities(rng, values.shape) for head, values in perfect.items()}
     # the first model knows age and gender, the second race; a third knows nothing
     models = [{**perfect, "race": noise["race"]}, {**noise, "race": perfect["race"]}, noise]
@@ -130,7 +130,7 @@ def test_models_that_agree_get_equal_weights():
     rng, bins = np.random.default_rng(1), AgeBins()
     ages, genders, races = rng.integers(1, 90, 100), rng.integers(0, 2, 100), rng.integers(0, 5, 100)
     model = {head: _random_probabilities(rng, (100, classes))
-             for head, classes in (("age", bins.count), ("gender", 2), ("race", 5))}
+             for head, classes in (("age", bins.count), ("gender", 2), ("race", 7))}
     for count in (2, 3):
         fitted = fit_weights([model] * count, _labelled(ages, genders, races), bins)
         for weights in fitted.values():

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from facekit.core.labels import AgeBins
+from facekit.core.labels import AgeBins, race_label_masks
 from facekit.data.datasets import read_dataset
 from facekit.train.pipeline import Augmentation, _mixup, augment, decode_resize, image_batches, labels_for, make_dataset
 from facekit.vision.images import read_image
@@ -28,12 +28,14 @@ def test_batches_keep_labels_with_their_images(samples):
     seen = 0
     for images, y in ds:
         assert images.dtype == "float32" and images.shape[1:] == (SIZE, SIZE, 3)
-        assert y["age"].shape[1] == 101 and y["gender"].shape[1] == 2 and y["race"].shape[1] == 5
+        # age: an exact age's distribution, then an interval's mask (none here); race: FairFace's seven classes
+        assert y["age"].shape[1] == 2 * 101 and y["gender"].shape[1] == 2 and y["race"].shape[1] == 7
+        assert not y["age"].numpy()[:, 101:].any()
         for image, age, gender, race in zip(images.numpy(), y["age"].numpy(), y["gender"].numpy(), y["race"].numpy()):
             match = min(decoded, key=lambda i: np.abs(decoded[i] - image).mean())
             assert np.abs(decoded[match] - image).max() < 0.01
-            assert (age.argmax(), gender.argmax(), race.argmax()) == (
-                bins.to_bin(samples.ages[match]), samples.genders[match], samples.races[match])
+            assert (age.argmax(), gender.argmax(), race_label_masks()[samples.races[match]].tolist()) == (
+                bins.to_bin(samples.ages[match]), samples.genders[match], race.tolist())
             seen += 1
     assert seen == len(samples)
 
@@ -107,8 +109,10 @@ def test_augmentation_and_mixup_keep_targets_valid(samples):
                       augmentation=Augmentation(mixup=0.4), seed=0)
     images, y = next(iter(ds))
     assert np.isfinite(images.numpy()).all()
-    for name in ("age", "gender", "race"):
-        np.testing.assert_allclose(y[name].numpy().sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(y["age"].numpy()[:, :101].sum(axis=1), 1.0, rtol=1e-5)  # exact ages: distributions
+    np.testing.assert_allclose(y["gender"].numpy().sum(axis=1), 1.0, rtol=1e-5)
+    race = y["race"].numpy()  # masks of a class or a set (UTKFace's Asian, Others), mixed: in [0, 1], none empty
+    assert (race >= 0).all() and (race <= 1 + 1e-6).all() and (race.max(axis=1) > 0).all()
     # Mixup with alpha 0.4 almost surely leaves some gender target strictly between 0 and 1.
     assert ((y["gender"].numpy() > 0.01) & (y["gender"].numpy() < 0.99)).any()
 

@@ -17,11 +17,12 @@ import pytest
 
 import face_train
 from facekit.backbones.model import build_model, feature_extractor, load_model
+from facekit.core.labels import utkface_race_of
 from facekit.data.datasets import read_dataset
 from facekit.data.samples import resample_index, sampling_weights, split
 from facekit.data.sources import Source
 from facekit.infer.predictors import predict_batches
-from facekit.train import fitting, hardware, training
+from facekit.train import callbacks, fitting, hardware, losses, training
 from facekit.train.pipeline import Augmentation, image_batches
 from tests.logged import logged_messages
 from tests.shared_data import UTKFACE, needs_utkface
@@ -180,7 +181,7 @@ def test_a_missing_label_adds_no_loss_and_no_gradient():
     logits = tf.Variable([[2.0, -1.0, 0.5], [80.0, -80.0, 0.0], [0.1, 0.2, 0.3]])
     targets = tf.constant([[0.0, 1.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
     with tf.GradientTape() as tape:
-        loss = fitting.masked_crossentropy(targets, tf.nn.softmax(logits))
+        loss = losses.masked_crossentropy(targets, tf.nn.softmax(logits))
         total = tf.reduce_sum(loss)
     gradient = tape.gradient(total, logits).numpy()
     expected = keras.losses.categorical_crossentropy(targets[:1], tf.nn.softmax(logits[:1])).numpy()
@@ -196,7 +197,7 @@ def test_ema_run_validates_and_keeps_the_moving_average(project, tiny_utkface):
     model = build_model("simple_cnn", input_shape=(32, 32, 3))
     fitting.compile_model(model, 1e-3, 1e-4, 1, 2, 4, ema=True)
     assert model.optimizer.use_ema and model.optimizer.ema_momentum == fitting.EMA_MOMENTUM
-    assert isinstance(fitting.callbacks(training.RunFolder.named("x"), "x.keras", 3, ema=True)[0],
+    assert isinstance(callbacks.callbacks(training.RunFolder.named("x"), "x.keras", 3, ema=True)[0],
                       keras.callbacks.SwapEMAWeights)
 
 
@@ -273,7 +274,8 @@ def test_reader_counts_and_malformed_names(utkface):
     samples, messages = utkface
     assert len(samples) == 23_708 - 3
     assert np.bincount(samples.genders).tolist() == [12_391, 11_314]
-    assert np.bincount(samples.races).tolist() == [10_078, 4_526, 3_434, 3_975, 1_692]
+    # UTKFace's race codes 0-4 become race labels: White, Black, the Asian set, Indian, the Others set
+    assert np.bincount(utkface_race_of(samples.races)).tolist() == [10_078, 4_526, 3_434, 3_975, 1_692]
     assert samples.ages.min() == 1 and samples.ages.max() == 116
     skipped = messages[0]
     assert skipped.startswith("skipped 3 file(s)") and all(name in skipped for name in MALFORMED)
@@ -342,7 +344,7 @@ def test_a_checkpoint_that_fills_the_disk_leaves_the_previous_one_whole(tmp_path
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(keras.Model, "save", fills_the_disk)
-    callback = fitting.BestCheckpoint(checkpoint)
+    callback = callbacks.BestCheckpoint(checkpoint)
     callback.set_model(model)
     with pytest.raises(training.FaceKitError, match=f"cannot write the checkpoint {checkpoint}: No space left"):
         callback.on_epoch_end(0, {"val_loss": 1.0})
@@ -452,13 +454,14 @@ def test_mean_variance_loss_adds_the_mean_error_and_the_variance_on_labelled_row
     import tensorflow as tf
     centres = np.arange(5, dtype=np.float32) * 10  # ages 0, 10, ..., 40
     probs = np.array([[0.0, 0.5, 0.5, 0.0, 0.0], [0.2, 0.2, 0.2, 0.2, 0.2]], np.float32)
-    targets = np.array([[0.0, 0.0, 0.0, 1.0, 0.0], [0.0] * 5], np.float32)  # 30 years; no age
-    loss = fitting.MeanVarianceLoss(centres, mean_weight=0.2, variance_weight=0.05, reduction=None)
+    exact = np.array([[0.0, 0.0, 0.0, 1.0, 0.0], [0.0] * 5], np.float32)  # 30 years; no age
+    targets = np.concatenate([exact, np.zeros_like(exact)], axis=1)  # no interval labels (pipeline.labels_for)
+    loss = losses.MeanVarianceLoss(centres, mean_weight=0.2, variance_weight=0.05, reduction=None)
     values = loss(tf.constant(targets), tf.constant(probs)).numpy()
     # mean 15, true 30: 0.2 * 0.5 * 15^2 = 22.5; variance 25: 0.05 * 25 = 1.25; cross-entropy with 0 at 30: clipped
-    cross_entropy = fitting.masked_crossentropy(tf.constant(targets), tf.constant(probs)).numpy()
+    cross_entropy = losses.masked_crossentropy(tf.constant(exact), tf.constant(probs)).numpy()
     np.testing.assert_allclose(values, [cross_entropy[0] + 22.5 + 1.25, 0.0], rtol=1e-5)
-    assert fitting.MeanVarianceLoss.from_config(loss.get_config()).centres == loss.centres
+    assert losses.MeanVarianceLoss.from_config(loss.get_config()).centres == loss.centres
 
 
 def test_a_mean_variance_run_checkpoints_a_model_that_loads(project, tiny_utkface):

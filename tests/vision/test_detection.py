@@ -245,14 +245,16 @@ def _pass_shapes(detector, image):
     (200, [(400, 480)]),
 ])
 def test_yunet_searches_at_the_resolution_the_smallest_face_needs(min_face, shapes):
+    """A blank frame: no face in either pass, so the bordered pass runs again with FALLBACK_PAD's wider border."""
     detector = create_detector("yunet", min_face_size=min_face)
-    assert _pass_shapes(detector, np.full((480, 640, 3), 128, np.uint8)) == shapes
+    fallback = (240 + 2 * 160, 320 + 2 * 160)  # 320 x 240 inside a border of half its longer side
+    assert _pass_shapes(detector, np.full((480, 640, 3), 128, np.uint8)) == shapes + [fallback]
 
 
 def test_yunet_default_searches_a_1280x800_photo_at_40_56ths_of_its_size():
     detector = create_detector("yunet")
     assert detector.min_face_size == YuNetDetector.DEFAULT_MIN_FACE == 56
-    assert _pass_shapes(detector, np.full((800, 1280, 3), 128, np.uint8)) == [(571, 914), (360, 480)]
+    assert _pass_shapes(detector, np.full((800, 1280, 3), 128, np.uint8)) == [(571, 914), (360, 480), (520, 640)]
 
 
 def test_yunet_maps_boxes_and_landmarks_back_to_the_photo_exactly():

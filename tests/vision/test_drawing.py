@@ -20,7 +20,7 @@ def _prediction(age, gender, race):
     return Prediction(age, 3.0, {g: float(g == gender) for g in GENDERS}, {r: float(r == race) for r in RACES}, {})
 
 
-FEMALE = _prediction(31.6, "female", "Asian")
+FEMALE = _prediction(31.6, "female", "East Asian")
 MALE = _prediction(70.2, "male", "White")
 
 
@@ -29,15 +29,16 @@ def _face(prediction, box=(0, 0, 10, 10)):
 
 
 def test_label_text():
-    assert face_label(_face(FEMALE)) == "F 32 Asian"
+    assert face_label(_face(FEMALE)) == "F 32 East Asian"
     assert face_label(_face(MALE)) == "M 70 White"
 
 
 def test_label_rounds_a_half_year_up_as_the_page_does():
     """The page's Math.round(28.5) is 29; Python's round(28.5) would draw 28 on the JPEG."""
-    assert face_label(_face(_prediction(28.5, "female", "Asian"))) == "F 29 Asian"
-    assert face_label(_face(_prediction(27.5, "female", "Asian"))) == "F 28 Asian"
-    assert face_label(_face(_prediction(28.46, "female", "Asian"))) == "F 29 Asian"  # 28.5 in the JSON, 29 on the page
+    assert face_label(_face(_prediction(28.5, "female", "East Asian"))) == "F 29 East Asian"
+    assert face_label(_face(_prediction(27.5, "female", "East Asian"))) == "F 28 East Asian"
+    # 28.5 in the JSON, 29 on the page
+    assert face_label(_face(_prediction(28.46, "female", "East Asian"))) == "F 29 East Asian"
 
 
 def test_box_drawn_in_rgb_and_input_untouched():
