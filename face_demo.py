@@ -34,7 +34,8 @@ from pathlib import Path
 from facekit.apps.cli import (
     add_analyzer_arguments,
     allow_large_images,
-    analyzer_from_args,
+    analyzer_from_options,
+    analyzer_options,
     exit_with_error,
     positive_int,
     setup_logging,
@@ -90,10 +91,11 @@ def run(args):
         print(f"resuming: {len(images) - len(tasks)} of {len(images)} photos are in {args.jsonl} already")
     if args.model is None and paths.default_model().is_file():  # named once, here, also for worker processes; a
         print(f"using the default model: {paths.default_model()}")  # missing one is an error of the analyzer
-    make_analyzer = functools.partial(analyzer_from_args, args, None)  # (threads) -> an analyzer; picklable
+    options = analyzer_options(args)
+    make_analyzer = functools.partial(analyzer_from_options, options, False)  # (threads) -> an analyzer; picklable
     if args.cluster is not None:
         from facekit.apps.cluster import cluster_results
-        results = cluster_results(args.cluster, make_analyzer, tasks, analyzer_key(args))
+        results = cluster_results(args.cluster, make_analyzer, tasks, options.key())
     else:
         results = photo_results(make_analyzer, tasks, min(args.workers, max(len(tasks), 1)))
     jsonl = JsonLines(args.jsonl, keep) if args.jsonl else None
@@ -133,13 +135,6 @@ def run(args):
             return 1
         print(f"wrote {args.json}")
     return status
-
-
-def analyzer_key(args):
-    """The options that make an analyzer: a cluster worker keeps one analyzer per key."""
-    options = ("model", "detector", "detector_model", "min_score", "min_face", "crop_scale", "tta", "ensemble",
-               "ensemble_weights")
-    return repr([(name, getattr(args, name)) for name in options])
 
 
 def progress_bar(total):

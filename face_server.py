@@ -12,13 +12,14 @@ import argparse
 
 from facekit.apps.cli import (
     add_analyzer_arguments,
+    analyzer_options,
     exit_with_error,
     port_number,
     positive_float,
     positive_int,
     setup_logging,
 )
-from facekit.apps.server import serve
+from facekit.apps.server import ServerOptions, serve
 from facekit.core.errors import FaceKitError
 
 
@@ -35,11 +36,17 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+def server_options(args):
+    """The parsed options as the library takes them."""
+    return ServerOptions(analyzer_options(args), host=args.host, port=args.port, workers=args.workers,
+                         max_upload_mb=args.max_upload_mb, quiet=args.quiet, verbose=args.verbose)
+
+
 def main(argv=None):
     args = parse_args(argv)
     setup_logging(args)
     try:
-        serve(args)
+        serve(server_options(args))
     except FaceKitError as error:
         exit_with_error(error)
 

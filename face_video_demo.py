@@ -17,7 +17,8 @@ import cv2
 
 from facekit.apps.cli import (
     add_analyzer_arguments,
-    analyzer_from_args,
+    analyzer_from_options,
+    analyzer_options,
     exit_with_error,
     past_weight,
     positive_int,
@@ -56,7 +57,7 @@ def run(args):
             raise FaceKitError("no display available here (or --no-display): pass --output FILE to save the video")
         if not args.no_display:
             print(f"no display available (OpenCV without GUI or no screen): writing {args.output} only")
-    analyzer = analyzer_from_args(args)
+    analyzer = analyzer_from_options(analyzer_options(args))
     capture, what = open_capture(args.source)
     promised = 0 if args.source.isdigit() else int(capture.get(cv2.CAP_PROP_FRAME_COUNT))  # the file's header
     print(f"reading {what}" + ("; press q in the window to stop" if display else ""))

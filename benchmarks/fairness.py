@@ -3,6 +3,10 @@ race on UTKFace, for one or more models, on each source's fixed test (or validat
 
     .venv/bin/python -m benchmarks.fairness face_weights/default/dlib_resnet_150px.tflite [OTHER_MODEL ...] \
         [--utkface ../shared/data/utkface/UTKFace] [--aaf ../shared/data/aaf/labels.csv] [--split test]
+    # FairFace's val/ as the demos see it: score what face_demo.py wrote (largest face per photo)
+    .venv/bin/python face_demo.py train_data/fairface/val --no-annotate --jsonl val_default.jsonl
+    .venv/bin/python -m benchmarks.fairness --fairface default=val_default.jsonl [other=val_other.jsonl ...] \
+        [--fairface-labels train_data/fairface/fairface_label_val.csv]
 
 Any model file the demos take (.tflite, .onnx, .keras); ``A.keras+B.keras``: the mean of several (an ensemble, as
 ``--ensemble mean``). ``--split train`` shows how well the models fit the images they were trained on. UTKFace's
@@ -10,12 +14,14 @@ faces are used as they are; All-Age-Faces' are cropped by the demos' detector an
 training crops them. Prints Markdown tables and the issue's targets, met or not.
 """
 import argparse
+import csv
+import json
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from facekit.core.labels import GENDERS, RACES
+from facekit.core.labels import FAIRFACE_AGE_BINS, GENDERS, RACES, UTKFACE_RACES, interval_bin, to_utkface_races
 from facekit.data.samples import MISSING
 from facekit.data.sources import Source, read_splits
 from facekit.infer.predictors import EnsemblePredictor, load_predictor
@@ -127,9 +133,98 @@ def aaf_targets(overall, rows):
                    ("female |signed|", abs(rows["female"]["signed"]), "<=", 1.0)])
 
 
+def fairface_faces(jsonl, labels_csv):
+    """(labels {file: (age bin, gender, race)}, found {file: the largest face's JSON entry}) of face_demo.py's JSON
+    Lines for FairFace's images, matched by the path's last two parts (val/N.jpg)."""
+    with open(labels_csv, newline="") as f:
+        labels = {row["file"]: (row["age"], row["gender"].lower(), row["race"]) for row in csv.DictReader(f)}
+    found = {}
+    with open(jsonl) as lines:
+        for line in lines:
+            entry = json.loads(line)
+            key = "/".join(Path(entry["image"]).parts[-2:])
+            faces = entry.get("faces") or []
+            if key in labels and faces:
+                found[key] = max(faces, key=lambda face: face["box"]["width"] * face["box"]["height"])
+    return labels, found
+
+
+def fairface_report(name, jsonl, labels_csv):
+    """FairFace val through the demos: faces found, gender by sex x race x age bin, age-bin accuracy (exact and
+    within one bin) by race and sex, race on seven classes (where the model has them) and on UTKFace's five, the race
+    confusion; the issue's targets. Scores are over the photos with a face found."""
+    labels, found = fairface_faces(jsonl, labels_csv)
+    files = [file for file in labels if file in found]
+    bins = list(FAIRFACE_AGE_BINS)
+    true_bin = np.array([bins.index(labels[f][0]) for f in files])
+    true_sex = np.array([GENDERS.index(labels[f][1]) for f in files])
+    true_race = np.array([RACES.index(labels[f][2]) for f in files])
+    pred_bin = interval_bin([found[f]["age"] for f in files])
+    pred_sex = np.array([GENDERS.index(found[f]["gender"]) for f in files])
+    race_probs = np.array([list(found[f]["probabilities"]["race"].values()) for f in files])
+    seven = race_probs.shape[1] == len(RACES)
+    five_true = np.array([UTKFACE_RACES.index({"East Asian": "Asian", "Southeast Asian": "Asian",
+                                                "Middle Eastern": "Others", "Latino_Hispanic": "Others"}.get(r, r))
+                          for r in (labels[f][2] for f in files)])
+    five_pred = to_utkface_races(race_probs).argmax(1)
+    gender_ok, bin_off = pred_sex == true_sex, np.abs(pred_bin - true_bin)
+    overall = gender_ok.mean()
+    print(f"\n### {name} on FairFace val ({len(labels)} photos, {jsonl})\n")
+    print(f"found {100 * len(files) / len(labels):.1f} %; over those: gender {100 * overall:.1f} %, age bin "
+          f"{100 * (bin_off == 0).mean():.1f} % (within one bin {100 * (bin_off <= 1).mean():.1f} %), race "
+          + (f"{100 * (race_probs.argmax(1) == true_race).mean():.1f} % of 7, " if seven else "")
+          + f"{100 * (five_pred == five_true).mean():.1f} % of UTKFace's 5")
+
+    def pct(mask, values):
+        return f"{100 * values[mask].mean():.1f}" if mask.any() else "-"
+
+    print("\n| race | n | gender | men | women | age bin | within one bin | race (7) | race (5) |\n"
+          "|---|---|---|---|---|---|---|---|---|")
+    rows = [("all", np.ones(len(files), bool))] + [(race, true_race == i) for i, race in enumerate(RACES)]
+    seven_ok = race_probs.argmax(1) == true_race
+    for label, mask in rows:
+        print(f"| {label} | {int(mask.sum())} | {pct(mask, gender_ok)} | {pct(mask & (true_sex == 0), gender_ok)} | "
+              f"{pct(mask & (true_sex == 1), gender_ok)} | {pct(mask, bin_off == 0)} | {pct(mask, bin_off <= 1)} | "
+              f"{pct(mask, seven_ok) if seven else '-'} | {pct(mask, five_pred == five_true)} |")
+    print("\n| age bin | n | gender | men | women | age bin | within one bin |\n|---|---|---|---|---|---|---|")
+    for index, label in enumerate(bins):
+        mask = true_bin == index
+        print(f"| {label} | {int(mask.sum())} | {pct(mask, gender_ok)} | {pct(mask & (true_sex == 0), gender_ok)} | "
+              f"{pct(mask & (true_sex == 1), gender_ok)} | {pct(mask, bin_off == 0)} | {pct(mask, bin_off <= 1)} |")
+    groups = []
+    for sex, sex_name in enumerate(GENDERS):
+        for r, race in enumerate(RACES):
+            for b, age in enumerate(bins):
+                mask = (true_sex == sex) & (true_race == r) & (true_bin == b)
+                if mask.sum() >= 20:
+                    groups.append((gender_ok[mask].mean() - overall, f"{sex_name} {race} {age}", int(mask.sum())))
+    groups.sort()
+    print("\nlowest gender accuracy of a sex x race x age-bin group (n >= 20): "
+          + "; ".join(f"{group} (n={n}) {100 * gap:+.1f}" for gap, group, n in groups[:5]))
+    classes, predicted = (RACES, race_probs.argmax(1)) if seven else (UTKFACE_RACES, five_pred)
+    print("\nrace confusion (rows: FairFace's label; columns: predicted)\n\n| | "
+          + " | ".join(classes) + " |\n|---" * (len(classes) + 1) + "|")
+    for r, race in enumerate(RACES):
+        counts = np.bincount(predicted[true_race == r], minlength=len(classes))
+        print(f"| {race} | " + " | ".join(str(c) for c in counts) + " |")
+    by_group = {label: gender_ok[mask].mean() for label, mask in rows[1:]}
+    by_group.update({sex: gender_ok[true_sex == i].mean() for i, sex in enumerate(GENDERS)})
+    print_targets([("found", len(files) / len(labels), ">=", 0.99), ("gender", overall, ">=", 0.95),
+                   ("lowest race or sex gender", min(by_group.values()), ">=", 0.93),
+                   ("3-9 gender", gender_ok[true_bin == 1].mean(), ">=", 0.85),
+                   ("age bin", (bin_off == 0).mean(), ">=", 0.60),
+                   ("within one bin", (bin_off <= 1).mean(), ">=", 0.93),
+                   *([("race 7", (race_probs.argmax(1) == true_race).mean(), ">=", 0.72)] if seven else []),
+                   ("race 5", (five_pred == five_true).mean(), ">=", 0.80),
+                   ("lowest sex x race x bin gap", groups[0][0] if groups else 0.0, ">=", -0.04)])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("models", nargs="+")
+    parser.add_argument("models", nargs="*")
+    parser.add_argument("--fairface", action="append", default=[], metavar="NAME=JSONL",
+                        help="face_demo.py's JSON Lines for FairFace's val/ images, named for the report")
+    parser.add_argument("--fairface-labels", default="train_data/fairface/fairface_label_val.csv")
     parser.add_argument("--utkface", default=str(SHARED / "data" / "utkface" / "UTKFace"))
     parser.add_argument("--aaf", default=str(SHARED / "data" / "aaf" / "labels.csv"))
     parser.add_argument("--split", choices=("train", "val", "test"), default="test")
@@ -137,6 +232,11 @@ def main():
     parser.add_argument("--plot", help="also draw gender accuracy and age MAE by sex x age band, per source and "
                                        "model, into this PNG file")
     args = parser.parse_args()
+    for named in args.fairface:
+        name, _, jsonl = named.rpartition("=")
+        fairface_report(name or jsonl, jsonl, args.fairface_labels)
+    if not args.models:
+        return
     sources = [(Source(args.utkface), utkface_targets), (Source(args.aaf, crop="detect"), aaf_targets)]
     parts = [(source, read_splits([source])[0][args.split], targets) for source, targets in sources]
     results = {}

@@ -8,3 +8,6 @@ SHARED = paths.shared_dir()
 UTKFACE = SHARED / "data" / "utkface" / "UTKFace"
 
 needs_utkface = pytest.mark.skipif(not UTKFACE.is_dir(), reason=f"UTKFace not found at {UTKFACE}")
+FAIRFACE_SAMPLE = SHARED / "data" / "fairface" / "sample"
+needs_fairface_sample = pytest.mark.skipif(not FAIRFACE_SAMPLE.is_dir(),
+                                           reason=f"FairFace sample not found at {FAIRFACE_SAMPLE}")

@@ -131,6 +131,7 @@ def test_user_errors_exit_2_with_one_line(case, expected, tmp_path, tiny_model_f
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_command_line_error_has_no_traceback(tmp_path):
     result = subprocess.run([sys.executable, "face_demo.py", str(tmp_path / "absent.jpg")], cwd=PROJECT,
                             capture_output=True, text=True, timeout=120)
@@ -148,7 +149,7 @@ def test_without_model_the_shipped_default_is_used_and_named(tmp_path, monkeypat
     monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)  # a checkout without it
     assert run_demo([photo, *HAAR, "--output", tmp_path / "out2"]) == 2
     captured = capsys.readouterr()
-    assert f"model file not found: {tmp_path / 'face_weights'}" in captured.err
+    assert f"the default model {tmp_path / 'face_weights'}" in captured.err and "pass --model PATH" in captured.err
     assert "using the default model" not in captured.out  # it was announced, then not found
 
 

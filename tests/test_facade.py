@@ -21,6 +21,7 @@ KEYS = {"box", "score", "landmarks", "age", "age_std", "gender", "gender_probabi
         "probabilities"}
 
 
+@pytest.mark.slow
 def test_import_facekit_loads_no_tensorflow_until_a_keras_model_is_used(tiny_model_file):
     code = ("import sys, facekit; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules; "
             "facekit.FaceAnalyzer; assert 'tensorflow' not in sys.modules; "
@@ -130,6 +131,7 @@ print(len(counts), sorted(set(counts)), errors[:3])
 """
 
 
+@pytest.mark.slow
 def test_one_analyzer_shared_by_threads_neither_crashes_nor_fails():
     """LiteRT and OpenCV called at once crashed the process (SIGSEGV) or raised: analyze runs under a lock."""
     script = SHARED_ANALYZER.format(root=str(Path(__file__).resolve().parents[1]))

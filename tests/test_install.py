@@ -28,6 +28,9 @@ NOT_COPIED = {".git", ".venv", "build", "dist", "logs", "train_data", "vggface_w
               ".pytest_cache", ".ruff_cache", ".import_linter_cache"}
 
 
+pytestmark = pytest.mark.slow  # builds and installs the wheel, starts servers
+
+
 def source_copy(target):
     """The checkout as a fresh clone has it, less the big .keras: what a wheel is built from."""
     def ignore(folder, names):

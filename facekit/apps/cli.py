@@ -10,11 +10,11 @@ from PIL import Image
 
 from facekit.core import paths
 from facekit.infer.analyzer import FaceAnalyzer
-from facekit.infer.ensemble import METHODS, parse_weights
-from facekit.infer.predictors import load_predictor
+from facekit.infer.ensemble import METHODS
+from facekit.infer.options import AnalyzerOptions
 from facekit.infer.tta import TTA
 from facekit.vision.detection import YuNetDetector
-from facekit.vision.detectors import DEFAULT_DETECTOR, DETECTORS, create_detector
+from facekit.vision.detectors import DEFAULT_DETECTOR, DETECTORS
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def add_prediction_arguments(parser, models="--model", fit=False):
 
 
 def add_analyzer_arguments(parser):
-    """The model, detector and crop options of the demos and the server (``analyzer_from_args``), and -q / -v."""
+    """The model, detector and crop options of the demos and the server (``analyzer_options``), and -q / -v."""
     add_verbosity_arguments(parser)
     with_files = [name for name, spec in DETECTORS.items() if spec.needs_model_file and spec.bundled_model is None]
     parser.add_argument("--model", default=None, nargs="+",
@@ -136,19 +136,16 @@ def add_analyzer_arguments(parser):
                         help="face crop size relative to the measured training-like crop (>1: more margin)")
 
 
-def analyzer_from_args(args, announce=True, threads=None):
-    """Builds the detector first (a missing detector file fails before the slower model load), then the model.
-    ``announce``: log which default model is used; ``threads``: the model runtime's CPU threads (default: all
-    cores; a worker process gets its share)."""
-    model_path = args.model
-    if model_path is None:
-        model_path = paths.default_model()
-        if announce and model_path.is_file():  # else FaceAnalyzer says it is not installed, and what to pass
-            logger.info(f"using the default model: {model_path}")
-    weights = parse_weights(args.ensemble_weights)
-    detector = create_detector(args.detector, args.detector_model, args.min_score, args.min_face)
-    if threads is None:
-        return FaceAnalyzer(model_path, detector, crop_scale=args.crop_scale, tta=args.tta, ensemble=args.ensemble,
-                            ensemble_weights=weights)
-    model = load_predictor(model_path, threads, tta=args.tta, ensemble=args.ensemble, weights=weights)
-    return FaceAnalyzer(model, detector, crop_scale=args.crop_scale)
+def analyzer_options(args: argparse.Namespace) -> AnalyzerOptions:
+    """The options ``add_analyzer_arguments`` parsed, as the library takes them: the one place a Namespace becomes
+    options."""
+    return AnalyzerOptions(model=args.model, detector=args.detector, detector_model=args.detector_model,
+                           min_score=args.min_score, min_face=args.min_face, crop_scale=args.crop_scale, tta=args.tta,
+                           ensemble=args.ensemble, ensemble_weights=args.ensemble_weights)
+
+
+def analyzer_from_options(options: AnalyzerOptions, announce: bool = True, threads: int | None = None) -> FaceAnalyzer:
+    """``FaceAnalyzer.from_options``, saying which default model is used when ``announce``."""
+    if announce and options.model is None and paths.default_model().is_file():  # else FaceAnalyzer says what to pass
+        logger.info(f"using the default model: {paths.default_model()}")
+    return FaceAnalyzer.from_options(options, threads)

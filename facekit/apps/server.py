@@ -11,13 +11,13 @@ threads, and the analyzer, which is not safe to share between threads, runs unde
 while the event loop stays free, so a slow photo never holds up /health. Errors are one line of JSON,
 ``{"error": "..."}``: 400 for an empty, non-image or truncated upload, 413 for one over the size or pixel limit.
 """
-import argparse
 import json
 import logging
 import os
 import socket
 import threading
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import uvicorn
@@ -29,7 +29,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from facekit.apps.cli import analyzer_from_args, setup_logging
+from facekit.apps.cli import analyzer_from_options, setup_logging
 from facekit.apps.uploads import (
     MAX_IMAGE_PIXELS,
     MAX_UPLOAD_BYTES,
@@ -41,6 +41,7 @@ from facekit.apps.uploads import (
 )
 from facekit.core import paths
 from facekit.core.errors import FaceKitError
+from facekit.infer.options import AnalyzerOptions
 from facekit.infer.results import photo_entry
 from facekit.vision.detectors import spec_of
 from facekit.vision.drawing import annotate_photo
@@ -239,22 +240,44 @@ def create_app(analyzer, max_upload_bytes=MAX_UPLOAD_BYTES, max_image_pixels=MAX
     return app
 
 
+@dataclass(frozen=True)
+class ServerOptions:
+    """face_server.py's options as data: where to listen, how many processes, the upload limit, the analyzer's
+    options (facekit.infer.options) and how much to log. Worker processes get them as JSON (``OPTIONS_VARIABLE``)."""
+
+    analyzer: AnalyzerOptions = field(default_factory=AnalyzerOptions)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    max_upload_mb: float = 10.0
+    quiet: bool = False
+    verbose: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "ServerOptions":
+        values = json.loads(text)
+        return cls(**{**values, "analyzer": AnalyzerOptions.from_dict(values["analyzer"])})
+
+
 # Options travel to uvicorn's worker processes (--workers > 1) in this environment variable, as JSON.
-ARGS_VARIABLE = "FACEKIT_SERVER_ARGS"
+OPTIONS_VARIABLE = "FACEKIT_SERVER_OPTIONS"
 
 
-def app_from_args(args):
-    """The app for parsed face_server.py options: the analyzer built as the demos build theirs (facekit.apps.cli)."""
-    analyzer = analyzer_from_args(args)
-    return create_app(analyzer, max_upload_bytes=int(args.max_upload_mb * 1e6))
+def app_from_options(options: ServerOptions) -> FastAPI:
+    """The app for face_server.py's options: the analyzer built as the demos build theirs (facekit.apps.cli)."""
+    analyzer = analyzer_from_options(options.analyzer)
+    return create_app(analyzer, max_upload_bytes=int(options.max_upload_mb * 1e6))
 
 
-def app_from_environment():
-    """uvicorn's factory in each worker process: the options face_server.py put in FACEKIT_SERVER_ARGS (the log
+def app_from_environment() -> FastAPI:
+    """uvicorn's factory in each worker process: the options face_server.py put in FACEKIT_SERVER_OPTIONS (the log
     messages shown as in the first process, -q / -v included)."""
-    args = argparse.Namespace(**json.loads(os.environ[ARGS_VARIABLE]))
-    setup_logging(args)
-    return app_from_args(args)
+    options = ServerOptions.from_json(os.environ[OPTIONS_VARIABLE])
+    setup_logging(options)
+    return app_from_options(options)
 
 
 def check_address(host, port):
@@ -270,17 +293,16 @@ def check_address(host, port):
         raise FaceKitError(f"cannot listen on {host}:{port}: {getattr(error, 'strerror', None) or error}") from None
 
 
-def serve(args):
+def serve(options: ServerOptions) -> None:
     """Runs uvicorn: in this process with one worker (the model is loaded before the port is opened, so a bad
-    option fails at once), or in ``args.workers`` processes, each loading the model once (after a check here)."""
-    check_address(args.host, args.port)  # before the model loads: a port in use is one line, not uvicorn's
-    options = {"host": args.host, "port": args.port, "log_level": "info"}
-    if args.workers == 1:
-        uvicorn.run(app_from_args(args), **options)
+    option fails at once), or in ``options.workers`` processes, each loading the model once (after a check here)."""
+    check_address(options.host, options.port)  # before the model loads: a port in use is one line, not uvicorn's
+    listen = {"host": options.host, "port": options.port, "log_level": "info"}
+    if options.workers == 1:
+        uvicorn.run(app_from_options(options), **listen)
         return
     # A worker that fails to start prints a traceback and is started again, for ever: the options are checked here
     # first, by building the analyzer once in this process, so that a bad one is one line and exit status 2.
-    app_from_args(args)
-    os.environ[ARGS_VARIABLE] = json.dumps({key: str(value) if isinstance(value, Path) else value
-                                           for key, value in vars(args).items()})
-    uvicorn.run("facekit.apps.server:app_from_environment", factory=True, workers=args.workers, **options)
+    app_from_options(options)
+    os.environ[OPTIONS_VARIABLE] = options.to_json()
+    uvicorn.run("facekit.apps.server:app_from_environment", factory=True, workers=options.workers, **listen)

@@ -7,8 +7,11 @@ JSON entry). With an exported model
 """
 from __future__ import annotations
 
+import math
+import os
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,8 @@ import numpy as np
 
 from facekit.core import paths
 from facekit.core.errors import InputError, ModelError
+from facekit.infer.ensemble import parse_weights
+from facekit.infer.options import AnalyzerOptions
 from facekit.infer.predictors import Predictor, load_predictor
 from facekit.infer.results import FaceResult, face_result, file_scale
 from facekit.vision.crop import crop_faces
@@ -54,8 +59,8 @@ class FaceAnalyzer:
                  detector_model: str | Path | None = None, crop_scale: float = 1.0, tta: str = "none",
                  ensemble: str = "mean", ensemble_weights: Any = None, min_score: float | None = None,
                  min_face_size: int | None = None) -> None:
-        if crop_scale <= 0:
-            raise InputError(f"the crop scale (--crop-scale) must be positive, not {crop_scale}")
+        if not (isinstance(crop_scale, (int, float)) and math.isfinite(crop_scale) and crop_scale > 0):
+            raise InputError(f"the crop scale (--crop-scale) must be a finite number more than 0, not {crop_scale}")
         if detector is None or isinstance(detector, str):  # the detector first: its missing file fails faster
             detector = create_detector(detector or DEFAULT_DETECTOR, detector_model, min_score, min_face_size)
         elif detector_model is not None or min_score is not None or min_face_size is not None:
@@ -84,6 +89,27 @@ class FaceAnalyzer:
         self.model: Predictor = model  # type: ignore[assignment]  # a predictor by now, whatever was given
         self.input_size: int = self.model.input_size
         self.crop_spec = spec_of(detector).crop.scaled(crop_scale)
+        self._lock = threading.Lock()
+        _ANALYZERS.add(self)
+
+    @classmethod
+    def from_options(cls, options: AnalyzerOptions, threads: int | None = None) -> FaceAnalyzer:
+        """The analyzer ``options`` describe; ``threads``: the model runtime's CPU threads (default: all cores; a
+        worker process gets its share). The detector is built first: a missing detector file fails before the
+        slower model load."""
+        weights = parse_weights(list(options.ensemble_weights) if options.ensemble_weights else None)
+        detector = create_detector(options.detector, options.detector_model, options.min_score, options.min_face)
+        model: Any = list(options.model) if options.model else None
+        if threads is not None:
+            model = load_predictor(model or paths.default_model(), threads, tta=options.tta,
+                                   ensemble=options.ensemble, weights=weights)
+            return cls(model, detector, crop_scale=options.crop_scale)
+        return cls(model, detector, crop_scale=options.crop_scale, tta=options.tta, ensemble=options.ensemble,
+                   ensemble_weights=weights)
+
+    def _after_fork(self) -> None:
+        """In a child process made by ``os.fork()`` while another thread was inside ``analyze``: that thread is not
+        in the child, so the lock it held would never be released there."""
         self._lock = threading.Lock()
 
     def analyze(self, image: Image, timings: dict[str, float] | None = None) -> list[FaceResult]:
@@ -122,6 +148,11 @@ class FaceAnalyzer:
             return results
         scale = file_scale(pixels, size)
         return [face.in_file_pixels(scale) for face in results]
+
+
+_ANALYZERS: weakref.WeakSet[FaceAnalyzer] = weakref.WeakSet()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: [analyzer._after_fork() for analyzer in list(_ANALYZERS)])
 
 
 def analyze(image: Image, model: ModelInput | Sequence[ModelInput] | None = None, detector: Any = None,

@@ -9,7 +9,7 @@ tests parametrised over ``DETECTORS`` pick it up.
 """
 from __future__ import annotations
 
-import inspect
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,8 @@ class DetectorSpec:
     needs_model_file: bool
     crop: CropSpec  # where its landmarks and boxes fall in UTKFace's 200x200 crops
     bundled_model: Path | None = None  # its model file in facekit/vision/models/, used when no other is given
+    takes_min_face: bool = False  # its constructor takes min_face_size (the demos' --min-face)
+    score_range: tuple[float, float] = (0.0, 1.0)  # the scores it gives: a --min-score outside keeps every face or none
 
 
 # Crop geometry measured by benchmarks/measure_utkface_template.py on 400 UTKFace crops (padded by 100 gray
@@ -38,12 +40,15 @@ class DetectorSpec:
 # little differently (MTCNN's eyes are 4 px closer together than YuNet's), hence one geometry per detector.
 DETECTORS = {spec.name: spec for spec in (
     DetectorSpec("mtcnn", MtcnnDetector, needs_model_file=False, crop=CropSpec(0.939, (0.009, 0.064), np.array(
-        [[60.0, 58.1], [136.9, 58.0], [97.5, 103.4], [63.1, 137.0], [133.3, 137.1]], dtype=np.float32))),
+        [[60.0, 58.1], [136.9, 58.0], [97.5, 103.4], [63.1, 137.0], [133.3, 137.1]], dtype=np.float32)),
+        takes_min_face=True),
     DetectorSpec("yunet", YuNetDetector, needs_model_file=True, crop=CropSpec(0.901, (0.002, 0.076), np.array(
         [[56.4, 58.6], [137.6, 58.5], [95.9, 104.5], [62.2, 134.6], [135.0, 133.9]], dtype=np.float32)),
-        bundled_model=BUNDLED_MODELS / YUNET_FILE),
+        bundled_model=BUNDLED_MODELS / YUNET_FILE, takes_min_face=True),
     DetectorSpec("ssd", SsdDetector, needs_model_file=True, crop=CropSpec(1.020, (0.003, 0.023))),
-    DetectorSpec("haar", HaarDetector, needs_model_file=False, crop=CropSpec(0.966, (0.003, 0.080))),
+    # Haar's score is a margin of its cascade's last stage, not a probability: any finite number
+    DetectorSpec("haar", HaarDetector, needs_model_file=False, crop=CropSpec(0.966, (0.003, 0.080)),
+                 takes_min_face=True, score_range=(-math.inf, math.inf)),
 )}
 
 
@@ -73,11 +78,16 @@ def create_detector(name: str = DEFAULT_DETECTOR, model_path: str | Path | None 
     demos' --min-face), for the detectors that take one (yunet: searched at the resolution that still finds it;
     mtcnn, haar: their smallest face); None: its default."""
     spec = detector_spec(name)
+    if min_score is not None:
+        low, high = spec.score_range
+        if isinstance(min_score, bool) or not isinstance(min_score, (int, float)) or not math.isfinite(min_score) \
+                or not low <= min_score <= high:
+            within = "any finite number" if math.isinf(low) else f"a number from {low:g} to {high:g}"
+            raise InputError(f"the {name} detector's smallest score (--min-score) is {within}, not {min_score}")
     options: dict[str, Any] = {"min_score": min_score}
     if min_face_size is not None:
-        if "min_face_size" not in inspect.signature(spec.detector).parameters:
-            takes = ", ".join(s.name for s in DETECTORS.values()
-                              if "min_face_size" in inspect.signature(s.detector).parameters)
+        if not spec.takes_min_face:
+            takes = ", ".join(s.name for s in DETECTORS.values() if s.takes_min_face)
             raise InputError(f"the {name} detector takes no smallest face size (--min-face is for {takes})")
         options["min_face_size"] = min_face_size
     if spec.needs_model_file:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import face_demo
-from facekit.apps.cli import analyzer_from_args
+from facekit.apps.cli import analyzer_from_options, analyzer_options
 from facekit.apps.cluster import cluster_results, parse_cluster, shards
 from facekit.core.errors import FaceKitError
 from tests.apps.test_library import library
@@ -24,6 +24,7 @@ def sorted_lines(path):
     return sorted((json.loads(line) for line in Path(path).read_text().splitlines()), key=lambda e: e["image"])
 
 
+@pytest.mark.slow
 def test_a_local_cluster_writes_the_lines_of_one_process(tmp_path):
     photos = library(tmp_path / "photos", 9)
     one, cluster = tmp_path / "one.jsonl", tmp_path / "cluster.jsonl"
@@ -34,13 +35,14 @@ def test_a_local_cluster_writes_the_lines_of_one_process(tmp_path):
     assert sorted_lines(one) == sorted_lines(cluster) and len(sorted_lines(one)) == 9
 
 
-def counted_analyzer(args, folder, threads):
-    """analyzer_from_args, leaving a file per load named by the worker's process id."""
+def counted_analyzer(options, folder, threads):
+    """analyzer_from_options, leaving a file per load named by the worker's process id."""
     with open(Path(folder) / f"{os.getpid()}.loads", "a") as loads:
         loads.write("load\n")
-    return analyzer_from_args(args, None, threads)
+    return analyzer_from_options(options, False, threads)
 
 
+@pytest.mark.slow
 def test_each_worker_loads_the_model_once(tmp_path):
     photos = library(tmp_path / "photos", 12)
     loads = tmp_path / "loads"
@@ -49,7 +51,9 @@ def test_each_worker_loads_the_model_once(tmp_path):
                                  "--detector", "haar"])
     tasks = [(path, None) for path in sorted(photos.iterdir())]
     assert len(shards(tasks, 2)) == 6  # more shards than workers: a worker gets several
-    results = list(cluster_results("local:2", functools.partial(counted_analyzer, args, loads), tasks, "haar"))
+    options = analyzer_options(args)
+    make_analyzer = functools.partial(counted_analyzer, options, loads)
+    results = list(cluster_results("local:2", make_analyzer, tasks, options.key()))
     assert sorted(entry["image"] for entry, _ in results) == sorted(str(path) for path, _ in tasks)
     files = list(loads.iterdir())
     assert 1 <= len(files) <= 2 and all(file.read_text() == "load\n" for file in files)

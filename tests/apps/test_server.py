@@ -18,7 +18,7 @@ import face_demo
 import face_server
 import facekit.infer.analyzer
 from facekit.apps import server
-from facekit.apps.server import ARGS_VARIABLE, app_from_args, app_from_environment, create_app
+from facekit.apps.server import OPTIONS_VARIABLE, app_from_environment, app_from_options, create_app
 from facekit.apps.uploads import MAX_IMAGE_PIXELS, encode_jpeg
 from facekit.core import paths
 from facekit.vision import images
@@ -31,6 +31,11 @@ from tests.face_scenes import YUNET_MODEL, assert_landmarks_in_order, compose, m
 DEFAULT_MODEL = paths.default_model(".keras")
 DEFAULT_MODEL_NAME = str(DEFAULT_MODEL.relative_to(paths.face_weights_dir()))  # as /version names it
 MIN_IOU = 0.5  # as tests/vision/test_detection.py: the placed square is UTKFace's crop, not a detector's box
+
+
+def served_app(argv):
+    """The app face_server.py serves for these command-line options."""
+    return app_from_options(face_server.server_options(face_server.parse_args(argv)))
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +195,7 @@ def test_the_model_is_loaded_once_for_many_requests(tiny_model_file, monkeypatch
     real_init = facekit.infer.analyzer.FaceAnalyzer.__init__
     monkeypatch.setattr(facekit.infer.analyzer.FaceAnalyzer, "__init__",
                         lambda self, *args, **kwargs: made.append(args) or real_init(self, *args, **kwargs))
-    app = app_from_args(face_server.parse_args(["--model", str(tiny_model_file), "--detector", "haar"]))
+    app = served_app(["--model", str(tiny_model_file), "--detector", "haar"])
     client = TestClient(app)
     for _ in range(3):
         assert client.post("/analyze", content=small_jpeg()).status_code == 200
@@ -203,7 +208,7 @@ def test_workers_build_their_app_from_the_options_passed_in_the_environment(tiny
     """--workers 2: uvicorn gets the factory, and each worker's app has the options given on the command line."""
     started = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.update(app=app, **options))
-    monkeypatch.setenv(ARGS_VARIABLE, "")  # restored afterwards: serve sets it
+    monkeypatch.setenv(OPTIONS_VARIABLE, "")  # restored afterwards: serve sets it
     face_server.main(["--model", str(tiny_model_file), "--detector", "haar", "--workers", "2",
                       "--max-upload-mb", "3"])
     assert started["app"] == "facekit.apps.server:app_from_environment" and started["factory"] is True
@@ -218,7 +223,7 @@ def test_a_malformed_metrics_json_is_ignored_with_a_warning(text, tiny_model_fil
     model = tmp_path / "tiny.keras"
     model.write_bytes(tiny_model_file.read_bytes())
     (tmp_path / "metrics.json").write_text(text)
-    version = TestClient(app_from_args(face_server.parse_args(["--model", str(model), "--detector", "haar"]))
+    version = TestClient(served_app(["--model", str(model), "--detector", "haar"])
                          ).get("/version").json()
     assert version["model"] == "tiny.keras" and version["metrics"] is None
     assert "metrics.json: ignored" in caplog.text
@@ -291,7 +296,7 @@ def test_version_gives_no_path_of_this_machine(tiny_model_file, tmp_path):
     model.write_bytes(tiny_model_file.read_bytes())
     (tmp_path / "metrics.json").write_text(json.dumps({"age_mae": 4.5, "data": "/home/someone/UTKFace",
                                                        "split": "test"}))
-    version = TestClient(app_from_args(face_server.parse_args(["--model", str(model), "--detector", "haar"]))
+    version = TestClient(served_app(["--model", str(model), "--detector", "haar"])
                          ).get("/version").json()
     assert str(tmp_path) not in json.dumps(version) and "/home/someone" not in json.dumps(version)
     assert version["model"] == "tiny.keras" and version["metrics"] == {"age_mae": 4.5, "split": "test"}
@@ -347,7 +352,7 @@ def test_a_port_out_of_range_is_refused(port, capsys):
 
 
 def test_a_port_in_use_is_one_line_before_the_model_loads(monkeypatch, capsys):
-    monkeypatch.setattr(server, "app_from_args", lambda args: pytest.fail("loaded the model"))
+    monkeypatch.setattr(server, "app_from_options", lambda options: pytest.fail("loaded the model"))
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

@@ -13,7 +13,8 @@ from tests.apps.test_server import DEFAULT_MODEL, small_jpeg
 from tests.face_scenes import make_detector
 from tests.live_server import chromium, live_server, missing_browser, upload_on_page
 
-pytestmark = pytest.mark.skipif(missing_browser() is not None, reason=f"no headless browser: {missing_browser()}")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(missing_browser() is not None, reason=f"no headless browser: {missing_browser()}")]
 
 
 @pytest.fixture(scope="module")

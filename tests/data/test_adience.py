@@ -73,6 +73,7 @@ def _synthetic_adience(folder, per_fold=12, real_rows=()):
         (folder / f"fold_{k}_data.txt").write_text("\n".join(lines))  # no newline at the end, as in Adience
 
 
+@pytest.mark.slow
 @needs_adience
 def test_five_fold_protocol_runs_on_the_sample_faces_and_synthetic_folds(project, tmp_path, capsys):
     data = tmp_path / "adience"

@@ -62,6 +62,7 @@ def test_labelled_metrics_skip_images_without_the_label():
     assert float(mae.result()) == 5.0
 
 
+@pytest.mark.slow
 @needs_utkface
 def test_csv_workflow_on_real_faces_trains_evaluates_and_writes_the_submission(project, tmp_path, capsys):
     """The seed task: train.csv (id,label with gender), train/ of id.jpg, test.csv of ids, sampleSubmit.csv."""

@@ -77,6 +77,7 @@ def test_sources_no_reader_takes_are_refused_in_one_line(tmp_path):
     with pytest.raises(DataError, match="data not found: .*absent"):
         read_dataset(tmp_path / "absent")
     (tmp_path / "labels.json").write_text("{}")
-    with pytest.raises(DataError, match="cannot read .*labels.json as a dataset; --data takes FairFace's .*; or a .csv file .*; "
+    with pytest.raises(DataError, match="cannot read .*labels.json as a dataset; --data takes FairFace's .*; "
+                                           "or a .csv file .*; "
                                            "or a folder of images"):
         read_dataset(tmp_path / "labels.json")

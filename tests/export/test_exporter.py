@@ -35,6 +35,7 @@ def small_models(tmp_path_factory):
     return paths
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backbone, fmt", CASES)
 def test_every_backbone_exports_and_predicts_as_keras(backbone, fmt, small_models, tmp_path):
     suffix = ".tflite" if fmt == "litert" else ".onnx"

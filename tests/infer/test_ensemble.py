@@ -63,7 +63,7 @@ def test_the_api_and_demos_combine_several_models(tiny_model_file):
     """Models of different input sizes and runtimes, behind one predictor: each reads the crops at its own size."""
     import argparse
 
-    from facekit.apps.cli import add_analyzer_arguments, analyzer_from_args
+    from facekit.apps.cli import add_analyzer_arguments, analyzer_from_options, analyzer_options
     from facekit.core import paths
     from facekit.infer.predictors import load_predictor
 
@@ -81,18 +81,18 @@ def test_the_api_and_demos_combine_several_models(tiny_model_file):
     parser = argparse.ArgumentParser()
     add_analyzer_arguments(parser)
     args = parser.parse_args(["--model", *map(str, members), "--ensemble", "vote", "--detector", "haar"])
-    analyzer = analyzer_from_args(args)
+    analyzer = analyzer_from_options(analyzer_options(args))
     assert analyzer.model.method == "vote" and len(analyzer.model.predictors) == 2
     fitted = ["age=1,0", "gender=0.5,0.5", "race=0.25,0.75"]  # as face_train.py --ensemble-weights fit prints them
     args = parser.parse_args(["--model", *map(str, members), "--ensemble", "weighted", "--ensemble-weights", *fitted,
                               "--detector", "haar"])
-    got, want = analyzer_from_args(args).model.probabilities(crops), \
+    got, want = analyzer_from_options(analyzer_options(args)).model.probabilities(crops), \
         combine(each, "weighted", parse_weights(fitted))
     for head in want:
         np.testing.assert_allclose(got[head], want[head], atol=1e-5)
     args = parser.parse_args(["--model", *map(str, members), "--ensemble", "weighted", "--detector", "haar"])
     with pytest.raises(FaceKitError, match="needs --ensemble-weights"):
-        analyzer_from_args(args)
+        analyzer_from_options(analyzer_options(args))
 
 
 def _one_hot(indices, classes):

@@ -108,6 +108,7 @@ print(len(faces), "faces;", "tensorflow" in sys.modules, "keras" in sys.modules)
 """
 
 
+@pytest.mark.slow
 def test_demos_and_facade_import_no_tensorflow_with_the_default_model(tmp_path):
     image, _ = compose((480, 640), [(0, 220, 120, 200)])
     write_image(tmp_path / "one.jpg", image)
@@ -124,6 +125,7 @@ def test_demos_and_facade_import_no_tensorflow_with_the_default_model(tmp_path):
     assert len(json.loads((tmp_path / "faces.json").read_text())[0]["faces"]) == 1
 
 
+@pytest.mark.slow
 def test_every_runtime_finds_the_same_faces_and_predicts_as_keras(four_faces_scene, tmp_path):
     """The whole path (YuNet, crops, model) with the default model as .keras, its shipped .tflite and an .onnx
     export: the same boxes, and probabilities within the export's tolerance."""

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 import face_train
-from facekit.apps.cli import add_analyzer_arguments, analyzer_from_args
+from facekit.apps.cli import add_analyzer_arguments, analyzer_from_options, analyzer_options
 from facekit.backbones.model import load_model
 from facekit.core import paths
 from facekit.core.errors import InputError
@@ -109,7 +109,7 @@ def test_the_demos_tta_option_reaches_the_predictor():
     parser = argparse.ArgumentParser()
     add_analyzer_arguments(parser)
     args = parser.parse_args(["--model", str(paths.default_model()), "--detector", "haar", "--tta", "flip"])
-    assert analyzer_from_args(args).model.tta == "flip"
+    assert analyzer_from_options(analyzer_options(args)).model.tta == "flip"
     args = parser.parse_args(["--model", str(paths.default_model()), "--detector", "haar", "--tta", "flip+crops"])
-    assert analyzer_from_args(args).model.tta == "flip+crops"
-    assert analyzer_from_args(parser.parse_args(["--detector", "haar"])).model.tta == "none"
+    assert analyzer_from_options(analyzer_options(args)).model.tta == "flip+crops"
+    assert analyzer_from_options(analyzer_options(parser.parse_args(["--detector", "haar"]))).model.tta == "none"

@@ -31,6 +31,7 @@ def test_distilled_targets_mix_labels_and_teachers_and_keep_masked_rows():
         distillation.distilled(labels, teacher, 1.5)
 
 
+@pytest.mark.slow
 def test_a_student_trains_on_its_teachers_predictions_computed_once(project, tiny_utkface, tiny_model_file,
                                                                     monkeypatch):
     teacher = str(tiny_model_file)  # any model of the same age bins teaches, whatever its input size

@@ -101,6 +101,7 @@ def test_a_waiting_worker_stops_on_ctrl_c_and_sigterm(signal_number, tmp_path, t
     assert process.returncode == 130 and "interrupted" in output and "Traceback" not in output, seen + output
 
 
+@pytest.mark.slow
 def test_a_port_already_taken_is_one_line(tmp_path, tiny_utkface):
     with socket.socket() as taken:
         taken.bind(("", 0))
@@ -131,6 +132,7 @@ def _run_workers(project, argv, setup=""):
     return [process.returncode for process in processes], [output[-1500:] for output in outputs]
 
 
+@pytest.mark.slow
 def test_two_workers_on_localhost_train_and_the_chief_writes_the_checkpoint(tmp_path, tiny_utkface):
     argv = ["--data", str(tiny_utkface), "--run", "cluster", "--backbone", "simple_cnn", "--weights", "none",
             "--input-size", "32", "--epochs", "1", "--batch-size", "16", "--no-augment", "--precision", "float32"]
@@ -142,6 +144,7 @@ def test_two_workers_on_localhost_train_and_the_chief_writes_the_checkpoint(tmp_
     assert len((run_dir / "history.csv").read_text().splitlines()) == 2  # one epoch, written once, by the chief
 
 
+@pytest.mark.slow
 def test_two_workers_on_localhost_train_the_chief_writes_the_checkpoint_and_resume_continues(tmp_path, tiny_utkface):
     argv = ["--data", str(tiny_utkface), "--run", "cluster", "--backbone", "simple_cnn", "--weights", "none",
             "--input-size", "32", "--epochs", "2", "--batch-size", "16", "--no-augment", "--precision", "float32"]

@@ -59,6 +59,7 @@ def test_precision_choice():
     assert hardware.choose_precision("float32", gpus=["GPU:0"]) == "float32"
 
 
+@pytest.mark.slow
 def test_training_run_writes_everything_and_evaluate_reproduces_it(project, tiny_utkface, recwarn, capsys):
     metrics = training.train(_config("short", tiny_utkface, precision="mixed_bfloat16"))
     # Each epoch takes the steps of one pass over the data, and Keras does not warn that the input ran out.
@@ -113,6 +114,7 @@ class _Interrupt(keras.callbacks.Callback):
             raise KeyboardInterrupt("simulated interruption")
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_saved_epoch(project, tiny_utkface, monkeypatch):
     config = _config("resumable", tiny_utkface, epochs=4)
     original = training.callbacks
@@ -135,6 +137,7 @@ def test_resume_continues_from_the_saved_epoch(project, tiny_utkface, monkeypatc
     assert exit_info.value.code == 2
 
 
+@pytest.mark.slow
 def test_frozen_backbone_trains_heads_on_cached_features(project, tiny_utkface):
     training.train(_config("cached", tiny_utkface, freeze="all", epochs=2))
     cache = list((project / "train_data" / "features").glob("*.npz"))
@@ -148,6 +151,7 @@ def test_frozen_backbone_trains_heads_on_cached_features(project, tiny_utkface):
         assert len(cached["train_flip"]) == len(parts["train"])
 
 
+@pytest.mark.slow
 def test_init_starts_fine_tuning_from_a_trained_model(project, tiny_utkface, monkeypatch):
     """Linear probing, then fine-tuning: the second run starts from the first run's weights, not from scratch."""
     training.train(_config("probe", tiny_utkface, freeze="all", epochs=2))
@@ -189,6 +193,7 @@ def test_a_missing_label_adds_no_loss_and_no_gradient():
     assert np.isfinite(gradient).all() and (gradient[1:] == 0).all() and np.abs(gradient[0]).sum() > 0
 
 
+@pytest.mark.slow
 def test_ema_run_validates_and_keeps_the_moving_average(project, tiny_utkface):
     """--ema: the optimizer averages the weights, and the checkpoint holds the average, not the last step."""
     training.train(_config("ema", tiny_utkface, epochs=2, ema=True))
@@ -201,6 +206,7 @@ def test_ema_run_validates_and_keeps_the_moving_average(project, tiny_utkface):
                       keras.callbacks.SwapEMAWeights)
 
 
+@pytest.mark.slow
 def test_two_sources_train_together_with_the_missing_race_masked(project, tiny_utkface, tmp_path):
     """A UTKFace folder and a CSV without race (as All-Age-Faces'): one run, each source's own split, the CSV's
     images drawn twice as often, race learnt from the folder alone; config.json records both sources; the test
@@ -311,6 +317,7 @@ def test_sex_decade_balance_evens_out_women_and_men_of_each_decade(utkface):
     assert (after[present] / after.sum()).std() < (before[present] / before.sum()).std()
 
 
+@pytest.mark.slow
 @needs_utkface
 def test_short_run_on_real_faces_learns(project):
     """400 real faces, four epochs at 32 px in bfloat16: the training loss falls."""
@@ -321,6 +328,7 @@ def test_short_run_on_real_faces_learns(project):
     assert metrics["n_test"] == len(split(read_dataset(UTKFACE), limit=400)["test"])
 
 
+@pytest.mark.slow
 def test_a_diverging_run_stops_and_does_not_count_as_finished(project, tiny_utkface):
     """--lr is checked to be positive at parse time; a positive one can still blow up: TerminateOnNaN stops it."""
     with pytest.raises(training.FaceKitError, match=r"training stopped in epoch 1: the loss became (nan|inf) .*"
@@ -351,6 +359,7 @@ def test_a_checkpoint_that_fills_the_disk_leaves_the_previous_one_whole(tmp_path
     assert checkpoint.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["best.keras"]
 
 
+@pytest.mark.slow
 def test_a_damaged_backup_or_checkpoint_is_named_never_a_silent_restart(project, tiny_utkface, monkeypatch, capsys):
     original = training.callbacks
     monkeypatch.setattr(training, "callbacks", lambda *args, **kwargs: original(*args, **kwargs) + [_Interrupt()])
@@ -416,6 +425,7 @@ def _resume_to_the_end(run_dir, run, epochs):
     return [int(row["epoch"]) for row in _history(run_dir)[done:]]
 
 
+@pytest.mark.slow
 def test_ctrl_c_prints_one_line_with_the_resume_command_and_resume_continues(project, tiny_utkface):
     run_dir = project / "face_weights" / "stopped"
     process = _start_run(project, tiny_utkface, "stopped")
@@ -435,6 +445,7 @@ def test_ctrl_c_prints_one_line_with_the_resume_command_and_resume_continues(pro
     assert _resume_to_the_end(run_dir, "stopped", finished + 1) == [finished]  # on from there, not from 0
 
 
+@pytest.mark.slow
 def test_kill_9_while_writing_a_checkpoint_keeps_the_previous_one_and_resume_continues(project, tiny_utkface):
     run_dir = project / "face_weights" / "killed"
     process = _start_run(project, tiny_utkface, "killed", setup=KILL_IN_CHECKPOINT)
@@ -464,6 +475,7 @@ def test_mean_variance_loss_adds_the_mean_error_and_the_variance_on_labelled_row
     assert losses.MeanVarianceLoss.from_config(loss.get_config()).centres == loss.centres
 
 
+@pytest.mark.slow
 def test_a_mean_variance_run_checkpoints_a_model_that_loads(project, tiny_utkface):
     training.train(_config("mv", tiny_utkface, epochs=1, age_loss="mean-variance"))
     saved = json.loads((project / "face_weights" / "mv" / "config.json").read_text())
