@@ -8,7 +8,7 @@ import pytest
 
 import facekit
 from facekit.core import paths
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import FaceKitError, InputError
 from facekit.infer.predictors import load_predictor
 from facekit.vision import images
 from facekit.vision.images import write_image
@@ -139,3 +139,10 @@ def test_one_analyzer_shared_by_threads_neither_crashes_nor_fails():
                             cwd=Path(__file__).resolve().parents[1])
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split("\n")[-2] == "120 [3] []"
+
+
+@pytest.mark.parametrize("scale", [float("inf"), 1e308, float("nan"), 0.0, -1.0])
+def test_a_crop_scale_that_cannot_work_is_an_input_error(scale):
+    """crop_scale=inf gave a bare OverflowError, --crop-scale 1e308 a traceback in crop.py (issue 28)."""
+    with pytest.raises(InputError, match="the crop scale"):
+        facekit.analyze(np.full((40, 40, 3), 128, np.uint8), detector="haar", crop_scale=scale)

@@ -28,6 +28,8 @@ from facekit.vision.crop import crop_faces
 from facekit.vision.detectors import DEFAULT_DETECTOR, create_detector, spec_of
 from facekit.vision.images import as_rgb, read_image_and_size
 
+# A crop more than this many times wider than training's is mostly background (and far more overflows the warp).
+MAX_CROP_SCALE = 10.0
 ModelInput = str | Path | Predictor | Any  # a model file, a predictor, or a Keras model already loaded
 Image = str | Path | bytes | np.ndarray
 
@@ -59,8 +61,9 @@ class FaceAnalyzer:
                  detector_model: str | Path | None = None, crop_scale: float = 1.0, tta: str = "none",
                  ensemble: str = "mean", ensemble_weights: Any = None, min_score: float | None = None,
                  min_face_size: int | None = None) -> None:
-        if not (isinstance(crop_scale, (int, float)) and math.isfinite(crop_scale) and crop_scale > 0):
-            raise InputError(f"the crop scale (--crop-scale) must be a finite number more than 0, not {crop_scale}")
+        if not (isinstance(crop_scale, (int, float)) and math.isfinite(crop_scale) and 0 < crop_scale <= MAX_CROP_SCALE):
+            raise InputError(f"the crop scale (--crop-scale) must be more than 0 and at most {MAX_CROP_SCALE:g}, not "
+                             f"{crop_scale}")
         if detector is None or isinstance(detector, str):  # the detector first: its missing file fails faster
             detector = create_detector(detector or DEFAULT_DETECTOR, detector_model, min_score, min_face_size)
         elif detector_model is not None or min_score is not None or min_face_size is not None:
@@ -151,8 +154,15 @@ class FaceAnalyzer:
 
 
 _ANALYZERS: weakref.WeakSet[FaceAnalyzer] = weakref.WeakSet()
+
+
+def _renew_locks_after_fork() -> None:
+    for analyzer in list(_ANALYZERS):
+        analyzer._after_fork()
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=lambda: [analyzer._after_fork() for analyzer in list(_ANALYZERS)])
+    os.register_at_fork(after_in_child=_renew_locks_after_fork)
 
 
 def analyze(image: Image, model: ModelInput | Sequence[ModelInput] | None = None, detector: Any = None,

@@ -294,3 +294,15 @@ def test_min_face_size_goes_to_the_detectors_that_take_one():
         create_detector("ssd", SSD_MODEL, min_face_size=48)
     with pytest.raises(InputError, match="must be more than 0 pixels, not 0"):
         create_detector("yunet", min_face_size=0)
+
+
+@pytest.mark.parametrize("name, score", [("yunet", 2.0), ("yunet", -1.0), ("yunet", float("nan")), ("ssd", 1.5),
+                                         ("haar", float("inf"))])
+def test_a_min_score_outside_the_detectors_scores_is_refused_before_any_work(name, score):
+    """--min-score 2 found no face in any photo (exit 0); -1 and NaN reached OpenCV's assertion (issue 28)."""
+    with pytest.raises(InputError, match=rf"the {name} detector's smallest score \(--min-score\) is "):
+        create_detector(name, "unused.onnx" if name != "haar" else None, min_score=score)
+
+
+def test_haar_takes_any_finite_score():
+    assert create_detector("haar", min_score=-3.5).min_score == -3.5
