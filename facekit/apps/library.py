@@ -6,6 +6,7 @@ copy; its entry is the one ``--json`` and ``--jsonl`` write, and the cluster eng
 the same. ``photo_results`` runs it over many photos in this process or in N worker processes, each with its own
 model and detector, and yields the entries as they finish (in any order with workers; each photo once).
 """
+import fcntl
 import json
 import multiprocessing
 import os
@@ -14,46 +15,73 @@ from pathlib import Path
 import cv2
 
 from facekit.apps.photos import analyze_photo
+from facekit.core.errors import FaceKitError
 
 
 def read_done(jsonl_path):
     """For ``--resume``: (the photos a JSON Lines file already holds, as absolute paths; the length of its whole
     lines). A last line cut by a kill (no newline, or not JSON) does not count: JsonLines cuts it off, so that its
-    photo is done again and the next line starts on a line of its own."""
+    photo is done again and the next line starts on a line of its own. Any other line that is not one of this
+    program's entries means the file is not (only) its output: FaceKitError, and nothing is changed."""
     path = Path(jsonl_path)
     if not path.exists():
         return set(), 0
     done, kept = set(), 0
-    with open(path, "rb") as lines:
-        for line in lines:
-            try:
-                entry = json.loads(line) if line.endswith(b"\n") else None
-            except ValueError:
-                entry = None
-            if not isinstance(entry, dict) or "image" not in entry:
-                break  # only the last line can be cut: what follows a bad line is not trusted either
+    try:
+        with open(path, "rb") as file:
+            lines = file.readlines()
+    except OSError as error:
+        raise FaceKitError(f"cannot read {path} (--jsonl --resume): {error.strerror or error}") from error
+    for number, line in enumerate(lines, 1):
+        try:
+            entry = json.loads(line) if line.endswith(b"\n") else None
+        except ValueError:
+            entry = None
+        if isinstance(entry, dict) and "image" in entry:
             done.add(os.path.abspath(entry["image"]))
             kept += len(line)
+            continue
+        cut_by_a_kill = number == len(lines) and (done or line.startswith(b'{"image": '))
+        if not cut_by_a_kill:
+            raise FaceKitError(f"{path} is not face_demo.py's JSON Lines (line {number} is not one of its entries): "
+                               "--resume appends only to its own; choose another --jsonl, or drop --resume and "
+                               "pass --overwrite to start it afresh")
     return done, kept
 
 
 class JsonLines:
-    """Appends one JSON object per line, flushed at once: a kill loses at most the photo in flight."""
+    """Appends one JSON object per line, flushed at once: a kill loses at most the photo in flight. One writer per
+    file: a second run on the same file is refused in one line (an advisory lock, held until ``close``)."""
 
     def __init__(self, path, keep=0):
         """``keep``: bytes of an existing file to keep (read_done's whole lines), 0 to start it afresh."""
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "a" if keep else "w", encoding="utf-8")  # noqa: SIM115
-        if keep:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115  # truncated only once locked
+        except OSError as error:
+            raise FaceKitError(f"cannot write {self.path}: {error.strerror or error}") from error
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            self._file.close()
+            raise FaceKitError(f"another run is writing {self.path}: wait for it to finish, or choose another "
+                               "--jsonl") from error
+        if self.path.is_file():  # a FIFO or /dev/stdout cannot be cut
             self._file.truncate(keep)
 
     def write(self, entry):
-        self._file.write(json.dumps(entry) + "\n")
-        self._file.flush()
+        try:
+            self._file.write(json.dumps(entry) + "\n")
+            self._file.flush()
+        except OSError as error:  # a full disk, ulimit -f
+            raise FaceKitError(f"cannot write {self.path}: {error.strerror or error}") from error
 
     def close(self):
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError as error:
+            raise FaceKitError(f"cannot write {self.path}: {error.strerror or error}") from error
 
 
 _worker_analyzer = None

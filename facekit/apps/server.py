@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import ClientDisconnect
 
 from facekit.apps.cli import analyzer_from_options, setup_logging
 from facekit.apps.uploads import (
@@ -152,16 +153,20 @@ class Service:
 async def upload_bytes(request, limit):
     """The image of a request: the file of a multipart form (its first file field) or the raw body. Reads at most
     the limit (and a form's overhead) before refusing with 413, whatever Content-Length claims."""
-    is_form = request.headers.get("content-type", "").startswith("multipart/form-data")
+    is_form = request.headers.get("content-type", "").lower().startswith("multipart/form-data")  # case-insensitive
     cap = limit + (MULTIPART_OVERHEAD if is_form else 0)
     declared = request.headers.get("content-length", "")
     if declared.isdigit():
         check_size(int(declared), cap, limit)
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        check_size(size, cap, limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            check_size(size, cap, limit)
+            chunks.append(chunk)
+    except ClientDisconnect:  # nobody to answer: one line in the log, not two tracebacks
+        log.info(f"a client disconnected during its upload ({size:,} bytes received)")
+        raise UploadError("the client disconnected before the upload ended") from None
     body = b"".join(chunks)
     if not is_form:
         check_size(len(body), limit)

@@ -1,7 +1,10 @@
 """Where results are written: checked before the slow work (never an input, never an existing file without
 --overwrite, a folder that can be written) and written atomically (never a half-written file under its name)."""
 import errno
+import fcntl
 import os
+import shutil
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +24,8 @@ def check_output(path, option, inputs=(), overwrite=False):
     """Refuses ``path`` (given as ``option``, such as ``--json``) when it is one of ``inputs`` or, without
     ``overwrite``, when it exists; then checks that its folder can be created and written."""
     check_replaceable(path, option, inputs, overwrite)
-    check_folder(Path(path).parent, option)
+    if not special_file(path):  # /dev/stdout, a FIFO: written into, nothing made beside them
+        check_folder(Path(path).parent, option)
 
 
 class InputFiles:
@@ -87,6 +91,16 @@ def _umask():
     return mask
 
 
+def special_file(path):
+    """True when ``path`` (its links followed) is there but is not a regular file or a folder: a device such as
+    /dev/stdout or /dev/full, a FIFO, a socket."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
 @contextmanager
 def replacing(path):
     """Yields a temporary path beside ``path`` (same extensions) to write; when the block succeeds it replaces
@@ -95,8 +109,18 @@ def replacing(path):
 
     The temporary file is made by ``tempfile.mkstemp`` in ``path``'s folder (``.STEM.RANDOM.partial.EXT``): a new
     name no other file has, so no file but the one made here is ever replaced or removed. It gets the permissions
-    a new file would get (0666 less the umask)."""
+    a new file would get (0666 less the umask).
+
+    What is not a regular file is never renamed over: a symbolic link to a file stays, and the file it points to is
+    replaced; a device, FIFO or socket (``special_file``: /dev/stdout, a pipe) is written into once the block
+    succeeds (a FIFO nobody reads: OSError, and it stays)."""
     path = Path(path)
+    if special_file(path):
+        with _written_into(path) as partial:
+            yield partial
+        return
+    if path.is_symlink() and path.exists():
+        path = Path(os.path.realpath(path))
     stem, dot, suffixes = path.name.partition(".")  # best.keras, heads.weights.h5: the suffixes Keras requires
     handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{stem}.", suffix=f".partial{dot}{suffixes}")
     os.close(handle)
@@ -108,6 +132,29 @@ def replacing(path):
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def _written_into(path):
+    """``replacing`` for a special file: the block writes a temporary file elsewhere, then its bytes go into ``path``,
+    opened without creating or truncating anything."""
+    stem, dot, suffixes = Path(path).name.partition(".")
+    handle, name = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".partial{dot}{suffixes}")
+    os.close(handle)
+    partial = Path(name)
+    try:
+        yield partial
+        try:  # non-blocking first: a FIFO with no reader fails at once (ENXIO) instead of waiting for ever
+            descriptor = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as error:
+            if error.errno == errno.ENXIO:
+                raise OSError(errno.ENXIO, f"nothing reads the FIFO {path}") from error
+            raise
+        fcntl.fcntl(descriptor, fcntl.F_SETFL, fcntl.fcntl(descriptor, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        with open(descriptor, "wb") as target, open(partial, "rb") as source:
+            shutil.copyfileobj(source, target)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def write_bytes(path, data):

@@ -40,6 +40,8 @@ def read_image_and_size(source):
     else:
         name = file = Path(source)
         if not file.is_file():
+            if file.exists():  # a link to /dev/zero in a folder: not "broken", but no image file either
+                raise InputError(f"not a regular file (a FIFO, a device or a socket): {name}")
             if file.is_symlink():
                 raise InputError(f"broken symbolic link (its target is missing, or it loops): {name}")
             raise InputError(f"image not found: {name}")
@@ -132,6 +134,11 @@ def find_images(inputs):
             paths.extend(found)
         elif entry.is_file():
             paths.append(entry)
+        elif entry.exists() or str(entry) == "-":  # a FIFO, a device, a socket, a process substitution, stdin
+            raise InputError(f"input {entry} is not a regular file (a FIFO, a device or standard input): give "
+                             "image files or folders")
+        elif entry.is_symlink():
+            raise InputError(f"input {entry} is a broken symbolic link")
         else:
             raise InputError(f"input not found: {entry}")
     return paths

@@ -143,3 +143,36 @@ def test_resume_needs_jsonl_and_refuses_json(tmp_path):
         process = demo(photo, *extra)
         _, err = process.communicate(timeout=120)
         assert process.returncode == 2 and message in err
+
+
+@pytest.mark.parametrize("content", [b"my own notes\nnot json\n", b"\xff\xd8\xff\xe0 a JPEG\n\x00\x01",
+                                     b'{"image": "a.jpg", "faces": []}\ngarbage\n{"image": "b.jpg", "faces": []}\n'])
+def test_resume_refuses_a_file_that_is_not_its_own_json_lines_and_changes_nothing(tmp_path, content):
+    """--jsonl FILE --resume rewrote any existing file; a garbage line in the middle dropped every valid line after
+    it (issue 28)."""
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(FaceKitError, match=r"is not face_demo.py's JSON Lines \(line \d+ .* --resume appends only"):
+        read_done(path)
+    assert path.read_bytes() == content
+
+
+def test_one_jsonl_has_one_writer(tmp_path):
+    """Two runs on one --jsonl both exited 0 and the file ended with broken lines (issue 28)."""
+    path = tmp_path / "r.jsonl"
+    first = JsonLines(path)
+    first.write({"image": "a.jpg", "faces": []})
+    with pytest.raises(FaceKitError, match="another run is writing .*r.jsonl"):
+        JsonLines(path)
+    first.write({"image": "b.jpg", "faces": []})
+    first.close()
+    assert [entry["image"] for entry in lines(path)] == ["a.jpg", "b.jpg"]  # the refused run cut nothing
+    JsonLines(path, path.stat().st_size).close()  # free again once the first is done
+
+
+def test_a_full_disk_while_writing_jsonl_is_one_line(tmp_path):
+    """--jsonl onto a full disk (/dev/full) gave OSError tracebacks (issue 28)."""
+    writer = JsonLines("/dev/full")
+    with pytest.raises(FaceKitError, match="cannot write /dev/full: No space left on device"):
+        writer.write({"image": "a.jpg", "faces": []})
+        writer.close()

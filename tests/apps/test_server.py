@@ -23,6 +23,7 @@ from facekit.apps.uploads import MAX_IMAGE_PIXELS, encode_jpeg
 from facekit.core import paths
 from facekit.vision import images
 from facekit.vision.detection import HaarDetector
+from tests.logged import logged_messages
 from facekit.vision.drawing import BANNER_RGB, BOX_COLOURS_RGB
 from facekit.vision.images import read_image, write_image
 from facekit.vision.tracking import box_iou
@@ -397,3 +398,34 @@ def test_max_upload_mb_must_be_a_finite_positive_number(value, capsys):
     with pytest.raises(SystemExit) as exit_info:
         face_server.parse_args(["--max-upload-mb", value])
     assert exit_info.value.code == 2 and f"must be more than 0, not {value}" in capsys.readouterr().err
+
+
+def test_a_multipart_media_type_in_capitals_is_a_form(client):
+    """Media types are case-insensitive: MULTIPART/FORM-DATA was answered 400 "not an image" (issue 28)."""
+    boundary = "b0undary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n"
+            f"Content-Type: image/jpeg\r\n\r\n").encode() + small_jpeg() + f"\r\n--{boundary}--\r\n".encode()
+    response = client.post("/analyze", content=body,
+                           headers={"content-type": f"MULTIPART/FORM-DATA; boundary={boundary}"})
+    assert response.status_code == 200 and response.json()["faces"] == []
+
+
+def test_a_client_that_disconnects_mid_upload_is_one_line_not_a_traceback():
+    """Each disconnected client wrote two tracebacks to the server's log (issue 28): upload_bytes says why, once."""
+    import asyncio
+
+    from starlette.requests import Request
+
+    from facekit.apps.server import upload_bytes
+    from facekit.apps.uploads import UploadError
+
+    messages = iter([{"type": "http.request", "body": b"\xff\xd8" * 100, "more_body": True},
+                     {"type": "http.disconnect"}])
+
+    async def receive():
+        return next(messages)
+
+    request = Request({"type": "http", "method": "POST", "headers": [(b"content-type", b"image/jpeg")]}, receive)
+    with logged_messages() as logged, pytest.raises(UploadError, match="disconnected before the upload ended"):
+        asyncio.run(upload_bytes(request, 1_000_000))
+    assert logged == ["a client disconnected during its upload (200 bytes received)"]

@@ -1,11 +1,15 @@
 """facekit/core/outputs.py: outputs compared with inputs as files, folders checked without leaving any behind, and
 atomic writes that leave nothing half-written under the final name."""
 import os
+import stat
+import threading
+import time
 
 import pytest
 
 from facekit.core import outputs
 from facekit.core.errors import FaceKitError
+from facekit.core.outputs import special_file, write_text
 
 
 def test_an_input_is_recognised_through_hard_and_symbolic_links(tmp_path):
@@ -88,3 +92,34 @@ def test_a_replaced_file_has_the_usual_permissions(tmp_path):
     finally:
         os.umask(mask)
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_link_stays_a_link_and_its_file_is_replaced(tmp_path):
+    """--overwrite renamed over a symbolic link, which became a regular file (issue 28)."""
+    target, link = tmp_path / "real.json", tmp_path / "link.json"
+    target.write_text("old")
+    link.symlink_to(target)
+    write_text(link, "new")
+    assert link.is_symlink() and target.read_text() == "new" and link.read_text() == "new"
+
+
+def test_a_fifo_is_written_into_and_stays_a_fifo(tmp_path):
+    fifo = tmp_path / "out.json"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    time.sleep(0.2)  # the reader opens the FIFO first
+    write_text(fifo, '{"faces": []}')
+    reader.join(10)
+    assert received == [b'{"faces": []}'] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_a_fifo_nobody_reads_is_one_line_and_is_kept(tmp_path):
+    """A FIFO output without a reader was deleted (the video demo) or blocked for ever (issue 28)."""
+    fifo = tmp_path / "out.json"
+    os.mkfifo(fifo)
+    with pytest.raises(FaceKitError, match="nothing reads the FIFO"):
+        write_text(fifo, "{}")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+    assert special_file(fifo) and special_file("/dev/null") and not special_file(tmp_path)

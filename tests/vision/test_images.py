@@ -1,4 +1,5 @@
 """read_image: EXIF orientation, grayscale, transparency, very large images, one-line errors; find_images."""
+import os
 import warnings
 
 import numpy as np
@@ -154,3 +155,21 @@ def test_a_shrunk_photo_keeps_its_files_size(tmp_path, monkeypatch):
     Image.fromarray(np.zeros((80, 200, 3), np.uint8)).save(tmp_path / "turned.jpg", exif=exif)
     image, size = images.read_image_and_size(tmp_path / "turned.jpg")
     assert image.shape == (50, 20, 3) and size == (80, 200)
+
+
+def test_inputs_that_exist_but_are_not_image_files_are_named_for_what_they_are(tmp_path):
+    """A FIFO, /dev/zero, "-" or a link to a device were "input not found"; a link to /dev/zero in a folder was
+    called a broken link (issue 28)."""
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    (tmp_path / "zero.jpg").symlink_to("/dev/zero")
+    for entry in (fifo, "/dev/zero", "-", tmp_path / "zero.jpg"):
+        with pytest.raises(InputError, match="is not a regular file"):
+            find_images([entry])
+    (tmp_path / "gone.jpg").symlink_to(tmp_path / "missing.jpg")
+    with pytest.raises(InputError, match="is a broken symbolic link"):
+        find_images([tmp_path / "gone.jpg"])
+    with pytest.raises(InputError, match="input not found"):
+        find_images([tmp_path / "absent.jpg"])
+    with pytest.raises(InputError, match="not a regular file .*zero.jpg"):
+        read_image(tmp_path / "zero.jpg")  # inside a folder: found, then refused when read
