@@ -23,11 +23,11 @@ from facekit.apps.uploads import MAX_IMAGE_PIXELS, encode_jpeg
 from facekit.core import paths
 from facekit.vision import images
 from facekit.vision.detection import HaarDetector
-from tests.logged import logged_messages
 from facekit.vision.drawing import BANNER_RGB, BOX_COLOURS_RGB
 from facekit.vision.images import read_image, write_image
 from facekit.vision.tracking import box_iou
 from tests.face_scenes import YUNET_MODEL, assert_landmarks_in_order, compose, make_detector
+from tests.logged import logged_messages
 
 DEFAULT_MODEL = paths.default_model(".keras")
 DEFAULT_MODEL_NAME = str(DEFAULT_MODEL.relative_to(paths.face_weights_dir()))  # as /version names it
