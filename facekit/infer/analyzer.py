@@ -61,7 +61,8 @@ class FaceAnalyzer:
                  detector_model: str | Path | None = None, crop_scale: float = 1.0, tta: str = "none",
                  ensemble: str = "mean", ensemble_weights: Any = None, min_score: float | None = None,
                  min_face_size: int | None = None) -> None:
-        if not (isinstance(crop_scale, (int, float)) and math.isfinite(crop_scale) and 0 < crop_scale <= MAX_CROP_SCALE):
+        usable = isinstance(crop_scale, (int, float)) and math.isfinite(crop_scale)
+        if not (usable and 0 < crop_scale <= MAX_CROP_SCALE):
             raise InputError(f"the crop scale (--crop-scale) must be more than 0 and at most {MAX_CROP_SCALE:g}, not "
                              f"{crop_scale}")
         if detector is None or isinstance(detector, str):  # the detector first: its missing file fails faster
