@@ -208,3 +208,43 @@ def test_a_truncated_video_is_reported_with_the_frames_promised_and_read(tmp_pat
     assert f"warning: {cut}: its header promises 20 frames, {read} could be read (the file may be truncated)" \
         in captured.err
     assert video_properties(tmp_path / "cut.mp4")[0] == read  # what could be read is written
+
+
+def _demo(face_video, output, tiny_model_file, *extra):
+    return run_video_demo(["--source", face_video, "--output", output, "--no-display", "--every", "5",
+                           "--model", tiny_model_file, "--detector", "haar", *extra])
+
+
+def test_a_video_the_writer_silently_failed_to_write_never_replaces_a_good_one(face_video, tmp_path, tiny_model_file,
+                                                                            monkeypatch, capsys):
+    """Onto a full disk the demo said "20 frames ... -> o.mp4", exited 0 and left an unreadable file; with
+    --overwrite a good video was replaced by it (issue 28). A writer that drops every frame stands for the disk."""
+    output = tmp_path / "o.mp4"
+    assert _demo(face_video, output, tiny_model_file) == 0
+    good = output.read_bytes()
+
+    class Dropping:
+        def __init__(self, writer):
+            self.writer = writer
+
+        def write(self, frame):
+            pass
+
+        def release(self):
+            self.writer.release()
+
+    real_open = video.open_writer
+    monkeypatch.setattr(video, "open_writer", lambda *args, **kwargs: Dropping(real_open(*args, **kwargs)))
+    assert _demo(face_video, output, tiny_model_file, "--overwrite") == 2
+    err = capsys.readouterr().err
+    assert f"cannot write video {output}: the file written holds 0 of {FRAMES} frames" in err
+    assert output.read_bytes() == good and sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4"]
+
+
+def test_a_fifo_output_nobody_reads_is_one_line_and_kept(face_video, tmp_path, tiny_model_file, capsys):
+    """It blocked for ever, or said "(try a .mp4 file name)" and deleted the FIFO (issue 28)."""
+    fifo = tmp_path / "o.mp4"
+    os.mkfifo(fifo)
+    assert _demo(face_video, fifo, tiny_model_file, "--overwrite") == 2
+    assert f"cannot write video {fifo}: nothing reads the FIFO" in capsys.readouterr().err
+    assert fifo.is_fifo()

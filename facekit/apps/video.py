@@ -6,6 +6,7 @@ other. A file is analysed frame by frame (every frame written, none skipped); a 
 shown at once with the latest results while the analysis of an earlier one runs in the background
 (``BackgroundAnalysis``), so a slow analysis slows the labels, never the picture.
 """
+import contextlib
 import os
 import queue
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 import cv2
 
 from facekit.core.errors import FaceKitError
+from facekit.core.outputs import replacing
 from facekit.vision.drawing import annotate, draw_fps
 from facekit.vision.tracking import FaceTracks
 
@@ -38,14 +40,29 @@ def open_capture(source):
     return capture, what
 
 
-def open_writer(path, fps, frame_shape):
+def open_writer(path, fps, frame_shape, named=None):
+    """A video writer at ``path``; ``named``: the output's name for messages, when ``path`` is its partial file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     height, width = frame_shape[:2]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*FOURCC), fps, (width, height))
     if not writer.isOpened():
-        raise FaceKitError(f"cannot write video {path} (try a .mp4 file name)")
+        raise FaceKitError(f"cannot write video {named or path} (try a .mp4 file name)")
     return writer
+
+
+def check_written(partial, output, frames):
+    """OpenCV's writer says nothing when the disk fills: the file written must open and hold the frames, or the
+    output is not replaced by it (FaceKitError)."""
+    reader = cv2.VideoCapture(str(partial))
+    try:
+        count = int(reader.get(cv2.CAP_PROP_FRAME_COUNT)) if reader.isOpened() else 0
+        readable = count > 0 and reader.read()[0]
+    finally:
+        reader.release()
+    if not readable or count < frames:
+        raise FaceKitError(f"cannot write video {output}: the file written holds {max(count, 0)} of {frames} frames "
+                           "(a full disk?); nothing was replaced")
 
 
 def display_available():
@@ -166,6 +183,8 @@ def annotate_video(analyzer, capture, output=None, display=False, every=1, smoot
     reader = FrameReader(capture, live=live)
     background = BackgroundAnalysis(analyzer) if live else None
     started = time.perf_counter()
+    outputs = contextlib.ExitStack()  # the video is written beside its name, which it replaces only once checked
+    partial = outputs.enter_context(_replacing(output)) if output is not None else None
     try:
         while True:
             ok, frame_bgr = reader.read()
@@ -189,7 +208,7 @@ def annotate_video(analyzer, capture, output=None, display=False, every=1, smoot
             draw_fps(annotated, shown_rate.tick(), analyses_per_second)
             annotated_bgr = cv2.cvtColor(annotated, cv2.COLOR_RGB2BGR)
             if output is not None:
-                writer = writer or open_writer(output, fps, annotated_bgr.shape)
+                writer = writer or open_writer(partial, fps, annotated_bgr.shape, named=output)
                 writer.write(annotated_bgr)
             if display:
                 cv2.imshow(WINDOW, annotated_bgr)
@@ -197,6 +216,16 @@ def annotate_video(analyzer, capture, output=None, display=False, every=1, smoot
                     break
         if background is not None and background.results(wait=True) is not None:
             analysed += 1  # the last frame submitted, finished after the stream ended
+        if writer is not None:
+            writer.release()
+            writer = None
+            check_written(partial, output, frames)
+        if frames == 0:
+            raise FaceKitError("the source gave no frame")
+        outputs.close()  # the checked video replaces the output (or is written into a FIFO or device)
+    except BaseException:
+        outputs.__exit__(*sys.exc_info())  # the partial file is removed; an existing output stays as it was
+        raise
     finally:
         reader.close()
         capture.release()
@@ -204,6 +233,14 @@ def annotate_video(analyzer, capture, output=None, display=False, every=1, smoot
             writer.release()
         if display:
             cv2.destroyAllWindows()
-    if frames == 0:
-        raise FaceKitError("the source gave no frame")
     return frames, analysed, frames / (time.perf_counter() - started)
+
+
+@contextlib.contextmanager
+def _replacing(output):
+    """``facekit.core.outputs.replacing``, its OSError (a FIFO nobody reads, a full device) as one line."""
+    try:
+        with replacing(output) as partial:
+            yield partial
+    except OSError as error:
+        raise FaceKitError(f"cannot write video {output}: {error.strerror or error}") from error
