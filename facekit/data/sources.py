@@ -8,12 +8,13 @@ are photos or loosely aligned faces (``crop="detect"``) is cropped after the spl
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from facekit.core.errors import InputError
+from facekit.core.errors import InputError, first_few
 from facekit.data.crop_cache import CROP_MODES, cropped
 from facekit.data.datasets import dataset_reader, read_dataset, split_dataset
 from facekit.data.samples import SPLITS, Samples, concatenate
@@ -56,8 +57,14 @@ def _per_source(values: Sequence[Any] | None, default: Any, data: list[str], opt
 
 
 def check_sources(sources: Sequence[Source], **options: Any) -> None:
-    """Every source exists and is a dataset, its crop mode and weight valid: before any slow work."""
+    """Every source exists and is a dataset, its crop mode and weight valid, none given twice: before any slow work."""
+    seen: dict[str, str] = {}
     for source in sources:
+        resolved = str(Path(source.data).resolve())
+        if resolved in seen:
+            raise InputError(f"--data {source.data} is given twice (as {seen[resolved]} too): its images would count "
+                             "twice")
+        seen[resolved] = source.data
         dataset_reader(source.data, **options)
         if source.crop not in CROP_MODES:
             raise InputError(f"--crop {source.crop}: choose {' or '.join(CROP_MODES)}")
@@ -80,6 +87,20 @@ def label_fingerprint(data: str | Path) -> str:
     return digest.hexdigest()
 
 
+def _refuse_shared_images(samples: Samples, source: Source, owners: dict[str, str]) -> None:
+    """InputError when an image of ``source`` is also an image of an earlier source (``owners``, updated): it would
+    count twice, and two sources may label it differently."""
+    shared = []
+    for path in samples.paths.tolist():
+        real = os.path.realpath(path)
+        if owners.setdefault(real, source.data) != source.data:
+            shared.append((path, owners[real]))
+    if shared:
+        raise InputError(f"{len(shared)} image(s) of --data {source.data} are images of another --data too (their "
+                         f"labels may differ; each would count twice): {first_few([p for p, _ in shared])} (also in "
+                         f"{shared[0][1]})")
+
+
 def read_splits(sources: Sequence[Source], limit: int | None = None, **options: Any
                 ) -> tuple[dict[str, Samples], list[dict[str, Any]], dict[str, list[str]]]:
     """``(splits, records, names)``: ``{"train", "val", "test"} -> Samples``, each source split by file name (then
@@ -89,8 +110,10 @@ def read_splits(sources: Sequence[Source], limit: int | None = None, **options: 
     parts: list[dict[str, Samples]] = []
     records: list[dict[str, Any]] = []
     split_names: dict[str, list[str]] = {}
+    owners: dict[str, str] = {}  # each image file, by its real path: the source it came from
     for source in sources:
         samples = read_dataset(source.data, **options)
+        _refuse_shared_images(samples, source, owners)
         splits = split_dataset(source.data, samples, limit=limit, **options)
         for part, samples_of_part in splits.items():
             prefix = f"{source.name}/" if len(sources) > 1 else ""  # which source, when there are several

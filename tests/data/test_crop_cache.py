@@ -2,6 +2,7 @@
 geometry; images without one clear face skipped and named. Real AAF and UTKFace faces where ../shared has them; the
 README's photo (in the repository) otherwise."""
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,3 +130,16 @@ def test_a_utkface_crop_cropped_again_is_almost_itself(project):
         again = read_image(crop_path).astype(np.float32)
         centre = slice(50, 150)
         assert np.abs(original[centre, centre] - again[centre, centre]).mean() < 25
+
+
+def test_a_damaged_cached_crop_is_made_again(project, tmp_path, monkeypatch):
+    """A cut crop PNG was never rebuilt: a TensorFlow traceback in validation, silently dropped in training
+    (issue 28). FACEKIT_HOME is where the cache goes, as every other cache."""
+    monkeypatch.setenv("FACEKIT_HOME", str(tmp_path / "home"))
+    face = one_face_of_readme_photo(tmp_path)
+    crop = Path(crop_cache.crop_images([face], progress=False).crops[0])
+    assert crop.is_relative_to(tmp_path / "home" / "train_data" / "crops")
+    whole = crop.read_bytes()
+    crop.write_bytes(whole[: len(whole) // 2])
+    again = crop_cache.crop_images([face], progress=False)
+    assert again.crops == [str(crop)] and crop.read_bytes() == whole and read_image(crop).shape[0] == UTKFACE_SIZE

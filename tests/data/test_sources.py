@@ -3,10 +3,10 @@ source lacks stay MISSING; per-source options; sampling weights by source and by
 import numpy as np
 import pytest
 
-from facekit.core.errors import FaceKitError
+from facekit.core.errors import FaceKitError, InputError
 from facekit.data.datasets import read_dataset
 from facekit.data.samples import MISSING, describe_weights, resample_index, sampling_weights, split
-from facekit.data.sources import Source, label_fingerprint, read_splits, sources_of
+from facekit.data.sources import Source, check_sources, label_fingerprint, read_splits, sources_of
 from tests.data.test_crop_cache import AAF, needs_aaf
 from tests.shared_data import UTKFACE, needs_utkface
 from tests.synthetic_faces import write_utkface_folder
@@ -92,3 +92,18 @@ def test_utkface_and_aaf_together_keep_utkface_s_split_and_crop_aaf(project):
         assert sorted(aaf.ages.tolist()) == sorted(aaf_alone[part].ages.tolist()) or len(aaf) < len(aaf_alone[part])
     assert records[1]["crop"] == "detect" and records[1]["files"] == 6436
     assert len(names["test"]) == len(utkface_alone["test"]) + len(aaf_alone["test"])
+
+
+def test_a_source_given_twice_or_images_shared_by_two_sources_are_refused(tmp_path):
+    """--data a.csv --data a.csv counted every image twice; two CSVs of the same images with opposite labels
+    trained without a word (issue 28)."""
+    images = tmp_path / "images"
+    names = sorted(write_utkface_folder(images, count=6))
+    rows = [f"{name},{name.split('_')[1]}" for name in names]
+    flipped = [f"{name},{1 - int(name.split('_')[1])}" for name in names]
+    (tmp_path / "a.csv").write_text("file,gender\n" + "\n".join(f"images/{row}" for row in rows) + "\n")
+    (tmp_path / "b.csv").write_text("file,gender\n" + "\n".join(f"images/{row}" for row in flipped) + "\n")
+    with pytest.raises(InputError, match="a.csv is given twice"):
+        check_sources(sources_of([str(tmp_path / "a.csv"), str(tmp_path / "a.csv")]))
+    with pytest.raises(InputError, match=r"6 image\(s\) of --data .*b.csv are images of another --data too"):
+        read_splits(sources_of([str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]))
