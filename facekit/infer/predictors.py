@@ -30,7 +30,7 @@ from facekit.core.extras import require
 from facekit.core.labels import AgeBins
 from facekit.infer.ensemble import combine, ensemble_weights, shared_age_bins
 from facekit.infer.face_crops import face_batch
-from facekit.infer.model_metadata import checked, read_metadata
+from facekit.infer.model_metadata import checked, metadata_path, read_metadata
 from facekit.infer.results import Prediction, predictions_from
 from facekit.infer.tta import check_tta, probabilities_with
 from facekit.vision.images import read_image
@@ -151,6 +151,27 @@ class ExportedPredictor(Predictor):
     def batch_probabilities(self, batch: np.ndarray) -> Probabilities:
         return dict(zip(self.metadata["outputs"], self.run_batch(batch)))
 
+    def check_tensors(self, input_shape: Sequence[Any], output_shapes: Sequence[Sequence[Any]]) -> None:
+        """The model's own tensors against its metadata, when it loads: a ``.json`` beside it that describes
+        another model (another input size, other age bins or classes, the outputs in another order) is one line
+        naming both files, not an error of the runtime at the first face. Unknown dimensions (None, names) pass."""
+        widths = {"age": self.age_bins.count, "gender": len(self.metadata["labels"]["gender"]),
+                  "race": len(self.metadata["labels"]["race"])}
+        expected = [widths[head] for head in self.metadata["outputs"]]
+        size = self.input_size
+        found_input = [d if isinstance(d, int) and d > 0 else None for d in list(input_shape)[1:3]]
+        found_outputs = [shape[-1] if len(shape) and isinstance(shape[-1], int) else None for shape in output_shapes]
+        problems = []
+        if any(d is not None and d != size for d in found_input):
+            problems.append(f"it takes {found_input[1]}x{found_input[0]} crops, the metadata says {size}x{size}")
+        if len(found_outputs) != len(expected) or any(f is not None and f != e
+                                                      for f, e in zip(found_outputs, expected)):
+            problems.append(f"its outputs have {', '.join(map(str, found_outputs))} values, the metadata's "
+                            f"{', '.join(self.metadata['outputs'])} would have {', '.join(map(str, expected))}")
+        if problems:
+            raise ModelError(f"{metadata_path(self.path)} does not describe {self.path}: {'; '.join(problems)}; "
+                             "export the model again (face.py --export), which writes both")
+
 
 @contextlib.contextmanager
 def _stderr_silenced() -> Iterator[None]:
@@ -179,6 +200,8 @@ class LiteRtPredictor(ExportedPredictor):
             raise ModelError(f"cannot load LiteRT model {self.path}: {error}") from None
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._outputs = [detail["index"] for detail in self._interpreter.get_output_details()]
+        self.check_tensors(self._interpreter.get_input_details()[0]["shape"].tolist(),
+                           [detail["shape"].tolist() for detail in self._interpreter.get_output_details()])
         self._batch: int | None = None
         with _stderr_silenced():  # the first allocation, which prints, here at load: not later in a worker thread
             self._resize(1)
@@ -213,6 +236,8 @@ class OnnxPredictor(ExportedPredictor):
         except Exception as error:  # ONNX Runtime raises its own exception types for a bad file
             raise ModelError(f"cannot load ONNX model {self.path}: {error.__class__.__name__}: {error}") from None
         self._input = self._session.get_inputs()[0].name
+        self.check_tensors(self._session.get_inputs()[0].shape,
+                           [output.shape for output in self._session.get_outputs()])
 
     def run_batch(self, batch: np.ndarray) -> list[np.ndarray]:
         return self._session.run(None, {self._input: batch})

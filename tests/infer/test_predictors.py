@@ -2,6 +2,8 @@
 exported model with an OpenCV detector without importing TensorFlow."""
 import contextlib
 import json
+import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -149,3 +151,20 @@ def test_every_runtime_finds_the_same_faces_and_predicts_as_keras(four_faces_sce
             for head in ("gender", "race", "age_group"):
                 for name, p in theirs["probabilities"][head].items():
                     assert abs(mine["probabilities"][head][name] - p) <= tolerance + 1e-4  # both rounded to 4 places
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m: m["input"].update(size=80), "it takes 150x150 crops, the metadata says 80x80"),
+    (lambda m: m.update(age_bins={"start": 0, "stop": 50, "step": 1}), "would have 51, "),
+    (lambda m: m.update(outputs=m["outputs"][::-1]), "its outputs have "),
+])
+def test_a_sidecar_that_does_not_describe_its_model_is_one_line_naming_both(tmp_path, change, message):
+    """A .tflite.json of another input size, other age bins or outputs reordered gave XNNPack's "failed to
+    reshape" or numpy's "matmul ... 51 is different from 101" at the first face (issue 28)."""
+    model = tmp_path / "m.tflite"
+    shutil.copy(paths.default_model(), model)
+    metadata = json.loads(metadata_path(paths.default_model()).read_text())
+    change(metadata)
+    metadata_path(model).write_text(json.dumps(metadata))
+    with pytest.raises(ModelError, match=rf"m.tflite.json does not describe .*m.tflite: .*{re.escape(message)}"):
+        load_predictor(model)
