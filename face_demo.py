@@ -27,6 +27,7 @@ on stderr).
 import argparse
 import functools
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -49,6 +50,8 @@ from facekit.vision.images import find_images
 
 DEFAULT_OUTPUT = Path("annotated")
 
+
+info = logging.getLogger("facekit.face_demo").info  # shown as print did, and not with -q (apps.cli.setup_logging)
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -88,9 +91,9 @@ def run(args):
     check_outputs([output for _, output in tasks if output is not None], args.json, images,
                   args.overwrite or args.resume, args.jsonl, args.resume)
     if done:
-        print(f"resuming: {len(images) - len(tasks)} of {len(images)} photos are in {args.jsonl} already")
+        info(f"resuming: {len(images) - len(tasks)} of {len(images)} photos are in {args.jsonl} already")
     if args.model is None and paths.default_model().is_file():  # named once, here, also for worker processes; a
-        print(f"using the default model: {paths.default_model()}")  # missing one is an error of the analyzer
+        info(f"using the default model: {paths.default_model()}")  # missing one is an error of the analyzer
     options = analyzer_options(args)
     make_analyzer = functools.partial(analyzer_from_options, options, False)  # (threads) -> an analyzer; picklable
     if args.cluster is not None:
@@ -100,7 +103,7 @@ def run(args):
         results = photo_results(make_analyzer, tasks, min(args.workers, max(len(tasks), 1)))
     jsonl = JsonLines(args.jsonl, keep) if args.jsonl else None
     entries, failed = [], 0
-    progress = progress_bar(len(tasks))
+    progress = progress_bar(len(tasks)) if not args.quiet else None  # -q: warnings and errors only
     say = progress.write if progress is not None else print
     try:
         for entry, summary in results:
@@ -111,7 +114,7 @@ def run(args):
             if summary is None:
                 failed += 1
                 say(f"error: {entry['error']}", file=sys.stderr)
-            else:
+            elif not args.quiet:
                 say(summary)
             if progress is not None:
                 progress.update()
@@ -124,7 +127,7 @@ def run(args):
     if failed:
         print(failure_summary(failed, len(tasks)), file=sys.stderr)
     if args.jsonl:
-        print(f"wrote {args.jsonl}")
+        info(f"wrote {args.jsonl}")
     if args.json:
         order = {str(image): index for index, image in enumerate(images)}
         entries.sort(key=lambda entry: order[entry["image"]])  # the inputs' order, whatever order workers finish in
@@ -133,7 +136,7 @@ def run(args):
         except FaceKitError as error:  # the images are written by now: exit 1, not 2 ("nothing done")
             print(f"error: {error}", file=sys.stderr)
             return 1
-        print(f"wrote {args.json}")
+        info(f"wrote {args.json}")
     return status
 
 

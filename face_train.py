@@ -134,6 +134,13 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.resume and not args.run:
         p.error("--resume needs --run NAME")
+    if args.resume:  # the run's saved settings are used: an option that would change them is refused, not ignored
+        kept = {"resume", "run", "epochs", "quiet", "verbose", "help"}
+        changed = [action.option_strings[0] for action in p._actions if action.dest not in kept
+                   and action.option_strings and getattr(args, action.dest) != action.default]
+        if changed:
+            p.error(f"--resume continues the run with its saved settings: {', '.join(changed)} cannot change "
+                    "(only --epochs can); start a new --run to train otherwise")
     if args.predict and not (args.model and args.output):
         p.error("--predict needs --model and --output")
     if args.tta != "none" and not args.evaluate:

@@ -11,6 +11,7 @@ read is written, and a warning says how many); 2 an error (missing file, camera 
 that cannot be written, ...), told in one line on stderr.
 """
 import argparse
+import logging
 import sys
 
 import cv2
@@ -28,6 +29,7 @@ from facekit.apps.video import annotate_video, display_available, open_capture
 from facekit.core.errors import FaceKitError
 from facekit.core.outputs import check_output
 
+info = logging.getLogger("facekit.face_video_demo").info  # shown as print did, and not with -q
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -56,15 +58,15 @@ def run(args):
         if args.output is None:
             raise FaceKitError("no display available here (or --no-display): pass --output FILE to save the video")
         if not args.no_display:
-            print(f"no display available (OpenCV without GUI or no screen): writing {args.output} only")
+            info(f"no display available (OpenCV without GUI or no screen): writing {args.output} only")
     analyzer = analyzer_from_options(analyzer_options(args))
     capture, what = open_capture(args.source)
     promised = 0 if args.source.isdigit() else int(capture.get(cv2.CAP_PROP_FRAME_COUNT))  # the file's header
-    print(f"reading {what}" + ("; press q in the window to stop" if display else ""))
+    info(f"reading {what}" + ("; press q in the window to stop" if display else ""))
     frames, analysed, fps = annotate_video(analyzer, capture, args.output, display, args.every, args.smooth,
                                            live=args.source.isdigit())
     written = f" -> {args.output}" if args.output else ""
-    print(f"{frames} frames ({analysed} analysed) at {fps:.1f} frames per second{written}")
+    info(f"{frames} frames ({analysed} analysed) at {fps:.1f} frames per second{written}")
     if frames < promised and not display:  # with a window, q may have ended it
         print(f"warning: {args.source}: its header promises {promised} frames, {frames} could be read (the file "
               "may be truncated)", file=sys.stderr)

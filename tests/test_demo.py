@@ -318,3 +318,15 @@ def test_a_newer_diverged_run_is_never_the_demos_model(tmp_path, tiny_model_file
     assert run_demo([gray_photo(tmp_path / "wall.jpg"), *HAAR, "--output", tmp_path / "out"]) == 0
     out = capsys.readouterr().out
     assert f"using the default model: {default / shipped.name}" in out and "diverged/best.keras" not in out
+
+
+def test_quiet_prints_no_line_per_photo_only_errors(tmp_path, tiny_model_file, capsys):
+    """-q still printed a line per photo and "wrote ..." (issue 28): with -q only warnings and errors."""
+    for index in range(3):
+        write_image(tmp_path / f"p{index}.jpg", np.full((60, 60, 3), 90, np.uint8))
+    (tmp_path / "bad.jpg").write_bytes(b"not a jpeg")
+    assert run_demo([tmp_path, *HAAR, "--model", tiny_model_file, "--no-annotate", "--jsonl", tmp_path / "r.jsonl",
+                     "-q"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "bad.jpg" in captured.err and "p0.jpg" not in captured.err
+    assert len((tmp_path / "r.jsonl").read_text().splitlines()) == 4

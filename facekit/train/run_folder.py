@@ -16,7 +16,14 @@ class RunFolder:
 
     @classmethod
     def named(cls, run):
-        return cls(paths.face_weights_dir() / run, paths.logs_dir() / run)
+        """The run ``run``: face_weights/RUN/ and logs/RUN/ under the project's home (a protocol's folds:
+        RUN/foldK). A name, not a place: one that would leave those folders (``..``, ``/abs/dir``) is refused."""
+        name = str(run)
+        parts = Path(name).parts
+        if not name.strip() or Path(name).is_absolute() or any(part in (".", "..") for part in parts):
+            raise FaceKitError(f"--run {name!r}: a run is named, not placed (no '..', no absolute path): its files go "
+                               f"to {paths.face_weights_dir()}/NAME and {paths.logs_dir()}/NAME")
+        return cls(paths.face_weights_dir() / name, paths.logs_dir() / name)
 
     @property
     def name(self):
@@ -47,8 +54,10 @@ class RunFolder:
         return self.dir / "metrics.json"
 
     def check(self, resume):
-        """Refuses to reuse a run that holds a checkpoint, unless resuming; refuses to resume a finished run."""
-        existing = [p.name for p in (self.best, self.backup) if p.exists()]
+        """Refuses to reuse a run folder that holds any of a run's files (a checkpoint, its settings, history or
+        metrics: an earlier run's, or someone's own), unless resuming; refuses to resume a finished run."""
+        existing = [p.name for p in (self.best, self.backup, self.config, self.history, self.metrics, self.split)
+                    if p.exists()]
         if existing and not resume:
             raise FaceKitError(f"run '{self.name}' already has {', '.join(existing)} in {self.dir}; "
                                "pass --resume to continue it, or choose another --run name")

@@ -43,3 +43,20 @@ def test_a_run_is_reused_only_to_resume_and_resumed_only_when_it_can_be(run):
         run.check(resume=True)
     run.backup.mkdir()
     run.check(resume=True)
+
+
+@pytest.mark.parametrize("own", ["config.json", "history.csv", "metrics.json", "split.json"])
+def test_a_folder_with_a_runs_files_but_no_checkpoint_is_not_reused(run, own):
+    """A run folder without best.keras was reused: config.json and metrics.json replaced, history.csv mixing two
+    runs' epochs; a folder of the user's own files was written over (issue 28)."""
+    (run.dir / own).write_text("mine\n")
+    with pytest.raises(FaceKitError, match=f"already has {own}"):
+        run.check(resume=False)
+    assert (run.dir / own).read_text() == "mine\n"
+
+
+@pytest.mark.parametrize("name", ["../../escape", "/abs/dir", "a/../../b", " ", ".."])
+def test_a_run_name_that_leaves_the_runs_folder_is_refused(run, name):
+    with pytest.raises(FaceKitError, match="a run is named, not placed"):
+        RunFolder.named(name)
+    assert RunFolder.named("adience/fold0").dir.parent.name == "adience"  # a protocol's folds stay inside

@@ -483,3 +483,13 @@ def test_a_mean_variance_run_checkpoints_a_model_that_loads(project, tiny_utkfac
     assert load_model(project / "face_weights" / "mv" / "best.keras").output_names
     with pytest.raises(training.FaceKitError, match="unknown age loss 'l1'"):
         training.train(_config("bad", tiny_utkface, epochs=1, age_loss="l1"))
+
+
+def test_resume_refuses_options_it_would_ignore(capsys):
+    """--resume ignored --lr 5 --backbone levi_hassner --input-size 227 without a word (issue 28)."""
+    with pytest.raises(SystemExit) as exit_info:
+        face_train.parse_args(["--resume", "--run", "r", "--lr", "5", "--backbone", "levi_hassner",
+                               "--input-size", "227"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--backbone, --input-size, --lr cannot change (only --epochs can)" in err
+    assert face_train.parse_args(["--resume", "--run", "r", "--epochs", "9", "-q"]).epochs == 9
