@@ -82,7 +82,8 @@ def _to_8bit(image):
     if image.mode not in ("I", "F") and not image.mode.startswith("I;16"):
         return image
     values = np.asarray(image, dtype=np.float64)
-    full_scale = 1.0 if image.mode == "F" and values.size and np.nanmax(values) <= 1.0 else 65535.0
+    finite = values[np.isfinite(values)]  # an all-NaN float image: no numpy warning, just black
+    full_scale = 1.0 if image.mode == "F" and finite.size and finite.max() <= 1.0 else 65535.0
     eight_bit = np.clip(np.round(np.nan_to_num(values) * (255.0 / full_scale)), 0, 255).astype(np.uint8)
     return Image.fromarray(eight_bit, "L")
 

@@ -168,3 +168,11 @@ def test_a_sidecar_that_does_not_describe_its_model_is_one_line_naming_both(tmp_
     metadata_path(model).write_text(json.dumps(metadata))
     with pytest.raises(ModelError, match=rf"m.tflite.json does not describe .*m.tflite: .*{re.escape(message)}"):
         load_predictor(model)
+
+
+@pytest.mark.parametrize("faces", [None, "face.jpg", 3])
+def test_what_is_not_face_crops_is_an_input_error(faces):
+    """load_predictor(...).predict(None) raised TypeError (issue 28): the library raises FaceKitError kinds only."""
+    with pytest.raises(InputError, match="face crops must be"):
+        load_predictor(paths.default_model()).predict(faces)
+    assert load_predictor(paths.default_model()).predict([]) == []

@@ -173,3 +173,13 @@ def test_inputs_that_exist_but_are_not_image_files_are_named_for_what_they_are(t
         find_images([tmp_path / "absent.jpg"])
     with pytest.raises(InputError, match="not a regular file .*zero.jpg"):
         read_image(tmp_path / "zero.jpg")  # inside a folder: found, then refused when read
+
+
+def test_an_all_nan_float_tiff_reads_without_a_numpy_warning(tmp_path):
+    """It printed numpy's "All-NaN slice encountered" RuntimeWarning with a source line (issue 28)."""
+    path = tmp_path / "nan.tif"
+    Image.fromarray(np.full((8, 8), np.nan, np.float32), mode="F").save(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        image = read_image(path)
+    assert image.shape == (8, 8, 3) and (image == 0).all()
