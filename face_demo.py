@@ -85,8 +85,8 @@ def run(args):
     images = find_images(args.inputs)
     if args.cluster is not None:  # the workers may run elsewhere: photos by absolute path
         images = [image.absolute() for image in images]
-    outputs = [None] * len(images) if args.no_annotate else output_paths(images, args.output)
-    done, keep = read_done(args.jsonl) if args.resume else (set(), 0)
+    done, keep = read_done(args.jsonl) if args.resume else ({}, 0)
+    outputs = [None] * len(images) if args.no_annotate else output_paths(images, args.output, claimed=done)
     tasks = [(image, output) for image, output in zip(images, outputs) if os.path.abspath(image) not in done]
     check_outputs([output for _, output in tasks if output is not None], args.json, images,
                   args.overwrite or args.resume, args.jsonl, args.resume)

@@ -19,14 +19,14 @@ from facekit.core.errors import FaceKitError
 
 
 def read_done(jsonl_path):
-    """For ``--resume``: (the photos a JSON Lines file already holds, as absolute paths; the length of its whole
-    lines). A last line cut by a kill (no newline, or not JSON) does not count: JsonLines cuts it off, so that its
+    """For ``--resume``: (the photos a JSON Lines file already holds: {absolute path: its annotated copy or None};
+    the length of its whole lines). A last line cut by a kill (no newline, or not JSON) does not count: JsonLines cuts it off, so that its
     photo is done again and the next line starts on a line of its own. Any other line that is not one of this
     program's entries means the file is not (only) its output: FaceKitError, and nothing is changed."""
     path = Path(jsonl_path)
     if not path.exists():
-        return set(), 0
-    done, kept = set(), 0
+        return {}, 0
+    done, kept = {}, 0
     try:
         with open(path, "rb") as file:
             lines = file.readlines()
@@ -38,7 +38,7 @@ def read_done(jsonl_path):
         except ValueError:
             entry = None
         if isinstance(entry, dict) and "image" in entry:
-            done.add(os.path.abspath(entry["image"]))
+            done[os.path.abspath(entry["image"])] = entry.get("output")
             kept += len(line)
             continue
         cut_by_a_kill = number == len(lines) and (done or line.startswith(b'{"image": '))

@@ -11,22 +11,28 @@ from facekit.vision.drawing import annotate_photo
 from facekit.vision.images import IMAGE_EXTENSIONS, read_image_and_size, write_image
 
 
-def output_paths(images, output):
-    """Where each input's annotated copy goes: one file named by ``output``, or NAME_annotated.EXT in a folder."""
+def output_paths(images, output, claimed=None):
+    """Where each input's annotated copy goes: one file named by ``output``, or NAME_annotated.EXT in a folder.
+    ``claimed``: {image: its output} of photos done before (--resume): they keep theirs, and no other photo is given
+    one of them."""
+    claimed = {str(Path(image).absolute()): Path(path) for image, path in (claimed or {}).items() if path}
     output = Path(output)
     if output.suffix.lower() in IMAGE_EXTENSIONS:
         if len(images) != 1:
             raise FaceKitError(f"--output {output} is a file name, but there are {len(images)} input images; "
                                "give a folder instead")
         return [output]
-    paths, taken = [], set()
+    paths, taken = [], {path.absolute() for path in claimed.values()}
     for image in images:
+        if str(Path(image).absolute()) in claimed:
+            paths.append(claimed[str(Path(image).absolute())])
+            continue
         stem, suffix = f"{image.stem}_annotated", image.suffix.lower()
         path, copy = output / f"{stem}{suffix}", 1
-        while path in taken:  # same name from two folders: photo_annotated_2.jpg
+        while path.absolute() in taken:  # same name from two folders, or done before: photo_annotated_2.jpg
             copy += 1
             path = output / f"{stem}_{copy}{suffix}"
-        taken.add(path)
+        taken.add(path.absolute())
         paths.append(path)
     return paths
 

@@ -97,7 +97,7 @@ def test_workers_give_the_results_of_one_process(tmp_path):
 
 def test_read_done_keeps_whole_lines_and_drops_a_cut_one(tmp_path):
     path = tmp_path / "r.jsonl"
-    assert read_done(path) == (set(), 0)
+    assert read_done(path) == ({}, 0)
     writer = JsonLines(path)
     writer.write({"image": "a.jpg", "faces": []})
     writer.write({"image": "b.jpg", "error": "cannot read image b.jpg"})
@@ -106,7 +106,7 @@ def test_read_done_keeps_whole_lines_and_drops_a_cut_one(tmp_path):
     with open(path, "a") as cut:
         cut.write('{"image": "c.jpg", "fa')
     done, keep = read_done(path)
-    assert done == {os.path.abspath("a.jpg"), os.path.abspath("b.jpg")} and keep == whole
+    assert done == {os.path.abspath("a.jpg"): None, os.path.abspath("b.jpg"): None} and keep == whole
     writer = JsonLines(path, keep)
     writer.write({"image": "c.jpg", "faces": []})
     writer.close()
@@ -176,3 +176,16 @@ def test_a_full_disk_while_writing_jsonl_is_one_line(tmp_path):
     with pytest.raises(FaceKitError, match="cannot write /dev/full: No space left on device"):
         writer.write({"image": "a.jpg", "faces": []})
         writer.close()
+
+
+def test_resume_after_the_library_grew_never_gives_a_new_photo_a_done_photos_output(tmp_path):
+    """A new L1/x.jpg was written to out/x_annotated.jpg, replacing L2's x.jpg copy without --overwrite, and two
+    JSONL lines claimed the same output (issue 28)."""
+    from facekit.apps.photos import output_paths
+    first, second = tmp_path / "L1" / "x.jpg", tmp_path / "L2" / "x.jpg"
+    out = tmp_path / "out"
+    before = output_paths([second], out)
+    assert before == [out / "x_annotated.jpg"]
+    claimed = {str(second.absolute()): str(before[0])}
+    after = output_paths([first, second], out, claimed=claimed)
+    assert after[1] == out / "x_annotated.jpg" and after[0] == out / "x_annotated_2.jpg"
