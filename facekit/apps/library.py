@@ -21,8 +21,8 @@ from facekit.core.errors import FaceKitError
 def read_done(jsonl_path):
     """For ``--resume``: (the photos a JSON Lines file already holds, {absolute path: its annotated copy or None};
     the length of its whole lines). A last line cut by a kill (no newline, or not JSON) does not count: JsonLines
-    cuts it off, so that its photo is done again and the next line starts on a line of its own. Any other line that is not one of this
-    program's entries means the file is not (only) its output: FaceKitError, and nothing is changed."""
+    cuts it off, so that its photo is done again and the next line starts on a line of its own. Any other line that
+    is not one of this program's entries means the file is not (only) its output: FaceKitError, nothing changed."""
     path = Path(jsonl_path)
     if not path.exists():
         return {}, 0
