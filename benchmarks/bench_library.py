@@ -14,7 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.shared_data import SHARED
+from facekit.core.paths import shared_dir
+
+SHARED = shared_dir()  # ../shared, or FACEKIT_SHARED
 
 PROJECT = Path(__file__).resolve().parents[1]
 

@@ -14,13 +14,15 @@ import tensorflow as tf
 
 from facekit.backbones.model import build_model, get_backbone
 from facekit.core.labels import AgeBins
+from facekit.core.paths import shared_dir
 from facekit.data.datasets import read_dataset
 from facekit.data.samples import split
 from facekit.infer.model_metadata import HEADS
 from facekit.train.fitting import compile_model
 from facekit.train.hardware import cpu_has_native_bfloat16, training_precision
 from facekit.train.pipeline import Augmentation, labels_for, make_dataset
-from tests.shared_data import UTKFACE
+
+UTKFACE = shared_dir() / "data" / "utkface" / "UTKFace"
 
 
 def images_per_second(ds, images, repeats=1):

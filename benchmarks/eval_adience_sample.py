@@ -13,12 +13,14 @@ import numpy as np
 
 from facekit.backbones.model import load_model
 from facekit.core.labels import age_group
+from facekit.core.paths import shared_dir
 from facekit.infer.predictors import predict
 from facekit.vision.crop import CropSpec, crop_faces
 from facekit.vision.detection import Face
 from facekit.vision.detectors import create_detector, detector_spec
 from facekit.vision.images import read_image
-from tests.shared_data import SHARED
+
+SHARED = shared_dir()  # ../shared, or FACEKIT_SHARED
 
 ADIENCE = SHARED / "data" / "adience"
 

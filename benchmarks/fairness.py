@@ -22,12 +22,14 @@ import numpy as np
 from tqdm import tqdm
 
 from facekit.core.labels import FAIRFACE_AGE_BINS, GENDERS, RACES, UTKFACE_RACES, interval_bin, to_utkface_races
+from facekit.core.paths import shared_dir
 from facekit.data.samples import MISSING
 from facekit.data.sources import Source, read_splits
 from facekit.infer.predictors import EnsemblePredictor, load_predictor
 from facekit.infer.tta import TTA, probabilities_with
 from facekit.vision.images import read_image
-from tests.shared_data import SHARED
+
+SHARED = shared_dir()  # ../shared, or FACEKIT_SHARED
 
 BANDS = (("<13", 0, 13), ("13-59", 13, 60), ("60+", 60, 200))
 

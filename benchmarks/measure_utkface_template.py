@@ -17,10 +17,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facekit.core.paths import shared_dir
 from facekit.vision.crop import UTKFACE_SIZE
 from facekit.vision.detectors import create_detector
 from facekit.vision.images import read_image
-from tests.shared_data import UTKFACE
+
+UTKFACE = shared_dir() / "data" / "utkface" / "UTKFace"
 
 PAD = 100  # gray border on each side: the 200x200 face then covers a quarter of the 400x400 image
 PAD_GRAY = (128, 128, 128)

@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tests.shared_data import SHARED
+from facekit.core.paths import shared_dir
+
+SHARED = shared_dir()  # ../shared, or FACEKIT_SHARED
 
 SAMPLE = SHARED / "data" / "adience" / "sample_aligned" / "30601258@N03"
 # Adience's labels for these: face 1 is a woman, face 2 a man, both (25, 32).

@@ -4,6 +4,7 @@ import argparse
 import logging
 import math
 import sys
+import traceback
 import warnings
 
 from PIL import Image
@@ -61,7 +62,10 @@ def setup_logging(args=None):
 
 
 def exit_with_error(error):
-    """What every script does with a FaceKitError: one line on stderr, exit status 2."""
+    """What every script does with a FaceKitError: one line on stderr, exit status 2. With -v (debugging messages
+    shown) the chain of causes comes first: the library raises its errors ``from`` the one that caused them."""
+    if logging.getLogger("facekit").isEnabledFor(logging.DEBUG):
+        print("".join(traceback.format_exception(error)).rstrip(), file=sys.stderr)
     print(f"error: {error}", file=sys.stderr)
     sys.exit(2)
 

@@ -73,7 +73,7 @@ def cluster_results(address, make_analyzer, tasks, key):
         try:
             client = distributed.Client(cluster if cluster is not None else where, timeout="30s")
         except OSError as error:
-            raise FaceKitError(f"cannot reach the Dask scheduler {address}: {error}") from None
+            raise FaceKitError(f"cannot reach the Dask scheduler {address}: {error}") from error
         with client:
             workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
             work = functools.partial(analyze_shard, key, make_analyzer, threads)

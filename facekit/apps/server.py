@@ -178,7 +178,7 @@ async def upload_bytes(request, limit):
     try:
         form = await MultiPartParser(request.headers, replay(), max_files=1, max_fields=16).parse()
     except MultiPartException as error:
-        raise UploadError(f"bad multipart form: {error.message}") from None
+        raise UploadError(f"bad multipart form: {error.message}") from error
     files = [value for value in form.values() if isinstance(value, UploadFile)]
     if not files:
         raise UploadError("no file in the form: send the image as a file field (e.g. curl -F file=@photo.jpg)")
@@ -295,7 +295,7 @@ def check_address(host, port):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(address)
     except (OSError, OverflowError) as error:
-        raise FaceKitError(f"cannot listen on {host}:{port}: {getattr(error, 'strerror', None) or error}") from None
+        raise FaceKitError(f"cannot listen on {host}:{port}: {getattr(error, 'strerror', None) or error}") from error
 
 
 def serve(options: ServerOptions) -> None:

@@ -72,7 +72,7 @@ def read_upload(data, max_pixels=MAX_IMAGE_PIXELS):
     try:
         image, (width, height) = read_image_and_size(data)
     except FaceKitError as error:  # truncated or corrupt after a valid header
-        raise UploadError(str(error)) from None
+        raise UploadError(str(error)) from error
     return Photo(image, width, height)
 
 

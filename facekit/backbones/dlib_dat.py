@@ -320,7 +320,7 @@ def read_dlib_dat(path):
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise ModelError(f"cannot read {path}: {error.strerror or error}") from None
+        raise ModelError(f"cannot read {path}: {error.strerror or error}") from error
     if data[:3] == b"BZh":
         raise ModelError(f"{path} is bzip2-compressed: decompress it first (bunzip2 {path.name})")
     if data[:4] == b"\x89HDF":
@@ -331,4 +331,4 @@ def read_dlib_dat(path):
     except _Truncated:
         raise ModelError(f"{path} is truncated: it ends at byte {len(data):,} while reading {r.context}") from None
     except _FormatError as error:
-        raise ModelError(f"{path} is not a dlib network file that fits: {error}, in {r.context}") from None
+        raise ModelError(f"{path} is not a dlib network file that fits: {error}, in {r.context}") from error

@@ -121,7 +121,7 @@ def load_model(path):
         model = keras.saving.load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for a corrupt or foreign file
         reason = " ".join(str(error).split())
-        raise ModelError(f"cannot load model {path}: {error.__class__.__name__}: {reason}") from None
+        raise ModelError(f"cannot load model {path}: {error.__class__.__name__}: {reason}") from error
     layers_by_name = {layer.name: layer for layer in getattr(model, "layers", [])}
     if not (isinstance(layers_by_name.get("age"), AgeHead) and "gender" in layers_by_name and "race" in layers_by_name):
         raise ModelError(f"{path} is not an age/gender/race model of this project (no age, gender and race heads)")

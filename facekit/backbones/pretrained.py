@@ -67,7 +67,7 @@ def fetch_weights(source, label, directory=None):
         else:
             how = (f"Download {source.url} ({source.packed_size:,} bytes, sha256 {source.packed_sha256}) on a "
                    f"machine with internet, decompress it (bunzip2) and put {source.file_name} ({facts}) at {path}.")
-        raise ModelError(f"could not download {label} ({reason}). {how}") from None
+        raise ModelError(f"could not download {label} ({reason}). {how}") from error
     return path
 
 

@@ -41,7 +41,7 @@ def _read_layers(path):
     except FaceKitError:
         raise
     except (OSError, KeyError, ValueError) as error:
-        raise ModelError(f"cannot read weights file {path}: {error}") from None
+        raise ModelError(f"cannot read weights file {path}: {error}") from error
 
 
 def load_keras_vggface_weights(model, path):

@@ -19,7 +19,7 @@ def require(module, needed_for):
         missing = (error.name or "").split(".")[0]
         if missing != module and EXTRAS.get(missing) != extra:
             raise  # another missing module: not this extra's to name
-        raise FaceKitError(f"{needed_for} needs {missing}, which is not installed: pip install .[{extra}]") from None
+        raise FaceKitError(f"{needed_for} needs {missing}, which is not installed: pip install .[{extra}]") from error
 
 
 def check_installed(module, needed_for, *also):

@@ -76,7 +76,7 @@ def check_folder(folder, option):
             pass
     except OSError as error:
         raise FaceKitError(f"cannot write to the folder {folder} ({option}): "
-                           f"{error.strerror or error}") from None
+                           f"{error.strerror or error}") from error
     finally:
         for made in missing:  # deepest first
             try:
@@ -177,4 +177,4 @@ def write_text(path, text):
     try:
         write_bytes(path, text.encode())
     except OSError as error:
-        raise FaceKitError(f"cannot write {path}: {error.strerror or error}") from None
+        raise FaceKitError(f"cannot write {path}: {error.strerror or error}") from error

@@ -92,7 +92,7 @@ def read_fold(fold_file: str | Path, images: str | Path) -> list[tuple[str, int,
                     continue
                 rows.append((str(path), age, gender))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise DataError(f"cannot read {fold_file}: {getattr(error, 'strerror', None) or error}") from None
+        raise DataError(f"cannot read {fold_file}: {getattr(error, 'strerror', None) or error}") from error
     names = age_group_names() + ["None"]
     logger.info(f"{Path(fold_file).name}: {int(groups.sum())} faces; age " + ", ".join(
         f"{name} {count}" for name, count in zip(names, groups)) + "; gender " + ", ".join(

@@ -66,7 +66,7 @@ def _content_key(path):
     try:
         return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:24]
     except OSError as error:
-        raise DataError(f"cannot read {path}: {error.strerror or error}") from None
+        raise DataError(f"cannot read {path}: {error.strerror or error}") from error
 
 
 def _verdict(faces):

@@ -130,7 +130,7 @@ def read_rows(csv_path: str | Path, images: str | Path | None = None, label_colu
                 rows.append(Row(line, fields[index[id_column]].strip() if id_column else name, str(path),
                                 tuple(parsed.get(head, MISSING) for head in LABEL_COLUMNS)))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise DataError(f"cannot read {csv_path}: {getattr(error, 'strerror', None) or error}") from None
+        raise DataError(f"cannot read {csv_path}: {getattr(error, 'strerror', None) or error}") from error
     return without_repeats(rows, problems) if labels else (rows, problems)
 
 

@@ -68,7 +68,7 @@ def _write(model, fmt, path, size):
     except Exception as error:  # LiteRT's ConverterError, tf2onnx's and TensorFlow's many types
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
         reason = next((line for line in lines if "error" in line.lower()), lines[0] if lines else "")
-        raise FaceKitError(f"cannot convert the model to {fmt}: {type(error).__name__}: {reason[:300]}") from None
+        raise FaceKitError(f"cannot convert the model to {fmt}: {type(error).__name__}: {reason[:300]}") from error
 
 
 def _convert(model, fmt, path, size):

@@ -52,7 +52,7 @@ def read_metadata(model_path: str | Path) -> tuple[dict[str, Any], AgeBins]:
     try:
         metadata = json.loads(path.read_text())
     except ValueError as error:
-        raise ModelError(f"{path} is not JSON: {error}") from None
+        raise ModelError(f"{path} is not JSON: {error}") from error
     return checked(metadata, path)
 
 
@@ -63,7 +63,7 @@ def checked(metadata: Any, path: str | Path) -> tuple[dict[str, Any], AgeBins]:
         labels, outputs, size = metadata["labels"], metadata["outputs"], int(metadata["input"]["size"])
     except (ValueError, KeyError, TypeError) as error:
         raise ModelError(f"{path} is not the metadata of an exported model: "
-                           f"{error.__class__.__name__}: {error}") from None
+                           f"{error.__class__.__name__}: {error}") from error
     # Race: FairFace's seven classes, or UTKFace's five for a model exported before them.
     known_races = tuple(labels["race"]) in (RACES, UTKFACE_RACES)
     if tuple(labels["gender"]) != GENDERS or not known_races or sorted(outputs) != sorted(HEADS):

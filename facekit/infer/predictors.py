@@ -198,7 +198,7 @@ class LiteRtPredictor(ExportedPredictor):
         try:
             self._interpreter = Interpreter(model_path=str(self.path), num_threads=threads or os.cpu_count())
         except (ValueError, RuntimeError) as error:
-            raise ModelError(f"cannot load LiteRT model {self.path}: {error}") from None
+            raise ModelError(f"cannot load LiteRT model {self.path}: {error}") from error
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._outputs = [detail["index"] for detail in self._interpreter.get_output_details()]
         self.check_tensors(self._interpreter.get_input_details()[0]["shape"].tolist(),
@@ -235,7 +235,7 @@ class OnnxPredictor(ExportedPredictor):
         try:
             self._session = onnxruntime.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         except Exception as error:  # ONNX Runtime raises its own exception types for a bad file
-            raise ModelError(f"cannot load ONNX model {self.path}: {error.__class__.__name__}: {error}") from None
+            raise ModelError(f"cannot load ONNX model {self.path}: {error.__class__.__name__}: {error}") from error
         self._input = self._session.get_inputs()[0].name
         self.check_tensors(self._session.get_inputs()[0].shape,
                            [output.shape for output in self._session.get_outputs()])

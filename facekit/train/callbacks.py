@@ -33,7 +33,7 @@ class BestCheckpoint(keras.callbacks.Callback):
             with replacing(self.path) as partial:
                 (self.model.save_weights if self.weights_only else self.model.save)(partial)
         except OSError as error:
-            raise FaceKitError(f"cannot write the checkpoint {self.path}: {error.strerror or error}") from None
+            raise FaceKitError(f"cannot write the checkpoint {self.path}: {error.strerror or error}") from error
 
 
 class Backup(keras.callbacks.BackupAndRestore):
@@ -48,7 +48,7 @@ class Backup(keras.callbacks.BackupAndRestore):
             reason = " ".join(str(error).split()) or error.__class__.__name__
             raise FaceKitError(f"cannot resume: the run's backup {self._weights_path} (with "
                                f"{Path(self._training_metadata_path).name}) cannot be read ({reason}); delete "
-                               f"{self.backup_dir} to train the run again from its first epoch") from None
+                               f"{self.backup_dir} to train the run again from its first epoch") from error
 
     def _save_model(self):
         Path(self.backup_dir).mkdir(parents=True, exist_ok=True)
@@ -58,7 +58,7 @@ class Backup(keras.callbacks.BackupAndRestore):
                 self.model.save_weights(weights, overwrite=True)
                 progress.write_text(metadata)
         except OSError as error:
-            raise FaceKitError(f"cannot write the backup in {self.backup_dir}: {error.strerror or error}") from None
+            raise FaceKitError(f"cannot write the backup in {self.backup_dir}: {error.strerror or error}") from error
 
 
 def callbacks(run, checkpoint, patience, weights_only=False, worker=None, ema=False):

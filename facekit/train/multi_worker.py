@@ -53,7 +53,7 @@ def worker():
         chiefs, workers = list(cluster.get("chief", [])), list(cluster.get("worker", []))
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise FaceKitError(f"TF_CONFIG is not a cluster description ({error.__class__.__name__}: {error}); see "
-                           "the README's 'Several machines'") from None
+                           "the README's 'Several machines'") from error
     if kind not in ("chief", "worker"):
         raise FaceKitError(f"TF_CONFIG's task type is '{kind}': face_train.py runs as a chief or a worker")
     kinds = chiefs if kind == "chief" else workers
@@ -77,7 +77,7 @@ def strategy():
     try:
         made = tf.distribute.MultiWorkerMirroredStrategy()
     except (RuntimeError, ValueError) as error:
-        raise FaceKitError(f"cannot join the cluster TF_CONFIG describes: {error}".splitlines()[0]) from None
+        raise FaceKitError(f"cannot join the cluster TF_CONFIG describes: {error}".splitlines()[0]) from error
     _patch_keras_reduction()
     return made
 
@@ -123,7 +123,7 @@ def wait_for_peers(log=None):
                 listener.listen(16)
             except (OSError, ValueError, OverflowError) as error:
                 raise FaceKitError(f"this worker cannot listen on port {port} (TF_CONFIG's {task['type']} "
-                                   f"{task['index']}, {own}): {getattr(error, 'strerror', None) or error}") from None
+                                   f"{task['index']}, {own}): {getattr(error, 'strerror', None) or error}") from error
             start, told = time.monotonic(), False
             while pending:
                 pending = [address for address in pending if not _accepts(address)]

@@ -36,7 +36,7 @@ def read_sample(sample):
         with open(sample, newline="", encoding="utf-8-sig") as f:
             table = [row for row in csv.reader(f) if any(cell.strip() for cell in row)]
     except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise FaceKitError(f"cannot read --sample {sample}: {getattr(error, 'strerror', None) or error}") from None
+        raise FaceKitError(f"cannot read --sample {sample}: {getattr(error, 'strerror', None) or error}") from error
     if not table or len(table[0]) != 2:
         raise FaceKitError(f"--sample {sample} should have two columns, an id and a label, under a header")
     return table[0], _ids([row[0].strip() for row in table[1:]], f"--sample {sample}")

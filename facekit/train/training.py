@@ -99,7 +99,7 @@ def save_for_inference(model, config, path):
         with replacing(path) as partial:  # never a half-written best.keras
             clean.save(partial)
     except OSError as error:
-        raise FaceKitError(f"cannot write {path}: {error.strerror or error}") from None
+        raise FaceKitError(f"cannot write {path}: {error.strerror or error}") from error
     return clean
 
 
@@ -111,7 +111,7 @@ def resume(run, epochs=None):
     try:
         config = TrainConfig(**json.loads(config_file.read_text()))
     except (ValueError, TypeError) as error:
-        raise FaceKitError(f"cannot resume from {config_file}: {error}") from None
+        raise FaceKitError(f"cannot resume from {config_file}: {error}") from error
     if epochs is not None:
         config = replace(config, epochs=epochs)
     logger.info(f"resuming run '{run}' with its saved settings ({config.epochs} epochs)")

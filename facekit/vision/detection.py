@@ -125,7 +125,7 @@ class YuNetDetector:
         try:
             self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), self.min_score, self._NMS_IOU, 5000)
         except cv2.error as error:
-            raise ModelError(f"cannot load the yunet model {path}: {error.err}") from None
+            raise ModelError(f"cannot load the yunet model {path}: {error.err}") from error
 
     def pass_scales(self, height: int, width: int) -> tuple[float | None, float]:
         """(the plain pass's scale, or None where it is skipped; the bordered pass's scale) for a photo this size."""
@@ -194,7 +194,7 @@ class SsdDetector:
         try:
             self._net = cv2.dnn.readNetFromTensorflow(str(path), str(config))
         except cv2.error as error:
-            raise ModelError(f"cannot load the ssd model {path}: {error.err}") from None
+            raise ModelError(f"cannot load the ssd model {path}: {error.err}") from error
 
     def detect(self, image_rgb: np.ndarray) -> list[Face]:
         height, width = image_rgb.shape[:2]

@@ -58,12 +58,12 @@ def read_image_and_size(source):
             image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
             return np.asarray(image, dtype=np.uint8), (width, height)
     except Image.DecompressionBombError as error:
-        raise InputError(f"image too large: {name}: {error}") from None
+        raise InputError(f"image too large: {name}: {error}") from error
     except (OSError, SyntaxError, ValueError) as error:
         # OSError covers UnidentifiedImageError and truncated files; SyntaxError and ValueError come from bad headers.
         if isinstance(error, UnidentifiedImageError):  # its message names the file object, a BytesIO for bytes
             error = "not an image, or a format Pillow does not read"
-        raise InputError(f"cannot read image {name}: {error}") from None
+        raise InputError(f"cannot read image {name}: {error}") from error
 
 
 def as_rgb(image):
@@ -111,7 +111,7 @@ def write_image(path, image_rgb):
         Image.fromarray(image_rgb).save(encoded, format=image_format, **options)
         write_bytes(path, encoded.getvalue())
     except (OSError, ValueError, KeyError) as error:  # ValueError, KeyError: a format Pillow cannot write
-        raise FaceKitError(f"cannot write image {path}: {getattr(error, 'strerror', None) or error}") from None
+        raise FaceKitError(f"cannot write image {path}: {getattr(error, 'strerror', None) or error}") from error
 
 
 def images_in(folder):

@@ -43,3 +43,15 @@ def test_face_train_takes_q(restored_logging, tiny_utkface, capsys):
     with pytest.raises(SystemExit):
         face_train.main(["-q", "--evaluate", "missing.keras", "--data", str(tiny_utkface)])
     assert restored_logging.level == logging.WARNING and "model file not found" in capsys.readouterr().err
+
+
+def test_verbose_shows_the_cause_of_an_error_and_the_default_one_line(restored_logging, tmp_path, capsys):
+    """Errors keep their cause (``raise ... from error``), and -v prints the chain before the one line."""
+    bad = tmp_path / "m.keras"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    for flags, chain in (([], False), (["-v"], True)):
+        with pytest.raises(SystemExit) as exit_info:
+            face_train.main(["--evaluate", str(bad), "--data", str(tmp_path), *flags])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and err.strip().splitlines()[-1].startswith("error: ")
+        assert ("Traceback" in err) == chain
