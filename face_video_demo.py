@@ -28,6 +28,7 @@ from facekit.apps.cli import (
 from facekit.apps.video import annotate_video, display_available, open_capture
 from facekit.core.errors import FaceKitError
 from facekit.core.outputs import check_output
+from facekit.vision.region_search import FULL_EVERY
 
 info = logging.getLogger("facekit.face_video_demo").info  # shown as print did, and not with -q
 
@@ -39,6 +40,9 @@ def parse_args(argv):
     parser.add_argument("--no-display", action="store_true", help="do not show a window")
     parser.add_argument("--every", type=positive_int, default=1, metavar="N",
                         help="analyse every N-th frame, reusing its results in between (default: 1)")
+    parser.add_argument("--full-every", type=positive_int, default=FULL_EVERY, metavar="N",
+                        help="search an analysed frame whole every N frames (and when a face is lost), else only "
+                             f"around the faces found a frame before (default: {FULL_EVERY}; 1: every frame whole)")
     parser.add_argument("--smooth", type=past_weight, nargs="?", const=0.8, default=None, metavar="S",
                         help="smooth each tracked face's age, gender and race over frames: S is the weight of the "
                              "past, 0-1 (default 0.8 when given without a value)")
@@ -64,7 +68,7 @@ def run(args):
     promised = 0 if args.source.isdigit() else int(capture.get(cv2.CAP_PROP_FRAME_COUNT))  # the file's header
     info(f"reading {what}" + ("; press q in the window to stop" if display else ""))
     frames, analysed, fps = annotate_video(analyzer, capture, args.output, display, args.every, args.smooth,
-                                           live=args.source.isdigit())
+                                           live=args.source.isdigit(), full_every=args.full_every)
     written = f" -> {args.output}" if args.output else ""
     info(f"{frames} frames ({analysed} analysed) at {fps:.1f} frames per second{written}")
     if frames < promised and not display:  # with a window, q may have ended it

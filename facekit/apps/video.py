@@ -19,6 +19,7 @@ import cv2
 from facekit.core.errors import FaceKitError
 from facekit.core.outputs import replacing
 from facekit.vision.drawing import annotate, draw_fps
+from facekit.vision.region_search import FULL_EVERY, RegionSearch
 from facekit.vision.tracking import FaceTracks
 
 WINDOW = "face_video_demo (q to quit)"
@@ -133,8 +134,8 @@ class FrameReader:
 class BackgroundAnalysis:
     """One frame at a time analysed in a worker thread: ``submit`` when idle, ``results`` when done."""
 
-    def __init__(self, analyzer):
-        self._analyzer = analyzer
+    def __init__(self, analyzer, search=None):
+        self._analyzer, self._search = analyzer, search
         self._busy = False
         self._done = queue.Queue()
 
@@ -148,7 +149,7 @@ class BackgroundAnalysis:
 
     def _run(self, frame_rgb):
         try:
-            self._done.put(self._analyzer.analyze(frame_rgb))
+            self._done.put(self._analyzer.analyze(frame_rgb, search=self._search))
         except Exception as error:  # handed to the main loop, which raises it there
             self._done.put(error)
 
@@ -166,12 +167,15 @@ class BackgroundAnalysis:
         return found
 
 
-def annotate_video(analyzer, capture, output=None, display=False, every=1, smoothing=None, live=False):
+def annotate_video(analyzer, capture, output=None, display=False, every=1, smoothing=None, live=False,
+                   full_every=FULL_EVERY):
     """Annotates frames until the stream ends (or ``q`` in the window); returns (frames, analysed frames, fps).
 
     Only every ``every``-th frame is analysed; the frames between reuse its faces and predictions. ``smoothing``
     (0-1, e.g. 0.8): each face's age, gender and race averaged over the frames of its track (facekit.vision.tracking).
     ``live`` (a camera): frames are shown as they come and analysed in the background (see the module's note).
+    ``full_every``: an analysed frame is searched whole this often, else only around the faces of the one before
+    (facekit.vision.region_search; 1: every frame whole).
     The banner shows frames shown per second and frames analysed per second.
     Releases the capture and the writer whatever happens.
     """
@@ -181,7 +185,8 @@ def annotate_video(analyzer, capture, output=None, display=False, every=1, smoot
     shown_rate, analysis_rate, analyses_per_second = FrameRate(), FrameRate(), 0.0
     tracks = FaceTracks(smoothing) if smoothing else None
     reader = FrameReader(capture, live=live)
-    background = BackgroundAnalysis(analyzer) if live else None
+    search = RegionSearch(analyzer.detector, full_every)
+    background = BackgroundAnalysis(analyzer, search) if live else None
     started = time.perf_counter()
     outputs = contextlib.ExitStack()  # the video is written beside its name, which it replaces only once checked
     partial = outputs.enter_context(_replacing(output)) if output is not None else None
@@ -194,7 +199,7 @@ def annotate_video(analyzer, capture, output=None, display=False, every=1, smoot
             found = None
             if background is None:
                 if frames % every == 0:
-                    found = analyzer.analyze(frame)
+                    found = analyzer.analyze(frame, search=search)
             else:
                 found = background.results()
                 if frames % every == 0:

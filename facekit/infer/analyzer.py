@@ -116,11 +116,13 @@ class FaceAnalyzer:
         in the child, so the lock it held would never be released there."""
         self._lock = threading.Lock()
 
-    def analyze(self, image: Image, timings: dict[str, float] | None = None) -> list[FaceResult]:
+    def analyze(self, image: Image, timings: dict[str, float] | None = None, search: Any = None) -> list[FaceResult]:
         """``image``: a path, the bytes of an image file, or an RGB uint8 array -> one FaceResult per face, largest
         first: box, score, landmarks and the prediction (``to_dict()``: the faces.json entry). A file's faces are
         in its own pixels, also when it was read shrunk. ``timings``: a dict that receives the seconds spent
-        detecting and cropping + predicting ("detect", "predict")."""
+        detecting and cropping + predicting ("detect", "predict"). ``search``: what finds the faces instead of the
+        detector itself (a video's ``facekit.vision.region_search.RegionSearch`` over it), its crop geometry the
+        detector's."""
         size = None
         if isinstance(image, (memoryview, bytearray)):
             image = bytes(image)
@@ -135,12 +137,12 @@ class FaceAnalyzer:
         if 0 in pixels.shape[:2]:
             raise InputError(f"the image array is empty: shape {pixels.shape}")
         with self._lock:
-            return self._analyze(pixels, size, timings)
+            return self._analyze(pixels, size, timings, search or self.detector)
 
     def _analyze(self, pixels: np.ndarray, size: tuple[int, int] | None,
-                 timings: dict[str, float] | None) -> list[FaceResult]:
+                 timings: dict[str, float] | None, search: Any) -> list[FaceResult]:
         start = time.perf_counter()
-        faces = self.detector.detect(pixels)
+        faces = search.detect(pixels)
         detected = time.perf_counter()
         results = []
         if faces:
