@@ -34,7 +34,7 @@ def test_default_model_on_real_test_faces():
     results = predict(load_model(MODEL), faces)
     ages = np.array([r.age for r in results])
     genders = np.array([("male", "female").index(r.gender) for r in results])
-    race_probabilities = np.array([list(r.prediction.race_probabilities.values()) for r in results])
+    race_probabilities = np.array([list(r.race_probabilities.values()) for r in results])
     saved = json.loads((DEFAULT / "metrics.json").read_text())
     assert np.abs(ages - test.ages).mean() < saved["age_mae"] + 1.5
     assert (genders == test.genders).mean() > saved["gender_acc"] - 0.05

@@ -114,8 +114,8 @@ class Predictor:
                                (batch[start:start + batch_size] for start in range(0, len(batch), batch_size)))
 
     def predict(self, faces: Crops, batch_size: int = 64) -> list[Prediction]:
-        if isinstance(faces, (list, tuple)) and len(faces) == 0 or isinstance(faces, np.ndarray) and faces.size == 0 \
-                and faces.ndim == 4:
+        if isinstance(faces, (list, tuple)) and len(faces) == 0 or isinstance(faces, np.ndarray) and faces.ndim == 4 \
+                and faces.shape[0] == 0:
             return []  # no face: nothing to predict (an empty batch, as a photo without faces gives)
         return predictions_from(self.probabilities(faces, batch_size), self.age_bins)
 

@@ -61,9 +61,9 @@ def read_image_and_size(source):
         raise InputError(f"image too large: {name}: {error}") from error
     except (OSError, SyntaxError, ValueError) as error:
         # OSError covers UnidentifiedImageError and truncated files; SyntaxError and ValueError come from bad headers.
-        if isinstance(error, UnidentifiedImageError):  # its message names the file object, a BytesIO for bytes
-            error = "not an image, or a format Pillow does not read"
-        raise InputError(f"cannot read image {name}: {error}") from error
+        # an UnidentifiedImageError's message names the file object, a BytesIO for bytes
+        why = "not an image, or a format Pillow does not read" if isinstance(error, UnidentifiedImageError) else error
+        raise InputError(f"cannot read image {name}: {why}") from error
 
 
 def as_rgb(image):

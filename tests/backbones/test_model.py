@@ -166,7 +166,8 @@ def test_heads_and_dex_expectation():
     bins = face.AgeBins()
     model = face.build_model("simple_cnn", input_shape=(48, 48, 3), age_bins=bins)
     outputs = model(np.zeros((3, 48, 48, 3), np.float32))
-    assert outputs["age"].shape == (3, 101) and outputs["gender"].shape == (3, 2) and outputs["race"].shape == (3, 5)
+    # race: FairFace's seven classes
+    assert outputs["age"].shape == (3, 101) and outputs["gender"].shape == (3, 2) and outputs["race"].shape == (3, 7)
     np.testing.assert_allclose(np.sum(outputs["race"], axis=1), 1.0, rtol=1e-5)
     # Expectation: half at 20, half at 40 -> 30; the open last bin counts as 100.
     p = np.zeros((2, 101), np.float32)

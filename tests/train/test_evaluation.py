@@ -28,7 +28,7 @@ def test_evaluation_reads_the_images_as_the_predictor_reads_crops(tiny_model_fil
     want = predictor.probabilities(faces)
     got = split_probabilities(tiny_model_file, test, batch_size=7)  # batches of 7: the order is kept
     for head in want:
-        np.testing.assert_allclose(got[head], want[head], atol=1e-6)
+        np.testing.assert_allclose(got[head], want[head], atol=1e-5)  # float32 sums differ a little with the batch size
     metrics = _evaluated(tiny_model_file, tiny_utkface, tmp_path / "metrics.json")
     assert {k: metrics[k] for k in compute_metrics(test, want, predictor.age_bins)} == \
         compute_metrics(test, want, predictor.age_bins)
