@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from facekit.backbones.model import load_model
 from facekit.core import paths
@@ -25,6 +26,7 @@ def test_default_model_is_shipped_with_its_metrics_and_command():
     assert "face_train.py" in (DEFAULT / "COMMAND.md").read_text()
 
 
+@pytest.mark.slow
 @needs_utkface
 def test_default_model_on_real_test_faces():
     """400 faces of the fixed test split (never seen in training), through predict() as the demos use it."""
@@ -48,6 +50,7 @@ def test_shipped_export_is_of_the_default_model():
     assert metadata["check"]["max_abs_difference"] <= metadata["check"]["tolerance"]
 
 
+@pytest.mark.slow
 @needs_utkface
 def test_shipped_tflite_agrees_with_the_keras_model_on_real_faces():
     """200 test-split faces through both runtimes: probabilities within the tolerance the export was checked to."""

@@ -74,6 +74,7 @@ def test_source_weights_and_balance_set_how_often_images_are_drawn(two_sources):
     assert "other: " in text and "drawn per epoch" in text and "female: " in text
 
 
+@pytest.mark.slow
 @needs_utkface
 @needs_aaf
 def test_utkface_and_aaf_together_keep_utkface_s_split_and_crop_aaf(project):

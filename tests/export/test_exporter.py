@@ -55,6 +55,7 @@ def test_every_backbone_exports_and_predicts_as_keras(backbone, fmt, small_model
     assert [r.gender for r in exported.predict(faces)] == [r.gender for r in keras.predict(faces)]
 
 
+@pytest.mark.slow
 def test_existing_file_is_refused_and_kept(small_models, tmp_path):
     output = tmp_path / "taken.tflite"
     output.write_bytes(b"keep me")
@@ -65,6 +66,7 @@ def test_existing_file_is_refused_and_kept(small_models, tmp_path):
     assert output.stat().st_size > 10_000 and metadata_path(output).is_file()
 
 
+@pytest.mark.slow
 def test_an_export_interrupted_before_its_metadata_leaves_no_mismatched_pair(small_models, tmp_path, monkeypatch):
     """The model is moved into place first, after the old metadata is removed: stopped in between, the new model
     has no metadata (a clear refusal), never the old model's."""
@@ -96,12 +98,14 @@ def test_no_real_faces_to_check_against_is_a_one_line_error(small_models, tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_difference_over_the_tolerance_writes_nothing(small_models, tmp_path):
     with pytest.raises(FaceKitError, match=r"differs from Keras by up to .* on 32 real faces \(tolerance 1e-12\)"):
         export_model(small_models["levi_hassner"], "onnx", output=tmp_path / "m.onnx", tolerance=1e-12)
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_command_line_export_reports_the_difference(small_models, tmp_path, capsys):
     output = tmp_path / "cli.onnx"
     face.main(["--export", str(small_models["simple_cnn"]), "--format", "onnx", "--output", str(output)])
@@ -130,6 +134,7 @@ def test_a_folder_under_the_output_name_is_refused_before_the_slow_work(small_mo
         export_model(small_models["simple_cnn"], "litert", output=tmp_path / "x.tflite", overwrite=True)
 
 
+@pytest.mark.slow
 def test_an_op_the_converter_cannot_convert_is_one_line(small_models, tmp_path, monkeypatch):
     def refuses(model, fmt, path, size):
         raise RuntimeError("loc(fused): some context\n" * 100 + "error: 'tf.Unconvertible' op is neither a custom op "

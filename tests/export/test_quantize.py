@@ -45,6 +45,7 @@ def test_int8_export_runs_as_any_onnx_within_its_recorded_error(exports, tiny_mo
     assert len(int8.predict(faces[:3])) == 3
 
 
+@pytest.mark.slow
 def test_error_over_the_limits_is_refused_unless_accepted(tiny_model_file, tmp_path, monkeypatch):
     monkeypatch.setitem(quantize.LIMITS, "gender_agreement", 1.01)  # more than any quantisation can meet
     output = tmp_path / "m.onnx"
@@ -74,6 +75,7 @@ def test_too_few_faces_to_calibrate_is_a_one_line_error(tiny_model_file, tmp_pat
     assert sorted(path.name for path in tmp_path.iterdir()) == ["faces"]
 
 
+@pytest.mark.slow
 def test_command_line_reports_the_error_and_keeps_an_existing_file(tiny_model_file, tmp_path, capsys):
     output = tmp_path / "cli.int8.onnx"
     face.main(["--export", str(tiny_model_file), "--format", "onnx", "--quantize", "int8", "--output", str(output),

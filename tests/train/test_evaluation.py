@@ -3,6 +3,7 @@ export scores as the model it was exported from."""
 import json
 
 import numpy as np
+import pytest
 
 import face_train
 from facekit.core import paths
@@ -35,6 +36,7 @@ def test_evaluation_reads_the_images_as_the_predictor_reads_crops(tiny_model_fil
     assert all((tmp_path / plot).is_file() for plot in PLOTS)
 
 
+@pytest.mark.slow
 @needs_utkface
 def test_shipped_export_scores_as_its_keras_model(tmp_path, limit=300):
     """The default model (whatever paths.default_model() names) as .tflite and as the .keras it was exported from:

@@ -12,6 +12,7 @@ import pytest
 from facekit.core.errors import FaceKitError
 from facekit.train.multi_worker import Worker, worker
 
+pytestmark = pytest.mark.slow  # every test here starts worker processes
 PROJECT = Path(__file__).resolve().parents[2]
 # Ctrl+C raises KeyboardInterrupt as in a terminal even when the suite runs in the background, where the shell
 # starts it with SIGINT ignored (and Python then installs no handler of its own): as tests/train/test_training.py.
