@@ -204,8 +204,8 @@ def fairface_report(name, jsonl, labels_csv):
     print("\nlowest gender accuracy of a sex x race x age-bin group (n >= 20): "
           + "; ".join(f"{group} (n={n}) {100 * gap:+.1f}" for gap, group, n in groups[:5]))
     classes, predicted = (RACES, race_probs.argmax(1)) if seven else (UTKFACE_RACES, five_pred)
-    print("\nrace confusion (rows: FairFace's label; columns: predicted)\n\n| | "
-          + " | ".join(classes) + " |\n|---" * (len(classes) + 1) + "|")
+    print("\nrace confusion (rows: FairFace's label; columns: predicted)\n\n| | " + " | ".join(classes) + " |\n"
+          + "|---" * (len(classes) + 1) + "|")
     for r, race in enumerate(RACES):
         counts = np.bincount(predicted[true_race == r], minlength=len(classes))
         print(f"| {race} | " + " | ".join(str(c) for c in counts) + " |")
