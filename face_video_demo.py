@@ -40,9 +40,11 @@ def parse_args(argv):
     parser.add_argument("--no-display", action="store_true", help="do not show a window")
     parser.add_argument("--every", type=positive_int, default=1, metavar="N",
                         help="analyse every N-th frame, reusing its results in between (default: 1)")
-    parser.add_argument("--full-every", type=positive_int, default=FULL_EVERY, metavar="N",
+    parser.add_argument("--full-every", type=positive_int, default=1, metavar="N",
                         help="search an analysed frame whole every N frames (and when a face is lost), else only "
-                             f"around the faces found a frame before (default: {FULL_EVERY}; 1: every frame whole)")
+                             f"around the faces found a frame before (default: 1, every frame whole; {FULL_EVERY}: "
+                             "about twice the frame rate, ages within about a year of the whole-frame search's on "
+                             "average, up to 6 on some frames: benchmarks/RESULTS.md, Detect less)")
     parser.add_argument("--smooth", type=past_weight, nargs="?", const=0.8, default=None, metavar="S",
                         help="smooth each tracked face's age, gender and race over frames: S is the weight of the "
                              "past, 0-1 (default 0.8 when given without a value)")

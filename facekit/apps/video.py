@@ -19,7 +19,7 @@ import cv2
 from facekit.core.errors import FaceKitError
 from facekit.core.outputs import replacing
 from facekit.vision.drawing import annotate, draw_fps
-from facekit.vision.region_search import FULL_EVERY, RegionSearch
+from facekit.vision.region_search import RegionSearch
 from facekit.vision.tracking import FaceTracks
 
 WINDOW = "face_video_demo (q to quit)"
@@ -168,7 +168,7 @@ class BackgroundAnalysis:
 
 
 def annotate_video(analyzer, capture, output=None, display=False, every=1, smoothing=None, live=False,
-                   full_every=FULL_EVERY):
+                   full_every=1):
     """Annotates frames until the stream ends (or ``q`` in the window); returns (frames, analysed frames, fps).
 
     Only every ``every``-th frame is analysed; the frames between reuse its faces and predictions. ``smoothing``
