@@ -32,6 +32,7 @@ from facekit.apps.cli import (
     positive_float,
     positive_int,
     probability,
+    run_script,
     setup_logging,
 )
 from facekit.backbones.registry import BACKBONES
@@ -209,4 +210,4 @@ def default_run_name(args):
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

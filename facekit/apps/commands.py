@@ -2,7 +2,7 @@
 is imported, so that a light install says in one line what to install instead of an ImportError traceback."""
 import importlib
 
-from facekit.apps.cli import exit_with_error
+from facekit.apps.cli import exit_with_error, run_script
 from facekit.core.errors import FaceKitError
 from facekit.core.extras import require
 
@@ -16,7 +16,7 @@ def command(script, *modules):
         except FaceKitError as error:
             exit_with_error(error)
         importlib.import_module(script).main()
-    return main
+    return lambda: run_script(main)
 
 
 face = command("face", "keras")

@@ -1,6 +1,11 @@
 """The callbacks that checkpoint, back up, log and stop a run, and the check after it."""
+import errno
+import gc
 import json
+import os
+import sys
 import tempfile
+import traceback
 from pathlib import Path
 
 import keras
@@ -8,6 +13,23 @@ import numpy as np
 
 from facekit.core.errors import FaceKitError
 from facekit.core.outputs import replacing
+
+
+def write_failure(error):
+    """Why a checkpoint or backup could not be written, in one line; and the half-written HDF5 file it leaves open in
+    the frames of the failed save closed now, quietly. Left to the interpreter's shutdown, h5py's second failing close
+    printed two tracebacks and the process died of a segmentation fault (a full disk, issue 28)."""
+    reason = os.strerror(error.errno) if error.errno else " ".join(str(error).split())
+    if "errno = 28" in str(error):  # h5py puts the C library's errno in its message, not in the exception's
+        reason = os.strerror(errno.ENOSPC)
+    previous = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None  # h5py's close fails again, in a finaliser: already said above
+    try:
+        traceback.clear_frames(error.__traceback__)
+        gc.collect()
+    finally:
+        sys.unraisablehook = previous
+    return reason
 
 
 class BestCheckpoint(keras.callbacks.Callback):
@@ -33,7 +55,7 @@ class BestCheckpoint(keras.callbacks.Callback):
             with replacing(self.path) as partial:
                 (self.model.save_weights if self.weights_only else self.model.save)(partial)
         except OSError as error:
-            raise FaceKitError(f"cannot write the checkpoint {self.path}: {error.strerror or error}") from error
+            raise FaceKitError(f"cannot write the checkpoint {self.path}: {write_failure(error)}") from error
 
 
 class Backup(keras.callbacks.BackupAndRestore):
@@ -58,7 +80,7 @@ class Backup(keras.callbacks.BackupAndRestore):
                 self.model.save_weights(weights, overwrite=True)
                 progress.write_text(metadata)
         except OSError as error:
-            raise FaceKitError(f"cannot write the backup in {self.backup_dir}: {error.strerror or error}") from error
+            raise FaceKitError(f"cannot write the backup in {self.backup_dir}: {write_failure(error)}") from error
 
 
 def callbacks(run, checkpoint, patience, weights_only=False, worker=None, ema=False):

@@ -493,3 +493,28 @@ def test_resume_refuses_options_it_would_ignore(capsys):
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "--backbone, --input-size, --lr cannot change (only --epochs can)" in err
     assert face_train.parse_args(["--resume", "--run", "r", "--epochs", "9", "-q"]).epochs == 9
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 6 MB tmpfs as FACEKIT_HOME: the first checkpoint or backup fills it. Needs root (mount); skipped without."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6M", "tmpfs", str(folder)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+@pytest.mark.slow
+def test_training_onto_a_full_disk_is_one_line_and_exit_2(full_disk, tiny_utkface):
+    """"cannot write the backup ... No space left", two h5py tracebacks, then a segmentation fault, exit 139
+    (issue 28): now the one line, exit 2."""
+    result = subprocess.run([sys.executable, "face_train.py", "--data", str(tiny_utkface), "--backbone", "simple_cnn",
+                             "--weights", "none", "--input-size", "32", "--epochs", "3", "--batch-size", "16", "--run",
+                             "full"], cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True,
+                            env={**os.environ, "FACEKIT_HOME": str(full_disk)}, timeout=600)
+    assert result.returncode == 2, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "No space left on device" in errors[0] and "Traceback" not in result.stderr
