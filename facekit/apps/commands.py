@@ -15,8 +15,8 @@ def command(script, *modules):
                 require(module, script.replace("_", "-"))
         except FaceKitError as error:
             exit_with_error(error)
-        importlib.import_module(script).main()
-    return lambda: run_script(main)
+        run_script(importlib.import_module(script).main)  # a missing extra above: a plain SystemExit, as tested
+    return main
 
 
 face = command("face", "keras")
