@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PROJECT = Path(__file__).resolve().parents[1]
 MODULES = sorted(".".join(path.relative_to(PROJECT).with_suffix("").parts).removesuffix(".__init__")
                  for path in (PROJECT / "facekit").rglob("*.py"))
@@ -17,6 +19,7 @@ def import_alone(modules, preload="", cwd=PROJECT):
                           cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_every_module_imports_alone():
     result = import_alone(MODULES, preload=THIRD_PARTY)
     assert result.returncode == 0, [line for line in result.stderr.splitlines() if line.startswith("facekit.")]

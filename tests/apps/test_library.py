@@ -58,6 +58,7 @@ def faces_by_kind(entries):
     return kinds
 
 
+@pytest.mark.slow
 def test_resume_after_kill_9_does_each_photo_exactly_once(tmp_path):
     photos = library(tmp_path / "photos", 24)
     jsonl, out = tmp_path / "faces.jsonl", tmp_path / "out"
@@ -83,6 +84,7 @@ def test_resume_after_kill_9_does_each_photo_exactly_once(tmp_path):
     assert "resuming: 24 of 24" in again and len(lines(jsonl)) == 24
 
 
+@pytest.mark.slow
 def test_workers_give_the_results_of_one_process(tmp_path):
     photos = library(tmp_path / "photos", 6)
     one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"

@@ -30,6 +30,7 @@ def test_resnet50_topology_matches_keras_vggface():
     assert backbone.output_shape == (None, 2048)
 
 
+@pytest.mark.slow
 def test_loaded_file_reproduces_every_tensor_and_keras_vggface_output(vggface_file):
     path, weights = vggface_file
     backbone = face.create_backbone("vggface2_resnet50", weights=str(path), input_shape=(200, 200, 3))

@@ -28,6 +28,7 @@ def exports(tiny_model_file, tmp_path_factory):
                                  accept_error=True)[0]}
 
 
+@pytest.mark.slow
 def test_int8_export_runs_as_any_onnx_within_its_recorded_error(exports, tiny_model_file):
     metadata = json.loads(metadata_path(exports["int8"]).read_text())
     recorded = metadata["quantization"]

@@ -38,6 +38,7 @@ def test_mean_weighted_and_vote_combine_as_documented():
             combine(models, method, weights)
 
 
+@pytest.mark.slow
 def test_evaluate_with_several_models_scores_their_combined_probabilities(tiny_model_file, tiny_utkface, tmp_path,
                                                                           capsys):
     other = tmp_path / "other.keras"
@@ -189,6 +190,7 @@ def test_ensemble_weights_as_typed():
             parse_weights(texts)
 
 
+@pytest.mark.slow
 def test_evaluate_with_fitted_weights_fits_on_the_validation_split(tiny_model_file, tiny_utkface, tmp_path, capsys):
     other = tmp_path / "other.keras"
     build_model("simple_cnn", input_shape=(32, 32, 3)).save(other)
