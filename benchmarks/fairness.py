@@ -30,6 +30,7 @@ from facekit.core.labels import (
     interval_bin,
     race_label_hits,
     to_utkface_races,
+    utkface_race_of,
 )
 from facekit.core.paths import shared_dir
 from facekit.data.samples import MISSING
@@ -176,9 +177,7 @@ def fairface_report(name, jsonl, labels_csv):
     pred_sex = np.array([GENDERS.index(found[f]["gender"]) for f in files])
     race_probs = np.array([list(found[f]["probabilities"]["race"].values()) for f in files])
     seven = race_probs.shape[1] == len(RACES)
-    five_true = np.array([UTKFACE_RACES.index({"East Asian": "Asian", "Southeast Asian": "Asian",
-                                                "Middle Eastern": "Others", "Latino_Hispanic": "Others"}.get(r, r))
-                          for r in (labels[f][2] for f in files)])
+    five_true = utkface_race_of(true_race)  # FairFace's classes are RACE_LABELS' first seven
     five_pred = to_utkface_races(race_probs).argmax(1)
     gender_ok, bin_off = pred_sex == true_sex, np.abs(pred_bin - true_bin)
     overall = gender_ok.mean()

@@ -4,8 +4,8 @@ when a face is not found again in its region. So a face that enters appears with
 and one that leaves costs one full search.
 
 ``RegionSearch(detector).detect(frame)`` is a detector's ``detect`` for consecutive frames of one video (it keeps
-what it found). On a 640x480 frame with one face YuNet costs about 25 ms on the whole frame and 2-4 ms on a face's
-region (benchmarks/RESULTS.md, "Detect less").
+what it found). At ``full_every`` 10 an analysed 640x480 frame with one face costs 0.43 of one searched whole
+(benchmarks/RESULTS.md, "Detect less in video").
 """
 from __future__ import annotations
 
