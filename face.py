@@ -55,7 +55,7 @@ def main(argv=None):
     parser.add_argument("--accept-error", action="store_true",
                         help=f"with --quantize: write it even when its measured error is over the limits (age "
                              f"{LIMITS['age_mean_abs_difference']:g} years on average, gender agreement "
-                             f"{LIMITS['gender_agreement']:.0%})")
+                             f"{LIMITS['gender_agreement']:.0%}%)")  # %% for argparse
     add_verbosity_arguments(parser)
     args = parser.parse_args(argv)
     setup_logging(args)
