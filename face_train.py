@@ -42,11 +42,11 @@ from facekit.data.samples import BALANCES
 from facekit.data.sources import sources_of
 from facekit.infer.ensemble import parse_weights
 from facekit.infer.tta import TTA
+from facekit.train.adience_protocol import PROTOCOLS, run_adience_5fold
 from facekit.train.evaluation import evaluate_saved
 from facekit.train.hardware import PRECISIONS
 from facekit.train.losses import AGE_LOSSES
 from facekit.train.pipeline import Augmentation
-from facekit.train.protocols import PROTOCOLS, run_adience_5fold
 from facekit.train.run_folder import RunFolder
 from facekit.train.submission import write_submission
 from facekit.train.training import TrainConfig, resume, train

@@ -1,4 +1,4 @@
-"""Adience's fold files (facekit/data/adience.py) and --protocol adience-5fold (facekit/train/protocols.py)."""
+"""Adience's fold files (facekit/data/adience.py) and --protocol adience-5fold (facekit/train/adience_protocol.py)."""
 import json
 import shutil
 

@@ -1,4 +1,4 @@
-"""Published evaluation protocols that train more than once: ``--protocol adience-5fold``.
+"""Adience's published 5-fold evaluation protocol, which trains five times: ``--protocol adience-5fold``.
 
 Adience's five folds are by person: each of the five runs trains on four folds (a tenth of them, by file-name hash,
 for validation) and scores the fifth. The runs are ``face_weights/RUN/fold0`` ... ``fold4``; the summary, mean and

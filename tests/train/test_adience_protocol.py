@@ -1,8 +1,9 @@
-"""--protocol adience-5fold (facekit/train/protocols.py): the folds' scores summarised; the protocol file's place."""
+"""--protocol adience-5fold (facekit/train/adience_protocol.py): the folds' scores summarised; the protocol file's
+place."""
 import pytest
 
 from facekit.core import paths
-from facekit.train.protocols import SCORES, protocol_file, summarize
+from facekit.train.adience_protocol import SCORES, protocol_file, summarize
 
 
 def test_mean_and_std_over_the_folds_that_have_each_score():
