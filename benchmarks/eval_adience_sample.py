@@ -16,8 +16,8 @@ from facekit.core.labels import age_group
 from facekit.core.paths import shared_dir
 from facekit.infer.predictors import predict
 from facekit.vision.crop import CropSpec, crop_faces
-from facekit.vision.detection import Face
 from facekit.vision.detectors import create_detector, detector_spec
+from facekit.vision.detectors.base import Face
 from facekit.vision.images import read_image
 
 SHARED = shared_dir()  # ../shared, or FACEKIT_SHARED

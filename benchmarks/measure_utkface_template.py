@@ -1,5 +1,5 @@
 """Measures where a detector's landmarks and boxes fall in UTKFace's aligned 200x200 crops (the crop geometry in
-facekit/vision/detectors.py).
+facekit/vision/detectors/__init__.py).
 
     .venv/bin/python -m benchmarks.measure_utkface_template --detector yunet \
         --detector-model ../shared/models/face_detector_yunet/face_detection_yunet_2023mar.onnx

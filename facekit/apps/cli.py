@@ -15,8 +15,8 @@ from facekit.infer.analyzer import FaceAnalyzer
 from facekit.infer.ensemble import METHODS
 from facekit.infer.options import AnalyzerOptions
 from facekit.infer.tta import TTA
-from facekit.vision.detection import YuNetDetector
 from facekit.vision.detectors import DEFAULT_DETECTOR, DETECTORS
+from facekit.vision.detectors.yunet import YuNetDetector
 
 logger = logging.getLogger(__name__)
 

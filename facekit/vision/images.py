@@ -2,12 +2,19 @@
 folders, writing them."""
 import io
 from pathlib import Path
+from typing import TypeAlias
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from facekit.core.errors import FaceKitError, InputError
 from facekit.core.outputs import write_bytes
+
+# What the vision layer passes around (type aliases):
+RgbImage: TypeAlias = NDArray[np.uint8]  # an RGB photo or crop (height, width, 3); crops are (N, size, size, 3)
+Box: TypeAlias = tuple[int, int, int, int]  # a face's x, y, width, height in image pixels
+Landmarks: TypeAlias = NDArray[np.float32]  # (5, 2) x, y in image pixels, in facekit/vision/detectors/base.py's order
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 

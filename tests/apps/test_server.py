@@ -22,7 +22,7 @@ from facekit.apps.server import OPTIONS_VARIABLE, app_from_environment, app_from
 from facekit.apps.uploads import MAX_IMAGE_PIXELS, encode_jpeg
 from facekit.core import paths
 from facekit.vision import images
-from facekit.vision.detection import HaarDetector
+from facekit.vision.detectors.haar import HaarDetector
 from facekit.vision.drawing import BANNER_RGB, BOX_COLOURS_RGB
 from facekit.vision.images import read_image, write_image
 from facekit.vision.tracking import box_iou

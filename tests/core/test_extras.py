@@ -13,7 +13,7 @@ from facekit.core.extras import require
 from facekit.infer.analyzer import FaceAnalyzer
 from facekit.infer.model_metadata import metadata_path
 from facekit.infer.predictors import load_predictor
-from facekit.vision.detection import MtcnnDetector
+from facekit.vision.detectors.mtcnn import MtcnnDetector
 
 
 def hide(monkeypatch, *modules):

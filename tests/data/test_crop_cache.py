@@ -13,6 +13,7 @@ from facekit.data.samples import Samples
 from facekit.vision import detectors
 from facekit.vision.crop import UTKFACE_SIZE
 from facekit.vision.detectors import detector_spec
+from facekit.vision.detectors.yunet import YuNetDetector
 from facekit.vision.images import read_image
 from tests.face_scenes import README_PHOTO, README_PHOTO_BOXES
 from tests.logged import logged_messages
@@ -86,7 +87,7 @@ def test_a_changed_file_or_crop_geometry_makes_new_crops(project, tmp_path, monk
     assert np.abs(new[start:start + inner, start:start + inner] - shrunk).mean() < 12
     # the detector searching at another resolution: other landmarks, so other crops
     wider_folder = crop_cache.cache_folder()
-    monkeypatch.setattr(detectors.YuNetDetector, "DEFAULT_MIN_FACE", 40)
+    monkeypatch.setattr(YuNetDetector, "DEFAULT_MIN_FACE", 40)
     assert crop_cache.cache_folder() not in (folder, wider_folder)
 
 

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from facekit.vision.crop import UTKFACE_SIZE, box_matrix, crop_faces
-from facekit.vision.detection import Face, YuNetDetector
 from facekit.vision.detectors import DETECTORS, create_detector
+from facekit.vision.detectors.base import Face
+from facekit.vision.detectors.yunet import YuNetDetector
 from tests.face_scenes import FACE_FILES, GRAY, make_detector, utkface_face
 from tests.shared_data import needs_utkface
 

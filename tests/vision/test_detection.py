@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from facekit.core.errors import FaceKitError, InputError
-from facekit.vision.detection import Face, HaarDetector, YuNetDetector, clip_box
 from facekit.vision.detectors import DEFAULT_DETECTOR, DETECTORS, DetectorSpec, create_detector, spec_of
+from facekit.vision.detectors.base import Face, clip_box
+from facekit.vision.detectors.haar import HaarDetector
+from facekit.vision.detectors.yunet import YuNetDetector
 from facekit.vision.images import read_image
 from facekit.vision.tracking import box_iou
 from tests.face_scenes import (
@@ -24,7 +26,8 @@ from tests.face_scenes import (
 from tests.shared_data import needs_utkface
 
 # The placed square frames the face as UTKFace's tight crops do; detector boxes differ from it in size (see the crop
-# geometry in facekit/vision/detectors.py), so a found face counts when its box overlaps the placed one by this much.
+# geometry in facekit/vision/detectors/__init__.py), so a found face counts when its box overlaps the placed one by
+# this much.
 MIN_IOU = 0.5
 
 

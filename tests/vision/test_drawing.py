@@ -2,7 +2,7 @@
 import numpy as np
 
 from facekit.infer.results import FaceResult, Prediction, face_result
-from facekit.vision.detection import Face
+from facekit.vision.detectors.base import Face
 from facekit.vision.drawing import (
     BANNER_RGB,
     BOX_COLOURS_RGB,

@@ -1,15 +1,20 @@
 """Every face detector, declared once: its class, whether it needs a model file, and its crop geometry.
 
-``create_detector(name)`` builds one; ``detector_spec(name).crop`` says how to cut its faces out so that they look
-like the training crops. Adding a detector: write its class (``detect(image_rgb) -> [Face, ...]``, a ``name``
-and a ``default_min_score``; constructor ``(model_path, min_score=None)`` if it needs a model file, else
-``(min_score=None)``; ``bundled_model``: a model file shipped in ``facekit/vision/models/``, used when none is given) in
-its own module, measure its crop geometry with ``benchmarks/measure_utkface_template.py``, and add one entry below; the
-tests parametrised over ``DETECTORS`` pick it up.
+``create_detector(name)`` builds one (a ``Detector``, ``base.py``); ``detector_spec(name).crop`` says how to cut its
+faces out so that they look like the training crops. One module per detector: ``yunet`` (the default; its model file
+ships in ``facekit/vision/models/``), ``mtcnn``, ``ssd``, ``haar``; what they share (``Face``, ``Detector``, box
+clipping) is in ``base``.
+
+Adding a detector: write its class in a module of its own here (the ``Detector`` protocol: ``detect(image_rgb) ->
+[Face, ...]`` largest first, a ``name`` and a ``default_min_score``; constructor ``(model_path, min_score=None)`` if it
+needs a model file, else ``(min_score=None)``, and ``min_face_size`` too if it takes one), measure its crop geometry
+with ``benchmarks/measure_utkface_template.py``, and add one entry below (``bundled_model``: a model file shipped in
+``facekit/vision/models/``, used when none is given); the tests parametrised over ``DETECTORS`` pick it up.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,16 +23,20 @@ import numpy as np
 
 from facekit.core.errors import InputError
 from facekit.vision.crop import CropSpec
-from facekit.vision.detection import YUNET_FILE, HaarDetector, MtcnnDetector, SsdDetector, YuNetDetector
+from facekit.vision.detectors.base import Detector
+from facekit.vision.detectors.haar import HaarDetector
+from facekit.vision.detectors.mtcnn import MtcnnDetector
+from facekit.vision.detectors.ssd import SsdDetector
+from facekit.vision.detectors.yunet import YUNET_FILE, YuNetDetector
 
-BUNDLED_MODELS = Path(__file__).resolve().parent / "models"  # package data: model files that ship with facekit
+BUNDLED_MODELS = Path(__file__).resolve().parents[1] / "models"  # package data: model files that ship with facekit
 DEFAULT_DETECTOR = "yunet"  # fast, accurate, and its model ships with facekit
 
 
 @dataclass(frozen=True)
 class DetectorSpec:
     name: str
-    detector: type
+    detector: type[Detector]  # its class
     needs_model_file: bool
     crop: CropSpec  # where its landmarks and boxes fall in UTKFace's 200x200 crops
     bundled_model: Path | None = None  # its model file in facekit/vision/models/, used when no other is given
@@ -58,7 +67,7 @@ def detector_spec(name: str) -> DetectorSpec:
     return DETECTORS[name]
 
 
-def spec_of(detector: Any) -> DetectorSpec:
+def spec_of(detector: Detector) -> DetectorSpec:
     """The entry of a detector object: its own ``spec`` attribute if it is a ``DetectorSpec`` (a custom detector
     declares its name and crop geometry so), else the entry of its class or of the registered class it derives from."""
     own = getattr(detector, "spec", None)
@@ -67,12 +76,12 @@ def spec_of(detector: Any) -> DetectorSpec:
     for spec in DETECTORS.values():
         if isinstance(detector, spec.detector):
             return spec
-    raise InputError(f"{type(detector).__name__} is not a registered detector (facekit/vision/detectors.py) and has "
+    raise InputError(f"{type(detector).__name__} is not a registered detector (facekit/vision/detectors/) and has "
                      "no spec (a DetectorSpec: its name and crop geometry)")
 
 
 def create_detector(name: str = DEFAULT_DETECTOR, model_path: str | Path | None = None,
-                    min_score: float | None = None, min_face_size: int | None = None) -> Any:
+                    min_score: float | None = None, min_face_size: int | None = None) -> Detector:
     """A detector by name; ``model_path``: its model file, for those that need one (default: the one shipped with
     facekit, if any); ``min_score`` None: its default; ``min_face_size``: the smallest face wanted, in pixels (the
     demos' --min-face), for the detectors that take one (yunet: searched at the resolution that still finds it;
@@ -85,14 +94,15 @@ def create_detector(name: str = DEFAULT_DETECTOR, model_path: str | Path | None 
             within = "any finite number" if math.isinf(low) else f"a number from {low:g} to {high:g}"
             raise InputError(f"the {name} detector's smallest score (--min-score) is {within}, not {min_score}")
     options: dict[str, Any] = {"min_score": min_score}
+    build: Callable[..., Detector] = spec.detector  # constructors differ: the spec says which arguments each takes
     if min_face_size is not None:
         if not spec.takes_min_face:
             takes = ", ".join(s.name for s in DETECTORS.values() if s.takes_min_face)
             raise InputError(f"the {name} detector takes no smallest face size (--min-face is for {takes})")
         options["min_face_size"] = min_face_size
     if spec.needs_model_file:
-        return spec.detector(model_path or spec.bundled_model, **options)
+        return build(model_path or spec.bundled_model, **options)
     if model_path is not None:
         with_files = ", ".join(s.name for s in DETECTORS.values() if s.needs_model_file)
         raise InputError(f"the {name} detector takes no model file (--detector-model is for {with_files})")
-    return spec.detector(**options)
+    return build(**options)
