@@ -1,6 +1,7 @@
 """Optional dependencies: a missing one is a one-line FaceKitError naming the extra that installs it."""
 import importlib
 import importlib.util
+from types import ModuleType
 
 from facekit.core.errors import FaceKitError
 
@@ -9,7 +10,7 @@ EXTRAS = {"onnxruntime": "onnx", "keras": "train", "tensorflow": "train", "mtcnn
           "uvicorn": "server", "distributed": "cluster"}
 
 
-def require(module, needed_for):
+def require(module: str, needed_for: str) -> ModuleType:
     """``importlib.import_module(module)``; when it (or a module of the same extra that it imports) is not
     installed, FaceKitError: "NEEDED_FOR needs MODULE, which is not installed: pip install .[EXTRA]"."""
     extra = EXTRAS[module]
@@ -22,7 +23,7 @@ def require(module, needed_for):
         raise FaceKitError(f"{needed_for} needs {missing}, which is not installed: pip install .[{extra}]") from error
 
 
-def check_installed(module, needed_for, *also):
+def check_installed(module: str, needed_for: str, *also: str) -> None:
     """The FaceKitError ``require`` would raise, without importing anything (so without TensorFlow's seconds):
     for options checked before the slow work. ``also``: modules of the same extra it needs too."""
     for name in (module, *also):

@@ -1,9 +1,14 @@
 """Label vocabularies: one-year age bins (DEX), coarse age groups for reporting, gender and race names."""
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from facekit.core.errors import InputError
+
+AgeInterval: TypeAlias = tuple[int, int | None]  # lowest and highest age, inclusive, in years; None: no upper end
 
 GENDERS = ("male", "female")  # UTKFace: 0 male, 1 female
 # The race head's classes: FairFace's seven groups, in FairFace's order.
@@ -72,22 +77,23 @@ def utkface_race_of(labels: np.ndarray) -> np.ndarray:
 
 
 # FairFace's age bins (its CSVs' spelling) as intervals of whole years, inclusive; None: no upper end.
-FAIRFACE_AGE_BINS = {"0-2": (0, 2), "3-9": (3, 9), "10-19": (10, 19), "20-29": (20, 29), "30-39": (30, 39),
-                     "40-49": (40, 49), "50-59": (50, 59), "60-69": (60, 69), "more than 70": (70, None)}
+FAIRFACE_AGE_BINS: dict[str, AgeInterval] = {
+    "0-2": (0, 2), "3-9": (3, 9), "10-19": (10, 19), "20-29": (20, 29), "30-39": (30, 39), "40-49": (40, 49),
+    "50-59": (50, 59), "60-69": (60, 69), "more than 70": (70, None)}
 OPEN_END = 130  # the upper age of an interval without one (FairFace's "more than 70")
 
 
 FAIRFACE_INTERVALS = tuple(FAIRFACE_AGE_BINS.values())
 
 
-def interval_bin(ages, intervals=FAIRFACE_INTERVALS) -> np.ndarray:
+def interval_bin(ages: ArrayLike, intervals: Sequence[AgeInterval] = FAIRFACE_INTERVALS) -> NDArray[np.intp]:
     """Ages (years, rounded to whole years) -> the index of the interval holding them (below the first: 0)."""
     whole = np.floor(np.asarray(ages, np.float64) + 0.5)
     lows = np.array([low for low, _ in intervals])
     return np.maximum(np.searchsorted(lows, whole, side="right") - 1, 0)
 
 # Adience's eight groups; ages in the gaps (3, 7, 14, 21-24, ...) go to the nearest group.
-ADIENCE_GROUPS = ((0, 2), (4, 6), (8, 13), (15, 20), (25, 32), (38, 43), (48, 53), (60, None))
+ADIENCE_GROUPS: tuple[AgeInterval, ...] = ((0, 2), (4, 6), (8, 13), (15, 20), (25, 32), (38, 43), (48, 53), (60, None))
 
 
 @dataclass(frozen=True)
@@ -101,28 +107,28 @@ class AgeBins:
     stop: int = 100
     step: int = 1
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.step < 1 or self.stop <= self.start:
             raise InputError(f"invalid age bins: start={self.start} stop={self.stop} step={self.step}")
 
     @property
-    def count(self):
+    def count(self) -> int:
         return (self.stop - self.start) // self.step + 1
 
     @property
-    def centres(self):
+    def centres(self) -> NDArray[np.float32]:
         """The age each bin stands for: its middle, and ``stop`` for the open last bin."""
         lower = self.start + self.step * np.arange(self.count, dtype=np.float32)
         centres = lower + (self.step - 1) / 2.0
         centres[-1] = self.stop
         return centres
 
-    def to_bin(self, ages):
+    def to_bin(self, ages: ArrayLike) -> NDArray[np.int32]:
         """Ages (years) to bin indices, clipped to the first and last bin."""
         ages = np.asarray(ages, dtype=np.float32)
         return np.clip((ages - self.start) // self.step, 0, self.count - 1).astype(np.int32)
 
-    def soft_labels(self, ages, sigma=0.0):
+    def soft_labels(self, ages: ArrayLike, sigma: float = 0.0) -> NDArray[np.float32]:
         """Target distributions over the bins: one-hot, or a Gaussian of ``sigma`` years around the age.
 
         A Gaussian target (label distribution learning) tells the model that 31 is closer to 30 than 60 is.
@@ -138,7 +144,7 @@ class AgeBins:
         weights = np.exp(-0.5 * ((self.centres[None, :] - clipped[:, None]) / widths) ** 2)
         return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
 
-    def interval_masks(self, intervals):
+    def interval_masks(self, intervals: ArrayLike) -> NDArray[np.float32]:
         """(N, 2) age intervals (lowest, highest; inclusive, years) -> (N, count) 0/1: the bins that overlap each.
         Rows of MISSING (-1) give rows of zeros."""
         intervals = np.asarray(intervals, np.float32).reshape(-1, 2)
@@ -148,24 +154,24 @@ class AgeBins:
         masks = (lower[None, :] <= intervals[:, 1:2]) & (upper[None, :] >= intervals[:, 0:1])
         return (masks & (intervals[:, 0:1] >= 0)).astype(np.float32)
 
-    def expected_age(self, probabilities):
+    def expected_age(self, probabilities: ArrayLike) -> NDArray[np.float32]:
         """DEX: the expectation of the bin centres under the predicted distribution."""
         return np.asarray(probabilities, dtype=np.float32) @ self.centres
 
-    def to_config(self):
+    def to_config(self) -> dict[str, int]:
         return {"start": self.start, "stop": self.stop, "step": self.step}
 
 
-def age_decade(ages):
+def age_decade(ages: ArrayLike) -> NDArray[np.int64]:
     """Ages to decade indices 0..9, the last meaning 90 and over: the buckets of the per-decade reports."""
     return np.minimum(np.asarray(ages) // 10, 9).astype(np.int64)
 
 
-def decade_name(decade):
+def decade_name(decade: int) -> str:
     return "90+" if decade == 9 else f"{decade * 10}-{decade * 10 + 9}"
 
 
-def age_group(ages, groups=ADIENCE_GROUPS):
+def age_group(ages: ArrayLike, groups: Sequence[AgeInterval] = ADIENCE_GROUPS) -> NDArray[np.intp]:
     """Ages (years) to indices into ``groups``; an age between two groups goes to the nearer one."""
     ages = np.atleast_1d(np.asarray(ages, dtype=np.float32))
     lows = np.array([lo for lo, _ in groups], dtype=np.float32)
@@ -175,5 +181,5 @@ def age_group(ages, groups=ADIENCE_GROUPS):
     return distance.argmin(axis=1)
 
 
-def age_group_names(groups=ADIENCE_GROUPS):
+def age_group_names(groups: Sequence[AgeInterval] = ADIENCE_GROUPS) -> list[str]:
     return [f"{lo}+" if hi is None else f"{lo}-{hi}" for lo, hi in groups]

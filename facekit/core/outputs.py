@@ -1,18 +1,24 @@
 """Where results are written: checked before the slow work (never an input, never an existing file without
 --overwrite, a folder that can be written) and written atomically (never a half-written file under its name)."""
+from __future__ import annotations
+
 import errno
 import fcntl
 import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeAlias
 
 from facekit.core.errors import FaceKitError
 
+PathName: TypeAlias = str | Path  # a file or folder, as given
 
-def same_file(a, b):
+
+def same_file(a: PathName, b: PathName) -> bool:
     """True when ``a`` and ``b`` are one file: by identity, so hard and symbolic links count too."""
     try:
         return os.path.samefile(a, b)
@@ -20,7 +26,8 @@ def same_file(a, b):
         return False
 
 
-def check_output(path, option, inputs=(), overwrite=False):
+def check_output(path: PathName, option: str, inputs: Iterable[PathName] | InputFiles = (),
+                 overwrite: bool = False) -> None:
     """Refuses ``path`` (given as ``option``, such as ``--json``) when it is one of ``inputs`` or, without
     ``overwrite``, when it exists; then checks that its folder can be created and written."""
     check_replaceable(path, option, inputs, overwrite)
@@ -32,19 +39,19 @@ class InputFiles:
     """Input files by identity (device and inode), so that many outputs are checked against many inputs in linear
     time: ``find(path)`` is the input that ``path`` is (hard and symbolic links count), or None."""
 
-    def __init__(self, inputs=()):
-        self._by_id = {}
+    def __init__(self, inputs: Iterable[PathName] = ()) -> None:
+        self._by_id: dict[tuple[int, int], PathName] = {}
         for source in inputs:
             key = _file_id(source)
             if key is not None:
                 self._by_id.setdefault(key, source)
 
-    def find(self, path):
+    def find(self, path: PathName) -> PathName | None:
         key = _file_id(path)
         return None if key is None else self._by_id.get(key)
 
 
-def _file_id(path):
+def _file_id(path: PathName) -> tuple[int, int] | None:
     try:
         status = os.stat(path)
     except (OSError, ValueError):  # does not exist (yet), or a name the system refuses
@@ -52,7 +59,8 @@ def _file_id(path):
     return status.st_dev, status.st_ino
 
 
-def check_replaceable(path, option, inputs=(), overwrite=False):
+def check_replaceable(path: PathName, option: str, inputs: Iterable[PathName] | InputFiles = (),
+                      overwrite: bool = False) -> None:
     """Refuses ``path`` when it is one of ``inputs`` (a list, or InputFiles made once for many outputs) or,
     without ``overwrite``, when it exists."""
     path = Path(path)
@@ -63,10 +71,11 @@ def check_replaceable(path, option, inputs=(), overwrite=False):
         raise FaceKitError(f"{path} already exists; pass --overwrite or choose another {option}")
 
 
-def check_folder(folder, option):
+def check_folder(folder: PathName, option: str) -> None:
     """Raises FaceKitError unless files can be written in ``folder``; folders made for the check are removed."""
     folder = Path(folder)
-    missing, parent = [], folder
+    missing: list[Path] = []
+    parent = folder
     while not parent.exists() and parent != parent.parent:
         missing.append(parent)
         parent = parent.parent
@@ -85,13 +94,13 @@ def check_folder(folder, option):
                 pass
 
 
-def _umask():
+def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
 
 
-def special_file(path):
+def special_file(path: PathName) -> bool:
     """True when ``path`` (its links followed) is there but is not a regular file or a folder: a device such as
     /dev/stdout or /dev/full, a FIFO, a socket."""
     try:
@@ -102,7 +111,7 @@ def special_file(path):
 
 
 @contextmanager
-def replacing(path):
+def replacing(path: PathName) -> Iterator[Path]:
     """Yields a temporary path beside ``path`` (same extensions) to write; when the block succeeds it replaces
     ``path`` in one step, when it fails (a full disk, an interruption) it is removed. A process killed in between
     leaves only the temporary file.
@@ -135,7 +144,7 @@ def replacing(path):
 
 
 @contextmanager
-def _written_into(path):
+def _written_into(path: PathName) -> Iterator[Path]:
     """``replacing`` for a special file: the block writes a temporary file elsewhere, then its bytes go into ``path``,
     opened without creating or truncating anything."""
     stem, dot, suffixes = Path(path).name.partition(".")
@@ -157,7 +166,7 @@ def _written_into(path):
         partial.unlink(missing_ok=True)
 
 
-def write_bytes(path, data):
+def write_bytes(path: PathName, data: bytes) -> None:
     """Writes ``data`` to ``path`` atomically (``replacing``) and checks the size written: a full disk that a
     writer does not report leaves no short file under the name. OSError when it cannot."""
     path = Path(path)
@@ -170,7 +179,7 @@ def write_bytes(path, data):
             raise OSError(errno.ENOSPC, f"No space left on device ({written:,} of {len(data):,} bytes written)")
 
 
-def write_text(path, text):
+def write_text(path: PathName, text: str) -> None:
     """Writes ``text`` to ``path`` atomically, its size checked (``write_bytes``); FaceKitError naming the file when
     it cannot."""
     path = Path(path)

@@ -19,39 +19,39 @@ HOME_VARIABLE = "FACEKIT_HOME"
 INSTALLED_HOME = Path("~/.facekit")
 
 
-def home():
+def home() -> Path:
     """Where runs, logs, caches and downloaded weights go: $FACEKIT_HOME, else the checkout, else ~/.facekit."""
     if os.environ.get(HOME_VARIABLE):
         return Path(os.environ[HOME_VARIABLE]).expanduser()
     return PROJECT_ROOT if IN_CHECKOUT else INSTALLED_HOME.expanduser()
 
 
-def face_weights_dir():
+def face_weights_dir() -> Path:
     """Trained models: face_weights/RUN/best.keras."""
     return home() / "face_weights"
 
 
-def logs_dir():
+def logs_dir() -> Path:
     """TensorBoard: logs/RUN/."""
     return home() / "logs"
 
 
-def vggface_weights_dir():
+def vggface_weights_dir() -> Path:
     """Published (pretrained) weights files: keras-vggface's .h5, dlib's .dat."""
     return home() / "vggface_weights"
 
 
-def image_cache_dir():
+def image_cache_dir() -> Path:
     """Decoded, resized training images, written during the first epoch."""
     return home() / "train_data" / "cache"
 
 
-def crop_cache_dir():
+def crop_cache_dir() -> Path:
     """Face crops of photo datasets, made once by the demos' detector and crop (facekit.data.crop_cache)."""
     return home() / "train_data" / "crops"
 
 
-def feature_cache_dir():
+def feature_cache_dir() -> Path:
     """Backbone features for the frozen-backbone fast path."""
     return home() / "train_data" / "features"
 
@@ -67,7 +67,7 @@ PACKAGED_SUFFIXES = (".tflite", ".tflite.json")
 PACKAGED_DEFAULT_MODEL = PACKAGE_ROOT / "default_model"  # in an installed wheel only
 
 
-def default_model(suffix=".tflite"):
+def default_model(suffix: str = ".tflite") -> Path:
     """The shipped default model: its exported ``.tflite`` (what the demos run), or ``suffix=".keras"`` (a
     checkout's only). The checkout's file; after a non-editable install, the copy in the package."""
     file_name = f"{DEFAULT_MODEL_NAME}{suffix}"
@@ -76,7 +76,7 @@ def default_model(suffix=".tflite"):
     return packaged if not in_checkout.exists() and packaged.exists() else in_checkout
 
 
-def shared_dir():
+def shared_dir() -> Path:
     """Real test and benchmark data (UTKFace, detector models): ../shared beside the project root, or the folder
     that FACEKIT_SHARED names. Read-only; never copied into the project."""
     return Path(os.environ.get("FACEKIT_SHARED", PROJECT_ROOT.parent / "shared"))

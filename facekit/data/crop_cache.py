@@ -12,6 +12,7 @@ carries the label?), is skipped, named and counted; the verdict is cached too.
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -22,8 +23,10 @@ from tqdm import tqdm
 from facekit.core import paths
 from facekit.core.errors import DataError, first_few
 from facekit.core.outputs import write_text
+from facekit.data.samples import Samples
 from facekit.vision.crop import UTKFACE_SIZE, crop_faces
 from facekit.vision.detectors import DEFAULT_DETECTOR, create_detector, detector_spec
+from facekit.vision.detectors.base import Detector, Face
 from facekit.vision.images import read_image, write_image
 
 logger = logging.getLogger(__name__)
@@ -36,10 +39,10 @@ AMBIGUOUS_AREA = 0.5  # a second face this large (of the largest's box area) mak
 class CropReport:
     """What became of the images: ``crops`` (one path or None per image, in order) and why each None."""
 
-    crops: list
-    skipped: dict = field(default_factory=dict)  # image path -> "no face" or "N faces"
+    crops: list[str | None]
+    skipped: dict[str, str] = field(default_factory=dict)  # image path -> "no face" or "N faces"
 
-    def summary(self, what):
+    def summary(self, what: str) -> str:
         if not self.skipped:
             return f"{what}: {len(self.crops)} faces cropped"
         names = [f"{Path(p).name} ({why})" for p, why in self.skipped.items()]
@@ -47,7 +50,7 @@ class CropReport:
                 + first_few(names))
 
 
-def cache_folder(detector=DEFAULT_DETECTOR, min_score=None):
+def cache_folder(detector: str = DEFAULT_DETECTOR, min_score: float | None = None) -> Path:
     """The folder of the crops one detector and crop geometry make: its name holds a hash of both."""
     spec = detector_spec(detector)
     crop = spec.crop
@@ -62,14 +65,14 @@ def cache_folder(detector=DEFAULT_DETECTOR, min_score=None):
     return paths.crop_cache_dir() / f"{detector}_{hashlib.sha256(identity.encode()).hexdigest()[:12]}"
 
 
-def _content_key(path):
+def _content_key(path: str | Path) -> str:
     try:
         return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:24]
     except OSError as error:
         raise DataError(f"cannot read {path}: {error.strerror or error}") from error
 
 
-def _verdict(faces):
+def _verdict(faces: Sequence[Face]) -> str | None:
     """None when the image has one clear face; else why it is skipped."""
     if not faces:
         return "no face"
@@ -78,7 +81,7 @@ def _verdict(faces):
     return f"{1 + len(comparable)} faces" if comparable else None
 
 
-def _whole_png(path):
+def _whole_png(path: Path) -> bool:
     """True when the cached crop is there and whole: its PNG chunks all present with their checksums (PIL's verify,
     no decoding; a fraction of a millisecond)."""
     try:
@@ -89,15 +92,17 @@ def _whole_png(path):
         return False
 
 
-def crop_images(image_paths, detector=DEFAULT_DETECTOR, min_score=None, progress=True):
+def crop_images(image_paths: Sequence[str | Path], detector: str = DEFAULT_DETECTOR, min_score: float | None = None,
+                progress: bool = True) -> CropReport:
     """One cached crop (or None, with the reason in ``skipped``) per image of ``image_paths``, in order."""
     folder = cache_folder(detector, min_score)
     verdicts_file = folder / "skipped.json"
+    verdicts: dict[str, str]
     try:
         verdicts = json.loads(verdicts_file.read_text()) if verdicts_file.exists() else {}
     except ValueError:
         verdicts = {}  # a damaged verdict file costs a second detection of the skipped images, nothing else
-    detector_object = None
+    detector_object: Detector | None = None
     report = CropReport(crops=[])
     known_verdicts = len(verdicts)
     for image_path in tqdm(image_paths, desc=f"cropping faces ({detector})", unit="image", disable=not progress,
@@ -123,7 +128,8 @@ def crop_images(image_paths, detector=DEFAULT_DETECTOR, min_score=None, progress
     return report
 
 
-def cropped(samples, detector=DEFAULT_DETECTOR, min_score=None, what="images"):
+def cropped(samples: Samples, detector: str = DEFAULT_DETECTOR, min_score: float | None = None,
+            what: str = "images") -> Samples:
     """``samples`` with each image replaced by its cached face crop; images without one clear face dropped (and
     reported). Split by file name first: the crops are named by content."""
     report = crop_images(samples.paths.tolist(), detector, min_score)

@@ -104,7 +104,9 @@ def read_fairface(source: str | Path) -> Samples:
     files = label_files(source)
     if not files:
         raise DataError(f"{source} holds neither {TRAIN_CSV} nor {VAL_CSV}")
-    rows, folds, damaged = [], [], []
+    rows: list[Row] = []
+    folds: list[int] = []
+    damaged: list[str] = []
     for csv_path, fold in files:
         kept, problems = _rows(csv_path, damaged)
         kept, problems = without_repeats(kept, problems)
@@ -127,9 +129,9 @@ def read_fairface(source: str | Path) -> Samples:
 def fairface_split(samples: Samples, limit: int | None = None) -> dict[str, Samples]:
     """FairFace's own split: the val CSV's images are the test split; the train CSV's are split by file name into
     training and validation (VAL_FRACTION). ``limit`` keeps a fixed subset of each, as ``samples.split`` does."""
-    if samples.folds is None:
-        raise DataError("FairFace samples without their folds (train or val CSV) cannot be split")
     if limit is not None:
         samples = split(samples, (1.0, 0.0, 0.0), limit=limit)["train"]
+    if samples.folds is None:
+        raise DataError("FairFace samples without their folds (train or val CSV) cannot be split")
     train = split(samples.subset(samples.folds == TRAIN_FOLD), (1 - VAL_FRACTION, VAL_FRACTION, 0.0))
     return {"train": train["train"], "val": train["val"], "test": samples.subset(samples.folds == TEST_FOLD)}

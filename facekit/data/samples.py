@@ -3,18 +3,24 @@ oversampling.
 
 Readers (``facekit/data/datasets.py``) make Samples; a label a dataset does not give for an image is MISSING (-1).
 """
+from __future__ import annotations
+
 import hashlib
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from facekit.core.errors import DataError
 from facekit.core.labels import GENDERS, RACE_LABELS, age_decade
 
 MISSING = -1  # an age, gender or race that the dataset does not give for this image
 SPLITS = ("train", "val", "test")
+Selection: TypeAlias = NDArray[np.bool_] | NDArray[np.integer[Any]]  # a mask over the images, or their indices
 
 
 @dataclass
@@ -33,21 +39,21 @@ class Samples:
     sources: np.ndarray | None = None
     age_intervals: np.ndarray | None = None
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.paths)
 
     @property
-    def source_index(self):
+    def source_index(self) -> np.ndarray:
         """Each image's source position; all 0 for samples of one source."""
         return np.zeros(len(self), np.int64) if self.sources is None else self.sources
 
     @property
-    def intervals(self):
+    def intervals(self) -> np.ndarray:
         """(N, 2) age intervals; rows of MISSING for images without one."""
         return np.full((len(self), 2), MISSING, np.int32) if self.age_intervals is None else self.age_intervals
 
-    def subset(self, mask_or_index):
-        def optional(values):
+    def subset(self, mask_or_index: Selection) -> Samples:
+        def optional(values: np.ndarray | None) -> np.ndarray | None:
             return None if values is None else values[mask_or_index]
 
         return Samples(self.paths[mask_or_index], self.ages[mask_or_index], self.genders[mask_or_index],
@@ -55,30 +61,30 @@ class Samples:
                        optional(self.age_intervals))
 
     @property
-    def names(self):
+    def names(self) -> list[str]:
         return [Path(p).name for p in self.paths]
 
-    def labelled_heads(self):
+    def labelled_heads(self) -> list[str]:
         """The heads ("age", "gender", "race") that at least one image has a label for."""
         columns = {"age": np.maximum(self.ages, self.intervals[:, 0]), "gender": self.genders, "race": self.races}
         return [head for head, values in columns.items() if (values != MISSING).any()]
 
 
-def require_some_label(samples, purpose):
+def require_some_label(samples: Samples, purpose: str) -> None:
     """Stops, in one line, when no image has an age, a gender or a race: nothing to train on or score."""
     if not samples.labelled_heads():
         raise DataError(f"{purpose} needs labels, but none of the {len(samples)} images has an age, a gender "
                            "or a race")
 
 
-def _counts(values, names):
+def _counts(values: np.ndarray, names: Mapping[int, str]) -> str:
     """``male 12, female 9[, unknown 3]`` for label ``values`` and ``names`` {value: name}."""
     counter = Counter(values.tolist())
     parts = [f"{name} {counter[value]}" for value, name in names.items()]
     return ", ".join(parts + ([f"unknown {counter[MISSING]}"] if counter[MISSING] else []))
 
 
-def describe(samples):
+def describe(samples: Samples) -> str:
     """Label distribution in three lines."""
     decades = np.where(samples.ages == MISSING, MISSING, samples.ages // 10 * 10)
     races = {i: name for i, name in enumerate(RACE_LABELS) if (samples.races == i).any()}
@@ -95,13 +101,14 @@ def describe(samples):
     return "\n".join(lines)
 
 
-def _unit_hash(name, salt):
+def _unit_hash(name: str, salt: str) -> float:
     """A number in [0, 1) fixed by a file name alone: the split does not depend on listing order or --limit."""
     digest = hashlib.sha256(f"{salt}:{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2.0 ** 64
 
 
-def split(samples, fractions=(0.7, 0.1, 0.2), limit=None):
+def split(samples: Samples, fractions: Sequence[float] = (0.7, 0.1, 0.2),
+          limit: int | None = None) -> dict[str, Samples]:
     """{"train", "val", "test"} -> Samples. ``limit`` keeps a fixed subset of K images, each in its usual split."""
     if abs(sum(fractions) - 1) > 1e-6:
         raise DataError(f"split fractions must add up to 1, not {fractions}")
@@ -116,7 +123,7 @@ def split(samples, fractions=(0.7, 0.1, 0.2), limit=None):
     return {name: samples.subset(which == i) for i, name in enumerate(SPLITS)}
 
 
-def fold_split(samples, test_fold, val_fraction=0.1):
+def fold_split(samples: Samples, test_fold: int, val_fraction: float = 0.1) -> dict[str, Samples]:
     """{"train", "val", "test"}: the dataset's fold ``test_fold`` is the test split (no person of it elsewhere, as
     the folds are by person); the other folds give train and val by file-name hash."""
     if samples.folds is None:
@@ -126,9 +133,9 @@ def fold_split(samples, test_fold, val_fraction=0.1):
     return {"train": rest["train"], "val": rest["val"], "test": samples.subset(held_out)}
 
 
-def concatenate(parts):
+def concatenate(parts: Sequence[Samples]) -> Samples:
     """One Samples of several sources' Samples, each image tagged with its source's position in ``parts``."""
-    def column(name):
+    def column(name: str) -> np.ndarray:
         return np.concatenate([getattr(part, name) for part in parts])
 
     return Samples(column("paths"), column("ages"), column("genders"), column("races"),
@@ -141,7 +148,8 @@ BALANCES = ("none", "oversample", "sex-decade")  # --age-balance: none; rare age
 MAX_REPEAT = 4.0
 
 
-def sampling_weights(samples, balance="none", source_weights=None):
+def sampling_weights(samples: Samples, balance: str = "none",
+                     source_weights: ArrayLike | None = None) -> NDArray[np.float64]:
     """How often each image is drawn per epoch (its expected repeat count): its source's weight times, with
     ``balance``, the square root of its group's rarity within its source (capped at MAX_REPEAT). Groups: age decade
     (``oversample``) or sex x age decade (``sex-decade``); images without the group's labels keep weight 1."""
@@ -162,7 +170,7 @@ def sampling_weights(samples, balance="none", source_weights=None):
     return weights
 
 
-def resample_index(weights, seed=0):
+def resample_index(weights: ArrayLike, seed: int = 0) -> NDArray[np.intp]:
     """The index of an epoch's images (``samples.subset`` takes it): each image repeated by its weight, the whole
     part of it always, the fraction with that probability (one fixed draw per ``seed``). A weight of 0 drops the
     image."""
@@ -172,11 +180,11 @@ def resample_index(weights, seed=0):
     return np.repeat(np.arange(len(weights)), repeats)
 
 
-def describe_weights(samples, weights, source_names):
+def describe_weights(samples: Samples, weights: NDArray[np.float64], source_names: Sequence[str]) -> str:
     """Per source: images, images drawn per epoch, and the weight of each sex x decade group, for the log."""
     sources = samples.source_index
     decades = age_decade(np.maximum(samples.ages, 0))
-    lines = []
+    lines: list[str] = []
     for source, name in enumerate(source_names):
         mine = sources == source
         if not mine.any():

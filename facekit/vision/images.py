@@ -1,8 +1,9 @@
 """Reading photos as the demos and training need them (RGB uint8, upright, bounded size), finding them in
 folders, writing them."""
 import io
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
@@ -15,6 +16,7 @@ from facekit.core.outputs import write_bytes
 RgbImage: TypeAlias = NDArray[np.uint8]  # an RGB photo or crop (height, width, 3); crops are (N, size, size, 3)
 Box: TypeAlias = tuple[int, int, int, int]  # a face's x, y, width, height in image pixels
 Landmarks: TypeAlias = NDArray[np.float32]  # (5, 2) x, y in image pixels, in facekit/vision/detectors/base.py's order
+ImageFile: TypeAlias = str | Path | bytes  # a photo's path, or the bytes of an image file
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -26,13 +28,13 @@ ALPHA_BACKGROUND = (255, 255, 255)
 EXIF_ORIENTATION = 0x0112
 
 
-def read_image(source):
+def read_image(source: ImageFile) -> RgbImage:
     """The photo at ``source`` (a path, or the bytes of an image file) as an upright (EXIF orientation applied)
     RGB uint8 array (H, W, 3): ``read_image_and_size(source)`` without the size."""
     return read_image_and_size(source)[0]
 
 
-def read_image_and_size(source):
+def read_image_and_size(source: ImageFile) -> tuple[RgbImage, tuple[int, int]]:
     """``(image, (width, height))``: the photo at ``source`` as an upright RGB uint8 array, and the upright size of
     the file's own image, which is larger than the array's when the photo was shrunk to MAX_SIDE.
 
@@ -42,6 +44,8 @@ def read_image_and_size(source):
     honoured, not changed: the demos raise it for large panoramas. Raises FaceKitError naming the file when it is
     missing, not an image, too large or corrupt.
     """
+    name: str | Path
+    file: io.BytesIO | Path
     if isinstance(source, (bytes, bytearray)):
         name, file = f"({len(source):,} bytes)", io.BytesIO(source)
     else:
@@ -60,10 +64,9 @@ def read_image_and_size(source):
             image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG only: decode at 1/2, 1/4 or 1/8 scale when large
             if image.mode in ("RGB", "RGBA", "L", "LA"):  # shrunk first: no full-size copy is ever made
                 image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
-            image = ImageOps.exif_transpose(image)
-            image = _to_rgb(image)
-            image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
-            return np.asarray(image, dtype=np.uint8), (width, height)
+            rgb = _to_rgb(ImageOps.exif_transpose(image))
+            rgb.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+            return np.asarray(rgb, dtype=np.uint8), (width, height)
     except Image.DecompressionBombError as error:
         raise InputError(f"image too large: {name}: {error}") from error
     except (OSError, SyntaxError, ValueError) as error:
@@ -73,7 +76,7 @@ def read_image_and_size(source):
         raise InputError(f"cannot read image {name}: {why}") from error
 
 
-def as_rgb(image):
+def as_rgb(image: ImageFile | NDArray[Any]) -> RgbImage:
     """A path, the bytes of an image file, or an RGB uint8 array (H, W, 3) -> an RGB uint8 array."""
     if not isinstance(image, np.ndarray):
         return read_image(image)
@@ -83,7 +86,7 @@ def as_rgb(image):
     return image
 
 
-def _to_8bit(image):
+def _to_8bit(image: Image.Image) -> Image.Image:
     """Grayscale of more than 8 bits -> mode L: integers (I;16, I;16B, I;16L, I, as 16-bit PNGs and TIFFs open)
     scaled from 0..65535, floats (F) from 0..1 when they fit in it, else from 0..65535 too."""
     if image.mode not in ("I", "F") and not image.mode.startswith("I;16"):
@@ -95,7 +98,7 @@ def _to_8bit(image):
     return Image.fromarray(eight_bit, "L")
 
 
-def _to_rgb(image):
+def _to_rgb(image: Image.Image) -> Image.Image:
     image = _to_8bit(image)
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         rgba = image.convert("RGBA")
@@ -104,12 +107,12 @@ def _to_rgb(image):
     return image.convert("RGB")
 
 
-def write_image(path, image_rgb):
+def write_image(path: str | Path, image_rgb: RgbImage) -> None:
     """Saves an RGB uint8 array; the format follows the file extension (JPEG at quality 92). Encoded in memory,
     then written atomically and its size checked (``outputs.write_bytes``): Pillow's own file writing can return
     normally on a full disk, leaving a truncated file."""
     path = Path(path)
-    options = {"quality": 92} if path.suffix.lower() in (".jpg", ".jpeg") else {}
+    options: dict[str, Any] = {"quality": 92} if path.suffix.lower() in (".jpg", ".jpeg") else {}
     try:
         image_format = Image.registered_extensions().get(path.suffix.lower())
         if image_format is None:
@@ -121,19 +124,19 @@ def write_image(path, image_rgb):
         raise FaceKitError(f"cannot write image {path}: {getattr(error, 'strerror', None) or error}") from error
 
 
-def images_in(folder):
+def images_in(folder: str | Path) -> list[Path]:
     """A folder's image files (by extension, not recursive), sorted by name; broken symbolic links among them are
     kept, so that reading them reports them."""
     return sorted(p for p in Path(folder).iterdir()
                   if (p.is_file() or p.is_symlink() and not p.is_dir()) and p.suffix.lower() in IMAGE_EXTENSIONS)
 
 
-def find_images(inputs):
+def find_images(inputs: Iterable[str | Path]) -> list[Path]:
     """Files and folders -> image paths: a file as given, a folder's images (by extension, not recursive, sorted).
 
     Raises FaceKitError for a path that does not exist or a folder without images.
     """
-    paths = []
+    paths: list[Path] = []
     for entry in map(Path, inputs):
         if entry.is_dir():
             found = images_in(entry)

@@ -10,10 +10,13 @@ what it found). At ``full_every`` 10 an analysed 640x480 frame with one face cos
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import cast
 
 import cv2
 import numpy as np
+
+from facekit.vision.detectors.base import Detector, Face
+from facekit.vision.images import Box, RgbImage
 
 # Analysed frames between full searches (the video demo's --full-every N; its default is 1, every frame whole): at 10
 # a new face appears within a third of a second at 30 fps, and a frame costs 0.43 of a whole-frame search's; the
@@ -27,18 +30,18 @@ REGION_FACE = 96
 
 
 class RegionSearch:
-    """A detector (anything with ``detect(image_rgb) -> [Face, ...]``) searching only around the faces of the
-    previous frame, except every ``full_every`` frames or when one of them is lost."""
+    """A detector searching only around the faces of the previous frame, except every ``full_every`` frames or when
+    one of them is lost."""
 
-    def __init__(self, detector: Any, full_every: int = FULL_EVERY, margin: float = MARGIN) -> None:
+    def __init__(self, detector: Detector, full_every: int = FULL_EVERY, margin: float = MARGIN) -> None:
         if full_every < 1 or margin <= 0:
             raise ValueError(f"full_every must be 1 or more and margin more than 0, not {full_every}, {margin}")
         self.detector, self.full_every, self.margin = detector, full_every, margin
-        self._faces: list[Any] = []
+        self._faces: list[Face] = []
         self._since_full = 0
         self.full_searches = 0  # how many frames were searched whole (for the benchmarks and tests)
 
-    def detect(self, image_rgb: np.ndarray) -> list[Any]:
+    def detect(self, image_rgb: RgbImage) -> list[Face]:
         if not self._faces or self._since_full + 1 >= self.full_every:
             return self._full(image_rgb)
         found = []
@@ -51,13 +54,13 @@ class RegionSearch:
         self._faces = _largest_first(_without_duplicates(found))
         return self._faces
 
-    def _full(self, image_rgb: np.ndarray) -> list[Any]:
+    def _full(self, image_rgb: RgbImage) -> list[Face]:
         self._faces = list(self.detector.detect(image_rgb))
         self._since_full = 0
         self.full_searches += 1
         return self._faces
 
-    def _in_region(self, image_rgb: np.ndarray, face: Any) -> Any | None:
+    def _in_region(self, image_rgb: RgbImage, face: Face) -> Face | None:
         """The face found again in its region of this frame (the one nearest its last box), in the frame's pixels;
         None when the region has none."""
         height, width = image_rgb.shape[:2]
@@ -71,7 +74,7 @@ class RegionSearch:
         scale = min(1.0, REGION_FACE / max(w, h, 1))
         if scale < 1:
             size = (max(2, round((x1 - x0) * scale)), max(2, round((y1 - y0) * scale)))
-            region = cv2.resize(region, size, interpolation=cv2.INTER_AREA)
+            region = cast(RgbImage, cv2.resize(region, size, interpolation=cv2.INTER_AREA))  # stubs: MatLike
             sx, sy = (x1 - x0) / size[0], (y1 - y0) / size[1]  # each axis by the scale its rounded side has
         else:
             sx = sy = 1.0
@@ -88,20 +91,20 @@ class RegionSearch:
         return replace(best, box=box, landmarks=landmarks)
 
 
-def _without_duplicates(faces: list[Any]) -> list[Any]:
+def _without_duplicates(faces: list[Face]) -> list[Face]:
     """Two regions that found the same face (two faces that came close): kept once."""
-    kept: list[Any] = []
+    kept: list[Face] = []
     for face in faces:
         if all(_overlap(face.box, other.box) < 0.5 for other in kept):
             kept.append(face)
     return kept
 
 
-def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+def _overlap(a: Box, b: Box) -> float:
     width = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
     height = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
     return width * height / max(1, min(a[2] * a[3], b[2] * b[3]))
 
 
-def _largest_first(faces: list[Any]) -> list[Any]:
+def _largest_first(faces: list[Face]) -> list[Face]:
     return sorted(faces, key=lambda face: face.box[2] * face.box[3], reverse=True)
