@@ -114,7 +114,7 @@ def predictions_from(probabilities: dict[str, Any], age_bins: AgeBins) -> list[P
 
 
 def face_result(face: Any, prediction: Prediction) -> FaceResult:
-    """A detected face (``facekit.vision.detection.Face``) and its prediction -> its FaceResult."""
+    """A detected face (``facekit.vision.detectors.base.Face``) and its prediction -> its FaceResult."""
     landmarks = None if face.landmarks is None else tuple(
         (float(x), float(y)) for x, y in np.asarray(face.landmarks, np.float64))
     x, y, width, height = (int(v) for v in face.box)
