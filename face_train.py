@@ -41,9 +41,9 @@ from facekit.data.crop_cache import CROP_MODES
 from facekit.data.samples import BALANCES
 from facekit.data.sources import sources_of
 from facekit.infer.ensemble import parse_weights
+from facekit.infer.scoring import evaluate_saved
 from facekit.infer.tta import TTA
 from facekit.train.adience_protocol import PROTOCOLS, run_adience_5fold
-from facekit.train.evaluation import evaluate_saved
 from facekit.train.hardware import PRECISIONS
 from facekit.train.losses import AGE_LOSSES
 from facekit.train.pipeline import Augmentation

@@ -28,7 +28,7 @@ from facekit.export.exporter import default_check_faces, export_model, face_file
 from facekit.export.quantize import CALIBRATION_FACES, MEASURED_FACES, quantization_error, quantize_onnx
 from facekit.infer.model_metadata import metadata_path
 from facekit.infer.predictors import load_predictor
-from facekit.train.evaluation import compute_metrics, split_probabilities
+from facekit.infer.scoring import compute_metrics, split_probabilities
 
 BATCHES = (1, 10)
 
@@ -64,7 +64,7 @@ def milliseconds_per_face(predictors, faces, rounds):
 
 
 def accuracy_on_test_split(predictor, samples):
-    """The evaluation's metrics (facekit.train.evaluation) of an exported model on the test split, its images read as
+    """The evaluation's metrics (facekit.infer.scoring) of an exported model on the test split, its images read as
     the evaluation reads them."""
     probs = split_probabilities(predictor, samples)
     metrics = compute_metrics(samples, probs, predictor.age_bins)

@@ -17,8 +17,8 @@ from facekit.data.datasets import read_dataset
 from facekit.data.samples import split
 from facekit.infer.ensemble import combine, fit_weights, weights_text
 from facekit.infer.predictors import load_predictor
+from facekit.infer.scoring import compute_metrics, split_probabilities
 from facekit.infer.tta import TTA
-from facekit.train.evaluation import compute_metrics, split_probabilities
 
 
 def name_of(path):

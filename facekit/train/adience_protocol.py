@@ -38,7 +38,8 @@ def summarize(per_fold):
 
 
 def run_adience_5fold(config, train):
-    """Trains and scores ``config`` (a TrainConfig) once per held-out fold with ``train``; returns the summary."""
+    """Trains and scores ``config`` (a TrainConfig) once per held-out fold with ``train`` (which returns a
+    RunRecord); returns the summary."""
     summary_file = protocol_file(config.run)
     if summary_file.exists():
         raise FaceKitError(f"{summary_file} already exists; choose another --run name")
@@ -47,7 +48,7 @@ def run_adience_5fold(config, train):
     per_fold = []
     for k in range(FOLDS):
         logger.info(f"adience-5fold: fold {k} held out ({k + 1} of {FOLDS})")
-        per_fold.append(train(replace(config, run=f"{config.run}/fold{k}", test_fold=k)))
+        per_fold.append(train(replace(config, run=f"{config.run}/fold{k}", test_fold=k)).metrics or {})
     summary = {"protocol": "adience-5fold", "data": config.data, **summarize(per_fold)}
     write_text(summary_file, json.dumps(summary, indent=2))
     logger.info("adience-5fold: " + ", ".join(f"{score} {value['mean']:.4f} ± {value['std']:.4f}"

@@ -20,8 +20,8 @@ from facekit.core.errors import FaceKitError
 from facekit.core.outputs import replacing
 from facekit.infer.model_metadata import HEADS
 from facekit.infer.predictors import EnsemblePredictor
+from facekit.infer.scoring import as_predictor, split_probabilities
 from facekit.infer.tta import check_tta
-from facekit.train.evaluation import as_predictor, split_probabilities
 from facekit.train.pipeline import add_files, labels_for
 
 logger = logging.getLogger(__name__)

@@ -77,6 +77,13 @@ class RunFolder:
         except (OSError, ValueError, KeyError, TypeError):
             return 0
 
+    def epochs_trained(self):
+        """How many epochs history.csv records (a resumed run's earlier ones too); 0 without it."""
+        if not self.history.exists():
+            return 0
+        with open(self.history) as f:
+            return sum(1 for _ in csv.DictReader(f))
+
     def best_val_loss(self):
         """The best validation loss reached so far, so a resumed run's checkpoint is not replaced by a worse one."""
         if not self.history.exists():

@@ -1,5 +1,5 @@
-"""A training run: its settings, data and split, the model, fit (or the frozen-backbone fast path), resume, the
-float32 checkpoint, and the final evaluation on the test split."""
+"""A training run: its settings (``TrainConfig``), data and split, the model, fit (or the frozen-backbone fast path),
+resume, the float32 checkpoint, the final evaluation on the test split, and what the run did (``RunRecord``)."""
 import contextlib
 import json
 import logging
@@ -7,6 +7,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -20,10 +21,10 @@ from facekit.core.outputs import replacing, write_text
 from facekit.data.datasets import read_dataset
 from facekit.data.samples import describe_weights, fold_split, resample_index, sampling_weights
 from facekit.data.sources import Source, check_sources, read_splits
+from facekit.infer.scoring import evaluate
 from facekit.train import multi_worker
 from facekit.train.callbacks import callbacks, check_converged
 from facekit.train.distillation import check_teachers, training_targets
-from facekit.train.evaluation import evaluate
 from facekit.train.fitting import compile_model
 from facekit.train.frozen_features import train_heads_on_cached_features
 from facekit.train.hardware import distribution_strategy, training_precision
@@ -63,7 +64,7 @@ class TrainConfig:
     teachers: list | None = None  # trained models whose predictions are mixed into the targets (distillation)
     teacher_weight: float = 0.5  # the teachers' share of each target
     teacher_tta: str = "flip"  # the teachers' test-time augmentation
-    sources_read: list | None = None  # filled in by the run: each source's path, file count, label-file hash
+    sources_read: list | None = None  # config.json's record of each source as read: path, file count, label hash
 
     def __post_init__(self):  # data: a path, a Source, or a list of them (or of their dicts, as config.json has)
         entries = [self.data] if isinstance(self.data, (str, Path, Source, dict)) else self.data
@@ -88,6 +89,21 @@ class TrainConfig:
     def compile(self, model, steps_per_epoch):
         compile_model(model, self.resolved_lr(), self.weight_decay, self.warmup_epochs, self.epochs, steps_per_epoch,
                       ema=self.ema, age_loss=self.age_loss)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What ``train`` did, for the caller: the run's folder and float32 checkpoint, its test metrics (as
+    metrics.json), the epochs its history holds and this call's seconds. On a worker of a cluster that is not its
+    chief, ``best`` and ``metrics`` are None: the chief writes and evaluates."""
+
+    run: str
+    folder: Path
+    best: Path | None
+    metrics: dict[str, Any] | None
+    epochs: int  # the epochs history.csv records, a resumed run's earlier ones included
+    seconds: float  # this call's wall time: reading the data, training and the evaluation
+    sources: tuple[dict[str, Any], ...] = ()  # each source as read: path, file count, label-file hash
 
 
 def save_for_inference(model, config, path):
@@ -119,11 +135,12 @@ def resume(run, epochs=None):
 
 
 def train(config, resume=False):
-    """Trains, keeps the best checkpoint, evaluates it on the test split; returns the test metrics (None on a
-    worker of a cluster that is not its chief: the chief writes and evaluates).
+    """Trains, keeps the best checkpoint, evaluates it on the test split; returns the ``RunRecord``. ``config`` is
+    left as it was: the sources as read are recorded in the run's config.json and the record.
 
     The model is built first: an invalid --freeze or --weights, or weights that cannot be fetched, stop the run
     before its data is read, and its folder is made only once the data is read too."""
+    started = time.monotonic()
     worker = multi_worker.worker()
     if worker is not None:
         if on_feature_cache(config):
@@ -154,10 +171,10 @@ def train(config, resume=False):
             scope.enter_context(distribution_strategy().scope())
         model = build_model(config.backbone, weights=config.weights, input_shape=(size, size, 3),
                             freeze=config.freeze)
-        splits, config.sources_read, split_names = _read_splits(config)
+        splits, sources_read, split_names = _read_splits(config)
         run.dir.mkdir(parents=True, exist_ok=True)
         if worker is None or worker.chief:  # the others share the folder (facekit.train.multi_worker)
-            write_text(run.config, json.dumps(asdict(config), indent=2))
+            write_text(run.config, json.dumps(asdict(replace(config, sources_read=sources_read)), indent=2))
             write_text(run.split, json.dumps(split_names, indent=0))
         if on_feature_cache(config):
             best = train_heads_on_cached_features(model, config, splits, run)
@@ -168,7 +185,8 @@ def train(config, resume=False):
             best = None
     if worker is not None and not worker.chief:
         logger.info(f"{worker.name} finished; the chief writes {run.best} and evaluates it")
-        return None
+        return RunRecord(config.run, run.dir, None, None, run.epochs_trained(), time.monotonic() - started,
+                         tuple(sources_read))
     if best is None:
         if not run.best.exists():
             raise FaceKitError(f"no checkpoint was written to {run.best}: the validation loss never improved "
@@ -180,7 +198,8 @@ def train(config, resume=False):
                        source_names=[s.name for s in config.sources()])
     logger.info(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}))
     logger.info(f"wrote {run.best}, {run.metrics} and plots; TensorBoard: tensorboard --logdir {run.logs.parent}")
-    return metrics
+    return RunRecord(config.run, run.dir, run.best, metrics, run.epochs_trained(), time.monotonic() - started,
+                     tuple(sources_read))
 
 
 def on_feature_cache(config):

@@ -78,7 +78,7 @@ def test_csv_workflow_on_real_faces_trains_evaluates_and_writes_the_submission(p
         data=str(train_csv), images=str(train_dir), label_column="gender", run="csv", backbone="simple_cnn",
         weights=None, input_size=32, epochs=2, batch_size=16, lr=3e-3, patience=10,
         augmentation=training.asdict(Augmentation.off()))
-    metrics = training.train(config)
+    metrics = training.train(config).metrics
     # Only gender is scored; age and race have no label, so their heads added no loss.
     assert metrics["heads"] == ["gender"] and 0 <= metrics["gender_acc"] <= 1
     assert "age_mae" not in metrics and "race_acc" not in metrics

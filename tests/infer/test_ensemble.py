@@ -12,7 +12,7 @@ from facekit.core.labels import AgeBins
 from facekit.data.datasets import read_dataset
 from facekit.data.samples import MISSING, Samples, split
 from facekit.infer.ensemble import FIT_STEPS, combine, fit_weights, parse_weights, shared_age_bins, weights_text
-from facekit.train.evaluation import compute_metrics, fitted_weights, split_probabilities
+from facekit.infer.scoring import compute_metrics, fitted_weights, split_probabilities
 
 
 def _probs(gender, age):

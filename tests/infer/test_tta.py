@@ -17,8 +17,8 @@ from facekit.data.datasets import read_dataset
 from facekit.data.samples import split
 from facekit.infer.analyzer import FaceAnalyzer
 from facekit.infer.predictors import load_predictor, read_faces
+from facekit.infer.scoring import compute_metrics, evaluate
 from facekit.infer.tta import CORNER_SIDE, TTA, probabilities_with, variants
-from facekit.train.evaluation import compute_metrics, evaluate
 from tests.shared_data import UTKFACE, needs_utkface
 
 

@@ -21,8 +21,11 @@ def test_a_run_on_binned_and_exact_ages_checkpoints_a_seven_race_model_that_load
     config = training.TrainConfig(data=[str(tmp_path / "fairface"), str(tmp_path / "UTKFace")], run="binned",
                                   backbone="simple_cnn", weights=None, input_size=32, epochs=2, batch_size=16,
                                   lr=3e-3, augmentation=training.asdict(Augmentation.off()))
-    metrics = training.train(config)
-    model = load_model(project / "face_weights" / "binned" / "best.keras")
+    record = training.train(config)
+    metrics = record.metrics
+    assert record.best == project / "face_weights" / "binned" / "best.keras" and record.epochs == 2
+    assert [source["files"] for source in record.sources] == [120, 64] and config.sources_read is None  # not mutated
+    model = load_model(record.best)
     assert model.get_layer("race").units == len(RACES)
     # FairFace's val/ is the test split of its source: 24 images, scored on bins; UTKFace's on exact ages
     assert metrics["by_source"]["fairface"]["n_test"] == 24 and "age_bin_exact" in metrics["by_source"]["fairface"]

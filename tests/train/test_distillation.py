@@ -9,8 +9,8 @@ from facekit.core.errors import FaceKitError
 from facekit.data.datasets import read_dataset
 from facekit.data.samples import split
 from facekit.infer.predictors import load_predictor
+from facekit.infer.scoring import split_probabilities
 from facekit.train import distillation, training
-from facekit.train.evaluation import split_probabilities
 from facekit.train.pipeline import labels_for
 from tests.logged import logged_messages
 from tests.train.test_training import _config

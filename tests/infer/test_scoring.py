@@ -1,6 +1,7 @@
-"""face_train.py --evaluate (facekit/train/evaluation.py): every runtime through one predictor path; the shipped
-export scores as the model it was exported from."""
+"""Scoring (facekit/infer/scoring.py), face_train.py evaluate's work: every runtime through one predictor path; the
+shipped export scores as the model it was exported from; without Matplotlib, the metrics without the plots."""
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -10,7 +11,8 @@ from facekit.core import paths
 from facekit.data.datasets import read_dataset
 from facekit.data.samples import split
 from facekit.infer.predictors import load_predictor, read_faces
-from facekit.train.evaluation import PLOTS, compute_metrics, split_probabilities
+from facekit.infer.scoring import PLOTS, compute_metrics, evaluate, split_probabilities
+from tests.logged import logged_messages
 from tests.shared_data import UTKFACE, needs_utkface
 
 
@@ -34,6 +36,18 @@ def test_evaluation_reads_the_images_as_the_predictor_reads_crops(tiny_model_fil
     assert {k: metrics[k] for k in compute_metrics(test, want, predictor.age_bins)} == \
         compute_metrics(test, want, predictor.age_bins)
     assert all((tmp_path / plot).is_file() for plot in PLOTS)
+
+
+def test_without_matplotlib_the_metrics_are_written_and_the_plots_left_out(tiny_model_file, tiny_utkface, tmp_path,
+                                                                            monkeypatch):
+    """The light install has no Matplotlib: evaluation there writes metrics.json and says the plots need it."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    test = split(read_dataset(tiny_utkface))["test"]
+    with logged_messages() as messages:
+        metrics = evaluate(tiny_model_file, test, tmp_path / "metrics.json", tiny_utkface)
+    assert json.loads((tmp_path / "metrics.json").read_text()) == metrics and metrics["n_test"] == len(test)
+    assert not list(tmp_path.glob("*.png"))
+    assert messages == ["no plots: they need matplotlib, which is not installed: pip install .[train]"]
 
 
 @pytest.mark.slow
