@@ -12,26 +12,27 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
 from facekit.core import paths
 from facekit.core.errors import InputError, ModelError
-from facekit.infer.ensemble import parse_weights
+from facekit.infer.ensemble import Weights, parse_weights
 from facekit.infer.options import AnalyzerOptions
-from facekit.infer.predictors import Predictor, load_predictor
+from facekit.infer.predictors import ModelSource, Predictor, load_predictor
 from facekit.infer.results import FaceResult, face_result, file_scale
 from facekit.vision.crop import crop_faces
 from facekit.vision.detectors import DEFAULT_DETECTOR, create_detector, spec_of
+from facekit.vision.detectors.base import Detector
 from facekit.vision.images import as_rgb, read_image_and_size
 
 # A crop more than this many times wider than training's is mostly background (and far more overflows the warp).
 MAX_CROP_SCALE = 10.0
-ModelInput = str | Path | Predictor | Any  # a model file, a predictor, or a Keras model already loaded
-Image = str | Path | bytes | np.ndarray
+# A model file, a Keras model already loaded, several of them (an ensemble), or a predictor (load_predictor's)
+ModelInput: TypeAlias = ModelSource | Predictor
+Image: TypeAlias = str | Path | bytes | np.ndarray
 
 
 class FaceAnalyzer:
@@ -57,9 +58,9 @@ class FaceAnalyzer:
     parallel, give each thread its own FaceAnalyzer, or use processes.
     """
 
-    def __init__(self, model: ModelInput | Sequence[ModelInput] | None = None, detector: Any = None,
+    def __init__(self, model: ModelInput | None = None, detector: Detector | str | None = None,
                  detector_model: str | Path | None = None, crop_scale: float = 1.0, tta: str = "none",
-                 ensemble: str = "mean", ensemble_weights: Any = None, min_score: float | None = None,
+                 ensemble: str = "mean", ensemble_weights: Weights | None = None, min_score: float | None = None,
                  min_face_size: int | None = None) -> None:
         usable = isinstance(crop_scale, (int, float)) and math.isfinite(crop_scale)
         if not (usable and 0 < crop_scale <= MAX_CROP_SCALE):
@@ -85,12 +86,13 @@ class FaceAnalyzer:
             model = model[0]
         if isinstance(model, (str, Path)):
             self.model_path = Path(model)
-        if not hasattr(model, "predict") or not hasattr(model, "input_size"):  # path(s), None or a Keras model
-            model = load_predictor(self.model_path or model, tta=tta, ensemble=ensemble, weights=ensemble_weights)
-        elif tta != "none":
-            raise InputError("a predictor given to FaceAnalyzer keeps its own test-time augmentation: pass tta= to "
-                               "load_predictor instead")
-        self.model: Predictor = model  # type: ignore[assignment]  # a predictor by now, whatever was given
+        if isinstance(model, Predictor):
+            if tta != "none":
+                raise InputError("a predictor given to FaceAnalyzer keeps its own test-time augmentation: pass tta= "
+                                 "to load_predictor instead")
+            self.model: Predictor = model
+        else:  # path(s) or a Keras model
+            self.model = load_predictor(self.model_path or model, tta=tta, ensemble=ensemble, weights=ensemble_weights)
         self.input_size: int = self.model.input_size
         self.crop_spec = spec_of(detector).crop.scaled(crop_scale)
         self._lock = threading.Lock()
@@ -103,11 +105,11 @@ class FaceAnalyzer:
         slower model load."""
         weights = parse_weights(list(options.ensemble_weights) if options.ensemble_weights else None)
         detector = create_detector(options.detector, options.detector_model, options.min_score, options.min_face)
-        model: Any = list(options.model) if options.model else None
+        model = list(options.model) if options.model else None
         if threads is not None:
-            model = load_predictor(model or paths.default_model(), threads, tta=options.tta,
-                                   ensemble=options.ensemble, weights=weights)
-            return cls(model, detector, crop_scale=options.crop_scale)
+            predictor = load_predictor(model or paths.default_model(), threads, tta=options.tta,
+                                       ensemble=options.ensemble, weights=weights)
+            return cls(predictor, detector, crop_scale=options.crop_scale)
         return cls(model, detector, crop_scale=options.crop_scale, tta=options.tta, ensemble=options.ensemble,
                    ensemble_weights=weights)
 
@@ -168,9 +170,9 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_renew_locks_after_fork)
 
 
-def analyze(image: Image, model: ModelInput | Sequence[ModelInput] | None = None, detector: Any = None,
+def analyze(image: Image, model: ModelInput | None = None, detector: Detector | str | None = None,
             detector_model: str | Path | None = None, min_score: float | None = None, crop_scale: float = 1.0,
-            tta: str = "none", ensemble: str = "mean", ensemble_weights: Any = None,
+            tta: str = "none", ensemble: str = "mean", ensemble_weights: Weights | None = None,
             min_face_size: int | None = None) -> list[FaceResult]:
     """Every face in one photo: ``FaceAnalyzer(model, detector, ...).analyze(image)`` (``model``: one, or a list for
     an ensemble; every option as FaceAnalyzer takes it). Loads the models and detector on each call; keep a

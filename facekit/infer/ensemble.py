@@ -8,13 +8,22 @@
               age head is a distribution over years, not a class to vote on)
 """
 import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal, TypeAlias, overload
 
 import numpy as np
+from numpy.typing import NDArray
 
 from facekit.core.errors import InputError, ModelError
-from facekit.core.labels import race_label_probability, to_utkface_races
-from facekit.data.samples import MISSING
+from facekit.core.labels import AgeBins, race_label_probability, to_utkface_races
+from facekit.data.samples import MISSING, Samples
 from facekit.infer.model_metadata import HEADS
+
+PerModel: TypeAlias = Sequence[float] | NDArray[Any]  # one weight per model
+Weights: TypeAlias = PerModel | Mapping[str, PerModel]  # as ``combine`` takes them: per model, or {head: per model}
+Normalised: TypeAlias = NDArray[np.float64] | dict[str, NDArray[np.float64]]  # the same, summing to 1
+Parsed: TypeAlias = list[float] | dict[str, list[float]]  # --ensemble-weights, read: per model or per head
+HeadProbabilities: TypeAlias = Mapping[str, NDArray[Any]]  # one model's {head: (N, classes)}
 
 METHODS = ("mean", "weighted", "vote")
 CLASS_HEADS = ("gender", "race")
@@ -23,17 +32,26 @@ FIT_STEPS = 20  # fitted weights are multiples of 1/20: finer steps would fit th
 FIT_MAX_MODELS = 6
 
 
-def parse_weights(texts, fit_allowed=False):
+@overload
+def parse_weights(texts: Iterable[str] | None, fit_allowed: Literal[False] = False) -> Parsed | None: ...
+
+
+@overload
+def parse_weights(texts: Iterable[str] | None, fit_allowed: bool) -> Parsed | Literal["fit"] | None: ...
+
+
+def parse_weights(texts: Iterable[str] | None, fit_allowed: bool = False) -> Parsed | Literal["fit"] | None:
     """``--ensemble-weights`` as typed -> the ``weights`` of ``combine``: numbers, one per model (``3 1``), or for
     each head a comma-separated list, one per model (``age=0.7,0.3 gender=0.5,0.5 race=0.4,0.6``, as a fit prints
     them); None when not given; ``fit`` where ``fit_allowed``. FaceKitError in one line for anything else."""
     if texts is None:
         return None
+    texts = list(texts)
     if fit_allowed and list(texts) == ["fit"]:
         return "fit"
     if not any("=" in text for text in texts):
         return [_number(text) for text in texts]
-    per_head = {}
+    per_head: dict[str, list[float]] = {}
     for text in texts:
         head, equals, values = text.partition("=")
         if not equals or head not in HEADS:
@@ -45,7 +63,7 @@ def parse_weights(texts, fit_allowed=False):
     return per_head
 
 
-def _number(text):
+def _number(text: str) -> float:
     try:
         return float(text)
     except ValueError:
@@ -54,7 +72,7 @@ def _number(text):
         raise InputError(f"--ensemble-weights: '{text}' is not a number{fit}") from None
 
 
-def ensemble_weights(count, method, weights=None):
+def ensemble_weights(count: int, method: str, weights: Weights | None = None) -> Normalised:
     """Normalised weights for ``count`` models (an array, or ``{head: array}`` for per-head weights); FaceKitError
     in one line when they do not fit the method."""
     if method not in METHODS:
@@ -63,18 +81,18 @@ def ensemble_weights(count, method, weights=None):
         raise InputError("--ensemble weighted needs --ensemble-weights, one per model")
     if weights is None:
         return np.full(count, 1.0 / count)
-    if isinstance(weights, dict):
+    if isinstance(weights, Mapping):
         if sorted(weights) != sorted(HEADS):
             raise InputError(f"per-head ensemble weights need each of {', '.join(HEADS)}, not {', '.join(weights)}")
         return {head: _normalised(weights[head], count, f"{head} ") for head in HEADS}
     return _normalised(weights, count)
 
 
-def _normalised(weights, count, head=""):
+def _normalised(given: PerModel, count: int, head: str = "") -> NDArray[np.float64]:
     try:
-        weights = np.asarray(weights, np.float64)
+        weights = np.asarray(given, np.float64)
     except (TypeError, ValueError):
-        raise InputError(f"{head}ensemble weights must be numbers, not {weights!r}") from None
+        raise InputError(f"{head}ensemble weights must be numbers, not {given!r}") from None
     if weights.shape != (count,):
         raise InputError(f"{weights.size} {head}ensemble weight(s) for {count} models: give one per model")
     if not np.isfinite(weights).all():
@@ -84,15 +102,16 @@ def _normalised(weights, count, head=""):
     return weights / weights.sum()
 
 
-def combine(probabilities, method="mean", weights=None):
+def combine(probabilities: Sequence[HeadProbabilities], method: str = "mean",
+            weights: Weights | None = None) -> dict[str, NDArray[Any]]:
     """A list of ``{head: (N, classes)}``, one per model -> one ``{head: (N, classes)}``."""
     if len(probabilities) == 1 and weights is None:
-        return probabilities[0]
+        return dict(probabilities[0])
     normalised = ensemble_weights(len(probabilities), method, weights)
     if len({np.shape(p["race"])[-1] for p in probabilities if "race" in p}) > 1:
         # FairFace's seven race classes beside a model of UTKFace's five: combined on the five (sums of the seven)
         probabilities = [{**p, "race": to_utkface_races(p["race"])} for p in probabilities]
-    combined = {}
+    combined: dict[str, NDArray[Any]] = {}
     for head in probabilities[0]:
         w = normalised[head] if isinstance(normalised, dict) else normalised
         if len({np.shape(p[head]) for p in probabilities}) > 1:
@@ -107,7 +126,8 @@ def combine(probabilities, method="mean", weights=None):
     return combined
 
 
-def fit_weights(probabilities, samples, age_bins):
+def fit_weights(probabilities: Sequence[HeadProbabilities], samples: Samples,
+                age_bins: AgeBins) -> dict[str, NDArray[np.float64]]:
     """Per head, the weights of a weighted mean that score best on labelled images (the validation split): the
     point of a grid over all weights (steps of 1/FIT_STEPS, summing to 1) with the lowest log-loss for gender and
     race, and the lowest MAE of the expected age for age (the figure age is judged by; a log-loss would count a
@@ -116,7 +136,7 @@ def fit_weights(probabilities, samples, age_bins):
     -> ``{head: weights}``, for ``combine``."""
     count = check_fit_count(len(probabilities))
     grid = _simplex_grid(count, FIT_STEPS)
-    fitted = {}
+    fitted: dict[str, NDArray[np.float64]] = {}
     for head, labels in (("age", samples.ages), ("gender", samples.genders), ("race", samples.races)):
         known = labels != MISSING
         if not known.any():
@@ -136,39 +156,39 @@ def fit_weights(probabilities, samples, age_bins):
     return fitted
 
 
-def _most_even(points):
+def _most_even(points: NDArray[np.float64]) -> NDArray[np.float64]:
     """Of grid points that score the same (models that agree, or rounding), the one closest to equal weights:
     argmin alone would give all the weight to the last model."""
     return points[((points - 1 / points.shape[1]) ** 2).sum(axis=1).argmin()]
 
 
-def shared_age_bins(age_bins):
+def shared_age_bins(age_bins: Sequence[AgeBins]) -> AgeBins:
     """The models' age bins (one per model), which must be the same for their age probabilities to be combined."""
     if any(bins != age_bins[0] for bins in age_bins[1:]):
         raise ModelError("the models' age bins differ: their age probabilities cannot be combined")
     return age_bins[0]
 
 
-def check_fit_count(count):
+def check_fit_count(count: int) -> int:
     if not 2 <= count <= FIT_MAX_MODELS:
         raise InputError(f"fitting ensemble weights needs 2 to {FIT_MAX_MODELS} models, not {count}")
     return count
 
 
-def _losses(mixed, truth, head):
+def _losses(mixed: NDArray[np.float64], truth: NDArray[Any], head: str) -> NDArray[np.float64]:
     """Per row of ``mixed`` (a point of the grid's expected ages, or probabilities of the true class): its loss."""
     if head == "age":
         return np.abs(mixed - truth).mean(axis=1)
     return -np.log(np.maximum(mixed, 1e-12)).mean(axis=1)
 
 
-def _simplex_grid(count, steps):
+def _simplex_grid(count: int, steps: int) -> NDArray[np.float64]:
     """Every ``count`` weights that are multiples of 1/steps and sum to 1 (stars and bars: where the bars go)."""
     bars = np.array(list(itertools.combinations_with_replacement(range(steps + 1), count - 1))).reshape(-1, count - 1)
     edges = np.hstack([np.zeros((len(bars), 1)), bars, np.full((len(bars), 1), steps)])
     return np.diff(edges, axis=1) / steps
 
 
-def weights_text(weights):
+def weights_text(weights: Mapping[str, PerModel]) -> str:
     """Per-head weights as ``--ensemble-weights`` takes them (``age=0.7,0.3 gender=...``)."""
     return " ".join(f"{head}={','.join(f'{w:g}' for w in np.round(values, 4))}" for head, values in weights.items())

@@ -1,12 +1,19 @@
 """What a model is given to predict: face crops, checked before they reach it, each problem told in one line."""
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeAlias
 
 import numpy as np
+from numpy.typing import NDArray
 
 from facekit.core.errors import InputError, first_few
 
+Crop: TypeAlias = NDArray[Any]  # one face crop (H, W, 3), RGB values 0-255 of any numeric type
+# Face crops as a predictor takes them: an array (N, H, W, 3) or one crop (H, W, 3), or a sequence of crops of one size
+Crops: TypeAlias = NDArray[Any] | Sequence[Crop]
+Batch: TypeAlias = NDArray[np.float32]  # checked crops as a model takes them: float32 (N, H, W, 3), RGB 0-255
 
-def face_batch(faces: Any) -> np.ndarray:
+
+def face_batch(faces: Crops) -> Batch:
     """Face crops: an array (N, H, W, 3) or one (H, W, 3), or a list of (H, W, 3) crops of one size, with RGB values
     0-255 (any numeric type) -> float32 (N, H, W, 3). FaceKitError for anything else, rather than a wrong answer:
     floats in 0..1, which would silently give another person, other value ranges, NaN, other shapes or channel

@@ -9,27 +9,31 @@ Several models (a list): ``EnsemblePredictor``, their probabilities combined (fa
 Image files (``file_probabilities``): read by ``facekit.vision.images.read_image`` and resized as crops are, the
 path of ``face_train.py --evaluate`` and ``--predict``.
 Exported files (``face.py --export``) carry their preprocessing inside and their age bins and labels in the JSON
-beside them (``facekit.infer.model_metadata``). Every predictor has ``input_size`` (crop side in pixels), ``age_bins``,
-``path`` and ``predict(crops, batch_size=64)``.
+beside them (``facekit.infer.model_metadata``). Every predictor is a ``Predictor`` (the protocol below):
+``input_size`` (crop side in pixels), ``age_bins``, ``path``, ``predict(crops, batch_size=64)``, ``probabilities``
+and ``file_probabilities``. One model on one runtime is a ``RuntimePredictor``, which does the shared work (crops
+resized, batched, test-time augmented) around its ``batch_probabilities``.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 from facekit.core.errors import InputError, ModelError
 from facekit.core.extras import require
 from facekit.core.labels import AgeBins
-from facekit.infer.ensemble import combine, ensemble_weights, shared_age_bins
-from facekit.infer.face_crops import face_batch
+from facekit.infer.ensemble import Weights, combine, ensemble_weights, shared_age_bins
+from facekit.infer.face_crops import Batch, Crop, Crops, face_batch
 from facekit.infer.model_metadata import checked, metadata_path, read_metadata
 from facekit.infer.results import Prediction, predictions_from
 from facekit.infer.tta import check_tta, probabilities_with
@@ -37,13 +41,64 @@ from facekit.vision.images import read_image
 
 SUFFIXES = (".keras", ".tflite", ".onnx")
 
-Probabilities = dict[str, np.ndarray]  # {"age", "gender", "race"} -> (N, classes), as the Keras model's outputs
-Crops = Any  # face crops: an array (N, H, W, 3) or (H, W, 3), or a list of (H, W, 3), RGB 0-255 (face_crops)
-Progress = Callable[..., Iterable[np.ndarray]]  # progress(batches, total=count), e.g. tqdm
-ModelSource = Any  # a model file (str or Path), a Keras model already loaded, or a list of them (an ensemble)
+# {"age", "gender", "race"} -> (N, classes), as the Keras model's outputs
+Probabilities: TypeAlias = dict[str, NDArray[Any]]
+ModelFile: TypeAlias = str | Path  # a .keras, .tflite or .onnx file
+Output = TypeVar("Output")
 
 
-def _as_batch(faces: Crops, size: int) -> np.ndarray:
+class Progress(Protocol):
+    """What shows how far ``file_probabilities`` got: wraps its batches, told how many there are (e.g. tqdm)."""
+
+    def __call__(self, batches: Iterable[Batch], *, total: int) -> Iterable[Batch]: ...
+
+
+class KerasModel(Protocol):
+    """A Keras model already loaded (``keras.Model``), as this module uses it; typed without importing Keras."""
+
+    @property
+    def input_shape(self) -> Any: ...
+
+    def predict_on_batch(self, x: Batch) -> Any: ...
+
+
+# What load_predictor opens: a model file, a Keras model already loaded, or a sequence of them (an ensemble)
+ModelSource: TypeAlias = ModelFile | KerasModel | Sequence[ModelFile | KerasModel]
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """What every predictor offers, whatever runs its model (``RuntimePredictor``: Keras, LiteRT, ONNX Runtime) or
+    however many models it combines (``EnsemblePredictor``)."""
+
+    @property
+    def input_size(self) -> int:
+        """The side, in pixels, of the crops the model takes; crops of another size are resized to it."""
+        ...
+
+    @property
+    def age_bins(self) -> AgeBins: ...
+
+    @property
+    def path(self) -> Path | None:
+        """The model file, or None (a Keras model given loaded, an ensemble)."""
+        ...
+
+    def probabilities(self, faces: Crops, batch_size: int = 64) -> Probabilities:
+        """Crops -> ``{"age", "gender", "race"}`` probability arrays, as the Keras model's outputs."""
+        ...
+
+    def predict(self, faces: Crops, batch_size: int = 64) -> list[Prediction]:
+        """Crops -> one Prediction per face (none for an empty batch)."""
+        ...
+
+    def file_probabilities(self, paths: Iterable[str | Path], batch_size: int = 64,
+                           progress: Progress | None = None) -> Probabilities:
+        """Image files of face crops -> probabilities as ``probabilities`` gives them."""
+        ...
+
+
+def _as_batch(faces: Crops, size: int) -> Batch:
     """Crops (N,H,W,3) or one (H,W,3), RGB 0-255 (checked: facekit.infer.face_crops) -> float32 (N, size, size, 3),
     resized by area if needed."""
     faces = face_batch(faces)
@@ -52,7 +107,7 @@ def _as_batch(faces: Crops, size: int) -> np.ndarray:
     return faces
 
 
-def _resized(face: np.ndarray, size: int) -> np.ndarray:
+def _resized(face: Crop, size: int) -> Crop:
     """One float32 crop (H, W, 3) -> (size, size, 3), by area: how every predictor resizes what it is given. Its
     weighted sums can land a rounding error outside 0..255 (255.00002): clipped back."""
     if face.shape[:2] == (size, size):
@@ -60,13 +115,13 @@ def _resized(face: np.ndarray, size: int) -> np.ndarray:
     return np.clip(cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA), 0, 255, dtype=np.float32)
 
 
-def read_faces(paths: Sequence[str | Path], size: int) -> np.ndarray:
+def read_faces(paths: Sequence[str | Path], size: int) -> Batch:
     """Image files of face crops -> float32 (N, size, size, 3): each read by ``read_image`` (as the demos and
     training read photos) and resized as a predictor resizes crops."""
     return np.stack([_resized(read_image(path).astype(np.float32), size) for path in paths])
 
 
-def file_batches(paths: Sequence[str | Path], size: int, batch_size: int = 64) -> Iterator[np.ndarray]:
+def file_batches(paths: Sequence[str | Path], size: int, batch_size: int = 64) -> Iterator[Batch]:
     """``read_faces`` of ``batch_size`` files at a time, in order; the next batch is read (in a thread) while the
     caller predicts the current one."""
     chunks = [paths[start:start + batch_size] for start in range(0, len(paths), batch_size)]
@@ -81,7 +136,7 @@ def file_batches(paths: Sequence[str | Path], size: int, batch_size: int = 64) -
             yield batch
 
 
-def predict_batches(predict_batch: Callable[[Any], Any], batches: Iterable[Any]) -> Any:
+def predict_batches(predict_batch: Callable[[Output], Any], batches: Iterable[Output]) -> Any:
     """``predict_batch`` on each batch in turn; the outputs (arrays, or dicts of arrays) concatenated.
 
     The one batched prediction: every predictor (crops in memory or image files, as evaluation and submissions
@@ -95,17 +150,26 @@ def predict_batches(predict_batch: Callable[[Any], Any], batches: Iterable[Any])
     return np.concatenate([np.asarray(o) for o in outputs])
 
 
-class Predictor:
-    """What every predictor shares: crops resized, batched, test-time augmented (``tta``, facekit.infer.tta), results.
-    Subclasses give ``input_size``, ``age_bins`` and ``batch_probabilities``: a float32 batch -> {head: array}."""
+def _predictions(predictor: Predictor, faces: Crops, batch_size: int) -> list[Prediction]:
+    """Every predictor's ``predict``: its probabilities as Predictions, none for an empty batch."""
+    if isinstance(faces, (list, tuple)) and len(faces) == 0 or isinstance(faces, np.ndarray) and faces.ndim == 4 \
+            and faces.shape[0] == 0:
+        return []  # no face: nothing to predict (an empty batch, as a photo without faces gives)
+    return predictions_from(predictor.probabilities(faces, batch_size), predictor.age_bins)
+
+
+class RuntimePredictor(ABC):
+    """One model on one runtime (a ``Predictor``): crops resized, batched, test-time augmented (``tta``,
+    facekit.infer.tta), results. Subclasses set ``input_size``, ``age_bins`` and ``path``, and give
+    ``batch_probabilities``: a float32 batch -> {head: array}."""
 
     tta = "none"
     input_size: int
     age_bins: AgeBins
     path: Path | None
 
-    def batch_probabilities(self, batch: np.ndarray) -> Probabilities:
-        raise NotImplementedError
+    @abstractmethod
+    def batch_probabilities(self, batch: Batch) -> Probabilities: ...
 
     def probabilities(self, faces: Crops, batch_size: int = 64) -> Probabilities:
         """Crops -> ``{"age", "gender", "race"}`` probability arrays, as the Keras model's outputs."""
@@ -114,10 +178,7 @@ class Predictor:
                                (batch[start:start + batch_size] for start in range(0, len(batch), batch_size)))
 
     def predict(self, faces: Crops, batch_size: int = 64) -> list[Prediction]:
-        if isinstance(faces, (list, tuple)) and len(faces) == 0 or isinstance(faces, np.ndarray) and faces.ndim == 4 \
-                and faces.shape[0] == 0:
-            return []  # no face: nothing to predict (an empty batch, as a photo without faces gives)
-        return predictions_from(self.probabilities(faces, batch_size), self.age_bins)
+        return _predictions(self, faces, batch_size)
 
     def file_probabilities(self, paths: Iterable[str | Path], batch_size: int = 64,
                            progress: Progress | None = None) -> Probabilities:
@@ -127,13 +188,13 @@ class Predictor:
         files = [str(path) for path in paths]
         if not files:
             raise InputError("no image files to predict")
-        batches: Iterable[np.ndarray] = file_batches(files, self.input_size, batch_size)
+        batches: Iterable[Batch] = file_batches(files, self.input_size, batch_size)
         if progress is not None:
             batches = progress(batches, total=-(-len(files) // batch_size))
         return predict_batches(lambda batch: self.probabilities(batch, batch_size), batches)
 
 
-class ExportedPredictor(Predictor):
+class ExportedPredictor(RuntimePredictor):
     """What the LiteRT and ONNX Runtime predictors share: metadata. Subclasses give ``run_batch``: a float32 batch ->
     the runtime's outputs in order. ``metadata``: instead of the file beside the model (the export's check runs the
     model before writing it)."""
@@ -146,10 +207,10 @@ class ExportedPredictor(Predictor):
         self.input_size = self.metadata["input_size"]
         self.tta = check_tta(tta)
 
-    def run_batch(self, batch: np.ndarray) -> list[np.ndarray]:
-        raise NotImplementedError
+    @abstractmethod
+    def run_batch(self, batch: Batch) -> list[NDArray[Any]]: ...
 
-    def batch_probabilities(self, batch: np.ndarray) -> Probabilities:
+    def batch_probabilities(self, batch: Batch) -> Probabilities:
         return dict(zip(self.metadata["outputs"], self.run_batch(batch)))
 
     def check_tensors(self, input_shape: Sequence[Any], output_shapes: Sequence[Sequence[Any]]) -> None:
@@ -214,7 +275,7 @@ class LiteRtPredictor(ExportedPredictor):
         self._interpreter.allocate_tensors()
         self._batch = batch_size
 
-    def run_batch(self, batch: np.ndarray) -> list[np.ndarray]:
+    def run_batch(self, batch: Batch) -> list[NDArray[Any]]:
         if self._batch != len(batch):
             self._resize(len(batch))
         self._interpreter.set_tensor(self._input, batch)
@@ -240,33 +301,35 @@ class OnnxPredictor(ExportedPredictor):
         self.check_tensors(self._session.get_inputs()[0].shape,
                            [output.shape for output in self._session.get_outputs()])
 
-    def run_batch(self, batch: np.ndarray) -> list[np.ndarray]:
+    def run_batch(self, batch: Batch) -> list[NDArray[Any]]:
         return self._session.run(None, {self._input: batch})
 
 
-class KerasPredictor(Predictor):
+class KerasPredictor(RuntimePredictor):
     """A ``.keras`` model (or one already loaded) behind the same interface; imports TensorFlow."""
 
-    def __init__(self, model: Any, tta: str = "none") -> None:
+    def __init__(self, model: ModelFile | KerasModel, tta: str = "none") -> None:
         require("keras", ".keras models")  # TensorFlow only for .keras models: imported here
         from facekit.backbones import model as keras_model
         self.path = Path(model) if isinstance(model, (str, Path)) else None
-        self.model = keras_model.load_model(model) if self.path else model
+        self.model: KerasModel = keras_model.load_model(model) if isinstance(model, (str, Path)) else model
         self.input_size = self.model.input_shape[1]
         self.age_bins = keras_model.age_bins_of(self.model)
         self.tta = check_tta(tta)
 
-    def batch_probabilities(self, batch: np.ndarray) -> Probabilities:
-        return self.model.predict_on_batch(batch)
+    def batch_probabilities(self, batch: Batch) -> Probabilities:
+        outputs: Probabilities = self.model.predict_on_batch(batch)
+        return outputs
 
 
-class EnsemblePredictor(Predictor):
-    """Several predictors behind one: each reads the crops at its own input size (and with its own ``tta``), and
-    their probabilities are combined by ``method`` (facekit.infer.ensemble: mean, weighted, vote) with ``weights``."""
+class EnsemblePredictor:
+    """Several predictors behind one (a ``Predictor``): each reads the crops at its own input size (and with its own
+    ``tta``), and their probabilities are combined by ``method`` (facekit.infer.ensemble: mean, weighted, vote) with
+    ``weights``."""
 
     path = None
 
-    def __init__(self, predictors: Sequence[Predictor], method: str = "mean", weights: Any = None) -> None:
+    def __init__(self, predictors: Sequence[Predictor], method: str = "mean", weights: Weights | None = None) -> None:
         ensemble_weights(len(predictors), method, weights)
         self.age_bins = shared_age_bins([p.age_bins for p in predictors])
         self.predictors, self.method, self.weights = list(predictors), method, weights
@@ -276,6 +339,9 @@ class EnsemblePredictor(Predictor):
     def probabilities(self, faces: Crops, batch_size: int = 64) -> Probabilities:
         return combine([p.probabilities(faces, batch_size) for p in self.predictors], self.method, self.weights)
 
+    def predict(self, faces: Crops, batch_size: int = 64) -> list[Prediction]:
+        return _predictions(self, faces, batch_size)
+
     def file_probabilities(self, paths: Iterable[str | Path], batch_size: int = 64,
                            progress: Progress | None = None) -> Probabilities:
         """Each model reads the files at its own input size, as it would alone."""
@@ -284,7 +350,9 @@ class EnsemblePredictor(Predictor):
                        self.weights)
 
 
-RUNTIMES = {".keras": KerasPredictor, ".tflite": LiteRtPredictor, ".onnx": OnnxPredictor}
+# The exported files' runtimes, which take (path, threads, metadata, tta); every runtime by file suffix
+EXPORTED: dict[str, type[LiteRtPredictor] | type[OnnxPredictor]] = {".tflite": LiteRtPredictor, ".onnx": OnnxPredictor}
+RUNTIMES: dict[str, type[RuntimePredictor]] = {".keras": KerasPredictor, **EXPORTED}
 
 
 def predict(model: ModelSource, faces: Crops, batch_size: int = 64) -> list[Prediction]:
@@ -294,13 +362,13 @@ def predict(model: ModelSource, faces: Crops, batch_size: int = 64) -> list[Pred
 
 
 def load_predictor(model: ModelSource, threads: int | None = None, tta: str = "none", ensemble: str = "mean",
-                   weights: Any = None) -> Predictor:
+                   weights: Weights | None = None) -> Predictor:
     """A model file (``.keras``, ``.tflite`` with its ``.json``, ``.onnx`` with its ``.json``), or a Keras model
     already loaded -> its predictor. ``threads``: CPU threads of LiteRT and ONNX Runtime (default: all cores);
     ``tta``: test-time augmentation (facekit.infer.tta). A list of several models: an EnsemblePredictor combining them
     by ``ensemble`` with ``weights`` (facekit.infer.ensemble)."""
     check_tta(tta)
-    if isinstance(model, (list, tuple)):
+    if isinstance(model, Sequence) and not isinstance(model, str):
         if len(model) == 1 and weights is None:
             return load_predictor(model[0], threads, tta)
         ensemble_weights(len(model), ensemble, weights)  # bad weights fail before any model loads
@@ -312,4 +380,4 @@ def load_predictor(model: ModelSource, threads: int | None = None, tta: str = "n
         raise ModelError(f"unknown model file type {path.name}: use one of {', '.join(SUFFIXES)}")
     if not path.is_file():
         raise ModelError(f"model file not found: {path}")
-    return KerasPredictor(path, tta) if path.suffix == ".keras" else RUNTIMES[path.suffix](path, threads, tta=tta)
+    return KerasPredictor(path, tta) if path.suffix == ".keras" else EXPORTED[path.suffix](path, threads, tta=tta)
