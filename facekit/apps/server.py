@@ -10,6 +10,8 @@ The model is loaded once, before the app is made; requests never load it. Readin
 threads, and the analyzer, which is not safe to share between threads, runs under one lock: requests queue for it
 while the event loop stays free, so a slow photo never holds up /health. Errors are one line of JSON,
 ``{"error": "..."}``: 400 for an empty, non-image or truncated upload, 413 for one over the size or pixel limit.
+/analyze's answer is declared (``AnalyzeResponse``: the photo's entry of facekit.infer.results and the service's
+fields), so /docs shows its schema and every answer is checked against it.
 """
 import json
 import logging
@@ -17,9 +19,12 @@ import os
 import socket
 import threading
 import time
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
+import numpy as np
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -29,11 +34,13 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect
+from typing_extensions import TypedDict  # pydantic takes TypedDicts from here before Python 3.12
 
 from facekit.apps.cli import analyzer_from_options, setup_logging
 from facekit.apps.uploads import (
     MAX_IMAGE_PIXELS,
     MAX_UPLOAD_BYTES,
+    Photo,
     UploadError,
     check_size,
     encode_jpeg,
@@ -43,7 +50,7 @@ from facekit.apps.uploads import (
 from facekit.core import paths
 from facekit.core.errors import FaceKitError
 from facekit.infer.options import AnalyzerOptions
-from facekit.infer.results import photo_entry
+from facekit.infer.results import FaceResult, PhotoEntry, photo_entry
 from facekit.vision.detectors import spec_of
 from facekit.vision.drawing import annotate_photo
 from facekit.vision.images import MAX_SIDE
@@ -63,9 +70,52 @@ IMAGE_BODY = {"requestBody": {"required": True, "content": {
     "image/*": {"schema": {"type": "string", "format": "binary"}},
     "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
 }}}
+Answer = TypeVar("Answer")
 
 
-def model_info(analyzer):
+class AnalyzeResponse(PhotoEntry):
+    """/analyze's answer: the photo's entry as face_demo.py --json writes it (its size, ``detection_scale`` when it
+    was shrunk, its faces), the model and detector that found them, and the seconds spent reading, queueing for
+    the model, detecting, predicting, and in all (``timings``: read, queue, detect, predict, total)."""
+
+    model: str
+    detector: str
+    timings: dict[str, float]
+
+
+class ErrorResponse(TypedDict):
+    """Every error's answer: one line."""
+
+    error: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "An empty, non-image or truncated upload"},
+    413: {"model": ErrorResponse, "description": "An upload over the size or pixel limit"},
+}
+
+
+class ModelInfo(TypedDict):
+    """What /version says of the model: its name and its test-split metrics (None without a metrics.json)."""
+
+    model: str
+    metrics: dict[str, Any] | None
+
+
+class Analyzer(Protocol):
+    """What the service needs of its analyzer (``facekit.FaceAnalyzer`` is one): ``analyze`` with timings, its
+    detector and model; ``model_path``, the file the model came from, when it has one."""
+
+    @property
+    def detector(self) -> Any: ...
+
+    @property
+    def model(self) -> Any: ...
+
+    def analyze(self, image: np.ndarray, timings: dict[str, float] | None = None) -> list[FaceResult]: ...
+
+
+def model_info(analyzer: Analyzer) -> ModelInfo:
     """What /version says of the model: its file and, from metrics.json beside it, its test-split metrics."""
     path = getattr(analyzer, "model_path", None) or getattr(analyzer.model, "path", None)
     if path is None:
@@ -74,7 +124,7 @@ def model_info(analyzer):
     return {"model": model_name(path), "metrics": read_metrics(path.with_name("metrics.json"))}
 
 
-def model_name(path):
+def model_name(path: Path) -> str:
     """A model file as /version names it: default/NAME for the shipped default (in a checkout or in the package),
     RUN/best.keras under face_weights/, else the file's name."""
     folder = path.resolve().parent
@@ -86,7 +136,7 @@ def model_name(path):
         return path.name
 
 
-def read_metrics(metrics_file):
+def read_metrics(metrics_file: Path) -> dict[str, Any] | None:
     """The plain numbers and names of a model's metrics.json, without paths (this machine's folders are nobody's
     business); None without one, or with a warning when it is not a JSON object (the service starts all the same:
     the file only feeds /version)."""
@@ -107,7 +157,8 @@ def read_metrics(metrics_file):
 class Service:
     """The analyzer behind its lock, and the work of one request, done in a worker thread."""
 
-    def __init__(self, analyzer, max_upload_bytes, max_image_pixels, max_decodes=MAX_DECODES):
+    def __init__(self, analyzer: Analyzer, max_upload_bytes: int, max_image_pixels: int,
+                 max_decodes: int = MAX_DECODES) -> None:
         self.analyzer = analyzer
         self.lock = threading.Lock()
         self.decoding = threading.BoundedSemaphore(max_decodes)  # photos read and held at once: bounds the memory
@@ -116,16 +167,16 @@ class Service:
         self.detector = spec_of(analyzer.detector).name
         self.info = model_info(analyzer)
 
-    def analyze(self, data):
+    def analyze(self, data: bytes) -> AnalyzeResponse:
         """Upload bytes -> the response's JSON."""
         return self._served(data, lambda photo, faces, result: result)
 
-    def annotate(self, data):
+    def annotate(self, data: bytes) -> tuple[bytes, int]:
         """Upload bytes -> (the annotated JPEG, the number of faces): drawn on the photo as read."""
         return self._served(data, lambda photo, faces, result: (encode_jpeg(annotate_photo(photo.image, faces)),
                                                                  len(faces)))
 
-    def _served(self, data, answer):
+    def _served(self, data: bytes, answer: Callable[[Photo, list[FaceResult], AnalyzeResponse], Answer]) -> Answer:
         """``answer(photo, faces, result)`` for an upload. At most ``max_decodes`` photos are read and held at once
         (the others wait to be read), and the memory of each is handed back once its answer is made."""
         try:
@@ -134,7 +185,7 @@ class Service:
         finally:
             release_memory()
 
-    def _analyzed(self, data):
+    def _analyzed(self, data: bytes) -> tuple[Photo, list[FaceResult], AnalyzeResponse]:
         """Upload bytes -> (the Photo, its faces in the original's pixels, the response's JSON)."""
         start = time.perf_counter()
         photo = read_upload(data, self.max_image_pixels)
@@ -144,13 +195,13 @@ class Service:
             timings["queue"] = time.perf_counter() - waited
             faces = self.analyzer.analyze(photo.image, timings)
         timings["total"] = time.perf_counter() - start
-        result = {**photo_entry(faces, photo.image, (photo.width, photo.height)),  # as face_demo.py --json
-                  "model": self.info["model"], "detector": self.detector,
-                  "timings": {key: round(value, 4) for key, value in timings.items()}}
+        result: AnalyzeResponse = {**photo_entry(faces, photo.image, (photo.width, photo.height)),  # as --json
+                                   "model": self.info["model"], "detector": self.detector,
+                                   "timings": {key: round(value, 4) for key, value in timings.items()}}
         return photo, faces, result
 
 
-async def upload_bytes(request, limit):
+async def upload_bytes(request: Request, limit: int) -> bytes:
     """The image of a request: the file of a multipart form (its first file field) or the raw body. Reads at most
     the limit (and a form's overhead) before refusing with 413, whatever Content-Length claims."""
     is_form = request.headers.get("content-type", "").lower().startswith("multipart/form-data")  # case-insensitive
@@ -158,7 +209,8 @@ async def upload_bytes(request, limit):
     declared = request.headers.get("content-length", "")
     if declared.isdigit():
         check_size(int(declared), cap, limit)
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
@@ -172,7 +224,7 @@ async def upload_bytes(request, limit):
         check_size(len(body), limit)
         return body
 
-    async def replay():
+    async def replay() -> AsyncGenerator[bytes, None]:
         yield body
 
     try:
@@ -188,11 +240,12 @@ async def upload_bytes(request, limit):
     return data
 
 
-def error_response(status, message):
+def error_response(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_app(analyzer, max_upload_bytes=MAX_UPLOAD_BYTES, max_image_pixels=MAX_IMAGE_PIXELS):
+def create_app(analyzer: Analyzer, max_upload_bytes: int = MAX_UPLOAD_BYTES,
+               max_image_pixels: int = MAX_IMAGE_PIXELS) -> FastAPI:
     """The FastAPI app around a loaded analyzer (``facekit.FaceAnalyzer`` or anything with its ``analyze``,
     ``detector`` and ``model``)."""
     service = Service(analyzer, max_upload_bytes, max_image_pixels)
@@ -202,43 +255,44 @@ def create_app(analyzer, max_upload_bytes=MAX_UPLOAD_BYTES, max_image_pixels=MAX
     app.state.service = service
 
     @app.exception_handler(UploadError)
-    async def refused(request, error):
+    async def refused(request: Request, error: UploadError) -> JSONResponse:
         return error_response(error.status, str(error))
 
     @app.exception_handler(HTTPException)
-    async def http_error(request, error):  # 404, 405: the same one-line JSON
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:  # 404, 405: the same JSON
         return error_response(error.status_code, str(error.detail))
 
     @app.exception_handler(Exception)
-    async def unexpected(request, error):
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("error while serving %s", request.url.path)  # the details stay in the server's log
         return error_response(500, f"internal error ({type(error).__name__}); the server's log has the details")
 
-    @app.post("/analyze", openapi_extra=IMAGE_BODY,
+    @app.post("/analyze", openapi_extra=IMAGE_BODY, response_model=AnalyzeResponse, responses=ERRORS,
               summary="Every face's box, landmarks, age, gender, race and probabilities (face_demo.py --json)")
-    async def analyze(request: Request):
+    async def analyze(request: Request) -> AnalyzeResponse:
         data = await upload_bytes(request, service.max_upload_bytes)
         return await run_in_threadpool(service.analyze, data)
 
     @app.post("/annotate", openapi_extra=IMAGE_BODY, response_class=Response,
-              responses={200: {"content": {"image/jpeg": {}}}}, summary="The photo with boxes and labels, as JPEG")
-    async def annotate(request: Request):
+              responses={200: {"content": {"image/jpeg": {}}}, **ERRORS},
+              summary="The photo with boxes and labels, as JPEG")
+    async def annotate(request: Request) -> Response:
         data = await upload_bytes(request, service.max_upload_bytes)
         jpeg, count = await run_in_threadpool(service.annotate, data)
         return Response(jpeg, media_type="image/jpeg", headers={"X-Faces": str(count)})
 
     @app.get("/health", summary="Answers at once, even while photos are being analysed")
     @app.head("/health", include_in_schema=False)  # in the docs once: one route of two methods gives two same IDs
-    async def health():
+    async def health() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/version", summary="The model file, its test-split metrics, the detector and the limits")
-    async def version():
+    async def version() -> dict[str, Any]:
         return {**service.info, "detector": service.detector, "max_upload_bytes": service.max_upload_bytes,
                 "max_side": MAX_SIDE}
 
     @app.get("/", include_in_schema=False)
-    async def page():
+    async def page() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -285,7 +339,7 @@ def app_from_environment() -> FastAPI:
     return app_from_options(options)
 
 
-def check_address(host, port):
+def check_address(host: str, port: int) -> None:
     """FaceKitError unless this process can listen on ``host``:``port`` (bound and released at once, with the
     SO_REUSEADDR uvicorn uses)."""
     try:
@@ -302,12 +356,12 @@ def serve(options: ServerOptions) -> None:
     """Runs uvicorn: in this process with one worker (the model is loaded before the port is opened, so a bad
     option fails at once), or in ``options.workers`` processes, each loading the model once (after a check here)."""
     check_address(options.host, options.port)  # before the model loads: a port in use is one line, not uvicorn's
-    listen = {"host": options.host, "port": options.port, "log_level": "info"}
     if options.workers == 1:
-        uvicorn.run(app_from_options(options), **listen)
+        uvicorn.run(app_from_options(options), host=options.host, port=options.port, log_level="info")
         return
     # A worker that fails to start prints a traceback and is started again, for ever: the options are checked here
     # first, by building the analyzer once in this process, so that a bad one is one line and exit status 2.
     app_from_options(options)
     os.environ[OPTIONS_VARIABLE] = options.to_json()
-    uvicorn.run("facekit.apps.server:app_from_environment", factory=True, workers=options.workers, **listen)
+    uvicorn.run("facekit.apps.server:app_from_environment", factory=True, workers=options.workers, host=options.host,
+                port=options.port, log_level="info")

@@ -6,8 +6,12 @@ Everything here is synchronous and framework-free: ``facekit.apps.server`` calls
 import ctypes
 import ctypes.util
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
 from PIL import Image, UnidentifiedImageError
 
 from facekit.core.errors import FaceKitError
@@ -24,7 +28,7 @@ MAX_IMAGE_PIXELS = 89_478_485
 class UploadError(FaceKitError):
     """An upload the service refuses; ``status`` is the HTTP status that says why (400 or 413)."""
 
-    def __init__(self, message, status=400):
+    def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
 
@@ -34,19 +38,19 @@ class Photo:
     """An upload, read: ``image`` (RGB uint8, upright, its longest side at most images.MAX_SIDE), what detection
     sees and what is drawn on, and the original's upright ``width`` and ``height``."""
 
-    image: object
+    image: NDArray[np.uint8]
     width: int
     height: int
 
 
-def check_size(size, limit=MAX_UPLOAD_BYTES, told=None):
+def check_size(size: int, limit: int = MAX_UPLOAD_BYTES, told: int | None = None) -> None:
     """413 when ``size`` is over ``limit``; the message gives ``told`` (default: the limit), the upload limit a
     form's overhead was added to."""
     if size > limit:
         raise UploadError(f"upload too large: over {told or limit:,} bytes", status=413)
 
 
-def check_pixels(data, max_pixels=MAX_IMAGE_PIXELS):
+def check_pixels(data: bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> None:
     """Refuses (413) an image whose header promises more than ``max_pixels``, before decoding it; says "not an
     image" (400) for a file Pillow does not recognise. Other faults are left to ``read_image_and_size``."""
     try:
@@ -63,7 +67,7 @@ def check_pixels(data, max_pixels=MAX_IMAGE_PIXELS):
         raise UploadError(f"image too large: {width} x {height} pixels, over {max_pixels:,}", status=413)
 
 
-def read_upload(data, max_pixels=MAX_IMAGE_PIXELS):
+def read_upload(data: bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> Photo:
     """The bytes of an uploaded file -> a Photo. Raises UploadError: 400 for an empty, non-image or truncated
     file, 413 for one over ``max_pixels``."""
     if not data:
@@ -76,7 +80,7 @@ def read_upload(data, max_pixels=MAX_IMAGE_PIXELS):
     return Photo(image, width, height)
 
 
-def _malloc_trim():
+def _malloc_trim() -> Callable[[int], Any] | None:
     """glibc's ``malloc_trim``, or None elsewhere."""
     try:
         return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
@@ -87,14 +91,14 @@ def _malloc_trim():
 MALLOC_TRIM = _malloc_trim()
 
 
-def release_memory():
+def release_memory() -> None:
     """Hands the memory freed after a large photo back to the system: glibc keeps freed blocks of its worker-thread
     arenas (a 9000 x 9000 PNG left about 1 GB behind per request) unless asked to trim them."""
     if MALLOC_TRIM is not None:
         MALLOC_TRIM(0)
 
 
-def encode_jpeg(image_rgb, quality=92):
+def encode_jpeg(image_rgb: NDArray[np.uint8], quality: int = 92) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image_rgb).save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()

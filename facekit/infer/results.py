@@ -1,14 +1,84 @@
 """The output schema, built in one place: a face's prediction from the model's probabilities (``Prediction``), a
 detected face with it (``FaceResult``), and their JSON entries (``to_dict()``, the only place values are rounded:
-the video's smoothing, facekit.vision.tracking, works on the unrounded ones)."""
-from __future__ import annotations
+the video's smoothing, facekit.vision.tracking, works on the unrounded ones).
 
+The JSON's shape is declared here too, as TypedDicts: a face's entry (``FaceEntry``) and a photo's (``PhotoEntry``).
+Type checkers hold ``to_dict()`` and ``photo_entry`` to them, and the web service declares its answer with them
+(``/docs``), so a new output field is a change to this module alone: its key in the TypedDict, its value in the
+``to_dict()`` or ``photo_entry`` that writes it.
+"""
+# No ``from __future__ import annotations`` here: the TypedDicts' NotRequired keys must stay visible at run time
+# (__optional_keys__, which typing reads from the annotations as written).
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NotRequired
 
 import numpy as np
+from numpy.typing import NDArray
 
 from facekit.core.labels import ADIENCE_GROUPS, GENDERS, AgeBins, age_group, age_group_names, race_classes
+from facekit.vision.detectors.base import Face
+
+try:  # pydantic (the web service's schema) takes TypedDicts from typing_extensions before Python 3.12
+    from typing_extensions import TypedDict
+except ImportError:  # pragma: no cover  # no typing_extensions, no pydantic either: typing's serves
+    from typing import TypedDict
+
+
+class BoxEntry(TypedDict):
+    """Where the face is, in the pixels of the photo's file: its top left corner (x, y), width and height."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+class ProbabilitiesEntry(TypedDict):
+    """The probability of each class, to 4 places: each gender (female, male), each of the model's race classes
+    (FairFace's seven, or UTKFace's five for an older model) and each of Adience's eight age groups (0-2 to
+    60-100, summed over the model's age bins)."""
+
+    gender: dict[str, float]
+    race: dict[str, float]
+    age_group: dict[str, float]
+
+
+class PredictionEntry(TypedDict):
+    """The prediction's fields of a face's entry: age (years, to 0.1: the expectation over the model's age bins),
+    age_std (the standard deviation of that distribution), the most probable gender and race with their
+    probabilities, and every class's probability."""
+
+    age: float
+    age_std: float
+    gender: str
+    gender_probability: float
+    race: str
+    race_probability: float
+    probabilities: ProbabilitiesEntry
+
+
+class FaceEntry(PredictionEntry):
+    """A face's JSON entry (face_demo.py --json, the web service): the prediction's fields, its box, the detector's
+    score (to 4 places), its landmarks (five (x, y) points to 0.1 pixel: the subject's right eye, left eye, nose,
+    right and left mouth corners; null from a detector that gives none) and, when a video's faces are followed,
+    its track."""
+
+    box: BoxEntry
+    score: float
+    landmarks: list[list[float]] | None
+    track: NotRequired[int]
+
+
+class PhotoEntry(TypedDict):
+    """A photo's JSON (face_demo.py --json, the web service): the file's width and height (upright), how much it
+    was shrunk for detection (detection_scale, only when it was: boxes are in the file's pixels all the same) and
+    its faces, largest first."""
+
+    width: int
+    height: int
+    detection_scale: NotRequired[float]
+    faces: list[FaceEntry]
 
 
 def _most_probable(probabilities: dict[str, float]) -> str:
@@ -38,7 +108,7 @@ class Prediction:
     def race(self) -> str:
         return _most_probable(self.race_probabilities)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> PredictionEntry:
         """The prediction's fields of a face's JSON entry: age and age_std to 0.1 year, probabilities to 4 places."""
         gender, race = self.gender, self.race
         return {
@@ -77,16 +147,18 @@ class FaceResult:
     def race(self) -> str:
         return self.prediction.race
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> FaceEntry:
         """The face's JSON entry (face_demo.py --json, the web service): box, score, landmarks, the prediction's
         fields, and its track when it has one."""
         x, y, width, height = self.box
         landmarks = None if self.landmarks is None else [[round(px, 1), round(py, 1)] for px, py in self.landmarks]
-        return {"box": {"x": x, "y": y, "width": width, "height": height}, "score": round(float(self.score), 4),
-                "landmarks": landmarks, **self.prediction.to_dict(),
-                **({"track": self.track} if self.track is not None else {})}
+        entry: FaceEntry = {"box": {"x": x, "y": y, "width": width, "height": height},
+                            "score": round(float(self.score), 4), "landmarks": landmarks, **self.prediction.to_dict()}
+        if self.track is not None:
+            entry["track"] = self.track
+        return entry
 
-    def in_file_pixels(self, scale: float) -> FaceResult:
+    def in_file_pixels(self, scale: float) -> "FaceResult":
         """The face with its box and landmarks multiplied by ``scale``: from the pixels of a photo shrunk for
         detection (``images.MAX_SIDE``) to those of its file."""
         if scale == 1:
@@ -96,7 +168,7 @@ class FaceResult:
         return replace(self, box=(x, y, width, height), landmarks=landmarks)
 
 
-def predictions_from(probabilities: dict[str, Any], age_bins: AgeBins) -> list[Prediction]:
+def predictions_from(probabilities: dict[str, NDArray[Any]], age_bins: AgeBins) -> list[Prediction]:
     """``{"age", "gender", "race"}`` probability arrays (N rows) -> one Prediction per face. The race classes are
     the model's: FairFace's seven, or UTKFace's five for a model trained before them (by the race output's width)."""
     age_probs, gender_probs, race_probs = (np.asarray(probabilities[name], np.float64)
@@ -113,7 +185,7 @@ def predictions_from(probabilities: dict[str, Any], age_bins: AgeBins) -> list[P
             for i in range(len(ages))]
 
 
-def face_result(face: Any, prediction: Prediction) -> FaceResult:
+def face_result(face: Face, prediction: Prediction) -> FaceResult:
     """A detected face (``facekit.vision.detectors.base.Face``) and its prediction -> its FaceResult."""
     landmarks = None if face.landmarks is None else tuple(
         (float(x), float(y)) for x, y in np.asarray(face.landmarks, np.float64))
@@ -121,16 +193,18 @@ def face_result(face: Any, prediction: Prediction) -> FaceResult:
     return FaceResult((x, y, width, height), float(face.score), landmarks, prediction)
 
 
-def file_scale(image: np.ndarray, size: tuple[int, int]) -> float:
+def file_scale(image: NDArray[Any], size: tuple[int, int]) -> float:
     """How much larger the file (``size``: width, height) is than the ``image`` analysed (1 unless it was shrunk)."""
     return size[0] / image.shape[1]
 
 
-def photo_entry(faces: list[FaceResult], image: np.ndarray, size: tuple[int, int]) -> dict[str, Any]:
+def photo_entry(faces: Sequence[FaceResult], image: NDArray[Any], size: tuple[int, int]) -> PhotoEntry:
     """A photo's JSON (face_demo.py --json, the web service): the file's ``size`` (width, height), how much the
     ``image`` that was analysed was shrunk (``detection_scale``, only when it was: ``images.MAX_SIDE``) and its
     faces' entries in the file's pixels."""
     width, height = size
     scale = file_scale(image, size)
-    return {"width": width, "height": height, **({"detection_scale": round(1 / scale, 4)} if scale != 1 else {}),
-            "faces": [face.in_file_pixels(scale).to_dict() for face in faces]}
+    entries = [face.in_file_pixels(scale).to_dict() for face in faces]
+    if scale == 1:
+        return {"width": width, "height": height, "faces": entries}
+    return {"width": width, "height": height, "detection_scale": round(1 / scale, 4), "faces": entries}

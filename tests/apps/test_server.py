@@ -13,14 +13,23 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 from PIL import Image
+from pydantic import BaseModel, ConfigDict
 
 import face_demo
 import face_server
 import facekit.infer.analyzer
 from facekit.apps import server
-from facekit.apps.server import OPTIONS_VARIABLE, app_from_environment, app_from_options, create_app
+from facekit.apps.server import (
+    OPTIONS_VARIABLE,
+    AnalyzeResponse,
+    ErrorResponse,
+    app_from_environment,
+    app_from_options,
+    create_app,
+)
 from facekit.apps.uploads import MAX_IMAGE_PIXELS, encode_jpeg
 from facekit.core import paths
+from facekit.infer.results import BoxEntry, FaceEntry, ProbabilitiesEntry
 from facekit.vision import images
 from facekit.vision.detectors.haar import HaarDetector
 from facekit.vision.drawing import BANNER_RGB, BOX_COLOURS_RGB
@@ -127,6 +136,50 @@ def test_a_rotated_phone_photo_is_answered_upright(client, tmp_path):
     answer = client.post("/analyze", content=buffer.getvalue()).json()
     assert (answer["width"], answer["height"]) == (640, 480)
     assert_found_where_placed(answer["faces"], placed)
+
+
+class StrictAnswer(BaseModel):
+    """/analyze's declared answer, checked strictly: no key it does not declare (the response model would drop one
+    silently), none missing, each value of its type."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    answer: AnalyzeResponse
+
+
+def declared_keys(schema):
+    return schema.__required_keys__ | schema.__optional_keys__
+
+
+def test_the_docs_declare_every_field_of_the_analyze_answer(client):
+    schema = client.get("/openapi.json").json()
+    answers = schema["paths"]["/analyze"]["post"]["responses"]
+    assert answers["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/AnalyzeResponse"}
+    assert answers["413"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
+    components = schema["components"]["schemas"]
+    for declared in (AnalyzeResponse, FaceEntry, BoxEntry, ProbabilitiesEntry, ErrorResponse):
+        assert set(components[declared.__name__]["properties"]) == declared_keys(declared), declared.__name__
+        assert set(components[declared.__name__]["required"]) == declared.__required_keys__, declared.__name__
+    assert declared_keys(AnalyzeResponse) == {"width", "height", "detection_scale", "faces", "model", "detector",
+                                              "timings"}
+    assert {"box", "score", "landmarks", "age", "age_std", "gender", "gender_probability", "race", "race_probability",
+            "probabilities", "track"} == declared_keys(FaceEntry)
+    assert components["AnalyzeResponse"]["properties"]["faces"]["items"] == {"$ref": "#/components/schemas/FaceEntry"}
+
+
+def test_real_answers_are_the_declared_shape_and_the_response_model_drops_nothing(client, monkeypatch):
+    """A photo read whole and one shrunk (detection_scale): the service's own entry has exactly the declared keys,
+    and what goes out over HTTP is that entry, unchanged."""
+    image, _ = compose((600, 800), [(0, 100, 120, 220), (1, 480, 160, 200)])
+    data = encode_jpeg(image)
+    for max_side in (images.MAX_SIDE, 400):
+        monkeypatch.setattr(images, "MAX_SIDE", max_side)
+        entry = client.app.state.service.analyze(data)
+        StrictAnswer(answer=entry)
+        assert len(entry["faces"]) == 2 and ("detection_scale" in entry) == (max_side == 400)
+        answer = client.post("/analyze", content=data).json()
+        assert {key: answer[key] for key in answer if key != "timings"} == \
+            {key: entry[key] for key in entry if key != "timings"}
+        assert set(answer["timings"]) == set(entry["timings"])
 
 
 class StubAnalyzer:
