@@ -7,6 +7,8 @@ import os
 import sys
 import traceback
 import warnings
+from collections.abc import Callable
+from typing import NoReturn, TypeVar
 
 from PIL import Image
 
@@ -19,6 +21,7 @@ from facekit.vision.detectors import DEFAULT_DETECTOR, DETECTORS
 from facekit.vision.detectors.yunet import YuNetDetector
 
 logger = logging.getLogger(__name__)
+Number = TypeVar("Number", int, float)
 
 # The demos read panoramas and scans far over Pillow's default limit of 89 megapixels (refused over 179); this is
 # theirs: a warning never, a refusal over twice this.
@@ -29,7 +32,7 @@ class ConsoleHandler(logging.Handler):
     """The library's messages as the scripts printed them: the text alone, information on stdout, warnings and
     errors on stderr. The stream is looked up at each message, so output redirected later (tests) still gets it."""
 
-    def emit(self, record):
+    def emit(self, record: logging.LogRecord) -> None:
         try:
             stream = sys.stderr if record.levelno >= logging.WARNING else sys.stdout
             stream.write(self.format(record) + "\n")
@@ -38,13 +41,13 @@ class ConsoleHandler(logging.Handler):
             self.handleError(record)
 
 
-def add_verbosity_arguments(parser):
+def add_verbosity_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("-q", "--quiet", action="store_true", help="show only warnings and errors")
     group.add_argument("-v", "--verbose", action="store_true", help="also show debugging messages")
 
 
-def setup_logging(args=None):
+def setup_logging(args: object = None) -> None:
     """What every script does first: the ``facekit`` loggers' messages shown by one ConsoleHandler, at the level
     that ``-q`` / ``-v`` (``add_verbosity_arguments``) choose (default: information). Called again, it replaces the
     handler rather than adding a second."""
@@ -62,7 +65,7 @@ def setup_logging(args=None):
     package.setLevel(level)
 
 
-def run_script(main):
+def run_script(main: Callable[[], object]) -> None:
     """A script's ``main()`` as its command runs it: a failure's exit leaves at once, without the interpreter's
     shutdown, whose finalisers can crash after a failed write (h5py closing a half-written checkpoint on a full disk
     printed two tracebacks and died of a segmentation fault). What matters is written by then: outputs atomically,
@@ -79,7 +82,7 @@ def run_script(main):
         os._exit(code)
 
 
-def exit_with_error(error):
+def exit_with_error(error: BaseException) -> NoReturn:
     """What every script does with a FaceKitError: one line on stderr, exit status 2. With -v (debugging messages
     shown) the chain of causes comes first: the library raises its errors ``from`` the one that caused them."""
     if logging.getLogger("facekit").isEnabledFor(logging.DEBUG):
@@ -88,9 +91,10 @@ def exit_with_error(error):
     sys.exit(2)
 
 
-def _number(name, convert, accepts, requirement):
+def _number(name: str, convert: Callable[[str], Number], accepts: Callable[[Number], bool],
+            requirement: str) -> Callable[[str], Number]:
     """An argparse type: ``convert(text)``, refused with "must be REQUIREMENT" unless finite and ``accepts`` it."""
-    def parse(text):
+    def parse(text: str) -> Number:
         value = convert(text)
         if not math.isfinite(value) or not accepts(value):
             raise argparse.ArgumentTypeError(f"must be {requirement}, not {text}")
@@ -108,14 +112,14 @@ finite_float = _number("finite_float", float, lambda value: True, "a finite numb
 port_number = _number("port_number", int, lambda value: 1 <= value <= 65535, "a port number from 1 to 65535")
 
 
-def allow_large_images():
+def allow_large_images() -> None:
     """Raises Pillow's process-wide limit against decompression bombs to LARGE_IMAGE_PIXELS: for the demos'
     ``main``, which own their process, not for library code."""
     Image.MAX_IMAGE_PIXELS = LARGE_IMAGE_PIXELS
     warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 
 
-def add_prediction_arguments(parser, models="--model", fit=False):
+def add_prediction_arguments(parser: argparse.ArgumentParser, models: str = "--model", fit: bool = False) -> None:
     """``--ensemble``, ``--ensemble-weights`` and ``--tta``: how the demos (``--model``) and evaluation
     (``face_train.py --evaluate``, which can also ``fit`` the weights) combine models and variants of each face."""
     parser.add_argument("--ensemble", choices=METHODS, default="mean",
@@ -133,7 +137,7 @@ def add_prediction_arguments(parser, models="--model", fit=False):
                              "flip+crops, those and their mirrors (10 times)")
 
 
-def add_analyzer_arguments(parser):
+def add_analyzer_arguments(parser: argparse.ArgumentParser) -> None:
     """The model, detector and crop options of the demos and the server (``analyzer_options``), and -q / -v."""
     add_verbosity_arguments(parser)
     with_files = [name for name, spec in DETECTORS.items() if spec.needs_model_file and spec.bundled_model is None]

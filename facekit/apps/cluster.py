@@ -15,24 +15,27 @@ import functools
 import math
 import os
 import threading
+from collections.abc import Iterator, Sequence
+from typing import Literal
 
-from facekit.apps.photos import analyze_photo
+from facekit.apps.library import MakeAnalyzer, Result, Task
+from facekit.apps.photos import PhotoAnalyzer, analyze_photo
 from facekit.core.errors import FaceKitError
 from facekit.core.extras import require
 
 SHARD_PHOTOS = 16  # at most, per task: small enough to spread a library evenly, large enough to keep tasks cheap
-_analyzers = {}  # per worker process: key -> (analyzer, lock); loaded once
+_analyzers: dict[str, tuple[PhotoAnalyzer, threading.Lock]] = {}  # per worker process: key -> (analyzer, lock)
 _loading = threading.Lock()
 
 
-def _analyzer(key, make_analyzer, threads):
+def _analyzer(key: str, make_analyzer: MakeAnalyzer, threads: int | None) -> tuple[PhotoAnalyzer, threading.Lock]:
     with _loading:
         if key not in _analyzers:
             _analyzers[key] = (make_analyzer(threads), threading.Lock())
         return _analyzers[key]
 
 
-def analyze_shard(key, make_analyzer, threads, tasks):
+def analyze_shard(key: str, make_analyzer: MakeAnalyzer, threads: int | None, tasks: Sequence[Task]) -> list[Result]:
     """On a worker: (image, output or None) pairs -> their (entry, summary), with the worker's analyzer for ``key``
     (loaded by ``make_analyzer(threads)`` on its first shard). One photo at a time per analyzer (it is not
     thread-safe)."""
@@ -41,13 +44,13 @@ def analyze_shard(key, make_analyzer, threads, tasks):
         return [analyze_photo(analyzer, image, output) for image, output in tasks]
 
 
-def shards(tasks, workers):
+def shards(tasks: Sequence[Task], workers: int) -> list[Sequence[Task]]:
     """Tasks cut into about four shards per worker, at most SHARD_PHOTOS photos each, in order."""
     size = max(1, min(SHARD_PHOTOS, math.ceil(len(tasks) / max(1, 4 * workers))))
     return [tasks[start:start + size] for start in range(0, len(tasks), size)]
 
 
-def parse_cluster(address):
+def parse_cluster(address: str) -> tuple[Literal["local"], int] | tuple[Literal["remote"], str]:
     """``local:N`` -> ("local", N); a scheduler address -> ("remote", address)."""
     if address.startswith("local:"):
         count = address.removeprefix("local:")
@@ -57,21 +60,22 @@ def parse_cluster(address):
     return "remote", address
 
 
-def cluster_results(address, make_analyzer, tasks, key):
+def cluster_results(address: str, make_analyzer: MakeAnalyzer, tasks: Sequence[Task], key: str) -> Iterator[Result]:
     """(entry, summary) of every task as its shard finishes, computed on the Dask cluster at ``address``
     (``local:N``: N worker processes started here, and stopped at the end)."""
     distributed = require("distributed", "--cluster")
-    kind, where = parse_cluster(address)
+    where = parse_cluster(address)
     cluster = None
+    threads: int | None
     try:
-        if kind == "local":
-            cluster = distributed.LocalCluster(n_workers=where, threads_per_worker=1, processes=True,
+        if where[0] == "local":
+            cluster = distributed.LocalCluster(n_workers=where[1], threads_per_worker=1, processes=True,
                                                dashboard_address=None, silence_logs=40)
-            threads = max(1, (os.cpu_count() or 1) // where)  # each worker its share of this machine's cores
+            threads = max(1, (os.cpu_count() or 1) // where[1])  # each worker its share of this machine's cores
         else:
             threads = None  # the runtime's default on each machine: all its cores (one worker process per machine)
         try:
-            client = distributed.Client(cluster if cluster is not None else where, timeout="30s")
+            client = distributed.Client(cluster if cluster is not None else where[1], timeout="30s")
         except OSError as error:
             raise FaceKitError(f"cannot reach the Dask scheduler {address}: {error}") from error
         with client:

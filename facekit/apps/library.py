@@ -10,15 +10,21 @@ import fcntl
 import json
 import multiprocessing
 import os
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import cv2
 
-from facekit.apps.photos import analyze_photo
+from facekit.apps.photos import PhotoAnalyzer, analyze_photo
 from facekit.core.errors import FaceKitError
 
+Task: TypeAlias = tuple[str | Path, str | Path | None]  # a photo and where its annotated copy goes (None: results only)
+Result: TypeAlias = tuple[dict[str, Any], str | None]  # its entry and one-line summary (analyze_photo)
+MakeAnalyzer: TypeAlias = Callable[[int | None], PhotoAnalyzer]  # threads -> an analyzer; picklable for workers
 
-def read_done(jsonl_path):
+
+def read_done(jsonl_path: str | Path) -> tuple[dict[str, str | None], int]:
     """For ``--resume``: (the photos a JSON Lines file already holds, {absolute path: its annotated copy or None};
     the length of its whole lines). A last line cut by a kill (no newline, or not JSON) does not count: JsonLines
     cuts it off, so that its photo is done again and the next line starts on a line of its own. Any other line that
@@ -26,7 +32,8 @@ def read_done(jsonl_path):
     path = Path(jsonl_path)
     if not path.exists():
         return {}, 0
-    done, kept = {}, 0
+    done: dict[str, str | None] = {}
+    kept = 0
     try:
         with open(path, "rb") as file:
             lines = file.readlines()
@@ -53,7 +60,7 @@ class JsonLines:
     """Appends one JSON object per line, flushed at once: a kill loses at most the photo in flight. One writer per
     file: a second run on the same file is refused in one line (an advisory lock, held until ``close``)."""
 
-    def __init__(self, path, keep=0):
+    def __init__(self, path: str | Path, keep: int = 0) -> None:
         """``keep``: bytes of an existing file to keep (read_done's whole lines), 0 to start it afresh."""
         self.path = Path(path)
         try:
@@ -70,34 +77,35 @@ class JsonLines:
         if self.path.is_file():  # a FIFO or /dev/stdout cannot be cut
             self._file.truncate(keep)
 
-    def write(self, entry):
+    def write(self, entry: dict[str, Any]) -> None:
         try:
             self._file.write(json.dumps(entry) + "\n")
             self._file.flush()
         except OSError as error:  # a full disk, ulimit -f
             raise FaceKitError(f"cannot write {self.path}: {error.strerror or error}") from error
 
-    def close(self):
+    def close(self) -> None:
         try:
             self._file.close()
         except OSError as error:
             raise FaceKitError(f"cannot write {self.path}: {error.strerror or error}") from error
 
 
-_worker_analyzer = None
+_worker_analyzer: PhotoAnalyzer | None = None
 
 
-def _start_worker(make_analyzer, threads):
+def _start_worker(make_analyzer: MakeAnalyzer, threads: int) -> None:
     global _worker_analyzer
     cv2.setNumThreads(threads)
     _worker_analyzer = make_analyzer(threads)
 
 
-def _analyze_in_worker(task):
+def _analyze_in_worker(task: Task) -> Result:
+    assert _worker_analyzer is not None, "the pool's initializer builds it"
     return analyze_photo(_worker_analyzer, *task)
 
 
-def photo_results(make_analyzer, tasks, workers=1):
+def photo_results(make_analyzer: MakeAnalyzer, tasks: Iterable[Task], workers: int = 1) -> Iterator[Result]:
     """(image, output or None) pairs -> their (entry, summary) as each finishes. ``make_analyzer(threads)`` builds
     the analyzer: once here with one worker, once in each worker process with several (each gets its share of the
     cores); a picklable callable, then."""

@@ -12,12 +12,17 @@ import queue
 import sys
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any, Protocol, TypeAlias, cast
 
 import cv2
+import numpy as np
+from numpy.typing import NDArray
 
 from facekit.core.errors import FaceKitError
 from facekit.core.outputs import replacing
+from facekit.infer.results import FaceResult
 from facekit.vision.drawing import annotate, draw_fps
 from facekit.vision.region_search import RegionSearch
 from facekit.vision.tracking import FaceTracks
@@ -25,9 +30,20 @@ from facekit.vision.tracking import FaceTracks
 WINDOW = "face_video_demo (q to quit)"
 FALLBACK_FPS = 30.0  # webcams often report 0 frames per second
 FOURCC = "mp4v"
+Frame: TypeAlias = NDArray[np.uint8]  # an image (H, W, 3): BGR as OpenCV reads and writes it, RGB once converted
 
 
-def open_capture(source):
+class FrameAnalyzer(Protocol):
+    """What the video is analysed with: ``facekit.FaceAnalyzer``, or anything with its ``analyze`` (with
+    ``search``) and ``detector``."""
+
+    @property
+    def detector(self) -> Any: ...
+
+    def analyze(self, image: Frame, *, search: Any = None) -> list[FaceResult]: ...
+
+
+def open_capture(source: str) -> tuple[cv2.VideoCapture, str]:
     """A digit string is a camera index; anything else a video file."""
     if source.isdigit():
         capture, what = cv2.VideoCapture(int(source)), f"camera {source}"
@@ -41,18 +57,19 @@ def open_capture(source):
     return capture, what
 
 
-def open_writer(path, fps, frame_shape, named=None):
+def open_writer(path: str | Path, fps: float, frame_shape: Sequence[int],
+                named: str | Path | None = None) -> cv2.VideoWriter:
     """A video writer at ``path``; ``named``: the output's name for messages, when ``path`` is its partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    file = Path(path)
+    file.parent.mkdir(parents=True, exist_ok=True)
     height, width = frame_shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*FOURCC), fps, (width, height))
+    writer = cv2.VideoWriter(str(file), cv2.VideoWriter.fourcc(*FOURCC), fps, (width, height))
     if not writer.isOpened():
-        raise FaceKitError(f"cannot write video {named or path} (try a .mp4 file name)")
+        raise FaceKitError(f"cannot write video {named or file} (try a .mp4 file name)")
     return writer
 
 
-def check_written(partial, output, frames):
+def check_written(partial: str | Path, output: str | Path, frames: int) -> None:
     """OpenCV's writer says nothing when the disk fills: the file written must open and hold the frames, or the
     output is not replaced by it (FaceKitError)."""
     reader = cv2.VideoCapture(str(partial))
@@ -66,7 +83,7 @@ def check_written(partial, output, frames):
                            "(a full disk?); nothing was replaced")
 
 
-def display_available():
+def display_available() -> bool:
     """False without a screen, or with OpenCV built without GUI (opencv-python-headless)."""
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return False
@@ -80,12 +97,12 @@ def display_available():
 class FrameRate:
     """Frames per second, smoothed over the last frames (exponential moving average of frame times)."""
 
-    def __init__(self, smoothing=0.9):
+    def __init__(self, smoothing: float = 0.9) -> None:
         self.smoothing = smoothing
-        self._frame_time = None
+        self._frame_time: float | None = None
         self._last = time.perf_counter()
 
-    def tick(self):
+    def tick(self) -> float:
         now = time.perf_counter()
         elapsed, self._last = now - self._last, now
         if self._frame_time is None:
@@ -99,14 +116,15 @@ class FrameReader:
     """``capture.read()`` in a background thread. From a file every frame is kept, up to ``ahead`` frames in
     advance; from a camera (``live``) only the newest, so that what is shown is never stale."""
 
-    def __init__(self, capture, live=False, ahead=4):
+    def __init__(self, capture: cv2.VideoCapture, live: bool = False, ahead: int = 4) -> None:
         self._capture, self._live = capture, live
-        self._frames = queue.Queue(maxsize=1 if live else ahead)
+        # (ok, frame) as capture.read() gives them: the frame a BGR uint8 array, or None once ok is False
+        self._frames: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1 if live else ahead)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, name="frame-reader", daemon=True)
         self._thread.start()
 
-    def _read(self):
+    def _read(self) -> None:
         ok = True
         while ok and not self._stop.is_set():
             ok, frame = self._capture.read()
@@ -122,11 +140,11 @@ class FrameReader:
                 except queue.Full:
                     continue
 
-    def read(self):
+    def read(self) -> tuple[bool, Any]:
         """(ok, BGR frame) as ``capture.read()``: ok False once the stream has ended."""
         return self._frames.get()
 
-    def close(self):
+    def close(self) -> None:
         self._stop.set()
         self._thread.join()
 
@@ -134,12 +152,12 @@ class FrameReader:
 class BackgroundAnalysis:
     """One frame at a time analysed in a worker thread: ``submit`` when idle, ``results`` when done."""
 
-    def __init__(self, analyzer, search=None):
+    def __init__(self, analyzer: FrameAnalyzer, search: Any = None) -> None:
         self._analyzer, self._search = analyzer, search
         self._busy = False
-        self._done = queue.Queue()
+        self._done: queue.Queue[list[FaceResult] | Exception] = queue.Queue()
 
-    def submit(self, frame_rgb):
+    def submit(self, frame_rgb: Frame) -> bool:
         """Starts analysing ``frame_rgb`` unless a frame is being analysed; True when it started."""
         if self._busy:
             return False
@@ -147,13 +165,13 @@ class BackgroundAnalysis:
         threading.Thread(target=self._run, args=(frame_rgb,), daemon=True).start()
         return True
 
-    def _run(self, frame_rgb):
+    def _run(self, frame_rgb: Frame) -> None:
         try:
             self._done.put(self._analyzer.analyze(frame_rgb, search=self._search))
         except Exception as error:  # handed to the main loop, which raises it there
             self._done.put(error)
 
-    def results(self, wait=False):
+    def results(self, wait: bool = False) -> list[FaceResult] | None:
         """The faces of the frame analysed last, once; None while it runs (or waits for it with ``wait``)."""
         if not self._busy:
             return None
@@ -167,8 +185,9 @@ class BackgroundAnalysis:
         return found
 
 
-def annotate_video(analyzer, capture, output=None, display=False, every=1, smoothing=None, live=False,
-                   full_every=1):
+def annotate_video(analyzer: FrameAnalyzer, capture: cv2.VideoCapture, output: str | Path | None = None,
+                   display: bool = False, every: int = 1, smoothing: float | None = None, live: bool = False,
+                   full_every: int = 1) -> tuple[int, int, float]:
     """Annotates frames until the stream ends (or ``q`` in the window); returns (frames, analysed frames, fps).
 
     Only every ``every``-th frame is analysed; the frames between reuse its faces and predictions. ``smoothing``
@@ -181,7 +200,9 @@ def annotate_video(analyzer, capture, output=None, display=False, every=1, smoot
     """
     fps = capture.get(cv2.CAP_PROP_FPS)
     fps = fps if fps and fps > 0 else FALLBACK_FPS
-    writer, results, frames, analysed = None, [], 0, 0
+    writer: cv2.VideoWriter | None = None
+    results: list[FaceResult] = []
+    frames, analysed = 0, 0
     shown_rate, analysis_rate, analyses_per_second = FrameRate(), FrameRate(), 0.0
     tracks = FaceTracks(smoothing) if smoothing else None
     reader = FrameReader(capture, live=live)
@@ -195,7 +216,7 @@ def annotate_video(analyzer, capture, output=None, display=False, every=1, smoot
             ok, frame_bgr = reader.read()
             if not ok:
                 break
-            frame = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
+            frame = cast(Frame, cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB))
             found = None
             if background is None:
                 if frames % every == 0:
@@ -212,7 +233,7 @@ def annotate_video(analyzer, capture, output=None, display=False, every=1, smoot
             annotated = annotate(frame, results)
             draw_fps(annotated, shown_rate.tick(), analyses_per_second)
             annotated_bgr = cv2.cvtColor(annotated, cv2.COLOR_RGB2BGR)
-            if output is not None:
+            if partial is not None:
                 writer = writer or open_writer(partial, fps, annotated_bgr.shape, named=output)
                 writer.write(annotated_bgr)
             if display:
@@ -224,6 +245,7 @@ def annotate_video(analyzer, capture, output=None, display=False, every=1, smoot
         if writer is not None:
             writer.release()
             writer = None
+            assert partial is not None and output is not None  # a writer is opened only for an output
             check_written(partial, output, frames)
         if frames == 0:
             raise FaceKitError("the source gave no frame")
@@ -242,7 +264,7 @@ def annotate_video(analyzer, capture, output=None, display=False, every=1, smoot
 
 
 @contextlib.contextmanager
-def _replacing(output):
+def _replacing(output: str | Path) -> Iterator[Path]:
     """``facekit.core.outputs.replacing``, its OSError (a FIFO nobody reads, a full device) as one line."""
     try:
         with replacing(output) as partial:
