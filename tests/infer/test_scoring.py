@@ -17,7 +17,7 @@ from tests.shared_data import UTKFACE, needs_utkface
 
 
 def _evaluated(model, data, output, *more):
-    face_train.main(["--evaluate", str(model), "--data", str(data), "--output", str(output), *more])
+    face_train.main(["evaluate", str(model), "--data", str(data), "--output", str(output), *more])
     return json.loads(output.read_text())
 
 

@@ -1,4 +1,4 @@
-"""face_train.py --predict (facekit/train/submission.py): a submission file from a model of any runtime."""
+"""face_train.py predict (facekit/train/submission.py): a submission file from a model of any runtime."""
 import csv
 
 import numpy as np
@@ -32,7 +32,7 @@ def test_submission_is_the_predictors_labels_in_the_samples_order(tiny_model_fil
     sample = _write_csv(tmp_path / "sample.csv", ["Id", "Age"], [[i, 0] for i in order])
     assert read_sample(sample) == (["Id", "Age"], order)
     output = tmp_path / "submission.csv"
-    face_train.main(["--predict", str(test_csv), "--images", str(tiny_utkface), "--model", str(tiny_model_file),
+    face_train.main(["predict", str(test_csv), "--images", str(tiny_utkface), "--model", str(tiny_model_file),
                      "--output", str(output), "--sample", str(sample), "--label-column", "age"])
     predictor = load_predictor(tiny_model_file)
     ages = labels_from(predictor.probabilities(read_faces(files, predictor.input_size)), "age", predictor.age_bins)
