@@ -2,8 +2,9 @@
 
     .venv/bin/python -m benchmarks.bench_demo [--backbone simple_cnn] [--input-size N] [--repeats 5]
 
-Real UTKFace faces are placed on gray canvases (1 face on 640x480, 10 on 1280x720); the video is 60 frames of
-640x480 with two faces, analysed at every frame. The model is untrained: its speed is that of a trained one.
+The repository's real face (benchmarks/scenes.py) is placed on gray canvases (1 face on 640x480, 10 on 1280x720);
+the video is 60 frames of 640x480 with two faces, analysed at every frame. The model is untrained: its speed is
+that of a trained one.
 """
 import argparse
 import os
@@ -14,18 +15,18 @@ from pathlib import Path
 
 import cv2
 
+from benchmarks.scenes import DETECTOR_MODELS, SCENE_FACES, compose, lacks_model_file, scene_detector
 from facekit.apps.video import annotate_video
 from facekit.backbones.model import build_model
 from facekit.infer.analyzer import FaceAnalyzer
 from facekit.vision.detectors import DETECTORS
-from tests.face_scenes import DETECTOR_MODELS, FACE_FILES, compose, make_detector
 
 VIDEO_FRAMES, VIDEO_SIZE, VIDEO_FPS = 60, (640, 480), 25.0
 
 
 def scenes():
     one, _ = compose((480, 640), [(0, 220, 140, 200)])
-    ten, _ = compose((720, 1280), [(i % len(FACE_FILES), 40 + 245 * (i % 5), 60 + 330 * (i // 5), 170)
+    ten, _ = compose((720, 1280), [(i % SCENE_FACES, 40 + 245 * (i % 5), 60 + 330 * (i // 5), 170)
                                    for i in range(10)])
     return {"1 face, 640x480": one, "10 faces, 1280x720": ten}
 
@@ -66,12 +67,11 @@ def main():
         write_video(video)
         print("| detector | " + " | ".join(photos) + " | video 640x480, frames/s |")
         print("|---|" + "---|" * (len(photos) + 1))
-        for name, spec in DETECTORS.items():
-            model_file = DETECTOR_MODELS.get(name)
-            if spec.needs_model_file and (model_file is None or not model_file.is_file()):
-                print(f"| {name} | model file missing: {model_file} |")
+        for name in DETECTORS:
+            if lacks_model_file(name):
+                print(f"| {name} | model file missing: {DETECTOR_MODELS.get(name)} |")
                 continue
-            analyzer = FaceAnalyzer(model, make_detector(name))
+            analyzer = FaceAnalyzer(model, scene_detector(name))
             cells = []
             for image in photos.values():
                 seconds, found = photo_latency(analyzer, image, args.repeats)

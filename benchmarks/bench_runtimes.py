@@ -8,9 +8,10 @@ Runtime), with the default detector (YuNet).
     .venv/bin/python -m benchmarks.bench_runtimes --formats .tflite --tta none flip --repeats 5
 
 The .tflite and .onnx files are exported from the .keras one into a temporary folder (the shipped default's
-.tflite is the same export); runs of the three alternate, so that they share the machine's load. Photos: real
-UTKFace faces on gray canvases (1 face on 640x480, 10 on 1280x720, as benchmarks/bench_demo.py); video: 90 frames of
-640x480 with one face, every frame analysed. Wall and peak memory come from /usr/bin/time (elapsed, maximum RSS).
+.tflite is the same export); runs of the three alternate, so that they share the machine's load. Photos: the
+repository's real face on gray canvases (1 face on 640x480, 10 on 1280x720, as benchmarks/bench_demo.py); video:
+90 frames of 640x480 with one face, every frame analysed. Wall and peak memory come from /usr/bin/time (elapsed,
+maximum RSS).
 """
 import argparse
 import itertools
@@ -24,12 +25,12 @@ from pathlib import Path
 import cv2
 
 from benchmarks.bench_demo import scenes
+from benchmarks.scenes import compose
 from facekit.backbones.model import build_model
 from facekit.core import paths
 from facekit.export.exporter import export_model
 from facekit.infer.tta import TTA
 from facekit.vision.images import write_image
-from tests.face_scenes import compose
 
 PROJECT = Path(__file__).resolve().parents[1]
 VIDEO_FRAMES = 90

@@ -31,15 +31,15 @@ from pathlib import Path
 
 from PIL import Image
 
+from benchmarks.scenes import SCENE_FACES, compose
 from facekit.apps.uploads import encode_jpeg
-from tests.face_scenes import FACE_FILES, compose
 
 PROJECT = Path(__file__).resolve().parents[1]
 
 
 def scenes():
     one, _ = compose((480, 640), [(0, 220, 140, 200)])
-    twenty, _ = compose((480, 640), [(i % len(FACE_FILES), 14 + 125 * (i % 5), 8 + 118 * (i // 5), 104)
+    twenty, _ = compose((480, 640), [(i % SCENE_FACES, 14 + 125 * (i % 5), 8 + 118 * (i // 5), 104)
                                      for i in range(20)])
     return {"1 face, 640x480": (encode_jpeg(one), 1), "20 faces, 640x480": (encode_jpeg(twenty), 20)}
 

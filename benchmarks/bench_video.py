@@ -20,17 +20,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from benchmarks.scenes import FACE_PHOTO
 from facekit.infer.analyzer import FaceAnalyzer
 from facekit.vision.images import read_image
 from facekit.vision.region_search import RegionSearch
 
 PROJECT = Path(__file__).resolve().parents[1]
-FACE = PROJECT / "tests" / "fixtures" / "astronaut_face.jpg"  # public domain (tests/fixtures/README.md)
 
 
 def clip_frames(count, side=200):
     """The repository's face, ``side`` pixels, drifting right and down and back on a gray 640x480 canvas."""
-    face = cv2.resize(read_image(FACE), (side, side), interpolation=cv2.INTER_AREA)
+    face = cv2.resize(read_image(FACE_PHOTO), (side, side), interpolation=cv2.INTER_AREA)
     frames = []
     for index in range(count):
         phase = index % 120 if index % 240 < 120 else 120 - index % 120

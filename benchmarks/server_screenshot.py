@@ -10,8 +10,8 @@ import sys
 from PIL import Image
 
 import face_server
-from facekit.apps.server import app_from_args
-from tests.live_server import chromium, live_server, missing_browser, upload_on_page
+from benchmarks.live_server import chromium, live_server, missing_browser, upload_on_page
+from facekit.apps.server import app_from_options
 
 
 def main():
@@ -22,7 +22,8 @@ def main():
         sys.exit(f"error: {missing_browser()}")
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
-    with live_server(app_from_args(face_server.parse_args(sys.argv[3:]))) as url, chromium(1100, 1000) as browser:
+    app = app_from_options(face_server.server_options(face_server.parse_args(sys.argv[3:])))
+    with live_server(app) as url, chromium(1100, 1000) as browser:
         status = upload_on_page(browser, url, photo)
         print(status.text)
         boxes = browser.find_elements(By.CSS_SELECTOR, "#overlay rect.box")
