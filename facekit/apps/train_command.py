@@ -49,7 +49,6 @@ from facekit.data.sources import sources_of
 from facekit.infer.ensemble import parse_weights
 from facekit.infer.scoring import evaluate_saved
 from facekit.infer.tta import TTA
-from facekit.train.adience_protocol import PROTOCOLS
 from facekit.train.run_folder import RunFolder
 from facekit.train.submission import write_submission
 
@@ -117,6 +116,7 @@ def _fit_arguments(parser: argparse.ArgumentParser, resume: bool = False) -> Non
     refuse them (``parse_args``), as they would change a run's saved settings."""
     require("keras", "face-train")  # fit's choices and defaults come from the modules that train
     from facekit.backbones.registry import BACKBONES
+    from facekit.train.adience_protocol import PROTOCOLS
     from facekit.train.hardware import PRECISIONS
     from facekit.train.losses import AGE_LOSSES
     from facekit.train.pipeline import Augmentation

@@ -7,7 +7,10 @@ standard deviation (over the folds, ddof 0) of exact and one-off age-group accur
 """
 import json
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -15,6 +18,8 @@ from facekit.core.errors import FaceKitError
 from facekit.core.outputs import write_text
 from facekit.data.adience import FOLDS
 from facekit.train.run_folder import RunFolder
+from facekit.train.train_config import TrainConfig
+from facekit.train.training import RunRecord
 
 logger = logging.getLogger(__name__)
 
@@ -22,13 +27,13 @@ PROTOCOLS = ("adience-5fold",)
 SCORES = ("age_group_exact", "age_group_1off", "gender_acc")
 
 
-def protocol_file(run):
+def protocol_file(run: str) -> Path:
     return RunFolder.named(run).dir / "protocol.json"
 
 
-def summarize(per_fold):
+def summarize(per_fold: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """{score: {"mean", "std", "folds"}} over the folds' metrics."""
-    summary = {}
+    summary: dict[str, dict[str, Any]] = {}
     for score in SCORES:
         values = [metrics[score] for metrics in per_fold if score in metrics]
         if values:
@@ -37,7 +42,7 @@ def summarize(per_fold):
     return summary
 
 
-def run_adience_5fold(config, train):
+def run_adience_5fold(config: TrainConfig, train: Callable[[TrainConfig], RunRecord]) -> dict[str, Any]:
     """Trains and scores ``config`` (a TrainConfig) once per held-out fold with ``train`` (which returns a
     RunRecord); returns the summary."""
     summary_file = protocol_file(config.run)

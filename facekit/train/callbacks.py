@@ -7,15 +7,18 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
 
 from facekit.core.errors import FaceKitError
 from facekit.core.outputs import replacing
+from facekit.train.multi_worker import Worker
+from facekit.train.run_folder import RunFolder
 
 
-def write_failure(error):
+def write_failure(error: OSError) -> str:
     """Why a checkpoint or backup could not be written, in one line; and the half-written HDF5 file it leaves open in
     the frames of the failed save closed now, quietly. Left to the interpreter's shutdown, h5py's second failing close
     printed two tracebacks and the process died of a segmentation fault (a full disk, issue 28)."""
@@ -37,12 +40,13 @@ class BestCheckpoint(keras.callbacks.Callback):
     kept across a resume). Written beside and renamed: a process killed while writing, or a full disk, leaves the
     previous checkpoint whole."""
 
-    def __init__(self, path, best=None, weights_only=False, discard=False):
+    def __init__(self, path: str | Path, best: float | None = None, weights_only: bool = False,
+                 discard: bool = False) -> None:
         super().__init__()
         self.path, self.weights_only, self.discard = Path(path), weights_only, discard
         self.best = np.inf if best is None else best
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         loss = (logs or {}).get("val_loss")
         if loss is None or not loss < self.best:  # NaN never improves
             return
@@ -63,7 +67,7 @@ class Backup(keras.callbacks.BackupAndRestore):
     beside and renamed, so that a kill while writing keeps the last whole backup, and a backup that cannot be read
     told in one line instead of a traceback."""
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         try:
             super().on_train_begin(logs)
         except Exception as error:  # h5py and json raise several types for a damaged file
@@ -72,7 +76,7 @@ class Backup(keras.callbacks.BackupAndRestore):
                                f"{Path(self._training_metadata_path).name}) cannot be read ({reason}); delete "
                                f"{self.backup_dir} to train the run again from its first epoch") from error
 
-    def _save_model(self):
+    def _save_model(self) -> None:
         Path(self.backup_dir).mkdir(parents=True, exist_ok=True)
         metadata = json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen})
         try:
@@ -83,7 +87,8 @@ class Backup(keras.callbacks.BackupAndRestore):
             raise FaceKitError(f"cannot write the backup in {self.backup_dir}: {write_failure(error)}") from error
 
 
-def callbacks(run, checkpoint, patience, weights_only=False, worker=None, ema=False):
+def callbacks(run: RunFolder, checkpoint: str | Path, patience: int, weights_only: bool = False,
+              worker: Worker | None = None, ema: bool = False) -> list[keras.callbacks.Callback]:
     """Back-up for --resume, best checkpoint by validation loss (never worse than the run's best so far), a stop
     when the loss is no longer a number, TensorBoard, history.csv, early stopping. ``run``: a RunFolder.
 
@@ -106,7 +111,7 @@ def callbacks(run, checkpoint, patience, weights_only=False, worker=None, ema=Fa
     ]
 
 
-def check_converged(history, lr):
+def check_converged(history: keras.callbacks.History, lr: float) -> None:
     """After ``fit``: FaceKitError when TerminateOnNaN stopped a run whose loss became NaN or infinite."""
     losses = history.history.get("loss", [])
     if losses and not np.isfinite(losses[-1]):

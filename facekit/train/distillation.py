@@ -10,6 +10,7 @@ teach, and a source without race labels gets no race targets from them.
 """
 import hashlib
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,17 +18,20 @@ import numpy as np
 from facekit.backbones.pretrained import sha256_of
 from facekit.core import paths
 from facekit.core.errors import FaceKitError
+from facekit.core.labels import AgeBins
 from facekit.core.outputs import replacing
+from facekit.data.samples import Samples
 from facekit.infer.model_metadata import HEADS
 from facekit.infer.predictors import EnsemblePredictor
 from facekit.infer.scoring import as_predictor, split_probabilities
 from facekit.infer.tta import check_tta
 from facekit.train.pipeline import add_files, labels_for
+from facekit.train.train_config import TrainConfig
 
 logger = logging.getLogger(__name__)
 
 
-def training_targets(config, samples, age_bins) -> dict[str, np.ndarray]:
+def training_targets(config: TrainConfig, samples: Samples, age_bins: AgeBins) -> dict[str, np.ndarray]:
     """The training images' targets: from their labels (``labels_for``), mixed with the teachers' predictions when
     the run has ``config.teachers``."""
     labels = labels_for(samples, age_bins, config.age_sigma)
@@ -38,7 +42,8 @@ def training_targets(config, samples, age_bins) -> dict[str, np.ndarray]:
     return distilled(labels, teacher, config.teacher_weight)
 
 
-def teacher_probabilities(teachers: list[str], samples, age_bins, tta: str = "flip") -> dict[str, np.ndarray]:
+def teacher_probabilities(teachers: Sequence[str], samples: Samples, age_bins: AgeBins,
+                          tta: str = "flip") -> dict[str, np.ndarray]:
     """The teachers' mean probabilities for each of the samples' images (read as the predictors read crops, with
     ``tta``), from the cache when the same teachers already predicted the same images."""
     check_teachers(teachers, tta)
@@ -63,7 +68,7 @@ def teacher_probabilities(teachers: list[str], samples, age_bins, tta: str = "fl
     return probs
 
 
-def check_teachers(teachers: list[str], tta: str) -> None:
+def check_teachers(teachers: Sequence[str], tta: str) -> None:
     """Stops in one line, before anything slow, on a teacher that is not there or an unknown ``tta``."""
     check_tta(tta)
     missing = [teacher for teacher in teachers if not Path(teacher).is_file()]
@@ -90,7 +95,7 @@ def distilled(labels: dict[str, np.ndarray], teacher: dict[str, np.ndarray], wei
     return mixed
 
 
-def _key(teachers, samples, tta):
+def _key(teachers: Sequence[str], samples: Samples, tta: str) -> str:
     """Fixed by the teachers' files (content), the images (paths in order, sizes, times) and the test-time
     augmentation."""
     digest = hashlib.sha256(f"{tta}|".encode())

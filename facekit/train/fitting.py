@@ -10,7 +10,8 @@ from facekit.train.metrics import AgeMAE, LabelledAccuracy
 EMA_MOMENTUM = 0.998  # the average's horizon, about 500 steps: two epochs of a small run, a fifth of UTKFace's
 
 
-def compile_model(model, lr, weight_decay, warmup_epochs, epochs, steps_per_epoch, ema=False, age_loss="ldl"):
+def compile_model(model: keras.Model, lr: float, weight_decay: float, warmup_epochs: float, epochs: int,
+                  steps_per_epoch: int, ema: bool = False, age_loss: str = "ldl") -> None:
     """Adam with weight decay; ``lr`` reached by a linear warm-up of ``warmup_epochs``, then cosine decay to 1 %.
     ``ema``: the optimizer keeps an exponential moving average of the weights (``callbacks(..., ema=True)`` validates
     and checkpoints it). ``age_loss``: a name of ``facekit.train.losses.AGE_LOSSES``.

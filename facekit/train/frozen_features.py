@@ -8,6 +8,8 @@ import hashlib
 import logging
 import time
 import zipfile
+from collections.abc import Mapping
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -19,23 +21,26 @@ from facekit.backbones.registry import backbone_spec
 from facekit.core import paths
 from facekit.core.errors import FaceKitError
 from facekit.core.outputs import replacing
+from facekit.data.samples import Samples
 from facekit.infer.model_metadata import HEADS
 from facekit.infer.predictors import predict_batches
 from facekit.train.callbacks import callbacks, check_converged
 from facekit.train.distillation import training_targets
 from facekit.train.pipeline import image_batches, labels_for
+from facekit.train.run_folder import RunFolder
+from facekit.train.train_config import TrainConfig
 
 logger = logging.getLogger(__name__)
 
 
-def _weights_identity(backbone, weights, seed):
+def _weights_identity(backbone: str, weights: str | None, seed: int) -> str:
     if weights in (None, "none"):
         return f"random-init-seed-{seed}"  # build_model after set_random_seed(seed) is deterministic
     sources = backbone_spec(backbone).weights
     return sources[weights].sha256 if weights in sources else sha256_of(weights)
 
 
-def feature_cache_path(config, splits, size):
+def feature_cache_path(config: TrainConfig, splits: Mapping[str, Samples], size: int) -> Path:
     """Keyed by the images, the backbone, its weights and the input size."""
     names = "|".join(",".join(part.paths.tolist()) for part in splits.values())
     weights = _weights_identity(config.backbone, config.weights, config.seed)
@@ -44,7 +49,8 @@ def feature_cache_path(config, splits, size):
     return paths.feature_cache_dir() / f"{config.backbone}_{size}px_{digest}.npz"
 
 
-def backbone_features(extractor, config, splits, size):
+def backbone_features(extractor: keras.Model, config: TrainConfig, splits: Mapping[str, Samples],
+                      size: int) -> dict[str, np.ndarray]:
     """Train (and mirrored train) and validation features; the test split is evaluated with the full model."""
     path = feature_cache_path(config, splits, size)
     if path.exists():
@@ -56,7 +62,7 @@ def backbone_features(extractor, config, splits, size):
         except (OSError, ValueError, zipfile.BadZipFile):
             logger.warning(f"ignoring an unreadable feature cache {path}")
     started = time.time()
-    def features_of(samples, flip, desc):
+    def features_of(samples: Samples, flip: bool, desc: str) -> np.ndarray:
         batches = image_batches(samples, size, config.batch_size, flip=flip)
         return predict_batches(extractor.predict_on_batch, tqdm(batches, total=len(batches), desc=desc, unit="batch"))
 
@@ -70,7 +76,8 @@ def backbone_features(extractor, config, splits, size):
     return features
 
 
-def train_heads_on_cached_features(model, config, splits, run):
+def train_heads_on_cached_features(model: keras.Model, config: TrainConfig, splits: Mapping[str, Samples],
+                                   run: RunFolder) -> keras.Model:
     """Trains the heads of ``model`` (its backbone fully frozen) on cached features (``config``: a TrainConfig,
     ``run``: its RunFolder); returns the model, backbone and best heads."""
     if config.age_balance != "none":

@@ -23,7 +23,9 @@ import sys
 import threading
 import time
 import types
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, NoReturn
 
 import tensorflow as tf
 
@@ -37,11 +39,11 @@ class Worker:
     chief: bool
 
     @property
-    def name(self):
+    def name(self) -> str:
         return "chief" if self.chief else f"worker-{self.index}"
 
 
-def worker():
+def worker() -> Worker | None:
     """This process's place in the cluster ``TF_CONFIG`` describes; None without one, or with a single worker."""
     text = os.environ.get("TF_CONFIG")
     if not text:
@@ -68,7 +70,7 @@ def worker():
 
 
 @functools.cache
-def strategy():
+def strategy() -> tf.distribute.Strategy:
     """The process's MultiWorkerMirroredStrategy (made once, before TensorFlow runs anything else).
 
     TensorFlow waits for every worker of the cluster while it makes it, holding the interpreter: deaf to Ctrl+C
@@ -90,7 +92,7 @@ JOIN_TIMEOUT_S = 600.0  # waited for the other workers to start, unless FACEKIT_
 JOIN_NOTICE_S = 5.0  # waited quietly before saying what it waits for
 
 
-def join_timeout_s():
+def join_timeout_s() -> float:
     text = os.environ.get("FACEKIT_JOIN_TIMEOUT_S")
     try:
         value = float(text) if text else JOIN_TIMEOUT_S
@@ -101,7 +103,7 @@ def join_timeout_s():
     return value
 
 
-def wait_for_peers(log=None):
+def wait_for_peers(log: Callable[[str], None] | None = None) -> None:
     """Listens on this task's port (a port already taken is one line) and waits until every other task of
     TF_CONFIG accepts connections on its own: the others do the same, then TensorFlow takes the ports over. Says
     what it waits for after JOIN_NOTICE_S, stops on Ctrl+C or SIGTERM (KeyboardInterrupt), and gives up with a
@@ -143,7 +145,7 @@ def wait_for_peers(log=None):
             signal.signal(signal.SIGTERM, previous)
 
 
-def _accepts(address):
+def _accepts(address: str) -> bool:
     host, _, port = address.rpartition(":")
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=1):
@@ -152,11 +154,11 @@ def _accepts(address):
         return False
 
 
-def _interrupt(signum, frame):
+def _interrupt(signum: int, frame: types.FrameType | None) -> NoReturn:
     raise KeyboardInterrupt
 
 
-def _patch_keras_reduction():
+def _patch_keras_reduction() -> None:
     import keras
     from keras.src.backend.tensorflow import trainer
 
@@ -172,16 +174,16 @@ def _patch_keras_reduction():
     if getattr(original, "facekit_patched", False):
         return
 
-    def reduce_per_replica(values, strategy, reduction):
+    def reduce_per_replica(values: Any, strategy: tf.distribute.Strategy, reduction: str) -> Any:
         if reduction in ("auto", "mean") and trainer._collective_all_reduce_multi_worker(strategy):
             return tf.nest.map_structure(lambda value: strategy.reduce("MEAN", value, axis=None), values)
         return original(values, strategy, reduction)
 
-    reduce_per_replica.facekit_patched = True
+    reduce_per_replica.facekit_patched = True  # type: ignore[attr-defined]  # a mark on the function
     trainer.reduce_per_replica = reduce_per_replica
 
 
-def _build_on_local_batch(model, iterator=None, data_batch=None):
+def _build_on_local_batch(model: Any, iterator: Any = None, data_batch: Any = None) -> None:
     if iterator is not None:
         for _, _, batches in iterator:
             data_batch = model.distribute_strategy.experimental_local_results(next(batches))[0]
@@ -190,20 +192,20 @@ def _build_on_local_batch(model, iterator=None, data_batch=None):
         model._symbolic_build(data_batch=data_batch)
 
 
-def prepare(model):
+def prepare(model: Any) -> Any:
     """``model`` (built and compiled under the strategy) ready for ``fit`` on several workers."""
     model._maybe_symbolic_build = types.MethodType(_build_on_local_batch, model)
     return model
 
 
-def sharded(dataset):
+def sharded(dataset: tf.data.Dataset) -> tf.data.Dataset:
     """The training input: each worker takes its share of the batches."""
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return dataset.with_options(options)
 
 
-def whole(dataset):
+def whole(dataset: tf.data.Dataset) -> tf.data.Dataset:
     """The validation input: the whole split on every worker, so that all take the same steps."""
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF

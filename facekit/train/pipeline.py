@@ -8,14 +8,16 @@ as training a compact CNN on them.
 import hashlib
 import math
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from facekit.core.labels import GENDERS, race_label_masks
-from facekit.data.samples import MISSING, require_some_label
+from facekit.core.labels import GENDERS, AgeBins, race_label_masks
+from facekit.data.samples import MISSING, Samples, require_some_label
 from facekit.vision.images import read_image
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -35,12 +37,12 @@ class Augmentation:
     mixup: float = 0.2  # Beta(alpha, alpha) mixing of image pairs and their labels; 0 disables
 
     @classmethod
-    def off(cls):
+    def off(cls) -> "Augmentation":
         return cls(flip=False, rotation=0.0, scale=0.0, shift=0.0, brightness=0.0, contrast=0.0, erase=0.0,
                    mixup=0.0)
 
 
-def labels_for(samples, age_bins, age_sigma):
+def labels_for(samples: Samples, age_bins: AgeBins, age_sigma: float) -> dict[str, np.ndarray]:
     """Target arrays (``facekit.train.losses`` says how each head reads them; soft targets survive mixup): age,
     (N, 2 x bins): an exact age's distribution over the bins, then an age interval's 0/1 mask of its bins; gender
     one-hot; race a 0/1 mask over the race classes (one class, or the set a coarser label stands for).
@@ -56,11 +58,11 @@ def labels_for(samples, age_bins, age_sigma):
     }
 
 
-def _zero_where_missing(targets, labels):
+def _zero_where_missing(targets: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.where((labels == MISSING)[:, None], 0.0, targets).astype(np.float32)
 
 
-def decode_resize(path, size):
+def decode_resize(path: tf.Tensor, size: int) -> tf.Tensor:
     """File -> float32 RGB in [0, 255] at ``size`` x ``size``, read by ``images.read_image``."""
     image = tf.numpy_function(lambda name: read_image(os.fsdecode(np.asarray(name).item())), [path], tf.uint8,
                               stateful=False)
@@ -69,13 +71,13 @@ def decode_resize(path, size):
     return tf.clip_by_value(image, 0.0, 255.0)
 
 
-def _decoded(ds, size):
+def _decoded(ds: tf.data.Dataset, size: int) -> tf.data.Dataset:
     """(path, ...) elements -> (uint8 image at size x size, ...): what the disk cache holds."""
     return ds.map(lambda path, *rest: (tf.cast(tf.round(decode_resize(path, size)), tf.uint8), *rest),
                   num_parallel_calls=AUTOTUNE)
 
 
-def _affine(images, aug, size):
+def _affine(images: tf.Tensor, aug: Augmentation, size: int) -> tf.Tensor:
     """A random rotation + zoom + shift about the centre per image, as one batched projective warp."""
     batch = tf.shape(images)[0]
     angle = tf.random.uniform([batch], -aug.rotation, aug.rotation) * math.pi / 180
@@ -95,7 +97,7 @@ def _affine(images, aug, size):
         interpolation="BILINEAR", fill_mode="REFLECT")
 
 
-def _erase(images, probability, size):
+def _erase(images: tf.Tensor, probability: float, size: int) -> tf.Tensor:
     """Random erasing: with ``probability``, one rectangle (2-25 % of the area) per image filled with noise."""
     batch = tf.shape(images)[0]
     area = tf.random.uniform([batch], 0.02, 0.25) * size * size
@@ -112,7 +114,7 @@ def _erase(images, probability, size):
     return tf.where(mask[..., None], tf.random.uniform(tf.shape(images), 0, 255), images)
 
 
-def augment(images, aug, size):
+def augment(images: tf.Tensor, aug: Augmentation, size: int) -> tf.Tensor:
     """Augments a batch ``(N, size, size, 3)``, each image with its own random draw.
 
     Batched: one warp per batch costs far less than one per image, which matters when augmentation and
@@ -120,7 +122,7 @@ def augment(images, aug, size):
     """
     batch = tf.shape(images)[0]
 
-    def per_image(values):
+    def per_image(values: tf.Tensor) -> tf.Tensor:
         return tf.reshape(values, [-1, 1, 1, 1])
 
     if aug.flip:
@@ -138,7 +140,8 @@ def augment(images, aug, size):
     return tf.clip_by_value(images, 0.0, 255.0)
 
 
-def _mixup(images, labels, alpha):
+def _mixup(images: tf.Tensor, labels: dict[str, tf.Tensor], alpha: float
+           ) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
     """Mixes each image with another of the batch, and its labels in the same proportion."""
     batch = tf.shape(images)[0]
     g1 = tf.random.gamma([batch], alpha)
@@ -146,7 +149,7 @@ def _mixup(images, labels, alpha):
     lam = g1 / (g1 + g2)
     partner = tf.random.shuffle(tf.range(batch))
 
-    def mix(a, weight_shape):
+    def mix(a: tf.Tensor, weight_shape: list[int]) -> tf.Tensor:
         return tf.reshape(lam, weight_shape) * a + (1 - tf.reshape(lam, weight_shape)) * tf.gather(a, partner)
 
     images = mix(images, [-1, 1, 1, 1])
@@ -154,13 +157,15 @@ def _mixup(images, labels, alpha):
     return images, labels
 
 
-def cache_file(cache_dir, samples, input_size, labels=None):
+def cache_file(cache_dir: str | Path, samples: Samples, input_size: int,
+               labels: Mapping[str, np.ndarray] | None = None) -> str:
     """A cache path fixed by everything the cache holds: the images (paths in order, each file's size and
     modification time), the targets stored with them (``labels``), the size and the reader (no augmentation goes
     into it). A changed split, a relabelled CSV or a replaced image never reads a stale cache."""
     digest = hashlib.sha256(f"{input_size}|read_image|uint8 resize antialias|".encode())
     add_files(digest, samples.paths.tolist())
-    for head in sorted(labels or {}):
+    labels = labels or {}
+    for head in sorted(labels):
         values = np.ascontiguousarray(labels[head])
         digest.update(f"{head}|{values.dtype}|{values.shape}|".encode())
         digest.update(values.tobytes())
@@ -173,7 +178,7 @@ def cache_file(cache_dir, samples, input_size, labels=None):
     return str(path)
 
 
-def add_files(digest, names):
+def add_files(digest: Any, names: Iterable[str]) -> None:
     """Adds each file's name, size and modification time to ``digest``: a replaced image changes the key."""
     for name in names:
         try:
@@ -183,8 +188,9 @@ def add_files(digest, names):
             digest.update(f"{name}|-\n".encode())
 
 
-def make_dataset(samples, labels, input_size, batch_size, training, augmentation=Augmentation(), seed=None,
-                 cache_dir=None, shuffle_buffer=4096):
+def make_dataset(samples: Samples, labels: Mapping[str, np.ndarray], input_size: int, batch_size: int, training: bool,
+                 augmentation: Augmentation = Augmentation(), seed: int | None = None,
+                 cache_dir: str | Path | None = None, shuffle_buffer: int = 4096) -> tf.data.Dataset:
     """Batches of ``(images, {"age", "gender", "race"})``, streamed from disk: float32 RGB 0-255, as models take
     them."""
     if training:  # one fixed random order (file names sort by age), then a bounded shuffle on top
@@ -206,7 +212,7 @@ def make_dataset(samples, labels, input_size, batch_size, training, augmentation
     return ds.prefetch(AUTOTUNE)
 
 
-def image_batches(samples, input_size, batch_size, flip=False):
+def image_batches(samples: Samples, input_size: int, batch_size: int, flip: bool = False) -> tf.data.Dataset:
     """Batches of the samples' images in order (float32 RGB 0-255, no labels, no augmentation), for prediction;
     ``flip``: mirrored."""
     ds = _decoded(tf.data.Dataset.from_tensor_slices((samples.paths,)), input_size)

@@ -15,7 +15,7 @@ class RunFolder:
     logs: Path
 
     @classmethod
-    def named(cls, run):
+    def named(cls, run: str | Path) -> "RunFolder":
         """The run ``run``: face_weights/RUN/ and logs/RUN/ under the project's home (a protocol's folds:
         RUN/foldK). A name, not a place: one that would leave those folders (``..``, ``/abs/dir``) is refused."""
         name = str(run)
@@ -26,34 +26,34 @@ class RunFolder:
         return cls(paths.face_weights_dir() / name, paths.logs_dir() / name)
 
     @property
-    def name(self):
+    def name(self) -> str:
         return self.dir.name
 
     @property
-    def best(self):
+    def best(self) -> Path:
         return self.dir / "best.keras"
 
     @property
-    def backup(self):
+    def backup(self) -> Path:
         return self.dir / "backup"
 
     @property
-    def config(self):
+    def config(self) -> Path:
         return self.dir / "config.json"
 
     @property
-    def split(self):
+    def split(self) -> Path:
         return self.dir / "split.json"
 
     @property
-    def history(self):
+    def history(self) -> Path:
         return self.dir / "history.csv"
 
     @property
-    def metrics(self):
+    def metrics(self) -> Path:
         return self.dir / "metrics.json"
 
-    def check(self, resume):
+    def check(self, resume: bool) -> None:
         """Refuses to reuse a run folder that holds any of a run's files (a checkpoint, its settings, history or
         metrics: an earlier run's, or someone's own), unless resuming; refuses to resume a finished run."""
         existing = [p.name for p in (self.best, self.backup, self.config, self.history, self.metrics, self.split)
@@ -70,21 +70,21 @@ class RunFolder:
                                f"start again from its first epoch (what it trained is in {self.history}); start a "
                                "new run instead")
 
-    def finished_epochs(self):
+    def finished_epochs(self) -> int:
         """How many epochs the run's backup holds (what --resume continues after); 0 without a backup."""
         try:
             return int(json.loads((self.backup / "training_metadata.json").read_text())["epoch"])
         except (OSError, ValueError, KeyError, TypeError):
             return 0
 
-    def epochs_trained(self):
+    def epochs_trained(self) -> int:
         """How many epochs history.csv records (a resumed run's earlier ones too); 0 without it."""
         if not self.history.exists():
             return 0
         with open(self.history) as f:
             return sum(1 for _ in csv.DictReader(f))
 
-    def best_val_loss(self):
+    def best_val_loss(self) -> float | None:
         """The best validation loss reached so far, so a resumed run's checkpoint is not replaced by a worse one."""
         if not self.history.exists():
             return None

@@ -11,11 +11,13 @@ import csv
 import io
 import logging
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
 from facekit.core.errors import FaceKitError, first_few
+from facekit.core.labels import AgeBins
 from facekit.core.outputs import check_output, write_text
 from facekit.data.csv_dataset import read_rows
 from facekit.infer.predictors import load_predictor
@@ -23,14 +25,14 @@ from facekit.infer.predictors import load_predictor
 logger = logging.getLogger(__name__)
 
 
-def _ids(values, what):
+def _ids(values: list[str], what: str) -> list[str]:
     repeated = [value for value, count in Counter(values).items() if count > 1]
     if repeated:
         raise FaceKitError(f"{what} holds {len(repeated)} id(s) more than once: {first_few(repeated)}")
     return values
 
 
-def read_sample(sample):
+def read_sample(sample: str | Path) -> tuple[list[str], list[str]]:
     """(header, ids in order) of a sample submission file."""
     try:
         with open(sample, newline="", encoding="utf-8-sig") as f:
@@ -42,15 +44,16 @@ def read_sample(sample):
     return table[0], _ids([row[0].strip() for row in table[1:]], f"--sample {sample}")
 
 
-def labels_from(probs, head, age_bins):
+def labels_from(probs: Mapping[str, np.ndarray], head: str, age_bins: AgeBins) -> np.ndarray:
     """One label per image from the predicted probabilities: class index, or age in whole years."""
     if head == "age":
         return np.rint(age_bins.expected_age(probs["age"])).astype(int)
     return probs[head].argmax(1)
 
 
-def write_submission(test_csv, model_path, output, images=None, sample=None, head="gender", overwrite=False,
-                     batch_size=64):
+def write_submission(test_csv: str | Path, model_path: str | Path, output: str | Path,
+                     images: str | Path | None = None, sample: str | Path | None = None, head: str = "gender",
+                     overwrite: bool = False, batch_size: int = 64) -> list[tuple[str, int]]:
     """Predicts ``head`` for every image of ``test_csv`` with the model at ``model_path`` (``.keras``, ``.tflite`` or
     ``.onnx``: facekit.infer.predictors.load_predictor) and writes the submission file; returns its rows."""
     check_output(output, "--output", inputs=[p for p in (test_csv, model_path, sample) if p], overwrite=overwrite)

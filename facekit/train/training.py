@@ -5,7 +5,7 @@ import json
 import logging
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,76 +19,19 @@ from facekit.core.errors import FaceKitError
 from facekit.core.labels import RACES, UTKFACE_RACE_LABELS, UTKFACE_RACES, race_classes, race_label_masks
 from facekit.core.outputs import replacing, write_text
 from facekit.data.datasets import read_dataset
-from facekit.data.samples import describe_weights, fold_split, resample_index, sampling_weights
-from facekit.data.sources import Source, check_sources, read_splits
+from facekit.data.samples import Samples, describe_weights, fold_split, resample_index, sampling_weights
+from facekit.data.sources import check_sources, read_splits
 from facekit.infer.scoring import evaluate
 from facekit.train import multi_worker
 from facekit.train.callbacks import callbacks, check_converged
 from facekit.train.distillation import check_teachers, training_targets
-from facekit.train.fitting import compile_model
 from facekit.train.frozen_features import train_heads_on_cached_features
 from facekit.train.hardware import distribution_strategy, training_precision
 from facekit.train.pipeline import Augmentation, labels_for, make_dataset
 from facekit.train.run_folder import RunFolder
+from facekit.train.train_config import TrainConfig
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainConfig:
-    data: list  # the sources (facekit.data.sources.Source as dicts): a folder or file, its crop mode, its weight
-    run: str
-    images: str | None = None  # CSV data: the images folder (default: the CSV's folder)
-    label_column: str | None = None  # CSV data: what its label column holds (age, gender or race)
-    test_fold: int | None = None  # a dataset with folds (Adience): the held-out fold, instead of the fixed split
-    backbone: str = "vggface2_resnet50"
-    weights: str | None = "vggface2"
-    freeze: str = "none"
-    input_size: int | None = None  # None: the backbone's natural size
-    epochs: int = 30
-    batch_size: int = 32
-    limit: int | None = None
-    lr: float | None = None  # None: 1e-3 from scratch, 1e-4 on pretrained weights
-    weight_decay: float = 1e-4
-    warmup_epochs: float = 1.0
-    age_sigma: float = 2.0  # Gaussian age targets (years); 0 for one-hot
-    age_loss: str = "ldl"  # a name of facekit.train.losses.AGE_LOSSES
-    age_balance: str = "none"  # or "oversample" (rare age decades), "sex-decade" (rare sex x decade groups)
-    augmentation: dict = field(default_factory=lambda: asdict(Augmentation()))
-    patience: int = 8
-    seed: int = 1
-    feature_cache: bool = True  # with freeze=all, train the heads on cached backbone features
-    precision: str = "auto"  # see facekit.train.hardware.choose_precision
-    init: str | None = None  # a trained .keras model to start from (e.g. a --freeze all run's heads), same backbone
-    ema: bool = False  # validate, checkpoint and keep an exponential moving average of the weights
-    teachers: list | None = None  # trained models whose predictions are mixed into the targets (distillation)
-    teacher_weight: float = 0.5  # the teachers' share of each target
-    teacher_tta: str = "flip"  # the teachers' test-time augmentation
-    sources_read: list | None = None  # config.json's record of each source as read: path, file count, label hash
-
-    def __post_init__(self):  # data: a path, a Source, or a list of them (or of their dicts, as config.json has)
-        entries = [self.data] if isinstance(self.data, (str, Path, Source, dict)) else self.data
-        self.data = [asdict(entry) if isinstance(entry, Source) else dict(entry) if isinstance(entry, dict)
-                     else asdict(Source(str(entry))) for entry in entries]
-
-    def sources(self):
-        return [Source(**source) for source in self.data]
-
-    def data_options(self):
-        """The options the dataset reader takes (facekit.data.datasets.OPTIONS)."""
-        return {"images": self.images, "label_column": self.label_column}
-
-    def resolved_input_size(self):
-        return self.input_size or backbone_spec(self.backbone).input_size
-
-    def resolved_lr(self):
-        if self.lr is not None:
-            return self.lr
-        return 1e-3 if self.weights in (None, "none") else 1e-4
-
-    def compile(self, model, steps_per_epoch):
-        compile_model(model, self.resolved_lr(), self.weight_decay, self.warmup_epochs, self.epochs, steps_per_epoch,
-                      ema=self.ema, age_loss=self.age_loss)
 
 
 @dataclass(frozen=True)
@@ -106,7 +49,7 @@ class RunRecord:
     sources: tuple[dict[str, Any], ...] = ()  # each source as read: path, file count, label-file hash
 
 
-def save_for_inference(model, config, path):
+def save_for_inference(model: keras.Model, config: TrainConfig, path: Path) -> keras.Model:
     """Saves ``model`` as float32 (training may run in mixed precision), without optimizer state, atomically."""
     clean = build_model(config.backbone, input_shape=model.input_shape[1:], freeze=config.freeze,
                         age_bins=age_bins_of(model))
@@ -119,7 +62,7 @@ def save_for_inference(model, config, path):
     return clean
 
 
-def resume(run, epochs=None):
+def resume(run: str, epochs: int | None = None) -> RunRecord:
     """Continues an interrupted run with its saved settings (``epochs`` may raise or lower its epoch count)."""
     folder = RunFolder.named(run)
     folder.check(resume=True)  # nothing to resume, or a finished run: refused before its settings are read
@@ -134,7 +77,7 @@ def resume(run, epochs=None):
     return train(config, resume=True)
 
 
-def train(config, resume=False):
+def train(config: TrainConfig, resume: bool = False) -> RunRecord:
     """Trains, keeps the best checkpoint, evaluates it on the test split; returns the ``RunRecord``. ``config`` is
     left as it was: the sources as read are recorded in the run's config.json and the record.
 
@@ -160,7 +103,7 @@ def train(config, resume=False):
     if config.teachers:
         check_teachers(config.teachers, config.teacher_tta)
     check_sources(config.sources(), **config.data_options())  # checked now, read after the model is built
-    if config.test_fold is not None and len(config.data) > 1:
+    if config.test_fold is not None and len(config.sources()) > 1:
         raise FaceKitError("a held-out fold (Adience's protocol) is for one --data source")
     if resume and run.best.exists() and not on_feature_cache(config):
         load_model(run.best)  # a damaged checkpoint is named now, not after the remaining epochs
@@ -202,12 +145,12 @@ def train(config, resume=False):
                      tuple(sources_read))
 
 
-def on_feature_cache(config):
+def on_feature_cache(config: TrainConfig) -> bool:
     """Whether the run takes the frozen-backbone fast path (facekit.train.frozen_features)."""
     return config.freeze == "all" and config.feature_cache
 
 
-def _read_splits(config):
+def _read_splits(config: TrainConfig) -> tuple[dict[str, Samples], list[dict[str, Any]], dict[str, list[str]]]:
     """(splits, the sources' records, {split: names}): per source by file name, or Adience's held-out fold."""
     if config.test_fold is None:
         splits, records, names = read_splits(config.sources(), limit=config.limit, **config.data_options())
@@ -226,7 +169,7 @@ def _read_splits(config):
     return splits, records, names
 
 
-def _too_few(config, total):
+def _too_few(config: TrainConfig, total: int) -> str:
     """Why a split came out empty (``total``: the images of all splits), and what to change."""
     if config.test_fold is not None:
         return f"fold {config.test_fold} held out of {total} images leaves it none"
@@ -236,7 +179,7 @@ def _too_few(config, total):
     return f"{data} has {total} usable image(s): the fixed split needs a few dozen"
 
 
-def start_from(model, path):
+def start_from(model: keras.Model, path: str | Path) -> None:
     """Copies every weight of the trained model at ``path`` into ``model`` (same backbone, input size and bins).
 
     Heads trained first on a frozen backbone, then the whole network fine-tuned from there (linear probing, then
@@ -259,7 +202,7 @@ def start_from(model, path):
                 + (" (its five-class race head spread over the seven classes)" if race_widened is not None else ""))
 
 
-def _seven_race_head(trained, model):
+def _seven_race_head(trained: keras.Model, model: keras.Model) -> list[np.ndarray] | None:
     """The race head's weights for ``model`` (seven classes) from a model trained before FairFace (UTKFace's five),
     None when both have the same classes: each of the seven starts as the UTKFace class it belongs to (East and
     Southeast Asian as Asian, Middle Eastern and Latino_Hispanic as Others), a set's classes sharing its
@@ -276,7 +219,8 @@ def _seven_race_head(trained, model):
     return [kernel[:, source], bias[source] - share]
 
 
-def _fit(model, config, splits, run, size, worker=None):
+def _fit(model: keras.Model, config: TrainConfig, splits: dict[str, Samples], run: RunFolder, size: int,
+         worker: multi_worker.Worker | None = None) -> None:
     """Fits ``model`` (built in the run's precision and distribution scope) on the training split; ``worker``: this
     process's place in a cluster (facekit.train.multi_worker), None on one machine."""
     aug = Augmentation(**config.augmentation)
