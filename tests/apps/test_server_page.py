@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 import facekit.infer.analyzer
+from benchmarks.live_server import chromium, live_server, missing_browser, upload_on_page
 from facekit.apps.server import create_app
 from facekit.vision.drawing import face_label
 from facekit.vision.images import read_image, write_image
 from tests.apps.test_server import DEFAULT_MODEL, small_jpeg
 from tests.face_scenes import make_detector
-from tests.live_server import chromium, live_server, missing_browser, upload_on_page
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(missing_browser() is not None, reason=f"no headless browser: {missing_browser()}")]
