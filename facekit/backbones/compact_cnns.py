@@ -4,11 +4,13 @@ BatchNormalization stands where Levi & Hassner used local response normalisation
 and BN trains faster from scratch), and after their third convolution too. Layer names start with their stage
 (``conv1_``...), the prefixes that their entries in ``facekit/backbones/registry.py`` declare for freezing.
 """
+from collections.abc import Sequence
+
 import keras
 from keras import layers
 
 
-def simple_cnn(input_shape):
+def simple_cnn(input_shape: Sequence[int]) -> keras.Model:
     """Four 3x3 convolutions of 32/64/128/256 with pooling, then dense 256 with dropout 0.4."""
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
@@ -23,7 +25,7 @@ def simple_cnn(input_shape):
     return keras.Model(inputs, x, name="simple_cnn")
 
 
-def levi_hassner(input_shape):
+def levi_hassner(input_shape: Sequence[int]) -> keras.Model:
     """Levi & Hassner (2015): 96x7x7/4, 256x5x5, 384x3x3, each with 3x3/2 max pooling; two FC 512 + dropout 0.5.
 
     Each convolution is followed by BatchNormalization before its ReLU. The original had LRN after the first two

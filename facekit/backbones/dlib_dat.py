@@ -21,9 +21,12 @@ version strings):
   leave only a version number (1; add_layer writes 2, the one over the input 2 or 3): which tag an
   ``add_prev`` adds is not in the file, it is in the C++ type, here :func:`dlib_layer_plan`.
 """
+import builtins
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -40,20 +43,21 @@ class DlibLayer:
     type: str  # con, affine, bn, relu, max_pool, avg_pool, add_prev, fc, input_rgb_image_sized, loss_metric
     version: str  # as written, e.g. "con_4"
     offset: int  # byte where its details begin
-    fields: dict = field(default_factory=dict)  # sizes, strides, multipliers, flags
-    tensors: dict = field(default_factory=dict)  # name -> float32 array (num_samples, k, nr, nc) or smaller
-    state: dict = field(default_factory=dict)  # add_layer's bookkeeping: flags and (normally empty) buffers
+    fields: dict[str, Any] = field(default_factory=dict)  # sizes, strides, multipliers, flags
+    # name -> float32 array (num_samples, k, nr, nc) or smaller
+    tensors: dict[str, np.ndarray] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)  # add_layer's bookkeeping: flags and (normally empty) buffers
 
 
 @dataclass
 class DlibNetwork:
     loss: DlibLayer
     input: DlibLayer
-    wrapper_versions: list  # the version of every add_layer/tag/skip, from the loss inwards
-    layers: list  # the layers with details (add_layer's), from the input outwards
+    wrapper_versions: list[int]  # the version of every add_layer/tag/skip, from the loss inwards
+    layers: list[DlibLayer]  # the layers with details (add_layer's), from the input outwards
 
     @property
-    def nesting(self):
+    def nesting(self) -> str:
         """One letter per wrapper from the loss inwards: L (add_layer, version 2+) or T (tag or skip, 1)."""
         return "".join("L" if version >= 2 else "T" for version in self.wrapper_versions)
 
@@ -69,19 +73,19 @@ class _Truncated(_FormatError):
 class _Reader:
     """dlib's primitive encodings over bytes; ``context`` says what is being read, for error messages."""
 
-    def __init__(self, data):
+    def __init__(self, data: bytes) -> None:
         self.data = memoryview(data)
         self.pos = 0
         self.context = "the start of the file"
 
-    def take(self, n):
+    def take(self, n: builtins.int) -> memoryview:
         if self.pos + n > len(self.data):
             raise _Truncated(f"needs {n:,} more bytes at byte {self.pos:,}")
         chunk = self.data[self.pos:self.pos + n]
         self.pos += n
         return chunk
 
-    def int(self, nbytes=8, signed=True):
+    def int(self, nbytes: builtins.int = 8, signed: builtins.bool = True) -> builtins.int:
         control = self.take(1)[0]
         size = control & (0x0F if signed else 0x8F)
         if size == 0 or size > nbytes:
@@ -90,10 +94,10 @@ class _Reader:
         value = int.from_bytes(self.take(size), "little")
         return -value if signed and control & 0x80 else value
 
-    def uint(self, nbytes=8):
+    def uint(self, nbytes: builtins.int = 8) -> builtins.int:
         return self.int(nbytes, signed=False)
 
-    def float(self):
+    def float(self) -> builtins.float:
         mantissa, exponent = self.int(8), self.int(2)
         if exponent in _SPECIAL_EXPONENTS:
             return _SPECIAL_EXPONENTS[exponent]
@@ -102,20 +106,20 @@ class _Reader:
         except OverflowError:
             raise _FormatError(f"float {mantissa}*2**{exponent} before byte {self.pos:,} is out of range") from None
 
-    def bool(self):
+    def bool(self) -> builtins.bool:
         char = bytes(self.take(1))
         if char not in (b"0", b"1"):
             raise _FormatError(f"byte {char!r} at {self.pos - 1:,} is not a bool ('0' or '1')")
         return char == b"1"
 
-    def string(self, limit=256):
+    def string(self, limit: builtins.int = 256) -> str:
         start = self.pos
         length = self.uint()
         if length > limit:
             raise _FormatError(f"a string of {length:,} bytes at byte {start:,} (expected a layer's version string)")
         return bytes(self.take(length)).decode("latin-1")
 
-    def looks_like_input_layer(self):
+    def looks_like_input_layer(self) -> builtins.bool:
         """Whether an ``input...`` version string starts here (where the nested versions end)."""
         start = self.pos
         try:
@@ -126,10 +130,10 @@ class _Reader:
         finally:
             self.pos = start
 
-    def shape(self):
+    def shape(self) -> tuple[builtins.int, ...]:
         return tuple(self.int() for _ in range(4))
 
-    def tensor(self):
+    def tensor(self) -> np.ndarray:
         version = self.int(4)
         if version != 2:
             raise _FormatError(f"tensor version {version} before byte {self.pos:,} (dlib writes 2)")
@@ -139,14 +143,14 @@ class _Reader:
         count = math.prod(shape)
         return np.frombuffer(self.take(4 * count), dtype="<f4").reshape(shape).astype(np.float32)
 
-    def alias(self):
+    def alias(self) -> tuple[builtins.int, ...]:
         version = self.int(4)
         if version != 1:
             raise _FormatError(f"alias_tensor version {version} before byte {self.pos:,} (dlib writes 1)")
         return self.shape()
 
 
-def _split(params, aliases, layer):
+def _split(params: np.ndarray, aliases: Mapping[str, tuple[int, ...]], layer: DlibLayer) -> dict[str, np.ndarray]:
     """Slices of a layer's ``params`` tensor with the shapes of ``aliases`` ({name: shape}, in order)."""
     layer.fields["params_shape"] = params.shape
     flat = params.reshape(-1)  # its own shape, kept in fields["params_shape"]: (n, 1, 1, 1), fc: (in, out, 1, 1)
@@ -154,7 +158,8 @@ def _split(params, aliases, layer):
     if sum(sizes.values()) != flat.size:
         raise _FormatError(f"{layer.version}: {flat.size:,} parameters for views of {sum(sizes.values()):,} "
                            f"({', '.join(f'{n} {s}' for n, s in aliases.items())})")
-    tensors, start = {}, 0
+    tensors: dict[str, np.ndarray] = {}
+    start = 0
     for name, shape in aliases.items():
         if sizes[name]:
             tensors[name] = flat[start:start + sizes[name]].reshape(shape)
@@ -162,7 +167,7 @@ def _split(params, aliases, layer):
     return tensors
 
 
-def _multipliers(r, fields, names):
+def _multipliers(r: _Reader, fields: dict[str, Any], names: tuple[str, ...]) -> None:
     for name in names:
         fields[name] = r.float()
 
@@ -171,7 +176,7 @@ _LR_WD = ("learning_rate_multiplier", "weight_decay_multiplier",
           "bias_learning_rate_multiplier", "bias_weight_decay_multiplier")
 
 
-def _read_con(r, layer):
+def _read_con(r: _Reader, layer: DlibLayer) -> None:
     params = r.tensor()
     f = layer.fields
     f["num_filters"], f["nr"], f["nc"] = r.int(), r.int(), r.int()
@@ -184,7 +189,7 @@ def _read_con(r, layer):
     layer.tensors = _split(params, aliases, layer)
 
 
-def _read_affine(r, layer):
+def _read_affine(r: _Reader, layer: DlibLayer) -> None:
     params = r.tensor()
     aliases = {"gamma": r.alias(), "beta": r.alias()}
     layer.fields["mode"] = r.int(4)
@@ -193,7 +198,7 @@ def _read_affine(r, layer):
     layer.tensors = _split(params, aliases, layer)
 
 
-def _read_bn(r, layer):
+def _read_bn(r: _Reader, layer: DlibLayer) -> None:
     params = r.tensor()
     aliases = {"gamma": r.alias(), "beta": r.alias()}
     for name in ("means", "invstds", "running_means", "running_variances"):
@@ -204,18 +209,18 @@ def _read_bn(r, layer):
     layer.tensors.update(_split(params, aliases, layer))
 
 
-def _read_relu(r, layer):
+def _read_relu(r: _Reader, layer: DlibLayer) -> None:
     if layer.version == "relu_2":
         layer.fields["disabled"] = r.bool()
 
 
-def _read_pool(r, layer):
+def _read_pool(r: _Reader, layer: DlibLayer) -> None:
     f = layer.fields
     f["nr"], f["nc"] = r.int(), r.int()
     f["stride_y"], f["stride_x"], f["padding_y"], f["padding_x"] = (r.int(4) for _ in range(4))
 
 
-def _read_fc(r, layer):
+def _read_fc(r: _Reader, layer: DlibLayer) -> None:
     f = layer.fields
     f["num_outputs"], f["num_inputs"] = r.uint(), r.uint()
     params = r.tensor()
@@ -226,17 +231,17 @@ def _read_fc(r, layer):
     layer.tensors = _split(params, aliases, layer)
 
 
-def _read_nothing(r, layer):
+def _read_nothing(r: _Reader, layer: DlibLayer) -> None:
     pass
 
 
-def _read_input(r, layer):
+def _read_input(r: _Reader, layer: DlibLayer) -> None:
     layer.fields["avg_red"], layer.fields["avg_green"], layer.fields["avg_blue"] = r.float(), r.float(), r.float()
     if layer.version == "input_rgb_image_sized":
         layer.fields["nr"], layer.fields["nc"] = r.uint(), r.uint()
 
 
-def _read_loss_metric(r, layer):
+def _read_loss_metric(r: _Reader, layer: DlibLayer) -> None:
     if layer.version == "loss_metric_2":
         layer.fields["margin"], layer.fields["dist_thresh"] = r.float(), r.float()
     else:  # "loss_metric_": the values dlib hard-coded then
@@ -244,7 +249,8 @@ def _read_loss_metric(r, layer):
 
 
 # version string -> (type, reader)
-_LAYER_READERS = {
+Readers: TypeAlias = dict[str, tuple[str, Callable[[_Reader, DlibLayer], None]]]
+_LAYER_READERS: Readers = {
     **{v: ("con", _read_con) for v in ("con_4", "con_5", "con_6")},
     **{v: ("affine", _read_affine) for v in ("affine_", "affine_2")},
     **{v: ("bn", _read_bn) for v in ("bn_con2", "bn_fc2")},
@@ -254,11 +260,11 @@ _LAYER_READERS = {
     "add_prev_": ("add_prev", _read_nothing),
     **{v: ("fc", _read_fc) for v in ("fc_2", "fc_3")},
 }
-_INPUT_READERS = {v: (v, _read_input) for v in ("input_rgb_image", "input_rgb_image_sized")}
-_LOSS_READERS = {v: ("loss_metric", _read_loss_metric) for v in ("loss_metric_", "loss_metric_2")}
+_INPUT_READERS: Readers = {v: (v, _read_input) for v in ("input_rgb_image", "input_rgb_image_sized")}
+_LOSS_READERS: Readers = {v: ("loss_metric", _read_loss_metric) for v in ("loss_metric_", "loss_metric_2")}
 
 
-def _details(r, readers, what):
+def _details(r: _Reader, readers: Readers, what: str) -> DlibLayer:
     offset = r.pos
     r.context = what
     version = r.string()
@@ -272,7 +278,7 @@ def _details(r, readers, what):
     return layer
 
 
-def _layer_state(r, layer, version, over_input):
+def _layer_state(r: _Reader, layer: DlibLayer, version: int, over_input: bool) -> None:
     """add_layer's bookkeeping after its details; the one over the input layer writes grad_final instead."""
     s = layer.state
     s["this_layer_setup_called"], s["gradient_input_is_stale"] = r.bool(), r.bool()
@@ -286,7 +292,7 @@ def _layer_state(r, layer, version, over_input):
         s["params_grad"] = r.tensor()
 
 
-def _parse(r):
+def _parse(r: _Reader) -> DlibNetwork:
     r.context = "the loss layer's version"
     version = r.int(4)
     if version != 1:
@@ -314,7 +320,7 @@ def _parse(r):
     return DlibNetwork(loss, input_layer, versions, layers)
 
 
-def read_dlib_dat(path):
+def read_dlib_dat(path: str | Path) -> DlibNetwork:
     """The whole network in a dlib ``.dat`` file, parsed; FaceKitError (one line) if it is not one."""
     path = Path(path)
     try:

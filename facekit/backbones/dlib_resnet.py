@@ -17,6 +17,9 @@ rows and columns too (at 150 px: 3x3 vs 4x4 in level4, 1x1 vs 2x2 in level5). dl
 tensor of the larger size in every dimension in which the missing elements count as zeros (``tt::add``);
 :class:`ZeroPadAdd` does the same with a bottom/right zero pad and an add.
 """
+from collections.abc import Sequence
+from typing import Any
+
 import keras
 from keras import layers, ops
 
@@ -30,7 +33,7 @@ LEVELS = (("level1", 32, 3), ("level2", 64, 4), ("level3", 128, 3), ("level4", 2
 STAGES = ("stem",) + tuple(name for name, _, _ in LEVELS)  # layer-name prefixes, input to output
 
 
-def _side_after(n):
+def _side_after(n: int) -> int | None:
     """Output rows (or columns) of the last level for an input side n, or None where a layer gets no input."""
     if n < 7:
         return None
@@ -54,15 +57,15 @@ MIN_INPUT_SIZE = next(n for n in range(1, INPUT_SIZE + 1) if _side_after(n))  # 
 class Affine(layers.Layer):
     """y = x * gamma + beta per channel (last axis): dlib's ``affine`` in CONV_MODE, trainable."""
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[int | None]) -> None:
         channels = input_shape[-1]
         self.gamma = self.add_weight(name="gamma", shape=(channels,), initializer="ones")
         self.beta = self.add_weight(name="beta", shape=(channels,), initializer="zeros")
 
-    def call(self, x):
+    def call(self, x: Any) -> Any:
         return x * ops.cast(self.gamma, x.dtype) + ops.cast(self.beta, x.dtype)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> Any:
         return input_shape
 
 
@@ -75,22 +78,22 @@ class ZeroPadAdd(layers.Layer):
     0), then the two are added. Plain pad and add ops, so that the layer converts to TFLite and ONNX.
     """
 
-    def call(self, inputs):
+    def call(self, inputs: Sequence[Any]) -> Any:
         a, b = inputs
         shape_a, shape_b = ops.shape(a), ops.shape(b)
         target = [_larger(shape_a[i], shape_b[i]) for i in (1, 2, 3)]
         return _pad_to(a, shape_a, target) + _pad_to(b, shape_b, target)
 
-    def compute_output_shape(self, input_shapes):
+    def compute_output_shape(self, input_shapes: Sequence[Sequence[int | None]]) -> tuple[int | None, ...]:
         a, b = input_shapes
         return (a[0],) + tuple(None if x is None or y is None else max(x, y) for x, y in zip(a[1:], b[1:]))
 
 
-def _larger(x, y):
+def _larger(x: Any, y: Any) -> Any:
     return max(x, y) if isinstance(x, int) and isinstance(y, int) else ops.maximum(x, y)
 
 
-def _pad_to(x, shape, target):
+def _pad_to(x: Any, shape: Sequence[Any], target: Sequence[Any]) -> Any:
     """Zero-pad x (NHWC) at the bottom, right and channel end to target (rows, columns, channels)."""
     pads = [target[i] - shape[i + 1] for i in range(3)]
     if all(isinstance(p, int) and p == 0 for p in pads):
@@ -98,7 +101,7 @@ def _pad_to(x, shape, target):
     return ops.pad(x, [[0, 0], [0, pads[0]], [0, pads[1]], [0, pads[2]]])
 
 
-def _residual_block(x, filters, prefix, down):
+def _residual_block(x: Any, filters: int, prefix: str, down: bool) -> Any:
     """dlib's ``ares`` (down=False) or ``ares_down`` with affine: conv-affine-relu-conv-affine, add, relu."""
     if down:  # con<N,3,3,2,2>: padding 0 when the stride is not 1
         y = layers.Conv2D(filters, 3, strides=2, padding="valid", name=f"{prefix}_conv1")(x)
@@ -116,7 +119,7 @@ def _residual_block(x, filters, prefix, down):
     return layers.ReLU(name=f"{prefix}_relu")(y)
 
 
-def dlib_resnet(input_shape):
+def dlib_resnet(input_shape: Sequence[int]) -> keras.Model:
     """Normalised RGB image -> 256-d feature: the last level averaged over its rows and columns (dlib's
     ``avg_pool_everything``). The smallest side that builds is MIN_INPUT_SIZE (checked by
     facekit.backbones.registry)."""
@@ -132,7 +135,7 @@ def dlib_resnet(input_shape):
     return keras.Model(inputs, x, name="dlib_resnet")
 
 
-def dlib_descriptor_model(backbone):
+def dlib_descriptor_model(backbone: keras.Model) -> keras.Model:
     """The backbone plus dlib's ``fc_no_bias<128>``: normalised image -> dlib's 128-d face descriptor."""
     descriptor = layers.Dense(DESCRIPTOR_SIZE, use_bias=False, name="fc")(backbone.output)
     return keras.Model(backbone.input, descriptor, name="dlib_descriptor")

@@ -1,18 +1,26 @@
 """dlib's network (a ``.dat`` file read by :mod:`facekit.backbones.dlib_dat`) loaded into
 :mod:`facekit.backbones.dlib_resnet`: every layer of the file checked against dlib's anet_type (``dlib_layer_plan``),
 then copied into the Keras model's layers."""
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeAlias
+
+import keras
 import numpy as np
 
-from facekit.backbones.dlib_dat import CONV_MODE, FC_NO_BIAS, DlibNetwork, read_dlib_dat
+from facekit.backbones.dlib_dat import CONV_MODE, FC_NO_BIAS, DlibLayer, DlibNetwork, read_dlib_dat
 from facekit.backbones.dlib_resnet import DESCRIPTOR_SIZE, FEATURE_SIZE, INPUT_SIZE, LEVELS, STEM_FILTERS
 from facekit.backbones.preprocessing import normalization
 from facekit.core.errors import ModelError
 
+# One step of dlib's anet_type from the input: (layer type, its settings, the Keras layer's name or None)
+PlanStep: TypeAlias = tuple[str, dict[str, int], str | None]
 
-def dlib_layer_plan(include_fc=True):
+
+def dlib_layer_plan(include_fc: bool = True) -> list[PlanStep]:
     """anet_type from the input outwards: (type, settings, Keras layer name or None) per dlib layer, and
     ("tag", ...)/("skip", ...) where the C++ type nests a tag or skip (they only appear as versions)."""
-    plan = [("con", {"num_filters": STEM_FILTERS, "size": 7, "stride": 2, "padding": 0}, "stem_conv"),
+    plan: list[PlanStep] = [("con", {"num_filters": STEM_FILTERS, "size": 7, "stride": 2, "padding": 0}, "stem_conv"),
             ("affine", {}, "stem_affine"), ("relu", {}, None),
             ("max_pool", {"size": 3, "stride": 2, "padding": 0}, None)]
     for level, filters, blocks in LEVELS:
@@ -34,9 +42,10 @@ def dlib_layer_plan(include_fc=True):
     return plan
 
 
-def _model_layers(model):
+def _model_layers(model: keras.Model) -> dict[str, Any]:
     """{name: layer} over the model and the models nested in it (the first of a name wins)."""
-    found, queue = {}, [model]
+    found: dict[str, Any] = {}
+    queue = [model]
     while queue:
         current = queue.pop(0)
         for layer in getattr(current, "layers", []):
@@ -46,7 +55,7 @@ def _model_layers(model):
     return found
 
 
-def _check_settings(layer, kind, settings, where):
+def _check_settings(layer: DlibLayer, kind: str, settings: Mapping[str, int], where: str) -> None:
     """FaceKitError unless a con/pool layer has anet_type's window, stride and padding."""
     f = layer.fields
     expected = {"nr": settings["size"], "nc": settings["size"], "stride_y": settings["stride"],
@@ -59,7 +68,7 @@ def _check_settings(layer, kind, settings, where):
                                f"network has {value}")
 
 
-def _keras_arrays(layer, where):
+def _keras_arrays(layer: DlibLayer, where: str) -> list[np.ndarray]:
     """The file layer's tensors as Keras arrays: [kernel, bias] (con), [gamma, beta] (affine), [kernel] (fc)."""
     t = layer.tensors
     if layer.type == "con":
@@ -77,7 +86,7 @@ def _keras_arrays(layer, where):
     return [t["weights"].reshape(layer.fields["num_inputs"], layer.fields["num_outputs"])]
 
 
-def _check_input_layer(network, origin):
+def _check_input_layer(network: DlibNetwork, origin: str) -> None:
     expected = np.array(normalization("dlib").mean, dtype=np.float32)
     f = network.input.fields
     means = np.array([f["avg_red"], f["avg_green"], f["avg_blue"]], dtype=np.float32)
@@ -90,7 +99,7 @@ def _check_input_layer(network, origin):
             f"({', '.join(f'{m:g}' for m in expected)}) on which the 'dlib' input normalisation relies")
 
 
-def load_dlib_weights(model, source):
+def load_dlib_weights(model: keras.Model, source: str | Path | DlibNetwork) -> keras.Model:
     """Set a dlib_resnet backbone's (and its ``fc``'s, where the model has one) weights from a dlib ``.dat``.
 
     ``source``: a path or a :class:`DlibNetwork`. Every layer of the file is checked against anet_type and every

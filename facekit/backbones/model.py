@@ -3,6 +3,7 @@ freezing, the frozen backbone's feature extractor, its age bins, load. Predictin
 ``facekit.infer.predictors.load_predictor(model).predict(crops)`` (``face.predict``), for every runtime alike."""
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -18,18 +19,19 @@ from facekit.core.labels import GENDERS, RACES, AgeBins
 class AgeHead(layers.Dense):
     """Softmax over age bins that remembers its bins, so a saved model knows how to turn them into years."""
 
-    def __init__(self, age_bins=None, **kwargs):
+    def __init__(self, age_bins: AgeBins | dict[str, Any] | None = None, **kwargs: Any) -> None:
         self.age_bins = AgeBins(**age_bins) if isinstance(age_bins, dict) else (age_bins or AgeBins())
         kwargs["units"] = self.age_bins.count
         kwargs["activation"] = "softmax"
         super().__init__(**kwargs)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "age_bins": self.age_bins.to_config()}
 
 
-def build_model(backbone="vggface2_resnet50", weights=None, input_shape=None, freeze="none",
-                age_bins=None):
+def build_model(backbone: str = "vggface2_resnet50", weights: str | None = None,
+                input_shape: tuple[int, int, int] | None = None, freeze: str | int = "none",
+                age_bins: AgeBins | dict[str, Any] | None = None) -> keras.Model:
     """Input normalisation, backbone, softmax heads ``age`` (bins), ``gender`` (male, female) and ``race`` (FairFace's
     seven, ``facekit.core.labels.RACES``).
 
@@ -52,19 +54,19 @@ def build_model(backbone="vggface2_resnet50", weights=None, input_shape=None, fr
     return model
 
 
-def get_backbone(model):
+def get_backbone(model: keras.Model) -> keras.Model:
     """The backbone sub-model inside a model made by :func:`build_model`."""
     return next(layer for layer in model.layers if isinstance(layer, keras.Model))
 
 
-def feature_extractor(model):
+def feature_extractor(model: keras.Model) -> keras.Model:
     """RGB 0-255 crops -> backbone features: the model without its heads (same layers, same weights)."""
     inputs = keras.Input(shape=model.input_shape[1:], name="image")
     features = get_backbone(model)(model.get_layer("normalization")(inputs))
     return keras.Model(inputs, features, name=f"{model.name}_features")
 
 
-def frozen_layer_count(backbone, freeze):
+def frozen_layer_count(backbone: keras.Model, freeze: str | int) -> int:
     """How many leading backbone layers ``freeze`` freezes: an int, ``none``, ``all`` or a stage name (up to and
     including the stage's last layer, as the backbone's entry in ``facekit/backbones/registry.py`` declares its
     stages)."""
@@ -86,7 +88,7 @@ def frozen_layer_count(backbone, freeze):
                        f"'none', 'all' or a stage: {', '.join(stages)}")
 
 
-def freeze_backbone(model, freeze):
+def freeze_backbone(model: keras.Model, freeze: str | int) -> int:
     """Freezes the first layers of the backbone; frozen BatchNorm layers then run in inference mode."""
     backbone = get_backbone(model)
     frozen = frozen_layer_count(backbone, freeze)
@@ -95,7 +97,7 @@ def freeze_backbone(model, freeze):
     return frozen
 
 
-def trainable_summary(model):
+def trainable_summary(model: keras.Model) -> str:
     """One line on what is frozen, printed before training."""
     backbone = get_backbone(model)
     frozen = sum(not layer.trainable for layer in backbone.layers)
@@ -105,11 +107,11 @@ def trainable_summary(model):
             f"trainable parameters {trainable:,} of {total:,}")
 
 
-def age_bins_of(model):
+def age_bins_of(model: keras.Model) -> AgeBins:
     return model.get_layer("age").age_bins
 
 
-def load_model(path):
+def load_model(path: str | Path) -> keras.Model:
     """A whole model saved by training (``.keras``), ready for :func:`predict`."""
     path = Path(path)
     if not path.is_file():

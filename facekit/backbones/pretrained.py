@@ -7,6 +7,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from facekit.core import paths
 from facekit.core.errors import ModelError
@@ -31,12 +32,12 @@ class WeightsSource:
     url: str
     sha256: str
     size: int  # bytes
-    load: Callable
+    load: Callable[[Any, str | Path], Any]  # (model, file) -> the model, its weights loaded
     packed_sha256: str | None = None
     packed_size: int | None = None
 
 
-def sha256_of(path):
+def sha256_of(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -44,7 +45,7 @@ def sha256_of(path):
     return digest.hexdigest()
 
 
-def fetch_weights(source, label, directory=None):
+def fetch_weights(source: WeightsSource, label: str, directory: str | Path | None = None) -> Path:
     """Path of ``source``'s file: the local copy if it checks out, else a download (checked by sha256).
 
     ``label`` names the weights in messages (``the vggface2 weights``).
@@ -71,7 +72,7 @@ def fetch_weights(source, label, directory=None):
     return path
 
 
-def download(url, path, sha256, packed_sha256=None):
+def download(url: str, path: Path, sha256: str, packed_sha256: str | None = None) -> None:
     """Streams ``url`` into ``path``: through a partial file beside it, checked by sha256, then renamed. With
     ``packed_sha256`` the download is bzip2 decompressed on the way, and both files' sha256 checked. Every
     connection attempt and read times out after DOWNLOAD_TIMEOUT_S; ValueError for a wrong checksum or a bzip2

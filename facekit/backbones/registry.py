@@ -9,8 +9,10 @@ Adding a backbone: write its builder in its own module (``build(input_shape) -> 
 here, with layer names that start with its stage prefixes, in order), then add one entry below; the tests
 parametrised over ``BACKBONES`` pick it up (``dlib_resnet`` below is an example).
 """
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+import keras
 
 from facekit.backbones import dlib_download
 from facekit.backbones import dlib_resnet as dlib
@@ -21,7 +23,7 @@ from facekit.backbones.vggface_weights import load_keras_vggface_weights
 from facekit.core.errors import InputError
 
 
-def prefix_stages(*names):
+def prefix_stages(*names: str) -> tuple[tuple[str, str], ...]:
     """Stages whose layers are named ``STAGE_...``: ((name, prefix), ...) in order."""
     return tuple((name, f"{name}_") for name in names)
 
@@ -29,13 +31,13 @@ def prefix_stages(*names):
 @dataclass(frozen=True)
 class BackboneSpec:
     name: str
-    build: Callable  # build(input_shape) -> keras.Model named ``name``
+    build: Callable[..., keras.Model]  # build(input_shape) -> keras.Model named ``name``
     input_size: int  # natural input side in pixels: the default everywhere
     min_input_size: int  # smallest side that still leaves a feature map
     normalization: str  # key of facekit.backbones.preprocessing.NORMALIZATIONS
-    stages: tuple  # ((stage name, layer-name prefix), ...) in network order, for --freeze STAGE
+    stages: tuple[tuple[str, str], ...]  # ((stage name, layer-name prefix), ...) in network order, for --freeze STAGE
     # published weights: name -> WeightsSource; the first reads --weights PATH
-    weights: dict = field(default_factory=dict)
+    weights: dict[str, WeightsSource] = field(default_factory=dict)
 
 
 BACKBONES = {spec.name: spec for spec in (
@@ -66,13 +68,13 @@ BACKBONES = {spec.name: spec for spec in (
 )}
 
 
-def backbone_spec(name):
+def backbone_spec(name: str) -> BackboneSpec:
     if name not in BACKBONES:
         raise InputError(f"unknown backbone '{name}'; choose one of: {', '.join(BACKBONES)}")
     return BACKBONES[name]
 
 
-def input_shape_for(spec, input_shape=None):
+def input_shape_for(spec: BackboneSpec, input_shape: Sequence[int] | None = None) -> tuple[int, ...]:
     """``input_shape`` (default: the natural size) checked against the backbone's smallest input."""
     if input_shape is None:
         return (spec.input_size, spec.input_size, 3)
@@ -83,7 +85,8 @@ def input_shape_for(spec, input_shape=None):
     return tuple(input_shape)
 
 
-def create_backbone(name="vggface2_resnet50", weights=None, input_shape=None):
+def create_backbone(name: str = "vggface2_resnet50", weights: str | None = None,
+                    input_shape: Sequence[int] | None = None) -> keras.Model:
     """``weights``: None or ``none`` (random init), the name of a published source (``vggface2``), or a file in
     the layout of the backbone's first source."""
     spec = backbone_spec(name)

@@ -4,6 +4,9 @@ Same topology as keras-vggface 0.6 ``RESNET50(include_top=False)``: 175 layers, 
 biases, BatchNorm epsilon 1e-3. Keras 3 forbids ``/`` in layer names, so ``conv1/7x7_s2`` becomes
 ``conv1_7x7_s2``; :func:`keras3_name` is the one mapping used when reading the published weights.
 """
+from collections.abc import Sequence
+from typing import Any
+
 import keras
 from keras import layers
 
@@ -11,18 +14,18 @@ from keras import layers
 STAGES = ((2, (64, 64, 256), 3), (3, (128, 128, 512), 4), (4, (256, 256, 1024), 6), (5, (512, 512, 2048), 3))
 
 
-def keras3_name(keras_vggface_name):
+def keras3_name(keras_vggface_name: str) -> str:
     """``conv2_1_1x1_reduce/bn`` -> ``conv2_1_1x1_reduce_bn``."""
     return keras_vggface_name.replace("/", "_")
 
 
-def _conv_bn(x, filters, kernel, name, strides=1, relu=True):
+def _conv_bn(x: Any, filters: int, kernel: int, name: str, strides: int = 1, relu: bool = True) -> Any:
     x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False, name=name)(x)
     x = layers.BatchNormalization(axis=3, epsilon=1e-3, name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}_relu")(x) if relu else x
 
 
-def _bottleneck(x, filters, stage, block, strides):
+def _bottleneck(x: Any, filters: tuple[int, int, int], stage: int, block: int, strides: int) -> Any:
     """Conv block (block 1, with a projection shortcut) or identity block (later blocks)."""
     f1, f2, f3 = filters
     prefix = f"conv{stage}_{block}"
@@ -34,7 +37,7 @@ def _bottleneck(x, filters, stage, block, strides):
     return layers.Activation("relu", name=f"{prefix}_relu")(y)
 
 
-def vggface2_resnet50(input_shape):
+def vggface2_resnet50(input_shape: Sequence[int]) -> keras.Model:
     """Normalised image (``vggface2``) -> pooled 2048-d feature."""
     inputs = keras.Input(shape=input_shape, name="image")
     x = _conv_bn(inputs, 64, 7, "conv1_7x7_s2", strides=2)

@@ -7,6 +7,7 @@ since ``conv1/7x7_s2`` contains a ``/``) whose attribute ``weight_names`` lists 
 from pathlib import Path
 
 import h5py
+import keras
 import numpy as np
 
 from facekit.backbones.resnet50 import keras3_name
@@ -19,18 +20,18 @@ _WEIGHT_ORDER = {
 }
 
 
-def _read_layers(path):
+def _read_layers(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
     """{keras3 layer name: {suffix: array}} from a keras-vggface file; raises FaceKitError if unreadable."""
     try:
         with h5py.File(path, "r") as f:
             if "layer_names" not in f.attrs:
                 raise ModelError(f"{path} is not a Keras 2 weights file (no 'layer_names' attribute); "
                                    "expected keras-vggface's rcmalli_vggface_tf_notop_resnet50.h5")
-            tensors = {}
+            tensors: dict[str, dict[str, np.ndarray]] = {}
             for raw_layer in f.attrs["layer_names"]:
                 layer = raw_layer.decode() if isinstance(raw_layer, bytes) else str(raw_layer)
                 group = f[layer]
-                weights = {}
+                weights: dict[str, np.ndarray] = {}
                 for raw_weight in group.attrs.get("weight_names", []):
                     weight = raw_weight.decode() if isinstance(raw_weight, bytes) else str(raw_weight)
                     suffix = weight.rsplit("/", 1)[-1].split(":")[0]
@@ -44,7 +45,7 @@ def _read_layers(path):
         raise ModelError(f"cannot read weights file {path}: {error}") from error
 
 
-def load_keras_vggface_weights(model, path):
+def load_keras_vggface_weights(model: keras.Model, path: str | Path) -> keras.Model:
     """Loads every weighted layer of ``model`` by name from a keras-vggface file, checking every shape.
 
     Layers in the file that the model lacks (the classifier of ``rcmalli_vggface_tf_resnet50.h5``) are

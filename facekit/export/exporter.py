@@ -11,8 +11,10 @@ import math
 import os
 import tempfile
 import warnings
+from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -33,19 +35,19 @@ from facekit.export.quantize import (
     quantize_onnx,
 )
 from facekit.infer.model_metadata import FORMATS, HEADS, describe, metadata_path, write_metadata
-from facekit.infer.predictors import RUNTIMES, KerasPredictor, OnnxPredictor
+from facekit.infer.predictors import EXPORTED, KerasPredictor, OnnxPredictor
 from facekit.vision.images import find_images, read_image
 
 TOLERANCE = 1e-4  # largest accepted difference of any probability from Keras (float32 graphs differ by ~1e-6)
 CHECK_FACES = 32
 
 
-def default_check_faces():
+def default_check_faces() -> Path:
     """Where the real faces for the check come from by default: UTKFace in the shared data (``paths.shared_dir``)."""
     return paths.shared_dir() / "data" / "utkface" / "UTKFace"
 
 
-def face_files(folder):
+def face_files(folder: str | Path) -> list[Path]:
     """The image files of a folder of face crops, in a fixed shuffled order: not by name, since UTKFace's names start
     with the age (its first files by name are all 100 to 116 and 10 to 14 years old)."""
     folder = Path(folder)
@@ -56,12 +58,12 @@ def face_files(folder):
     return [images[index] for index in np.random.default_rng(0).permutation(len(images))]
 
 
-def read_faces(files, size):
+def read_faces(files: Sequence[str | Path], size: int) -> np.ndarray:
     """Face crops read and resized to ``size``: uint8 (N, size, size, 3), the faces an export is checked on."""
     return np.stack([cv2.resize(read_image(path), (size, size), interpolation=cv2.INTER_AREA) for path in files])
 
 
-def _write(model, fmt, path, size):
+def _write(model: Any, fmt: str, path: Path, size: int) -> None:
     """Exports ``model``; FaceKitError with the converter's reason when an op or layer cannot be converted."""
     try:
         _convert(model, fmt, path, size)
@@ -71,7 +73,7 @@ def _write(model, fmt, path, size):
         raise FaceKitError(f"cannot convert the model to {fmt}: {type(error).__name__}: {reason[:300]}") from error
 
 
-def _convert(model, fmt, path, size):
+def _convert(model: Any, fmt: str, path: Path, size: int) -> None:
     if fmt == "litert":
         model.export(str(path), format="litert", verbose=False)
     else:  # a freshly loaded model has never been called: ONNX export needs the input signature
@@ -81,9 +83,11 @@ def _convert(model, fmt, path, size):
                          input_signature=[tf.TensorSpec((None, size, size, 3), tf.float32, name="image")])
 
 
-def _match_outputs(expected, outputs):
+def _match_outputs(expected: Mapping[str, np.ndarray], outputs: Sequence[np.ndarray]
+                   ) -> tuple[list[str], float]:
     """Which Keras head each runtime output is (by shape, then by value) and the largest difference."""
-    order, worst = [], 0.0
+    order: list[str] = []
+    worst = 0.0
     for output in outputs:
         candidates = [head for head in HEADS if head not in order and expected[head].shape == output.shape]
         if not candidates:
@@ -94,7 +98,8 @@ def _match_outputs(expected, outputs):
     return order, worst
 
 
-def _quantized(staged, keras, metadata, files, accept_error):
+def _quantized(staged: Path, keras: KerasPredictor, metadata: dict[str, Any], files: Sequence[Path],
+               accept_error: bool) -> dict[str, Any]:
     """The checked float .onnx at ``staged`` replaced by its int8 quantisation, calibrated on real faces -> the
     metadata's ``quantization``: how, and its error against Keras on the first faces of ``files`` (from
     ``face_files``), which the calibration does not use."""
@@ -112,8 +117,9 @@ def _quantized(staged, keras, metadata, files, accept_error):
             "over_limits": over_limits}
 
 
-def export_model(model_path, fmt, output=None, overwrite=False, faces_folder=None, tolerance=TOLERANCE,
-                 quantize=None, accept_error=False):
+def export_model(model_path: str | Path, fmt: str, output: str | Path | None = None, overwrite: bool = False,
+                 faces_folder: str | Path | None = None, tolerance: float = TOLERANCE, quantize: str | None = None,
+                 accept_error: bool = False) -> tuple[Path, float]:
     """Exports ``model_path`` (.keras) as ``fmt`` (``litert`` or ``onnx``) to ``output`` (default: beside it, with
     the format's suffix), after checking it against Keras on real faces -> (output path, largest difference).
     ``quantize="int8"`` (ONNX only; default output MODEL.int8.onnx): quantised, its error measured and stored in
@@ -157,7 +163,7 @@ def export_model(model_path, fmt, output=None, overwrite=False, faces_folder=Non
                                     model.get_layer("normalization").mode, model.get_layer("age").age_bins,
                                     races=race_classes(model.get_layer("race").units))
         # run_batch gives the runtime's outputs in its own order, whatever the metadata says: matched to heads here
-        runtime = RUNTIMES[output.suffix](staged, metadata=model_description(HEADS))
+        runtime = EXPORTED[output.suffix](staged, metadata=model_description(HEADS))
         order, worst = _match_outputs(expected, runtime.run_batch(faces.astype(np.float32)))
         if worst > tolerance:
             raise FaceKitError(f"the {fmt} export differs from Keras by up to {worst:.2e} on {len(faces)} real faces "

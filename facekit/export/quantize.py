@@ -9,12 +9,15 @@ model's age differed by up to 19 years instead of 4, and ran slower. Its error i
 measured, reported and stored in the metadata, and an error over ``LIMITS`` is refused unless accepted.
 """
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from facekit.core.errors import FaceKitError
 from facekit.core.extras import require
+from facekit.core.labels import AgeBins
 
 QUANTIZATIONS = ("int8",)
 CALIBRATION_FACES = 300
@@ -28,15 +31,16 @@ QUANTIZATION_FORMAT = "QOperator"  # as fast as QDQ, and closer to Keras in age 
 class _FaceBatches:
     """Calibration faces for ``quantize_static``, in batches (its CalibrationDataReader interface)."""
 
-    def __init__(self, faces, input_name, batch_size=32):
+    def __init__(self, faces: np.ndarray, input_name: str, batch_size: int = 32) -> None:
         self._batches = iter([{input_name: faces[start:start + batch_size]}
                               for start in range(0, len(faces), batch_size)])
 
-    def get_next(self):
+    def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self._batches, None)
 
 
-def quantize_onnx(float_path, output, calibration_faces, quantization_format=QUANTIZATION_FORMAT):
+def quantize_onnx(float_path: str | Path, output: str | Path, calibration_faces: np.ndarray,
+                  quantization_format: str = QUANTIZATION_FORMAT) -> None:
     """``float_path`` (.onnx) -> ``output``, static int8 (see the module's docstring), its activation ranges
     calibrated on ``calibration_faces`` (float32 crops, 0-255)."""
     onnxruntime = require("onnxruntime", "int8 quantisation")
@@ -52,7 +56,8 @@ def quantize_onnx(float_path, output, calibration_faces, quantization_format=QUA
                         weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
 
 
-def quantization_error(expected, got, age_bins):
+def quantization_error(expected: Mapping[str, np.ndarray], got: Mapping[str, np.ndarray],
+                       age_bins: AgeBins) -> dict[str, float]:
     """How far the quantised model's probabilities (``got``) are from Keras's (``expected``), per face."""
     age_difference = np.abs(age_bins.expected_age(got["age"]) - age_bins.expected_age(expected["age"]))
     return {
@@ -65,7 +70,7 @@ def quantization_error(expected, got, age_bins):
     }
 
 
-def describe_error(error, faces):
+def describe_error(error: Mapping[str, Any], faces: int) -> str:
     """One line for the export's report."""
     return (f"int8 against Keras on {faces} held-out real faces: age differs by {error['age_mean_abs_difference']:.2f} "
             f"years on average (at most {error['age_max_abs_difference']:.2f}), gender agrees on "
@@ -73,7 +78,7 @@ def describe_error(error, faces):
             f"{error['max_probability_difference']:.3f}")
 
 
-def check_error(error, faces, accept_error=False):
+def check_error(error: Mapping[str, Any], faces: int, accept_error: bool = False) -> bool:
     """Refuses a quantisation whose error is over ``LIMITS`` (unless ``accept_error``) -> whether it is over them."""
     over = error["age_mean_abs_difference"] > LIMITS["age_mean_abs_difference"] \
         or error["gender_agreement"] < LIMITS["gender_agreement"]

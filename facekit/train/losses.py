@@ -7,7 +7,7 @@ Targets (``facekit.train.pipeline.labels_for``): a label an image lacks is a row
 (FairFace's bins), which trains on the probability mass inside it. The race head's targets are 0/1 masks too: one
 class, or a set of them (UTKFace's Asian: East and Southeast Asian), trained on the mass of the set.
 """
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import keras
@@ -58,7 +58,7 @@ class AgeLoss(keras.losses.Loss):
     mass inside it and ``interval_sharpness`` times the prediction's entropy (the mass alone would let it spread flat
     over the interval). Subclasses define ``exact_loss``; this one is label distribution learning (cross-entropy)."""
 
-    def __init__(self, centres: Sequence[float], interval_sharpness: float = 0.05, name: str = "age_ldl",
+    def __init__(self, centres: Iterable[float], interval_sharpness: float = 0.05, name: str = "age_ldl",
                  **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)
         self.centres, self.interval_sharpness = [float(c) for c in centres], float(interval_sharpness)
@@ -85,7 +85,7 @@ class MeanVarianceLoss(AgeLoss):
     demos report) and ``variance_weight`` times its variance, so that the distribution is also pulled to centre on the
     true age and to be sharp. Intervals as AgeLoss."""
 
-    def __init__(self, centres: Sequence[float], mean_weight: float = 0.2, variance_weight: float = 0.05,
+    def __init__(self, centres: Iterable[float], mean_weight: float = 0.2, variance_weight: float = 0.05,
                  name: str = "mean_variance", **kwargs: Any) -> None:
         super().__init__(centres, name=name, **kwargs)
         self.mean_weight, self.variance_weight = mean_weight, variance_weight

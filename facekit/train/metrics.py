@@ -1,6 +1,6 @@
 """Metrics that count only the images with a label for their head (targets of zeros are skipped), in the layout of
 ``facekit.train.losses``: the age head's exact-age half, the race head's class sets."""
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import keras
@@ -45,7 +45,7 @@ class AgeMAE(_LabelledOnly, keras.metrics.MeanMetricWrapper):
     """Mean absolute difference, in years, between the expected ages of the target and predicted distributions,
     over the images that have an exact age (the targets' first half; an interval's half is not scored here)."""
 
-    def __init__(self, centres: Sequence[float], name: str = "mae", dtype: Any = None) -> None:
+    def __init__(self, centres: Iterable[float], name: str = "mae", dtype: Any = None) -> None:
         self.centres = [float(c) for c in centres]
         count = len(self.centres)
         weights = tf.constant(self.centres, tf.float32)[:, None]
