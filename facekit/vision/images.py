@@ -34,9 +34,15 @@ def read_image(source: ImageFile) -> RgbImage:
     return read_image_and_size(source)[0]
 
 
-def read_image_and_size(source: ImageFile) -> tuple[RgbImage, tuple[int, int]]:
+def read_image_and_size(source: ImageFile, reduction: int = 1,
+                        min_side: int = 0) -> tuple[RgbImage, tuple[int, int]]:
     """``(image, (width, height))``: the photo at ``source`` as an upright RGB uint8 array, and the upright size of
     the file's own image, which is larger than the array's when the photo was shrunk to MAX_SIDE.
+
+    ``reduction`` (2, 4 or 8): a JPEG may be decoded up to that many times smaller than it is read by default
+    (Pillow's draft: libjpeg decodes at 1/2, 1/4 or 1/8 of the size, several times faster than the whole size), as
+    far as its longer side stays at least ``min_side`` pixels; other formats come whole, as by default. The array
+    is then smaller than the size by the factor actually used (``reduced_by``).
 
     Grayscale is expanded to RGB (16-bit and floating-point grayscale scaled to 8 bits); transparency is
     composited onto white; the longest side is at most MAX_SIDE.
@@ -61,7 +67,8 @@ def read_image_and_size(source: ImageFile) -> tuple[RgbImage, tuple[int, int]]:
             width, height = image.size
             if image.getexif().get(EXIF_ORIENTATION) in (5, 6, 7, 8):  # a quarter turn swaps the sides
                 width, height = height, width
-            image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG only: decode at 1/2, 1/4 or 1/8 scale when large
+            # JPEG only: decode at 1/2, 1/4 or 1/8 scale when large, or when a reduction is asked for
+            image.draft("RGB", _draft_size(image.size, reduction, min_side))
             if image.mode in ("RGB", "RGBA", "L", "LA"):  # shrunk first: no full-size copy is ever made
                 image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
             rgb = _to_rgb(ImageOps.exif_transpose(image))
@@ -74,6 +81,25 @@ def read_image_and_size(source: ImageFile) -> tuple[RgbImage, tuple[int, int]]:
         # an UnidentifiedImageError's message names the file object, a BytesIO for bytes
         why = "not an image, or a format Pillow does not read" if isinstance(error, UnidentifiedImageError) else error
         raise InputError(f"cannot read image {name}: {why}") from error
+
+
+def _draft_size(size: tuple[int, int], reduction: int, min_side: int) -> tuple[int, int]:
+    """What to ask Pillow's ``draft`` for, in the file's own orientation (``size``): by default at least MAX_SIDE
+    on both sides (a JPEG reduced only when even its shorter side is twice that); with a ``reduction``, the largest
+    of 1/2, 1/4, 1/8 that keeps the longer side at least ``min_side`` and at least 1/``reduction`` of the side
+    read_image gives (MAX_SIDE at most)."""
+    if reduction <= 1:
+        return MAX_SIDE, MAX_SIDE
+    longer = max(size)
+    wanted = max(min(longer, MAX_SIDE) / reduction, min_side)
+    scale = next(scale for scale in (8, 4, 2, 1) if scale == 1 or -(-longer // scale) >= wanted)
+    return max(1, size[0] // scale), max(1, size[1] // scale)  # draft then picks that scale (or less for a sliver)
+
+
+def reduced_by(image: RgbImage, size: tuple[int, int]) -> float:
+    """How many times smaller ``image`` is than the one ``read_image`` gives the file of that (width, height):
+    1 unless ``read_image_and_size`` decoded it reduced."""
+    return min(max(size), MAX_SIDE) / max(image.shape[:2])
 
 
 def as_rgb(image: ImageFile | NDArray[Any]) -> RgbImage:

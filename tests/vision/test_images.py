@@ -2,6 +2,7 @@
 import os
 import warnings
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -183,3 +184,53 @@ def test_an_all_nan_float_tiff_reads_without_a_numpy_warning(tmp_path):
         warnings.simplefilter("error")
         image = read_image(path)
     assert image.shape == (8, 8, 3) and (image == 0).all()
+
+
+def smooth_photo(height, width):
+    """A photo with detail at every scale but no noise: a JPEG of it decoded reduced is close to it shrunk."""
+    y, x = np.mgrid[0:height, 0:width] / max(height, width)
+    channels = [np.sin(9 * x + 4 * y), np.cos(7 * y - 3 * x), np.sin(5 * (x + y)) * np.cos(11 * x)]
+    return np.stack([(127.5 + 120 * c).astype(np.uint8) for c in channels], axis=2)
+
+
+def test_a_jpeg_is_decoded_reduced_only_as_far_as_asked(tmp_path):
+    """read_image_and_size(path, reduction, min_side): Pillow's draft at 1/2, 1/4 or 1/8, never below min_side on
+    the longer side; the size is the file's; other formats and small JPEGs come whole."""
+    pixels = smooth_photo(1200, 1600)
+    Image.fromarray(pixels).save(tmp_path / "large.jpg", quality=95)
+    Image.fromarray(pixels).save(tmp_path / "large.png")
+    Image.fromarray(pixels[:300, :400]).save(tmp_path / "small.jpg")
+    read = images.read_image_and_size
+    for reduction, min_side, shape in ((1, 0, (1200, 1600)), (2, 0, (600, 800)), (4, 320, (300, 400)),
+                                       (8, 320, (300, 400)), (8, 0, (150, 200)), (4, 500, (600, 800))):
+        image, size = read(tmp_path / "large.jpg", reduction, min_side)
+        assert image.shape[:2] == shape and size == (1600, 1200), (reduction, min_side)
+        assert images.reduced_by(image, size) == 1600 / shape[1]
+    reduced, _ = read(tmp_path / "large.jpg", 4)
+    shrunk = cv2.resize(pixels, (400, 300), interpolation=cv2.INTER_AREA)
+    assert np.abs(reduced.astype(int) - shrunk).mean() < 3  # libjpeg's scaled decode: the photo, shrunk
+    assert read(tmp_path / "large.png", 8)[0].shape == (1200, 1600, 3)
+    assert read(tmp_path / "small.jpg", 8, 320)[0].shape == (300, 400, 3)
+
+
+@pytest.mark.parametrize("orientation, turn", [(6, 1), (8, 3)])  # shown turned clockwise / counter-clockwise
+def test_a_jpeg_decoded_reduced_is_still_upright(tmp_path, orientation, turn):
+    upright = smooth_photo(1200, 800)
+    upright[:300] = 0  # the top quarter black
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(np.rot90(upright, turn)).save(tmp_path / "turned.jpg", exif=exif, quality=95)  # stored turned
+    image, size = images.read_image_and_size(tmp_path / "turned.jpg", 4, 0)
+    assert image.shape == (300, 200, 3) and size == (800, 1200) and images.reduced_by(image, size) == 4
+    assert image[:70].mean() < 5 and image[80:].mean() > 60  # the black quarter on top, as viewers show it
+    whole = cv2.resize(images.read_image(tmp_path / "turned.jpg"), (200, 300), interpolation=cv2.INTER_AREA)
+    assert np.abs(image.astype(int) - whole).mean() < 3
+
+
+def test_a_reduction_past_max_side_is_counted_from_max_side(tmp_path, monkeypatch):
+    """Over MAX_SIDE a photo is shrunk to it anyway: the reduction is counted from there."""
+    monkeypatch.setattr(images, "MAX_SIDE", 500)
+    Image.fromarray(smooth_photo(1500, 2000)).save(tmp_path / "huge.jpg")
+    assert images.read_image_and_size(tmp_path / "huge.jpg")[0].shape == (375, 500, 3)
+    image, size = images.read_image_and_size(tmp_path / "huge.jpg", 2)
+    assert image.shape == (188, 250, 3) and size == (2000, 1500) and images.reduced_by(image, size) == 2
