@@ -1,5 +1,5 @@
-"""The console scripts of the commands that need an extra (pyproject.toml): its modules checked before the script
-is imported, so that a light install says in one line what to install instead of an ImportError traceback."""
+"""The console scripts (pyproject.toml): each runs its command's module in facekit.apps, after checking the extra it
+needs, so that a light install says in one line what to install instead of an ImportError traceback."""
 import importlib
 import sys
 from collections.abc import Callable
@@ -10,22 +10,24 @@ from facekit.core.errors import FaceKitError
 from facekit.core.extras import require
 
 
-def command(script: str, *modules: str) -> Callable[[], None]:
-    """The entry point of ``script``'s ``main``, once ``modules`` are found."""
+def command(name: str, module: str, *extras: str) -> Callable[[], None]:
+    """The entry point ``name``: ``module``'s ``main``, once the modules ``extras`` are found."""
     def main() -> None:
         try:
-            for module in modules:
-                require(module, script.replace("_", "-"))
+            for extra in extras:
+                require(extra, name)
         except FaceKitError as error:
             exit_with_error(error)
-        run_script(importlib.import_module(script).main)  # a missing extra above: a plain SystemExit, as tested
+        run_script(importlib.import_module(module).main)  # a missing extra above: a plain SystemExit, as tested
     return main
 
 
-face = command("face", "keras")
-face_server = command("face_server", "fastapi", "uvicorn")
+face = command("face", "facekit.apps.model_command", "keras")
+face_demo = command("face-demo", "face_demo")
+face_video_demo = command("face-video-demo", "facekit.apps.video_command")
+face_server = command("face-server", "facekit.apps.server_command", "fastapi", "uvicorn")
 
 
 def face_train() -> None:
     """face-train: fit and resume need the train extra; evaluate and predict of exported models run without it."""
-    command("face_train", *(() if light_command(sys.argv[1:]) else ("keras",)))()
+    command("face-train", "facekit.apps.train_command", *(() if light_command(sys.argv[1:]) else ("keras",)))()
