@@ -15,7 +15,10 @@ A photo library:
 
 ``--jsonl`` writes one line per photo, flushed as it finishes (in any order with --workers); ``--resume`` skips
 the photos already in it (a line cut by a kill is dropped and its photo done again), and replaces the annotated
-copies of the photos it does again. On a Dask cluster (pip install .[cluster]; README, Photo libraries):
+copies of the photos it does again. In one process the next photos are read and decoded in threads while one is
+analysed (``--read-ahead``); with ``--no-annotate`` and ``--min-face`` 80 or more, large JPEGs are decoded at 1/2,
+1/4 or 1/8 of their size where that cannot change the faces found (``--full-decode``: never; docs/demos.md).
+On a Dask cluster (pip install .[cluster]; README, Photo libraries):
 
     python face_demo.py library/ --jsonl faces.jsonl --no-annotate --cluster tcp://scheduler:8786
     python face_demo.py library/ --jsonl faces.jsonl --no-annotate --cluster local:2    # 2 workers started here
@@ -41,8 +44,8 @@ from facekit.apps.cli import (
     positive_int,
     setup_logging,
 )
-from facekit.apps.library import JsonLines, photo_results, read_done
-from facekit.apps.photos import check_outputs, output_paths
+from facekit.apps.library import READ_AHEAD, JsonLines, photo_results, read_done
+from facekit.apps.photos import check_outputs, output_paths, reduced_decode
 from facekit.core import paths
 from facekit.core.errors import FaceKitError
 from facekit.core.outputs import write_text
@@ -52,6 +55,14 @@ DEFAULT_OUTPUT = Path("annotated")
 
 
 info = logging.getLogger("facekit.face_demo").info  # shown as print did, and not with -q (apps.cli.setup_logging)
+
+def photo_count(text):
+    """--read-ahead's type: a whole number, 0 or more."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -66,6 +77,12 @@ def parse_args(argv):
     parser.add_argument("--no-annotate", action="store_true", help="write results only, no annotated copies")
     parser.add_argument("--workers", type=positive_int, default=1, metavar="N",
                         help="worker processes, each with its own model and detector (default: 1)")
+    parser.add_argument("--read-ahead", type=photo_count, default=READ_AHEAD, metavar="N",
+                        help="with one process, photos read and decoded in threads ahead of the one analysed "
+                             f"(default: {READ_AHEAD}; 0: each read in its turn)")
+    parser.add_argument("--full-decode", action="store_true",
+                        help="decode every JPEG at its full size (by default, with --no-annotate and YuNet, a large "
+                             "JPEG is decoded at 1/2, 1/4 or 1/8 where --min-face allows: from 80, 160, 320)")
     parser.add_argument("--cluster", default=None, metavar="ADDRESS",
                         help="shard the photos over a Dask cluster: its scheduler (tcp://HOST:8786), or local:N to "
                              "start N workers here; needs --jsonl and pip install .[cluster]")
@@ -96,11 +113,14 @@ def run(args):
         info(f"using the default model: {paths.default_model()}")  # missing one is an error of the analyzer
     options = analyzer_options(args)
     make_analyzer = functools.partial(analyzer_from_options, options, False)  # (threads) -> an analyzer; picklable
+    # results only: JPEGs decoded reduced where that cannot change the faces found (annotated copies need them whole)
+    make_reduced = functools.partial(reduced_decode, options) if args.no_annotate and not args.full_decode else None
     if args.cluster is not None:
         from facekit.apps.cluster import cluster_results
         results = cluster_results(args.cluster, make_analyzer, tasks, options.key())
     else:
-        results = photo_results(make_analyzer, tasks, min(args.workers, max(len(tasks), 1)))
+        results = photo_results(make_analyzer, tasks, min(args.workers, max(len(tasks), 1)), args.read_ahead,
+                                make_reduced)
     jsonl = JsonLines(args.jsonl, keep) if args.jsonl else None
     entries, failed = [], 0
     progress = progress_bar(len(tasks)) if not args.quiet else None  # -q: warnings and errors only
@@ -119,6 +139,9 @@ def run(args):
             if progress is not None:
                 progress.update()
     finally:
+        close = getattr(results, "close", None)
+        if close is not None:  # a generator stopped early (an error writing --jsonl): its threads or workers end now
+            close()
         if progress is not None:
             progress.close()
         if jsonl is not None:

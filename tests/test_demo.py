@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -330,3 +331,43 @@ def test_quiet_prints_no_line_per_photo_only_errors(tmp_path, tiny_model_file, c
     captured = capsys.readouterr()
     assert captured.out == "" and "bad.jpg" in captured.err and "p0.jpg" not in captured.err
     assert len((tmp_path / "r.jsonl").read_text().splitlines()) == 4
+
+
+def test_a_library_is_read_ahead_and_its_large_jpegs_decoded_reduced(tmp_path, capsys):
+    """--no-annotate --min-face 160: the next photos read in threads, a large JPEG decoded at 1/4 and searched at
+    the whole photo's resolutions; the lines in the inputs' order, the same faces as --read-ahead 0 --full-decode
+    (boxes within a few pixels, labels within a small tolerance), a PNG's and a bad file's lines the same."""
+    from tests.apps.test_library import assert_same_faces, large_faces_jpeg
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    large_faces_jpeg(folder / "a_large.jpg", [(0, 60, 100, 800), (1, 900, 300, 640)])
+    large_faces_jpeg(folder / "b_large.png", [(1, 500, 200, 700)])
+    (folder / "c_bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")
+    write_image(folder / "d_small.jpg", read_image(folder / "a_large.jpg")[::4, ::4].copy())
+    runs = {}
+    for name, options in (("after", []), ("before", ["--read-ahead", "0", "--full-decode"])):
+        assert run_demo([folder, "--no-annotate", "--jsonl", tmp_path / f"{name}.jsonl", "--min-face", "160",
+                         *options]) == 1
+        runs[name] = [json.loads(line) for line in (tmp_path / f"{name}.jsonl").read_text().splitlines()]
+    after, before = runs["after"], runs["before"]
+    assert [Path(entry["image"]).name for entry in after] == sorted(p.name for p in folder.iterdir())
+    assert [entry.get("detection_scale") for entry in after] == [0.25, None, None, None]
+    assert_same_faces(after[0], before[0])
+    assert after[1:] == before[1:] and "cannot read image" in after[2]["error"]
+    assert "c_bad.jpg" in capsys.readouterr().err
+    assert run_demo([folder / "a_large.jpg", "--min-face", "160", "--json", tmp_path / "annotated.json",
+                     "--output", tmp_path / "out"]) == 0
+    [annotated] = json.loads((tmp_path / "annotated.json").read_text())  # annotated copies: decoded whole
+    assert "detection_scale" not in annotated and annotated["faces"] == before[0]["faces"]
+    assert read_image(tmp_path / "out" / "a_large_annotated.jpg").shape == (1200, 1600, 3)
+
+
+def test_read_ahead_takes_0_or_more_and_an_early_stop_ends_its_threads(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        face_demo.parse_args([str(tmp_path), "--read-ahead", "-1"])
+    assert exit_info.value.code == 2 and "--read-ahead: must be 0 or more, not -1" in capsys.readouterr().err
+    for index in range(12):
+        write_image(tmp_path / f"p{index:02d}.jpg", np.full((60, 80, 3), 90, np.uint8))
+    assert run_demo([tmp_path, *HAAR, "--no-annotate", "--jsonl", "/dev/full", "--overwrite"]) == 2
+    assert "cannot write /dev/full" in capsys.readouterr().err
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("read-photo")]

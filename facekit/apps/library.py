@@ -5,23 +5,49 @@ The work of one photo is ``analyze_photo``: read, analyse, and (unless results o
 copy; its entry is the one ``--json`` and ``--jsonl`` write, and the cluster engine (facekit/apps/cluster.py) writes
 the same. ``photo_results`` runs it over many photos in this process or in N worker processes, each with its own
 model and detector, and yields the entries as they finish (in any order with workers; each photo once).
+
+In one process the photos go through a pipeline (``pipelined_results``): READ_THREADS threads read and decode the
+next ``read_ahead`` photos (Pillow and OpenCV let go of the GIL while they decode) while this thread detects and
+predicts, and the annotated copies are drawn and written in those threads too; the entries still come in the
+inputs' order, each the one ``analyze_photo`` gives, and at most ``read_ahead`` photos wait decoded (and as many
+annotated copies wait to be written): memory stays bounded whatever the library's size.
 """
 import fcntl
 import json
 import multiprocessing
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeAlias
 
 import cv2
 
-from facekit.apps.photos import PhotoAnalyzer, analyze_photo
+from facekit.apps.photos import (
+    AnalysedPhoto,
+    PhotoAnalyzer,
+    ReadPhoto,
+    ReducedDecode,
+    Timings,
+    analyze_photo,
+    analyze_read,
+    photo_result,
+    read_photo,
+    write_annotated,
+)
 from facekit.core.errors import FaceKitError
 
 Task: TypeAlias = tuple[str | Path, str | Path | None]  # a photo and where its annotated copy goes (None: results only)
 Result: TypeAlias = tuple[dict[str, Any], str | None]  # its entry and one-line summary (analyze_photo)
 MakeAnalyzer: TypeAlias = Callable[[int | None], PhotoAnalyzer]  # threads -> an analyzer; picklable for workers
+# an analyzer -> its ReducedDecode, or None to decode every JPEG whole (photos.reduced_decode); picklable for workers
+MakeReduced: TypeAlias = Callable[[PhotoAnalyzer], ReducedDecode | None]
+
+# Photos read and decoded ahead of the analysis (face_demo.py --read-ahead), by READ_THREADS threads. A few keep
+# the detector and model fed; each waits decoded (up to MAX_SIDE pixels a side: 50 MB), so not the whole folder.
+READ_AHEAD = 4
+READ_THREADS = 2
 
 
 def read_done(jsonl_path: str | Path) -> tuple[dict[str, str | None], int]:
@@ -91,30 +117,90 @@ class JsonLines:
             raise FaceKitError(f"cannot write {self.path}: {error.strerror or error}") from error
 
 
-_worker_analyzer: PhotoAnalyzer | None = None
+_worker: tuple[PhotoAnalyzer, ReducedDecode | None] | None = None
 
 
-def _start_worker(make_analyzer: MakeAnalyzer, threads: int) -> None:
-    global _worker_analyzer
+def _start_worker(make_analyzer: MakeAnalyzer, threads: int, make_reduced: MakeReduced | None) -> None:
+    global _worker
     cv2.setNumThreads(threads)
-    _worker_analyzer = make_analyzer(threads)
+    analyzer = make_analyzer(threads)
+    _worker = analyzer, make_reduced(analyzer) if make_reduced is not None else None
 
 
 def _analyze_in_worker(task: Task) -> Result:
-    assert _worker_analyzer is not None, "the pool's initializer builds it"
-    return analyze_photo(_worker_analyzer, *task)
+    assert _worker is not None, "the pool's initializer builds it"
+    return analyze_photo(_worker[0], *task, reduced=_worker[1])
 
 
-def photo_results(make_analyzer: MakeAnalyzer, tasks: Iterable[Task], workers: int = 1) -> Iterator[Result]:
+def photo_results(make_analyzer: MakeAnalyzer, tasks: Iterable[Task], workers: int = 1,
+                  read_ahead: int = READ_AHEAD, make_reduced: MakeReduced | None = None,
+                  timings: Timings | None = None) -> Iterator[Result]:
     """(image, output or None) pairs -> their (entry, summary) as each finishes. ``make_analyzer(threads)`` builds
     the analyzer: once here with one worker, once in each worker process with several (each gets its share of the
-    cores); a picklable callable, then."""
+    cores); a picklable callable, then. ``make_reduced``: which JPEGs each analyzer may decode reduced
+    (``photos.reduced_decode``; None: all whole). With one worker the photos are pipelined (``pipelined_results``,
+    ``read_ahead`` and ``timings`` are its), in the inputs' order."""
     if workers == 1:
         analyzer = make_analyzer(None)
-        for task in tasks:
-            yield analyze_photo(analyzer, *task)
+        reduced = make_reduced(analyzer) if make_reduced is not None else None
+        yield from pipelined_results(analyzer, tasks, read_ahead, reduced, timings)
         return
     threads = max(1, (os.cpu_count() or 1) // workers)
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
-    with context.Pool(workers, _start_worker, (make_analyzer, threads)) as pool:
+    with context.Pool(workers, _start_worker, (make_analyzer, threads, make_reduced)) as pool:
         yield from pool.imap_unordered(_analyze_in_worker, tasks, chunksize=1)
+
+
+def pipelined_results(analyzer: PhotoAnalyzer, tasks: Iterable[Task], read_ahead: int = READ_AHEAD,
+                      reduced: ReducedDecode | None = None, timings: Timings | None = None) -> Iterator[Result]:
+    """Each photo's (entry, summary), in the order of ``tasks``, the same as ``analyze_photo`` gives it one photo
+    after another, with up to ``read_ahead`` photos read and decoded ahead in threads (0: each read in its turn,
+    no thread) and the annotated copies written in those threads. ``timings``: a dict that receives the seconds
+    of each stage summed over the photos (decode, detect, predict, annotate; decoding and writing overlap the
+    analysis, so they can add up to more than the time taken)."""
+    decode = reduced.decode if reduced is not None else ()
+    if read_ahead <= 0:
+        for image, output in tasks:
+            photo = write_annotated(analyze_read(analyzer, read_photo(image, *decode), output, reduced))
+            yield _counted(photo, timings)
+        return
+    pool = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="read-photo")
+    reads: deque[tuple[Future[ReadPhoto], str | Path | None]] = deque()  # read ahead, in the inputs' order
+    writes: deque[Future[AnalysedPhoto]] = deque()  # analysed, their annotated copy being written
+    pending = iter(tasks)
+
+    def read_next() -> None:
+        for image, output in pending:
+            reads.append((pool.submit(read_photo, image, *decode), output))
+            return
+
+    try:
+        for _ in range(read_ahead):
+            read_next()
+        while reads:
+            read, output = reads.popleft()
+            read_next()
+            photo = analyze_read(analyzer, read.result(), output, reduced)
+            if photo.output is None or photo.error is not None:
+                writes.append(_done(photo))
+            else:
+                writes.append(pool.submit(write_annotated, photo))
+            while writes and (writes[0].done() or len(writes) > read_ahead):
+                yield _counted(writes.popleft().result(), timings)
+        while writes:
+            yield _counted(writes.popleft().result(), timings)
+    finally:  # also when the caller stops early: no more reads start, the ones under way finish
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _done(photo: AnalysedPhoto) -> Future[AnalysedPhoto]:
+    future: Future[AnalysedPhoto] = Future()
+    future.set_result(photo)
+    return future
+
+
+def _counted(photo: AnalysedPhoto, timings: Timings | None) -> Result:
+    if timings is not None:
+        for stage, seconds in photo.timings.items():
+            timings[stage] = timings.get(stage, 0.0) + seconds
+    return photo_result(photo)
