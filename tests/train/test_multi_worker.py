@@ -63,58 +63,75 @@ def test_tf_config_names_the_chief(monkeypatch):
         worker()
 
 
-def _lone_worker(project, data):
+def _lone_worker(project, data, join_timeout_s):
     """Worker 0 of a cluster of two whose worker 1 never starts, face_train.py in a process of its own."""
     ports = _free_ports(2)
     argv = ["--data", str(data), "--run", "lone", "--backbone", "simple_cnn", "--weights", "none", "--input-size",
             "32", "--epochs", "1", "--precision", "float32"]
     return subprocess.Popen([sys.executable, "-c", RUN_IN.format(setup=""), str(project), *argv], cwd=PROJECT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "FACEKIT_JOIN_TIMEOUT_S": "8",
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
+                                 "FACEKIT_JOIN_TIMEOUT_S": str(join_timeout_s),
                                  "TF_CONFIG": _tf_config([f"127.0.0.1:{port}" for port in ports], 0)}), ports
 
 
-def test_a_worker_whose_peer_never_starts_says_so_and_gives_up(tmp_path, tiny_utkface):
-    """It waited for ever, silent, deaf to Ctrl+C and SIGTERM (only kill -9 stopped it)."""
-    process, ports = _lone_worker(tmp_path, tiny_utkface)
-    try:
-        output = process.communicate(timeout=120)[0]
-    finally:
-        process.kill()
-    assert f"waiting for the other workers of TF_CONFIG (127.0.0.1:{ports[1]}) to start" in output
-    assert process.returncode == 2 and f"error: the other workers of TF_CONFIG (127.0.0.1:{ports[1]}) did not " \
-        "start within 8 s" in output and "Traceback" not in output
-
-
-@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
-def test_a_waiting_worker_stops_on_ctrl_c_and_sigterm(signal_number, tmp_path, tiny_utkface):
-    process, _ = _lone_worker(tmp_path, tiny_utkface)
-    try:
-        seen = ""
-        while "waiting for the other workers" not in seen:
-            line = process.stdout.readline()
-            assert line, seen
-            seen += line
-        process.send_signal(signal_number)
-        output = process.communicate(timeout=20)[0]
-    finally:
-        process.kill()
-    assert process.returncode == 130 and "interrupted" in output and "Traceback" not in output, seen + output
-
-
-@pytest.mark.slow
-def test_a_port_already_taken_is_one_line(tmp_path, tiny_utkface):
+@pytest.fixture(scope="module")
+def single_workers(tmp_path_factory, tiny_utkface):
+    """The processes of the four tests below that start one worker each, all started at once, so that their imports
+    of TensorFlow and their waits overlap instead of adding up: {name: (process, port)}. "gives up" waits 6 s for
+    its peer (FACEKIT_JOIN_TIMEOUT_S; it says what it waits for after 5 s); the two that their tests stop with
+    Ctrl+C or SIGTERM would wait 600 s; "taken" is told to listen on ``port``, held by the fixture till the end."""
     with socket.socket() as taken:
         taken.bind(("", 0))
         taken.listen()
         port = taken.getsockname()[1]
         workers = [f"127.0.0.1:{port}", f"127.0.0.1:{_free_ports(1)[0]}"]
         argv = ["--data", str(tiny_utkface), "--run", "taken", "--backbone", "simple_cnn", "--weights", "none"]
-        result = subprocess.run([sys.executable, "-c", RUN_IN.format(setup=""), str(tmp_path), *argv], cwd=PROJECT,
-                                capture_output=True, text=True, timeout=120,
-                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_CONFIG": _tf_config(workers, 0)})
-    assert result.returncode == 2 and f"error: this worker cannot listen on port {port}" in result.stderr
-    assert "Traceback" not in result.stderr
+        started = {
+            "taken": (subprocess.Popen([sys.executable, "-c", RUN_IN.format(setup=""),
+                                        str(tmp_path_factory.mktemp("taken")), *argv], cwd=PROJECT,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                       env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
+                                            "TF_CONFIG": _tf_config(workers, 0)}), port),
+            "gives up": _lone_worker(tmp_path_factory.mktemp("gives_up"), tiny_utkface, 6),
+            signal.SIGINT: _lone_worker(tmp_path_factory.mktemp("sigint"), tiny_utkface, 600),
+            signal.SIGTERM: _lone_worker(tmp_path_factory.mktemp("sigterm"), tiny_utkface, 600)}
+        try:
+            yield started
+        finally:
+            for process, _ in started.values():
+                process.kill()
+                process.communicate()
+
+
+def test_a_worker_whose_peer_never_starts_says_so_and_gives_up(single_workers):
+    """It waited for ever, silent, deaf to Ctrl+C and SIGTERM (only kill -9 stopped it)."""
+    process, ports = single_workers["gives up"]
+    output = process.communicate(timeout=120)[0]
+    assert f"waiting for the other workers of TF_CONFIG (127.0.0.1:{ports[1]}) to start" in output
+    assert process.returncode == 2 and f"error: the other workers of TF_CONFIG (127.0.0.1:{ports[1]}) did not " \
+        "start within 6 s" in output and "Traceback" not in output
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+def test_a_waiting_worker_stops_on_ctrl_c_and_sigterm(signal_number, single_workers):
+    process, _ = single_workers[signal_number]
+    seen = ""
+    while "waiting for the other workers" not in seen:
+        line = process.stdout.readline()
+        assert line, seen
+        seen += line
+    process.send_signal(signal_number)
+    output = process.communicate(timeout=20)[0]
+    assert process.returncode == 130 and "interrupted" in output and "Traceback" not in output, seen + output
+
+
+@pytest.mark.slow
+def test_a_port_already_taken_is_one_line(single_workers):
+    process, port = single_workers["taken"]
+    stderr = process.communicate(timeout=120)[1]
+    assert process.returncode == 2 and f"error: this worker cannot listen on port {port}" in stderr
+    assert "Traceback" not in stderr
 
 
 def _run_workers(project, argv, setup=""):
