@@ -13,8 +13,10 @@ import pytest
 from PIL import Image
 
 import face_demo
+from facekit.apps import demo_command
 from facekit.apps.photos import output_paths
 from facekit.core import outputs, paths
+from facekit.core.errors import FaceKitError
 from facekit.vision import images
 from facekit.vision.images import read_image, write_image
 from facekit.vision.tracking import box_iou
@@ -205,9 +207,9 @@ def test_a_json_that_fails_after_the_images_exits_1_not_2(tmp_path, tiny_model_f
     photo = gray_photo(tmp_path / "a.jpg")
 
     def disk_full(path, text):
-        raise face_demo.FaceKitError(f"cannot write {path}: No space left on device")
+        raise FaceKitError(f"cannot write {path}: No space left on device")
 
-    monkeypatch.setattr(face_demo, "write_text", disk_full)
+    monkeypatch.setattr(demo_command, "write_text", disk_full)
     assert run_demo([photo, "--model", tiny_model_file, *HAAR, "--output", tmp_path / "out",
                      "--json", tmp_path / "faces.json"]) == 1
     [line] = error_lines(capsys.readouterr().err)

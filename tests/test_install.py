@@ -85,6 +85,8 @@ def test_the_wheel_carries_the_default_model_but_not_its_keras(installed):
     assert {f"{model}.tflite", f"{model}.tflite.json", "facekit/default_model/metrics.json",
             "facekit/vision/models/face_detection_yunet_2023mar.onnx"} <= set(names)
     assert not [name for name in names if name.endswith((".keras", ".h5", ".dat")) or name.startswith("tests/")]
+    # no top-level modules (face.py, face_demo.py, ... are the checkout's fronts; "face" would clash in site-packages)
+    assert not [name for name in names if "/" not in name and name.endswith(".py")]
 
 
 def test_face_demo_annotates_a_real_photo_from_another_folder_without_model(installed):

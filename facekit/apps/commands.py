@@ -23,7 +23,7 @@ def command(name: str, module: str, *extras: str) -> Callable[[], None]:
 
 
 face = command("face", "facekit.apps.model_command", "keras")
-face_demo = command("face-demo", "face_demo")
+face_demo = command("face-demo", "facekit.apps.demo_command")
 face_video_demo = command("face-video-demo", "facekit.apps.video_command")
 face_server = command("face-server", "facekit.apps.server_command", "fastapi", "uvicorn")
 
