@@ -61,7 +61,7 @@ def test_precision_choice():
 
 @pytest.mark.slow
 def test_training_run_writes_everything_and_evaluate_reproduces_it(project, tiny_utkface, recwarn, capsys):
-    metrics = training.train(_config("short", tiny_utkface, precision="mixed_bfloat16"))
+    metrics = training.train(_config("short", tiny_utkface, precision="mixed_bfloat16")).metrics
     # Each epoch takes the steps of one pass over the data, and Keras does not warn that the input ran out.
     assert not [w for w in recwarn if "ran out of data" in str(w.message)]
     run_dir = project / "face_weights" / "short"
@@ -225,7 +225,7 @@ def test_two_sources_train_together_with_the_missing_race_masked(project, tiny_u
     sources = [Source(str(tiny_utkface)), Source(str(csv_file), weight=2.0)]
     config = _config("two", sources, age_balance="sex-decade", epochs=2)
     with logged_messages() as messages:
-        metrics = training.train(config)
+        metrics = training.train(config).metrics
     saved = json.loads((project / "face_weights" / "two" / "config.json").read_text())
     assert [s["data"] for s in saved["data"]] == [str(tiny_utkface), str(csv_file)]
     assert [r["files"] for r in saved["sources_read"]] == [64, 30] and saved["sources_read"][1]["label_sha256"]
@@ -322,7 +322,7 @@ def test_sex_decade_balance_evens_out_women_and_men_of_each_decade(utkface):
 def test_short_run_on_real_faces_learns(project):
     """400 real faces, four epochs at 32 px in bfloat16: the training loss falls."""
     config = _config("real", UTKFACE, epochs=4, batch_size=32, limit=400, precision="mixed_bfloat16")
-    metrics = training.train(config)
+    metrics = training.train(config).metrics
     losses = [float(row["loss"]) for row in _history(project / "face_weights" / "real")]
     assert len(losses) == 4 and losses[-1] < losses[0]
     assert metrics["n_test"] == len(split(read_dataset(UTKFACE), limit=400)["test"])
@@ -372,7 +372,7 @@ def test_a_damaged_backup_or_checkpoint_is_named_never_a_silent_restart(project,
 
     def resume_fails():
         with pytest.raises(SystemExit) as exit_info:
-            face_train.main(["--resume", "--run", "damaged"])
+            face_train.main(["resume", "--run", "damaged"])
         assert exit_info.value.code == 2
         [line] = capsys.readouterr().err.strip().splitlines()
         return line
@@ -438,7 +438,7 @@ def test_ctrl_c_prints_one_line_with_the_resume_command_and_resume_continues(pro
     assert process.returncode == 130 and "Traceback" not in err, err[-2000:]
     last = err.strip().splitlines()[-1]
     found = re.fullmatch(r"interrupted after (\d+) finished epoch\(s\) of run 'stopped'; continue with: "
-                         r"python face_train\.py --resume --run stopped", last)
+                         r"python face_train\.py resume --run stopped", last)
     assert found, last
     finished = int(found.group(1))
     assert finished >= 1 and finished == fitting_backup_epochs(run_dir)
