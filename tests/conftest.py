@@ -1,4 +1,5 @@
-"""Fixtures shared by several test files: a real face on a canvas, a tiny model, a tiny synthetic UTKFace."""
+"""Fixtures shared by several test files: a real face on a canvas, a tiny model, a tiny synthetic UTKFace, the real
+UTKFace read once."""
 import functools
 import http.server
 import socket
@@ -7,6 +8,8 @@ import threading
 import pytest
 
 from tests.face_scenes import four_faces
+from tests.logged import logged_messages
+from tests.shared_data import UTKFACE
 from tests.synthetic_faces import write_utkface_folder
 
 
@@ -45,6 +48,18 @@ def tiny_utkface(tmp_path_factory):
     folder = tmp_path_factory.mktemp("data") / "UTKFace"
     write_utkface_folder(folder, count=64)
     return folder
+
+
+@pytest.fixture(scope="session")
+def utkface_read():
+    """(samples, the messages logged while reading): the real UTKFace of ../shared, read_dataset(UTKFACE) once for
+    the tests that split it themselves (reading opens each of its 23,705 images: seconds). Skips without it."""
+    if not UTKFACE.is_dir():
+        pytest.skip(f"UTKFace not found at {UTKFACE}")
+    from facekit.data.datasets import read_dataset
+    with logged_messages() as messages:
+        samples = read_dataset(UTKFACE)
+    return samples, messages
 
 
 @pytest.fixture
