@@ -189,7 +189,7 @@ def start_from(model: keras.Model, path: str | Path) -> None:
     if trained.name != model.name or trained.input_shape != model.input_shape:
         raise FaceKitError(f"--init {path} is a {trained.name} model with input {trained.input_shape[1:3]}; this run "
                            f"builds a {model.name} model with input {model.input_shape[1:3]}")
-    race_widened = _seven_race_head(trained, model)
+    race_widened = seven_race_head(trained, model)
     for mine, theirs in zip(model.layers, trained.layers):
         if mine.name == "race" and race_widened is not None:
             mine.set_weights(race_widened)
@@ -202,7 +202,7 @@ def start_from(model: keras.Model, path: str | Path) -> None:
                 + (" (its five-class race head spread over the seven classes)" if race_widened is not None else ""))
 
 
-def _seven_race_head(trained: keras.Model, model: keras.Model) -> list[np.ndarray] | None:
+def seven_race_head(trained: keras.Model, model: keras.Model) -> list[np.ndarray] | None:
     """The race head's weights for ``model`` (seven classes) from a model trained before FairFace (UTKFace's five),
     None when both have the same classes: each of the seven starts as the UTKFace class it belongs to (East and
     Southeast Asian as Asian, Middle Eastern and Latino_Hispanic as Others), a set's classes sharing its
