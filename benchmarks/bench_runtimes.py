@@ -7,8 +7,8 @@ Runtime), with the default detector (YuNet).
     .venv/bin/python -m benchmarks.bench_runtimes --formats .tflite --min-face 40 56 --repeats 5   # settings A/B
     .venv/bin/python -m benchmarks.bench_runtimes --formats .tflite --tta none flip --repeats 5
 
-The .tflite and .onnx files are exported from the .keras one into a temporary folder (the shipped default's
-.tflite is the same export); runs of the three alternate, so that they share the machine's load. Photos: the
+The .tflite, .onnx (and .int8.onnx) files are exported from the .keras one into a temporary folder (the shipped
+default's .tflite is the same export); runs of the formats alternate, so that they share the machine's load. Photos: the
 repository's real face on gray canvases (1 face on 640x480, 10 on 1280x720, as benchmarks/bench_demo.py); video:
 90 frames of 640x480 with one face, every frame analysed. Wall and peak memory come from /usr/bin/time (elapsed,
 maximum RSS).
@@ -66,7 +66,9 @@ def main():
     parser.add_argument("--tta", nargs="+", default=None, choices=TTA,
                         help="passed to both demos; several: runs alternate between them, a row each")
     parser.add_argument("--formats", nargs="+", default=[".keras", ".tflite", ".onnx"],
-                        choices=[".keras", ".tflite", ".onnx"], help="the model files to time (default: all three)")
+                        choices=[".keras", ".tflite", ".onnx", ".int8.onnx"],
+                        help="the model files to time (default: the first three; .int8.onnx: face.py --export "
+                             "--format onnx --quantize int8)")
     args = parser.parse_args()
     min_faces = [[]] if args.min_face is None else [["--min-face", str(px)] for px in args.min_face]
     ttas = [[]] if args.tta is None else [["--tta", tta] for tta in args.tta]
@@ -83,8 +85,10 @@ def main():
             if suffix == ".keras":
                 models[suffix] = keras_file
                 continue
-            fmt = {".tflite": "litert", ".onnx": "onnx"}[suffix]
-            models[suffix], worst = export_model(keras_file, fmt, output=folder / f"model{suffix}")
+            fmt = {".tflite": "litert", ".onnx": "onnx", ".int8.onnx": "onnx"}[suffix]
+            quantize = "int8" if suffix == ".int8.onnx" else None
+            models[suffix], worst = export_model(keras_file, fmt, output=folder / f"model{suffix}", quantize=quantize,
+                                                 accept_error=bool(args.backbone))  # an untrained model's error
             print(f"exported {suffix}: largest difference from Keras {worst:.1e}")
         photos = {}
         for index, (name, image) in enumerate(scenes().items()):
