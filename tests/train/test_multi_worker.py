@@ -63,6 +63,12 @@ def test_tf_config_names_the_chief(monkeypatch):
         worker()
 
 
+def _environment():
+    """This process's environment less FACEKIT_HOME, as no_facekit_home leaves it for a test (a module-scoped fixture
+    starts before it)."""
+    return {key: value for key, value in os.environ.items() if key != "FACEKIT_HOME"}
+
+
 def _lone_worker(project, data, join_timeout_s):
     """Worker 0 of a cluster of two whose worker 1 never starts, face_train.py in a process of its own."""
     ports = _free_ports(2)
@@ -70,7 +76,7 @@ def _lone_worker(project, data, join_timeout_s):
             "32", "--epochs", "1", "--precision", "float32"]
     return subprocess.Popen([sys.executable, "-c", RUN_IN.format(setup=""), str(project), *argv], cwd=PROJECT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
+                            env={**_environment(), "TF_CPP_MIN_LOG_LEVEL": "3",
                                  "FACEKIT_JOIN_TIMEOUT_S": str(join_timeout_s),
                                  "TF_CONFIG": _tf_config([f"127.0.0.1:{port}" for port in ports], 0)}), ports
 
@@ -91,7 +97,7 @@ def single_workers(tmp_path_factory, tiny_utkface):
             "taken": (subprocess.Popen([sys.executable, "-c", RUN_IN.format(setup=""),
                                         str(tmp_path_factory.mktemp("taken")), *argv], cwd=PROJECT,
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                       env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
+                                       env={**_environment(), "TF_CPP_MIN_LOG_LEVEL": "3",
                                             "TF_CONFIG": _tf_config(workers, 0)}), port),
             "gives up": _lone_worker(tmp_path_factory.mktemp("gives_up"), tiny_utkface, 6),
             signal.SIGINT: _lone_worker(tmp_path_factory.mktemp("sigint"), tiny_utkface, 600),
