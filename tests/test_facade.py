@@ -115,7 +115,7 @@ import facekit
 sys.path.insert(0, {root!r})
 from facekit.vision.images import read_image
 from tests.face_scenes import README_PHOTO
-image = read_image(README_PHOTO)
+image = np.ascontiguousarray(read_image(README_PHOTO)[:, :400])  # its first face alone: a third of the work
 analyzer = facekit.FaceAnalyzer()
 counts, errors = [], []
 def work():
@@ -138,7 +138,7 @@ def test_one_analyzer_shared_by_threads_neither_crashes_nor_fails():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
                             cwd=Path(__file__).resolve().parents[1])
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.split("\n")[-2] == "120 [3] []"
+    assert result.stdout.split("\n")[-2] == "120 [1] []"
 
 
 @pytest.mark.parametrize("scale", [float("inf"), 1e308, float("nan"), 0.0, -1.0])
