@@ -77,12 +77,12 @@ def test_source_weights_and_balance_set_how_often_images_are_drawn(two_sources):
 @pytest.mark.slow
 @needs_utkface
 @needs_aaf
-def test_utkface_and_aaf_together_keep_utkface_s_split_and_crop_aaf(project):
+def test_utkface_and_aaf_together_keep_utkface_s_split_and_crop_aaf(project, utkface_read):
     """Real sources: UTKFace's split is the one it has alone; AAF's faces are cropped (named by content), without
     race, and each part is AAF's own by file name."""
     sources = [Source(str(UTKFACE)), Source(str(AAF / "labels.csv"), crop="detect")]
     splits, records, names = read_splits(sources, limit=40)
-    utkface_alone = split(read_dataset(str(UTKFACE)), limit=40)
+    utkface_alone = split(utkface_read[0], limit=40)  # read_dataset(UTKFACE), read once a session
     aaf_alone = split(read_dataset(str(AAF / "labels.csv")), limit=40)
     for part in ("train", "val", "test"):
         joined = splits[part]
