@@ -16,6 +16,7 @@ training crops them. Prints Markdown tables and the issue's targets, met or not.
 import argparse
 import csv
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +122,31 @@ def report(model_name, source_name, samples, probs, age_bins, targets):
         rows["worst_group_gap"] = gap
     targets(overall, rows)
     return rows
+
+
+def paired_report(source_name, samples, first, other, age_bins, names):
+    """The same faces through two models: per group, the faces whose gender became right (gained) and wrong (lost),
+    with McNemar's exact two-sided p (a difference that p > 0.05 cannot tell from chance), and the change in age MAE
+    with its 95 % interval (paired). ``first`` and ``other``: their probabilities; ``age_bins``: each one's."""
+    print(f"\n#### {names[1]} against {names[0]} on {source_name}, face by face\n")
+    print("| group | n | gender gained / lost | McNemar p | age MAE change (95 % interval) |\n|---|---|---|---|---|")
+    gender_right = [probs["gender"].argmax(1) == samples.genders for probs in (first, other)]
+    age_error = [np.abs(bins.expected_age(probs["age"]) - samples.ages)
+                 for probs, bins in zip((first, other), age_bins)]
+    groups = [("all", np.ones(len(samples), bool))]
+    groups += [(name, samples.genders == sex) for sex, name in enumerate(GENDERS)] + list(band_masks(samples))
+    for label, mask in groups:
+        known = mask & (samples.genders != MISSING)
+        gained = int((~gender_right[0] & gender_right[1] & known).sum())
+        lost = int((gender_right[0] & ~gender_right[1] & known).sum())
+        changes = gained + lost
+        p = min(1.0, 2 * sum(math.comb(changes, k) for k in range(min(gained, lost) + 1)) / 2 ** changes) \
+            if changes else 1.0
+        aged = mask & (samples.ages != MISSING)
+        delta = age_error[1][aged] - age_error[0][aged]
+        half = 1.96 * delta.std(ddof=1) / np.sqrt(len(delta)) if len(delta) > 1 else float("nan")
+        print(f"| {label} | {int(mask.sum())} | +{gained} / -{lost} | {p:.2f} | {delta.mean():+.2f} "
+              f"({delta.mean() - half:+.2f} to {delta.mean() + half:+.2f}) |")
 
 
 def print_targets(checks):
@@ -251,13 +277,20 @@ def main():
         return
     sources = [(Source(args.utkface), utkface_targets), (Source(args.aaf, crop="detect"), aaf_targets)]
     parts = [(source, read_splits([source])[0][args.split], targets) for source, targets in sources]
-    results = {}
+    results, outputs = {}, {}
     for model in args.models:
         predictor = load_model_or_ensemble(model)
         for source, samples, targets in parts:
             probs = probabilities(predictor, samples, args.tta)
+            outputs[model, source.name] = probs, predictor.age_bins
             results[model, source.name] = report(model_name(model), f"{source.name} {args.split}", samples, probs,
                                                  predictor.age_bins, targets)
+    first = args.models[0]
+    for model in args.models[1:]:  # each against the first, face by face
+        for source, samples, _ in parts:
+            (a, bins_a), (b, bins_b) = outputs[first, source.name], outputs[model, source.name]
+            paired_report(f"{source.name} {args.split}", samples, a, b, (bins_a, bins_b),
+                          (model_name(first), model_name(model)))
     if args.plot:
         plot(results, args.models, [source.name for source, _, _ in parts], args.plot)
 
