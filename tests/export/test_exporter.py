@@ -1,6 +1,7 @@
 """Export (facekit/export/exporter.py, face.py --export): every backbone to LiteRT and ONNX, checked against Keras on
 real faces, with its metadata read back by the loader; refusals: an existing file, a difference over the tolerance."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -35,11 +36,24 @@ def small_models(tmp_path_factory):
     return paths
 
 
+@pytest.fixture(scope="module")
+def exported(small_models, tmp_path_factory):
+    """export(backbone, fmt) -> (the export of small_models[backbone], its largest difference), each made once a
+    module: the test of every backbone checks them, the interrupted-export test starts from one already in place."""
+    folder, made = tmp_path_factory.mktemp("exports"), {}
+
+    def export(backbone, fmt):
+        if (backbone, fmt) not in made:
+            suffix = ".tflite" if fmt == "litert" else ".onnx"
+            made[backbone, fmt] = export_model(small_models[backbone], fmt, output=folder / f"{backbone}{suffix}")
+        return made[backbone, fmt]
+    return export
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("backbone, fmt", CASES)
-def test_every_backbone_exports_and_predicts_as_keras(backbone, fmt, small_models, tmp_path):
-    suffix = ".tflite" if fmt == "litert" else ".onnx"
-    output, worst = export_model(small_models[backbone], fmt, output=tmp_path / f"m{suffix}")
+def test_every_backbone_exports_and_predicts_as_keras(backbone, fmt, small_models, exported):
+    output, worst = exported(backbone, fmt)
     assert output.is_file() and worst < 1e-4
     metadata = json.loads(metadata_path(output).read_text())
     size = BACKBONES[backbone].min_input_size
@@ -67,11 +81,14 @@ def test_existing_file_is_refused_and_kept(small_models, tmp_path):
 
 
 @pytest.mark.slow
-def test_an_export_interrupted_before_its_metadata_leaves_no_mismatched_pair(small_models, tmp_path, monkeypatch):
+def test_an_export_interrupted_before_its_metadata_leaves_no_mismatched_pair(small_models, exported, tmp_path,
+                                                                            monkeypatch):
     """The model is moved into place first, after the old metadata is removed: stopped in between, the new model
     has no metadata (a clear refusal), never the old model's."""
     output = tmp_path / "m.tflite"
-    export_model(small_models["simple_cnn"], "litert", output=output)
+    earlier, _ = exported("simple_cnn", "litert")  # an earlier export in place: simple_cnn's, with its metadata
+    shutil.copy(earlier, output)
+    shutil.copy(metadata_path(earlier), metadata_path(output))
     real_replace = exporter.os.replace
 
     def replace(source, target):
