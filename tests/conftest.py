@@ -1,5 +1,5 @@
 """Fixtures shared by several test files: a real face on a canvas, a tiny model, a tiny synthetic UTKFace, the real
-UTKFace read once."""
+UTKFace read once; the hooks that start the background jobs the selected tests need (tests/background.py)."""
 import functools
 import http.server
 import socket
@@ -7,10 +7,21 @@ import threading
 
 import pytest
 
+from tests import background
 from tests.face_scenes import four_faces
 from tests.logged import logged_messages
 from tests.shared_data import UTKFACE
 from tests.synthetic_faces import write_utkface_folder
+
+
+def pytest_collection_finish(session):
+    """Starts the background jobs (tests/background.py) that the selected tests need."""
+    if not session.config.option.collectonly:
+        background.start([item.nodeid for item in session.items])
+
+
+def pytest_sessionfinish(session):
+    background.finish()
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import background
+
 PROJECT = Path(__file__).resolve().parents[1]
 MODULES = sorted(".".join(path.relative_to(PROJECT).with_suffix("").parts).removesuffix(".__init__")
                  for path in (PROJECT / "facekit").rglob("*.py"))
@@ -19,9 +21,14 @@ def import_alone(modules, preload="", cwd=PROJECT):
                           cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
+@background.job("imports", tests=["test_imports.py::test_every_module_imports_alone"])
+def _every_module_imported(folder):
+    return import_alone(MODULES, preload=THIRD_PARTY)
+
+
 @pytest.mark.slow
 def test_every_module_imports_alone():
-    result = import_alone(MODULES, preload=THIRD_PARTY)
+    result = background.result("imports")  # import_alone(MODULES, ...), run as the session starts
     assert result.returncode == 0, [line for line in result.stderr.splitlines() if line.startswith("facekit.")]
 
 

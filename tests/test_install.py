@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from facekit.core import paths
+from tests import background
 from tests.face_scenes import README_PHOTO, README_PHOTO_BOXES, README_PHOTO_GENDERS
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -47,30 +48,46 @@ def run(command, timeout=600, **kwargs):
                           **kwargs)
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory):
-    """(the fresh venv's bin/, the wheel, a user's environment, a folder outside the checkout, seconds taken)."""
-    root = tmp_path_factory.mktemp("install")
+@background.job("install", tests=["test_install.py::"])
+def _install(root):
+    """Builds the wheel and installs it with its server extra into a fresh venv, as the session starts: each step's
+    CompletedProcess (as far as they went), the wheel, the venv and the seconds taken, for ``installed`` to check."""
     # Nothing of this process's environment leaks in: a PYTHONPATH would let pip think packages are installed
     clean = {key: value for key, value in os.environ.items()
              if not key.startswith(("FACEKIT_", "PYTHON", "VIRTUAL_ENV"))}
     start = time.perf_counter()
     source = source_copy(root / "source")
-    built = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", source,
-                 "-w", root / "dist"], env=clean)
-    assert built.returncode == 0, built.stderr
-    wheel, = (root / "dist").glob("facekit_agr-*.whl")
-    venv = root / "venv"
+    done = {"root": root, "clean": clean, "venv": root / "venv"}
+    done["built"] = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", source,
+                         "-w", root / "dist"], env=clean)
+    if done["built"].returncode != 0:
+        return done
+    done["wheel"], = (root / "dist").glob("facekit_agr-*.whl")
     # The venv without a pip of its own (seeding one takes seconds): this interpreter's pip installs into it
     # (--python), and leaves the bytecode to the first imports (--no-compile: pip compiles every module it installs)
-    made = run([sys.executable, "-m", "venv", "--without-pip", venv], env=clean)
-    assert made.returncode == 0, made.stderr
-    pip = run([sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "install", "-q",
-               "--disable-pip-version-check", "--no-compile", f"{wheel}[server]"], timeout=900, env=clean)
+    done["made"] = run([sys.executable, "-m", "venv", "--without-pip", done["venv"]], env=clean)
+    if done["made"].returncode != 0:
+        return done
+    done["pip"] = run([sys.executable, "-m", "pip", "--python", done["venv"] / "bin" / "python", "install", "-q",
+                       "--disable-pip-version-check", "--no-compile", f"{done['wheel']}[server]"], timeout=900,
+                      env=clean)
+    done["took"] = time.perf_counter() - start
+    return done
+
+
+@pytest.fixture(scope="module")
+def installed():
+    """(the fresh venv's bin/, the wheel, a user's environment, a folder outside the checkout, seconds taken)."""
+    done = background.result("install")  # built and installed as the session starts
+    root, clean, venv = done["root"], done["clean"], done["venv"]
+    assert done["built"].returncode == 0, done["built"].stderr
+    wheel = done["wheel"]
+    assert done["made"].returncode == 0, done["made"].stderr
+    pip = done["pip"]
     if pip.returncode != 0 and ("NewConnectionError" in pip.stderr or "No matching distribution" in pip.stderr):
         pytest.skip(f"pip could not install the wheel's dependencies (offline?): {pip.stderr.strip()[-300:]}")
     assert pip.returncode == 0, pip.stderr
-    took = time.perf_counter() - start
+    took = done["took"]
     user = root / "user"  # another folder, HOME too: nothing of the checkout reachable
     (user / "home").mkdir(parents=True)
     environment = dict(clean)

@@ -26,6 +26,7 @@ from facekit.data.sources import Source
 from facekit.infer.predictors import predict_batches
 from facekit.train import callbacks, fitting, hardware, losses, training
 from facekit.train.pipeline import Augmentation, image_batches
+from tests import background
 from tests.logged import logged_messages
 from tests.shared_data import UTKFACE, needs_utkface
 from tests.synthetic_faces import write_utkface_folder
@@ -432,64 +433,71 @@ zipfile.ZipFile.open = open_entry
 
 
 @dataclass
-class _Started:
-    """A face_train.py process of ``started_runs``: the folder it writes under (its project root, or FACEKIT_HOME),
-    the process, and the file its stderr goes to (a file, not a pipe: nobody reads it while it runs)."""
+class _Ran:
+    """A face_train.py process of the jobs below, ended: the folder it wrote under (its project root, or
+    FACEKIT_HOME), its exit status and its stderr."""
     folder: Path
-    process: subprocess.Popen
-    stderr_file: Path
-
-    def stderr(self):
-        return self.stderr_file.read_text()
+    returncode: int
+    stderr: str
 
 
-def _started(command, folder, stderr_file, env):
+def _run(command, folder, env, stop=None, timeout=300):
+    """Runs ``command`` (stderr to a file: nobody reads it while it runs) to its end, or ``stop(process)`` first."""
     environment = {key: value for key, value in os.environ.items() if key != paths.HOME_VARIABLE}
+    stderr_file = folder.parent / f"{folder.name}.stderr"
     with open(stderr_file, "w") as stderr:
-        return _Started(folder, subprocess.Popen(command, cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=stderr,
-                                                 text=True, env={**environment, **env}), stderr_file)
+        process = background.popen(command, cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=stderr, text=True,
+                                   env={**environment, **env})
+    if stop is not None:
+        stop(process)
+    process.wait(timeout=timeout)
+    return _Ran(folder, process.returncode, stderr_file.read_text())
 
 
-def _start_run(project, tiny_utkface, run, setup=""):
-    argv = ["--data", str(tiny_utkface), "--run", run, "--backbone", "simple_cnn", "--weights", "none",
+def _run_in(folder, run, setup="", stop=None):
+    """face_train.py fit in a process of its own under ``folder`` (RUN_IN), up to 30 epochs of tiny synthetic faces."""
+    data = folder / "UTKFace"
+    write_utkface_folder(data, count=64)
+    argv = ["--data", str(data), "--run", run, "--backbone", "simple_cnn", "--weights", "none",
             "--input-size", "32", "--epochs", "30", "--batch-size", "16", "--lr", "3e-3", "--no-augment",
             "--patience", "30", "--precision", "float32"]
-    return _started([sys.executable, "-c", RUN_IN.format(setup=setup), str(project), *argv], project,
-                    project / "stderr.txt", {"TF_CPP_MIN_LOG_LEVEL": "3"})
+    return _run([sys.executable, "-c", RUN_IN.format(setup=setup), str(folder / "project"), *argv],
+                folder / "project", {"TF_CPP_MIN_LOG_LEVEL": "3"}, stop)
 
 
-def _small_disk(folder):
-    """``folder`` with a 6 MB tmpfs mounted on it: the first checkpoint or backup fills it. None where it cannot be
-    mounted (mount needs root)."""
-    folder.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6M", "tmpfs", str(folder)],
+@background.job("stopped run", tests=["test_training.py::test_ctrl_c_prints_one_line_with_the_resume_command"])
+def _stopped_run(folder):
+    """Ctrl+C (SIGINT) once the run has finished an epoch (or died, or 240 s passed): the ended process."""
+    run_dir = folder / "project" / "face_weights" / "stopped"
+
+    def after_an_epoch(process):
+        deadline = time.monotonic() + 240
+        while process.poll() is None and time.monotonic() < deadline and not (
+                (run_dir / "history.csv").exists() and len(_history(run_dir)) >= 1):  # an epoch has finished
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+    return _run_in(folder, "stopped", stop=after_an_epoch)
+
+
+@background.job("killed run", tests=["test_training.py::test_kill_9_while_writing_a_checkpoint"])
+def _killed_run(folder):
+    return _run_in(folder, "killed", setup=KILL_IN_CHECKPOINT)
+
+
+@background.job("full disk run", tests=["test_training.py::test_training_onto_a_full_disk"])
+def _full_disk_run(folder):
+    """face_train.py with a 6 MB tmpfs as FACEKIT_HOME: the first checkpoint or backup fills it. None where it
+    cannot be mounted (mount needs root)."""
+    small = folder / "small"
+    small.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6M", "tmpfs", str(small)],
                                            capture_output=True).returncode != 0:
         return None
-    return folder
-
-
-@pytest.fixture(scope="module")
-def started_runs(tmp_path_factory, tiny_utkface):
-    """The face_train.py processes of the three tests below, started at once so that their start-ups (importing
-    TensorFlow, building and tracing the model: seconds each) overlap instead of adding up: "stopped" (Ctrl+C'd by its
-    test), "killed" (killed in a checkpoint) and "full" (a run with a 6 MB tmpfs as FACEKIT_HOME; None where it cannot
-    be mounted)."""
-    started = {run: _start_run(tmp_path_factory.mktemp(run), tiny_utkface, run, setup)
-               for run, setup in (("stopped", ""), ("killed", KILL_IN_CHECKPOINT))}
-    full = tmp_path_factory.mktemp("full")
-    small = _small_disk(full / "small")
-    started["full"] = small and _started(
-        [sys.executable, "face_train.py", "--data", str(tiny_utkface), "--backbone", "simple_cnn", "--weights", "none",
-         "--input-size", "32", "--epochs", "3", "--batch-size", "16", "--run", "full"], small, full / "stderr.txt",
-        {"FACEKIT_HOME": str(small)})
-    try:
-        yield started
-    finally:
-        for run in filter(None, started.values()):
-            run.process.kill()
-            run.process.wait()
-        if small is not None:
-            subprocess.run(["umount", "-l", str(small)], capture_output=True)
+    background.at_end(lambda: subprocess.run(["umount", "-l", str(small)], capture_output=True))
+    write_utkface_folder(folder / "UTKFace", count=64)
+    return _run([sys.executable, "face_train.py", "--data", str(folder / "UTKFace"), "--backbone", "simple_cnn",
+                 "--weights", "none", "--input-size", "32", "--epochs", "3", "--batch-size", "16", "--run", "full"],
+                small, {"FACEKIT_HOME": str(small)}, timeout=600)
 
 
 def _resume_to_the_end(run_dir, run, epochs):
@@ -501,18 +509,12 @@ def _resume_to_the_end(run_dir, run, epochs):
 
 
 @pytest.mark.slow
-def test_ctrl_c_prints_one_line_with_the_resume_command_and_resume_continues(started_runs, monkeypatch):
-    run = started_runs["stopped"]
+def test_ctrl_c_prints_one_line_with_the_resume_command_and_resume_continues(monkeypatch):
+    run = background.result("stopped run")  # run and Ctrl+C'd after its first epoch as the session starts
     monkeypatch.setattr(paths, "PROJECT_ROOT", run.folder)  # resumed in this process
-    run_dir, process = run.folder / "face_weights" / "stopped", run.process
-    deadline = time.monotonic() + 240
-    while not ((run_dir / "history.csv").exists() and len(_history(run_dir)) >= 1):  # an epoch has finished
-        assert process.poll() is None and time.monotonic() < deadline, run.stderr()[-2000:]
-        time.sleep(0.1)
-    process.send_signal(signal.SIGINT)
-    process.wait(timeout=120)
-    err = run.stderr()
-    assert process.returncode == 130 and "Traceback" not in err, err[-2000:]
+    run_dir, err = run.folder / "face_weights" / "stopped", run.stderr
+    assert (run_dir / "history.csv").exists() and len(_history(run_dir)) >= 1, err[-2000:]  # stopped after an epoch
+    assert run.returncode == 130 and "Traceback" not in err, err[-2000:]
     last = err.strip().splitlines()[-1]
     found = re.fullmatch(r"interrupted after (\d+) finished epoch\(s\) of run 'stopped'; continue with: "
                          r"python face_train\.py resume --run stopped", last)
@@ -523,12 +525,11 @@ def test_ctrl_c_prints_one_line_with_the_resume_command_and_resume_continues(sta
 
 
 @pytest.mark.slow
-def test_kill_9_while_writing_a_checkpoint_keeps_the_previous_one_and_resume_continues(started_runs, monkeypatch):
-    run = started_runs["killed"]
+def test_kill_9_while_writing_a_checkpoint_keeps_the_previous_one_and_resume_continues(monkeypatch):
+    run = background.result("killed run")  # run and killed as the session starts
     monkeypatch.setattr(paths, "PROJECT_ROOT", run.folder)  # resumed in this process
     run_dir = run.folder / "face_weights" / "killed"
-    run.process.wait(timeout=300)
-    assert run.process.returncode == -signal.SIGKILL, run.stderr()[-2000:]
+    assert run.returncode == -signal.SIGKILL, run.stderr[-2000:]
     load_model(run_dir / "best.keras")  # the previous checkpoint, whole
     finished = fitting_backup_epochs(run_dir)
     assert finished >= 2  # killed while improving on an earlier epoch's checkpoint
@@ -574,14 +575,12 @@ def test_resume_refuses_options_it_would_ignore(capsys):
 
 
 @pytest.mark.slow
-def test_training_onto_a_full_disk_is_one_line_and_exit_2(started_runs):
+def test_training_onto_a_full_disk_is_one_line_and_exit_2():
     """"cannot write the backup ... No space left", two h5py tracebacks, then a segmentation fault, exit 139
-    (issue 28): now the one line, exit 2. The run's FACEKIT_HOME is a 6 MB tmpfs (started_runs)."""
-    run = started_runs["full"]
+    (issue 28): now the one line, exit 2. The run's FACEKIT_HOME is a 6 MB tmpfs (run as the session starts)."""
+    run = background.result("full disk run")
     if run is None:
         pytest.skip("mounting a small tmpfs needs root")
-    run.process.wait(timeout=600)
-    stderr = run.stderr()
-    assert run.process.returncode == 2, stderr[-3000:]
-    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "No space left on device" in errors[0] and "Traceback" not in stderr
+    assert run.returncode == 2, run.stderr[-3000:]
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "No space left on device" in errors[0] and "Traceback" not in run.stderr
