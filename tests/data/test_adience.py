@@ -1,22 +1,29 @@
 """Adience's fold files (facekit/data/adience.py) and --protocol adience-5fold (facekit/train/adience_protocol.py)."""
 import json
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 import face_train
+from facekit.core import paths
 from facekit.core.errors import DataError
 from facekit.core.labels import age_group, age_group_names
 from facekit.data.adience import parse_age
 from facekit.data.datasets import read_dataset
 from facekit.data.samples import MISSING
+from tests import background
 from tests.logged import logged_messages
 from tests.shared_data import SHARED
 from tests.synthetic_faces import synthetic_face
 
 ADIENCE = SHARED / "data" / "adience"
+PROJECT = Path(__file__).resolve().parents[2]
 SAMPLE_USER = "30601258@N03"
 needs_adience = pytest.mark.skipif(not (ADIENCE / "fold_0_data.txt").is_file(), reason=f"Adience not at {ADIENCE}")
 HEADER = ("user_id\toriginal_image\tface_id\tage\tgender\tx\ty\tdx\tdy\ttilt_ang\tfiducial_yaw_angle\t"
@@ -73,19 +80,33 @@ def _synthetic_adience(folder, per_fold=12, real_rows=()):
         (folder / f"fold_{k}_data.txt").write_text("\n".join(lines))  # no newline at the end, as in Adience
 
 
-@pytest.mark.slow
-@needs_adience
-def test_five_fold_protocol_runs_on_the_sample_faces_and_synthetic_folds(project, tmp_path, capsys):
-    data = tmp_path / "adience"
+@background.job("adience protocol", tests=["test_adience.py::test_five_fold_protocol_runs_on_the_sample_faces"])
+def _protocol_run(folder):
+    """face_train.py --protocol adience-5fold on the sample faces and synthetic folds, in a process of its own with
+    ``folder``/home as FACEKIT_HOME: (the data, that home, the ended process). None without Adience."""
+    if not (ADIENCE / "fold_0_data.txt").is_file():
+        return None
+    data = folder / "adience"
     shutil.copytree(ADIENCE / "sample_aligned", data / "aligned")
     real = [line for line in (ADIENCE / "fold_0_data.txt").read_text().splitlines() if line.startswith(SAMPLE_USER)]
     _synthetic_adience(data, real_rows=real)
     # The protocol's plumbing, not the network's: --freeze all trains each fold's heads on cached features, the
     # cheapest run train() makes (a fold in about 10 s instead of 12 on 2 cores)
-    face_train.main(["--data", str(data), "--protocol", "adience-5fold", "--backbone", "simple_cnn", "--weights",
-                     "none", "--input-size", "32", "--epochs", "1", "--batch-size", "16", "--no-augment",
-                     "--freeze", "all", "--run", "lh"])
-    out = capsys.readouterr().out
+    environment = {key: value for key, value in os.environ.items() if key != paths.HOME_VARIABLE}
+    done = subprocess.run([sys.executable, "face_train.py", "--data", str(data), "--protocol", "adience-5fold",
+                           "--backbone", "simple_cnn", "--weights", "none", "--input-size", "32", "--epochs", "1",
+                           "--batch-size", "16", "--no-augment", "--freeze", "all", "--run", "lh"],
+                          cwd=PROJECT, capture_output=True, text=True, timeout=600,
+                          env={**environment, "TF_CPP_MIN_LOG_LEVEL": "3", paths.HOME_VARIABLE: str(folder / "home")})
+    return data, folder / "home", done
+
+
+@pytest.mark.slow
+@needs_adience
+def test_five_fold_protocol_runs_on_the_sample_faces_and_synthetic_folds(monkeypatch):
+    data, project, done = background.result("adience protocol")  # run as the session starts
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
     assert "fold_0_data.txt: " in out and "adience-5fold: fold 4 held out (5 of 5)" in out
     summary = json.loads((project / "face_weights" / "lh" / "protocol.json").read_text())
     samples = read_dataset(data)
@@ -101,6 +122,7 @@ def test_five_fold_protocol_runs_on_the_sample_faces_and_synthetic_folds(project
     # Rows with neither an age nor a gender ("None" and "u") are skipped; every other row is read.
     unlabelled = sum(1 for k in range(5) for i in range(12) if (i + k) % 10 == 9 and i % 3 == 2)
     assert unlabelled > 0 and len(samples) == 19 + 5 * 12 - unlabelled
+    monkeypatch.setenv(paths.HOME_VARIABLE, str(project))  # the same runs, in this process
     with pytest.raises(SystemExit):  # the summary is never overwritten
         face_train.main(["--data", str(data), "--protocol", "adience-5fold", "--run", "lh"])
 

@@ -1,7 +1,12 @@
 """Export (facekit/export/exporter.py, face.py --export): every backbone to LiteRT and ONNX, checked against Keras on
 real faces, with its metadata read back by the loader; refusals: an existing file, a difference over the tolerance."""
+import functools
 import json
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,9 +19,11 @@ from facekit.export import exporter
 from facekit.export.exporter import default_check_faces, export_model, face_files, read_faces
 from facekit.infer.model_metadata import metadata_path
 from facekit.infer.predictors import load_predictor
+from tests import background
 from tests.shared_data import needs_utkface
 
 pytestmark = needs_utkface
+PROJECT = Path(__file__).resolve().parents[2]
 
 # ResNet50's ONNX conversion alone takes about 50 s on 2 cores; its LiteRT export is tested here, and its ONNX export
 # runs in benchmarks/bench_runtimes.py (at 200 px).
@@ -26,34 +33,69 @@ CASES = [(name, fmt) for name in BACKBONES for fmt in ("litert", "onnx")
 
 @pytest.fixture(scope="module")
 def small_models(tmp_path_factory):
-    """An untrained model of each backbone at its smallest input size, saved as .keras."""
+    """An untrained simple_cnn and levi_hassner at their smallest input sizes, saved as .keras: the refusals'
+    models (every backbone's export is a background job, below)."""
     folder = tmp_path_factory.mktemp("models")
     paths = {}
-    for name, spec in BACKBONES.items():
-        size = spec.min_input_size
+    for name in ("simple_cnn", "levi_hassner"):
+        size = BACKBONES[name].min_input_size
         paths[name] = folder / f"{name}.keras"
         build_model(name, input_shape=(size, size, 3)).save(paths[name])
     return paths
 
 
-@pytest.fixture(scope="module")
-def exported(small_models, tmp_path_factory):
-    """export(backbone, fmt) -> (the export of small_models[backbone], its largest difference), each made once a
-    module: the test of every backbone checks them, the interrupted-export test starts from one already in place."""
-    folder, made = tmp_path_factory.mktemp("exports"), {}
+# A backbone's untrained model at its smallest input size, saved as .keras, and export_model of it to each format
+# of CASES, in a process of its own: the last line printed is {"model": path, "exports": {fmt: [path, worst]}}.
+EXPORT = """import json, sys
+from facekit.backbones.model import build_model
+from facekit.backbones.registry import BACKBONES
+from facekit.export.exporter import export_model
+name, folder, formats = sys.argv[1], sys.argv[2], sys.argv[3:]
+size = BACKBONES[name].min_input_size
+model = f"{folder}/{name}.keras"
+build_model(name, input_shape=(size, size, 3)).save(model)
+exports = {}
+for fmt in formats:
+    output, worst = export_model(model, fmt, output=f"{folder}/{name}" + (".tflite" if fmt == "litert" else ".onnx"))
+    exports[fmt] = [str(output), worst]
+print(json.dumps({"model": model, "exports": exports}))
+"""
 
-    def export(backbone, fmt):
-        if (backbone, fmt) not in made:
-            suffix = ".tflite" if fmt == "litert" else ".onnx"
-            made[backbone, fmt] = export_model(small_models[backbone], fmt, output=folder / f"{backbone}{suffix}")
-        return made[backbone, fmt]
-    return export
+
+def _export_in_a_process(backbone, folder):
+    """EXPORT run for ``backbone``: (the .keras, {fmt: (the export, its largest difference)}), or the failed
+    process; None without UTKFace's faces to check against (its tests are skipped)."""
+    if not default_check_faces().is_dir():
+        return None
+    formats = [fmt for name, fmt in CASES if name == backbone]
+    done = subprocess.run([sys.executable, "-c", EXPORT, backbone, str(folder), *formats], cwd=PROJECT,
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    if done.returncode != 0:
+        return done
+    printed = json.loads(done.stdout.strip().splitlines()[-1])
+    return Path(printed["model"]), {fmt: (Path(output), worst) for fmt, (output, worst) in printed["exports"].items()}
+
+
+for _backbone in BACKBONES:  # a job each, as the session starts (tests/background.py); simple_cnn's LiteRT export is
+    background.job(f"export {_backbone}",  # also the earlier export the interrupted-export test starts from
+                   tests=[f"test_exporter.py::test_every_backbone_exports_and_predicts_as_keras[{_backbone}-"]
+                   + (["test_exporter.py::test_an_export_interrupted"] if _backbone == "simple_cnn" else [])
+                   )(functools.partial(_export_in_a_process, _backbone))
+
+
+def exported(backbone):
+    """(the backbone's .keras, {fmt: (its export, the largest difference export_model returned)}) of its job."""
+    done = background.result(f"export {backbone}")
+    assert not isinstance(done, subprocess.CompletedProcess), done.stderr[-3000:]
+    return done
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backbone, fmt", CASES)
-def test_every_backbone_exports_and_predicts_as_keras(backbone, fmt, small_models, exported):
-    output, worst = exported(backbone, fmt)
+def test_every_backbone_exports_and_predicts_as_keras(backbone, fmt):
+    model_file, exports = exported(backbone)  # exported in a process of its own as the session starts
+    output, worst = exports[fmt]
     assert output.is_file() and worst < 1e-4
     metadata = json.loads(metadata_path(output).read_text())
     size = BACKBONES[backbone].min_input_size
@@ -61,12 +103,12 @@ def test_every_backbone_exports_and_predicts_as_keras(backbone, fmt, small_model
     assert metadata["normalization"] == BACKBONES[backbone].normalization
     assert metadata["check"]["max_abs_difference"] == worst and metadata["check"]["faces"] == 32
     faces = read_faces(face_files(default_check_faces())[:5], size)
-    exported, keras = load_predictor(output), load_predictor(small_models[backbone])
-    assert exported.input_size == size
-    got, want = exported.probabilities(faces), keras.probabilities(faces)
+    runtime, keras = load_predictor(output), load_predictor(model_file)
+    assert runtime.input_size == size
+    got, want = runtime.probabilities(faces), keras.probabilities(faces)
     for head in ("age", "gender", "race"):
         np.testing.assert_allclose(got[head], want[head], atol=1e-4)
-    assert [r.gender for r in exported.predict(faces)] == [r.gender for r in keras.predict(faces)]
+    assert [r.gender for r in runtime.predict(faces)] == [r.gender for r in keras.predict(faces)]
 
 
 @pytest.mark.slow
@@ -81,12 +123,11 @@ def test_existing_file_is_refused_and_kept(small_models, tmp_path):
 
 
 @pytest.mark.slow
-def test_an_export_interrupted_before_its_metadata_leaves_no_mismatched_pair(small_models, exported, tmp_path,
-                                                                            monkeypatch):
+def test_an_export_interrupted_before_its_metadata_leaves_no_mismatched_pair(small_models, tmp_path, monkeypatch):
     """The model is moved into place first, after the old metadata is removed: stopped in between, the new model
     has no metadata (a clear refusal), never the old model's."""
     output = tmp_path / "m.tflite"
-    earlier, _ = exported("simple_cnn", "litert")  # an earlier export in place: simple_cnn's, with its metadata
+    earlier, _ = exported("simple_cnn")[1]["litert"]  # an earlier export in place: simple_cnn's, with its metadata
     shutil.copy(earlier, output)
     shutil.copy(metadata_path(earlier), metadata_path(output))
     real_replace = exporter.os.replace
