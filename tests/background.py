@@ -12,8 +12,12 @@ A job is a function of one argument, a fresh folder of its own, that returns wha
 ``@job(name, tests)`` in the test module, at import. It starts only when one of ``tests`` (parts of node ids) is
 among the selected tests, so ``-m "not slow"`` or ``-k`` starts no work nobody checks. Processes a job starts go
 through ``popen`` so that the session's end kills any still running (an interrupted session), and what a job leaves
-to undo at the end (a mount) goes to ``at_end``.
+to undo at the end (a mount) goes to ``at_end``. A job runs while other tests run, and those tests change this
+process's state (monkeypatch sets environment variables, points paths.PROJECT_ROOT at a temporary folder): a job
+reads none of it, but ``environment()``, the environment as it was when the tests were collected, and paths
+computed at import (tests/shared_data.py).
 """
+import os
 import shutil
 import subprocess
 import tempfile
@@ -25,6 +29,7 @@ _JOBS = {}  # name -> _Job, in the order they are declared (the order of the tes
 _PROCESSES = []
 _AT_END = []
 _FOLDERS = []
+_ENVIRONMENT = dict(os.environ)  # at import, with conftest: before any test's monkeypatch
 
 
 class _Job:
@@ -73,6 +78,14 @@ def result(name):
     """What the job ``name`` returned, waiting for it (or running it here if it has not started); what it raised
     is raised again."""
     return _JOBS[name].result()
+
+
+def environment(without: tuple[str, ...] = (), **changes: str) -> dict[str, str]:
+    """The environment as the session found it, less the variables ``without`` names (or starts with), plus
+    ``changes``: for a job's processes, whatever the tests running beside it set."""
+    kept = {key: value for key, value in _ENVIRONMENT.items() if not key.startswith(without)} if without else \
+        dict(_ENVIRONMENT)
+    return {**kept, **changes}
 
 
 def popen(*args, **kwargs):

@@ -18,7 +18,7 @@ THIRD_PARTY = "cv2,h5py,keras,matplotlib,numpy,PIL.Image,tensorflow,tqdm"
 
 def import_alone(modules, preload="", cwd=PROJECT):
     return subprocess.run([sys.executable, str(PROJECT / "tests" / "import_alone.py"), "--preload", preload, *modules],
-                          cwd=cwd, capture_output=True, text=True, timeout=300)
+                          cwd=cwd, capture_output=True, text=True, timeout=300, env=background.environment())
 
 
 @background.job("imports", tests=["test_imports.py::test_every_module_imports_alone"])

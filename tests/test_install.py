@@ -53,8 +53,7 @@ def _install(root):
     """Builds the wheel and installs it with its server extra into a fresh venv, as the session starts: each step's
     CompletedProcess (as far as they went), the wheel, the venv and the seconds taken, for ``installed`` to check."""
     # Nothing of this process's environment leaks in: a PYTHONPATH would let pip think packages are installed
-    clean = {key: value for key, value in os.environ.items()
-             if not key.startswith(("FACEKIT_", "PYTHON", "VIRTUAL_ENV"))}
+    clean = background.environment(without=("FACEKIT_", "PYTHON", "VIRTUAL_ENV"))
     start = time.perf_counter()
     source = source_copy(root / "source")
     done = {"root": root, "clean": clean, "venv": root / "venv"}

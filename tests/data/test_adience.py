@@ -1,6 +1,5 @@
 """Adience's fold files (facekit/data/adience.py) and --protocol adience-5fold (facekit/train/adience_protocol.py)."""
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -92,7 +91,7 @@ def _protocol_run(folder):
     _synthetic_adience(data, real_rows=real)
     # The protocol's plumbing, not the network's: --freeze all trains each fold's heads on cached features, the
     # cheapest run train() makes (a fold in about 10 s instead of 12 on 2 cores)
-    environment = {key: value for key, value in os.environ.items() if key != paths.HOME_VARIABLE}
+    environment = background.environment(without=(paths.HOME_VARIABLE,))
     done = subprocess.run([sys.executable, "face_train.py", "--data", str(data), "--protocol", "adience-5fold",
                            "--backbone", "simple_cnn", "--weights", "none", "--input-size", "32", "--epochs", "1",
                            "--batch-size", "16", "--no-augment", "--freeze", "all", "--run", "lh"],

@@ -1,6 +1,5 @@
 """Training on several machines (facekit/train/multi_worker.py): two worker processes on 127.0.0.1, one cluster."""
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -66,9 +65,8 @@ def test_tf_config_names_the_chief(monkeypatch):
 
 
 def _environment():
-    """This process's environment less FACEKIT_HOME, as no_facekit_home leaves it for a test (the jobs below start
-    before any test)."""
-    return {key: value for key, value in os.environ.items() if key != "FACEKIT_HOME"}
+    """The session's environment less FACEKIT_HOME, as no_facekit_home leaves it for a test."""
+    return background.environment(without=("FACEKIT_HOME",))
 
 
 def _worker_process(project, argv, tf_config, join_timeout_s=None, stderr=subprocess.STDOUT):
