@@ -50,7 +50,7 @@ from facekit.apps.uploads import (
 from facekit.core import paths
 from facekit.core.errors import FaceKitError
 from facekit.infer.options import AnalyzerOptions
-from facekit.infer.results import FaceResult, PhotoEntry, photo_entry
+from facekit.infer.results import FaceResult, PhotoEntry, documented_fields, photo_entry
 from facekit.vision.detectors import spec_of
 from facekit.vision.drawing import annotate_photo
 from facekit.vision.images import MAX_SIDE
@@ -74,19 +74,23 @@ Answer = TypeVar("Answer")
 
 
 class AnalyzeResponse(PhotoEntry):
-    """/analyze's answer: the photo's entry as face_demo.py --json writes it (its size, ``detection_scale`` when it
-    was shrunk, its faces), the model and detector that found them, and the seconds spent reading, queueing for
-    the model, detecting, predicting, and in all (``timings``: read, queue, detect, predict, total)."""
+    """/analyze's answer: the photo's entry as face_demo.py --json writes it, the model and detector that found its
+    faces, and where the time went."""
 
     model: str
+    """The model's name, as /version gives it."""
     detector: str
+    """The face detector's name."""
     timings: dict[str, float]
+    """Seconds spent reading the upload, queueing for the model, detecting, predicting, and in all (read, queue,
+    detect, predict, total)."""
 
 
 class ErrorResponse(TypedDict):
-    """Every error's answer: one line."""
+    """Every error's answer."""
 
     error: str
+    """What was wrong, in one line."""
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -96,10 +100,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 class ModelInfo(TypedDict):
-    """What /version says of the model: its name and its test-split metrics (None without a metrics.json)."""
+    """What /version says of the model."""
 
     model: str
+    """Its name: default/NAME for the shipped default, RUN/best.keras for a run of face_weights/, else its file's."""
     metrics: dict[str, Any] | None
+    """Its test-split metrics (its metrics.json); null without one."""
+
+
+documented_fields(AnalyzeResponse, ErrorResponse)
 
 
 class Analyzer(Protocol):

@@ -2,13 +2,18 @@
 detected face with it (``FaceResult``), and their JSON entries (``to_dict()``, the only place values are rounded:
 the video's smoothing, facekit.vision.tracking, works on the unrounded ones).
 
-The JSON's shape is declared here too, as TypedDicts: a face's entry (``FaceEntry``) and a photo's (``PhotoEntry``).
-Type checkers hold ``to_dict()`` and ``photo_entry`` to them, and the web service declares its answer with them
-(``/docs``), so a new output field is a change to this module alone: its key in the TypedDict, its value in the
-``to_dict()`` or ``photo_entry`` that writes it.
+The JSON's shape is declared here too, as TypedDicts: a face's entry (``FaceEntry``) and a photo's (``PhotoEntry``),
+each field with its docstring under it. Type checkers hold ``to_dict()`` and ``photo_entry`` to them, and the web
+service declares its answer with them (``/docs`` shows each field's docstring), so a new output field is a change to
+this module alone: its key and docstring in the TypedDict, its value in the ``to_dict()`` or ``photo_entry`` that
+writes it.
 """
 # No ``from __future__ import annotations`` here: the TypedDicts' NotRequired keys must stay visible at run time
 # (__optional_keys__, which typing reads from the annotations as written).
+import ast
+import functools
+import inspect
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NotRequired
@@ -26,59 +31,111 @@ except ImportError:  # pragma: no cover  # no typing_extensions, no pydantic eit
 
 
 class BoxEntry(TypedDict):
-    """Where the face is, in the pixels of the photo's file: its top left corner (x, y), width and height."""
+    """Where the face is, in the pixels of the photo's file."""
 
     x: int
+    """The left edge (pixels from the photo's left)."""
     y: int
+    """The top edge (pixels from the photo's top)."""
     width: int
+    """The box's width, in pixels."""
     height: int
+    """The box's height, in pixels."""
 
 
 class ProbabilitiesEntry(TypedDict):
-    """The probability of each class, to 4 places: each gender (female, male), each of the model's race classes
-    (FairFace's seven, or UTKFace's five for an older model) and each of Adience's eight age groups (0-2 to
-    60-100, summed over the model's age bins)."""
+    """The probability of each class, to 4 places."""
 
     gender: dict[str, float]
+    """Each gender's: female, male."""
     race: dict[str, float]
+    """Each of the model's race classes': FairFace's seven, or UTKFace's five for an older model."""
     age_group: dict[str, float]
+    """Each of Adience's eight age groups' (0-2 to 60-100), summed over the model's age bins."""
 
 
 class PredictionEntry(TypedDict):
-    """The prediction's fields of a face's entry: age (years, to 0.1: the expectation over the model's age bins),
-    age_std (the standard deviation of that distribution), the most probable gender and race with their
-    probabilities, and every class's probability."""
+    """The prediction's fields of a face's entry."""
 
     age: float
+    """Years, to 0.1: the expectation over the model's age bins."""
     age_std: float
+    """Years, to 0.1: the standard deviation of the age distribution (how sure the model is)."""
     gender: str
+    """The most probable gender: female or male."""
     gender_probability: float
+    """That gender's probability, to 4 places."""
     race: str
+    """The most probable race class."""
     race_probability: float
+    """That class's probability, to 4 places."""
     probabilities: ProbabilitiesEntry
+    """Every class's probability."""
 
 
 class FaceEntry(PredictionEntry):
-    """A face's JSON entry (face_demo.py --json, the web service): the prediction's fields, its box, the detector's
-    score (to 4 places), its landmarks (five (x, y) points to 0.1 pixel: the subject's right eye, left eye, nose,
-    right and left mouth corners; null from a detector that gives none) and, when a video's faces are followed,
-    its track."""
+    """A face's JSON entry (face_demo.py --json, the web service): the prediction's fields and where the face is."""
 
     box: BoxEntry
+    """The face's box."""
     score: float
+    """The detector's confidence, to 4 places."""
     landmarks: list[list[float]] | None
+    """Five (x, y) points to 0.1 pixel: the subject's right eye, left eye, nose, right and left mouth corners; null
+    from a detector that gives none."""
     track: NotRequired[int]
+    """The face's track in a video, the same number from frame to frame; only when a video's faces are followed."""
 
 
 class PhotoEntry(TypedDict):
-    """A photo's JSON (face_demo.py --json, the web service): the file's width and height (upright), how much it
-    was shrunk for detection (detection_scale, only when it was: boxes are in the file's pixels all the same) and
-    its faces, largest first."""
+    """A photo's JSON (face_demo.py --json, the web service)."""
 
     width: int
+    """The file's width in pixels, upright (after its EXIF orientation)."""
     height: int
+    """The file's height in pixels, upright."""
     detection_scale: NotRequired[float]
+    """How much the photo was shrunk for detection; only when it was (boxes are in the file's pixels all the
+    same)."""
     faces: list[FaceEntry]
+    """Its faces, largest first."""
+
+
+def field_docstrings(entry: type) -> dict[str, str]:
+    """The docstring under each field of a TypedDict, and of the TypedDicts it extends; none where its source cannot
+    be read."""
+    docs: dict[str, str] = {}
+    for base in getattr(entry, "__orig_bases__", ()):
+        if isinstance(base, type) and hasattr(base, "__required_keys__"):  # a TypedDict this one extends
+            docs.update(field_docstrings(base))
+    try:
+        body = ast.parse(textwrap.dedent(inspect.getsource(entry))).body[0]
+    except (OSError, TypeError):
+        return docs
+    statements = body.body if isinstance(body, ast.ClassDef) else []
+    for field, text in zip(statements, statements[1:]):
+        if (isinstance(field, ast.AnnAssign) and isinstance(field.target, ast.Name) and isinstance(text, ast.Expr)
+                and isinstance(text.value, ast.Constant) and isinstance(text.value.value, str)):
+            docs[field.target.id] = inspect.cleandoc(text.value.value)
+    return docs
+
+
+def _describe_properties(docs: dict[str, str], schema: dict[str, Any]) -> None:
+    for name, prop in schema.get("properties", {}).items():
+        if name in docs:
+            prop.setdefault("description", docs[name])
+
+
+def documented_fields(*entries: type) -> None:
+    """Lets the web service's schema (pydantic, /docs) describe each field of ``entries``, inherited ones too, by the
+    docstring under it: pydantic calls the config's ``json_schema_extra`` on the class's schema. A plain dict, so
+    that nothing here imports pydantic."""
+    for entry in entries:
+        describe = functools.partial(_describe_properties, field_docstrings(entry))
+        entry.__pydantic_config__ = {"json_schema_extra": describe}  # type: ignore[attr-defined]
+
+
+documented_fields(BoxEntry, ProbabilitiesEntry, PredictionEntry, FaceEntry, PhotoEntry)
 
 
 def _most_probable(probabilities: dict[str, float]) -> str:

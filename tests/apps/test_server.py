@@ -159,6 +159,10 @@ def test_the_docs_declare_every_field_of_the_analyze_answer(client):
     for declared in (AnalyzeResponse, FaceEntry, BoxEntry, ProbabilitiesEntry, ErrorResponse):
         assert set(components[declared.__name__]["properties"]) == declared_keys(declared), declared.__name__
         assert set(components[declared.__name__]["required"]) == declared.__required_keys__, declared.__name__
+        # each field described in /docs by the docstring under it, inherited fields too
+        undescribed = [key for key, prop in components[declared.__name__]["properties"].items()
+                       if not prop.get("description")]
+        assert not undescribed, (declared.__name__, undescribed)
     assert declared_keys(AnalyzeResponse) == {"width", "height", "detection_scale", "faces", "model", "detector",
                                               "timings"}
     assert {"box", "score", "landmarks", "age", "age_std", "gender", "gender_probability", "race", "race_probability",
