@@ -11,9 +11,10 @@ one run, alternating, so that the ratios hold on a loaded machine.
    reduced decode: face_demo.py's default). Each line: photos/s, and the share of each stage's seconds (decode,
    detect, predict, write: the JSON line) in their sum; decoding overlaps the analysis when read ahead, so the sum
    can exceed the time taken. The lines ``before`` and ``read-ahead`` write are checked to be the same.
-2. face_demo.py as a command, start-up included (unless --no-commands): ``--read-ahead 0 --full-decode`` and the
-   default, alternating; ``--workers 2`` and a local 2-worker Dask cluster (when the cluster extra is installed);
-   the time to the first result on the whole folder (output checks included).
+2. face_demo.py as a command, start-up included (unless --no-commands), one process: ``--read-ahead 0
+   --full-decode`` and read ahead (the default), alternating; then ``--workers 2`` (what ``--workers auto``, the
+   default, runs for 200 photos or more on 2 cores or more) and a local 2-worker Dask cluster (when the cluster extra
+   is installed); the time to the first result on the whole folder (output checks included).
 
 ``--enlarge F`` writes each photo F times larger (a JPEG, quality 92) to a scratch folder first: a library of large
 photos of the same faces, where reduced decode applies (with --min-face 80 or more; none below, by design:
@@ -34,7 +35,7 @@ from pathlib import Path
 import cv2
 
 from facekit.apps.cli import analyzer_from_options
-from facekit.apps.library import READ_AHEAD, JsonLines, pipelined_results
+from facekit.apps.library import READ_AHEAD, JsonLines, auto_workers, pipelined_results
 from facekit.apps.photos import reduced_decode
 from facekit.core.paths import shared_dir
 from facekit.infer.options import AnalyzerOptions
@@ -122,7 +123,7 @@ def stage_report(photos, options, scratch, rounds):
 
 def command_report(photos, folder, options, scratch, rounds):
     """Part 2: face_demo.py as a command, start-up included."""
-    ways = {"--read-ahead 0 --full-decode": ["--read-ahead", "0", "--full-decode"], "default": []}
+    ways = {"--read-ahead 0 --full-decode": ["--read-ahead", "0", "--full-decode"], "read ahead (one process)": []}
     rates = {way: [] for way in ways}
     for _ in range(rounds):
         for way, extra in ways.items():
@@ -137,6 +138,7 @@ def command_report(photos, folder, options, scratch, rounds):
         print(f"  {way:<28} {rate:6.1f} photos/s (x{rate / base:.2f}), {busy:.2f} of {os.cpu_count()} cores busy")
     for workers, (rate, busy) in parallel.items():
         option = f"--workers {workers}" if isinstance(workers, int) else f"--cluster {workers}"
+        option += " (auto's choice)" if workers == auto_workers(len(photos)) else ""
         print(f"  {option:<28} {rate:6.1f} photos/s (x{rate / base:.2f}), {busy:.2f} of {os.cpu_count()} cores busy")
     seconds = first_result([sys.executable, "face_demo.py", str(folder), "--jsonl", str(scratch / "first.jsonl"),
                             "--no-annotate", *options], scratch / "first.jsonl")

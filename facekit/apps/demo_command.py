@@ -10,10 +10,12 @@ Annotated images go to the folder ``--output`` (default ``annotated/``) as NAME_
 
 A photo library:
 
-    python face_demo.py library/ --jsonl faces.jsonl --no-annotate --workers 2     # results only, both cores
-    python face_demo.py library/ --jsonl faces.jsonl --no-annotate --workers 2 --resume   # after an interruption
+    python face_demo.py library/ --jsonl faces.jsonl --no-annotate            # results only
+    python face_demo.py library/ --jsonl faces.jsonl --no-annotate --resume   # after an interruption
 
-``--jsonl`` writes one line per photo, flushed as it finishes (in any order with --workers); ``--resume`` skips
+``--workers auto`` (the default) runs two worker processes for 200 photos or more on a machine of two cores or
+more, one otherwise. ``--jsonl`` writes one line per photo, flushed as it finishes (in any order with two workers
+or more; ``--json`` keeps the inputs' order); ``--resume`` skips
 the photos already in it (a line cut by a kill is dropped and its photo done again), and replaces the annotated
 copies of the photos it does again. In one process the next photos are read and decoded in threads while one is
 analysed (``--read-ahead``); with ``--no-annotate`` and ``--min-face`` 80 or more, large JPEGs are decoded at 1/2,
@@ -45,7 +47,7 @@ from facekit.apps.cli import (
     positive_int,
     setup_logging,
 )
-from facekit.apps.library import READ_AHEAD, JsonLines, photo_results, read_done
+from facekit.apps.library import AUTO_WORKERS_FROM, READ_AHEAD, JsonLines, auto_workers, photo_results, read_done
 from facekit.apps.photos import check_outputs, output_paths, reduced_decode
 from facekit.core import paths
 from facekit.core.errors import FaceKitError
@@ -54,6 +56,11 @@ from facekit.vision.images import find_images
 
 if TYPE_CHECKING:
     from tqdm import tqdm
+
+
+def worker_count(text: str) -> int | str:
+    """--workers: "auto" or a number of processes, 1 or more."""
+    return "auto" if text == "auto" else positive_int(text)
 
 DEFAULT_OUTPUT = Path("annotated")
 
@@ -79,8 +86,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run: skip the photos that --jsonl FILE already holds")
     parser.add_argument("--no-annotate", action="store_true", help="write results only, no annotated copies")
-    parser.add_argument("--workers", type=positive_int, default=1, metavar="N",
-                        help="worker processes, each with its own model and detector (default: 1)")
+    parser.add_argument("--workers", type=worker_count, default="auto", metavar="N",
+                        help="worker processes, each with its own model and detector; auto (the default): 2 on a "
+                             f"machine of 2 or more cores for {AUTO_WORKERS_FROM} photos or more (x1.28 there), "
+                             "else 1")
     parser.add_argument("--read-ahead", type=photo_count, default=READ_AHEAD, metavar="N",
                         help="with one process, photos read and decoded in threads ahead of the one analysed "
                              f"(default: {READ_AHEAD}; 0: each read in its turn)")
@@ -123,8 +132,10 @@ def run(args: argparse.Namespace) -> int:
         from facekit.apps.cluster import cluster_results
         results = cluster_results(args.cluster, make_analyzer, tasks, options.key())
     else:
-        results = photo_results(make_analyzer, tasks, min(args.workers, max(len(tasks), 1)), args.read_ahead,
-                                make_reduced)
+        workers = auto_workers(len(tasks)) if args.workers == "auto" else args.workers
+        if args.workers == "auto" and workers > 1:
+            info(f"{len(tasks)} photos: {workers} worker processes (--workers 1 for one)")
+        results = photo_results(make_analyzer, tasks, min(workers, max(len(tasks), 1)), args.read_ahead, make_reduced)
     jsonl = JsonLines(args.jsonl, keep) if args.jsonl else None
     entries, failed = [], 0
     progress = progress_bar(len(tasks)) if not args.quiet else None  # -q: warnings and errors only

@@ -19,7 +19,8 @@ from PIL import Image
 
 from facekit.apps import photos as photos_module
 from facekit.apps.cli import analyzer_from_options
-from facekit.apps.library import JsonLines, photo_results, pipelined_results, read_done
+from facekit.apps.demo_command import parse_args
+from facekit.apps.library import JsonLines, auto_workers, photo_results, pipelined_results, read_done
 from facekit.apps.photos import analyze_photo, check_outputs, reduced_decode
 from facekit.core.errors import FaceKitError, InputError
 from facekit.core.outputs import InputFiles
@@ -375,3 +376,16 @@ def test_photo_results_with_reduced_decode_in_order(tmp_path):
                                  functools.partial(reduced_decode, options)))
     assert [Path(entry["image"]).name for entry, _ in results] == ["p0.jpg", "p1.png", "p2.jpg"]
     assert [entry.get("detection_scale") for entry, _ in results] == [0.25, None, 0.25]
+
+
+@pytest.mark.parametrize("photos, cores, workers", [(199, 2, 1), (200, 2, 2), (5000, 16, 2), (5000, 1, 1)])
+def test_auto_workers_run_two_processes_only_for_a_large_library_on_two_cores_or_more(photos, cores, workers):
+    assert auto_workers(photos, cores) == workers
+
+
+def test_workers_take_auto_or_a_count_and_refuse_anything_else(capsys):
+    assert parse_args(["a.jpg"]).workers == "auto" and parse_args(["a.jpg", "--workers", "3"]).workers == 3
+    for bad in ("0", "two"):
+        with pytest.raises(SystemExit) as exit_info:
+            parse_args(["a.jpg", "--workers", bad])
+        assert exit_info.value.code == 2 and "--workers" in capsys.readouterr().err
