@@ -60,7 +60,12 @@ if TYPE_CHECKING:
 
 def worker_count(text: str) -> int | str:
     """--workers: "auto" or a number of processes, 1 or more."""
-    return "auto" if text == "auto" else positive_int(text)
+    if text == "auto":
+        return text
+    try:
+        return positive_int(text)
+    except ValueError:  # not a whole number
+        raise argparse.ArgumentTypeError(f"must be auto or a number, 1 or more, not {text}") from None
 
 DEFAULT_OUTPUT = Path("annotated")
 

@@ -388,4 +388,5 @@ def test_workers_take_auto_or_a_count_and_refuse_anything_else(capsys):
     for bad in ("0", "two"):
         with pytest.raises(SystemExit) as exit_info:
             parse_args(["a.jpg", "--workers", bad])
-        assert exit_info.value.code == 2 and "--workers" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and "--workers: must be " in err and f"not {bad}" in err
