@@ -101,6 +101,7 @@ class PhotoEntry(TypedDict):
     """Its faces, largest first."""
 
 
+@functools.cache  # read when a schema is first built (the web service's), not at import: the demos never need it
 def field_docstrings(entry: type) -> dict[str, str]:
     """The docstring under each field of a TypedDict, and of the TypedDicts it extends; none where its source cannot
     be read."""
@@ -120,7 +121,8 @@ def field_docstrings(entry: type) -> dict[str, str]:
     return docs
 
 
-def _describe_properties(docs: dict[str, str], schema: dict[str, Any]) -> None:
+def _describe_properties(schema: dict[str, Any], entry: type) -> None:
+    docs = field_docstrings(entry)
     for name, prop in schema.get("properties", {}).items():
         if name in docs:
             prop.setdefault("description", docs[name])
@@ -128,11 +130,10 @@ def _describe_properties(docs: dict[str, str], schema: dict[str, Any]) -> None:
 
 def documented_fields(*entries: type) -> None:
     """Lets the web service's schema (pydantic, /docs) describe each field of ``entries``, inherited ones too, by the
-    docstring under it: pydantic calls the config's ``json_schema_extra`` on the class's schema. A plain dict, so
-    that nothing here imports pydantic."""
+    docstring under it: pydantic calls the config's ``json_schema_extra`` with the class's schema and the class. A
+    plain dict, so that nothing here imports pydantic."""
     for entry in entries:
-        describe = functools.partial(_describe_properties, field_docstrings(entry))
-        entry.__pydantic_config__ = {"json_schema_extra": describe}  # type: ignore[attr-defined]
+        entry.__pydantic_config__ = {"json_schema_extra": _describe_properties}  # type: ignore[attr-defined]
 
 
 documented_fields(BoxEntry, ProbabilitiesEntry, PredictionEntry, FaceEntry, PhotoEntry)
