@@ -57,16 +57,6 @@ from facekit.vision.images import find_images
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-
-def worker_count(text: str) -> int | str:
-    """--workers: "auto" or a number of processes, 1 or more."""
-    if text == "auto":
-        return text
-    try:
-        return positive_int(text)
-    except ValueError:  # not a whole number
-        raise argparse.ArgumentTypeError(f"must be auto or a number, 1 or more, not {text}") from None
-
 DEFAULT_OUTPUT = Path("annotated")
 
 
@@ -78,6 +68,16 @@ def photo_count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
     return value
+
+
+def worker_count(text: str) -> int | str:
+    """--workers: "auto" or a number of processes, 1 or more."""
+    if text == "auto":
+        return text
+    try:
+        return positive_int(text)
+    except ValueError:  # not a whole number
+        raise argparse.ArgumentTypeError(f"must be auto or a number, 1 or more, not {text}") from None
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -137,9 +137,11 @@ def run(args: argparse.Namespace) -> int:
         from facekit.apps.cluster import cluster_results
         results = cluster_results(args.cluster, make_analyzer, tasks, options.key())
     else:
-        workers = auto_workers(len(tasks)) if args.workers == "auto" else args.workers
-        if args.workers == "auto" and workers > 1:
-            info(f"{len(tasks)} photos: {workers} worker processes (--workers 1 for one)")
+        workers = args.workers
+        if workers == "auto":
+            workers = auto_workers(len(tasks))
+            if workers > 1:
+                info(f"{len(tasks)} photos: {workers} worker processes (--workers 1 for one)")
         results = photo_results(make_analyzer, tasks, min(workers, max(len(tasks), 1)), args.read_ahead, make_reduced)
     jsonl = JsonLines(args.jsonl, keep) if args.jsonl else None
     entries, failed = [], 0
