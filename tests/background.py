@@ -83,8 +83,7 @@ def result(name):
 def environment(without: tuple[str, ...] = (), **changes: str) -> dict[str, str]:
     """The environment as the session found it, less the variables ``without`` names (or starts with), plus
     ``changes``: for a job's processes, whatever the tests running beside it set."""
-    kept = {key: value for key, value in _ENVIRONMENT.items() if not key.startswith(without)} if without else \
-        dict(_ENVIRONMENT)
+    kept = {key: value for key, value in _ENVIRONMENT.items() if not key.startswith(without)}  # (): none left out
     return {**kept, **changes}
 
 
