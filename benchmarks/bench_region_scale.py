@@ -9,14 +9,12 @@ alone with YuNet's border B times its side. Prints the mean and largest age diff
 milliseconds a frame against it (in-process, --full-every 10).
 """
 import argparse
-import time
 from dataclasses import replace
 
 import cv2
 import numpy as np
 
-from benchmarks.bench_video import clip_frames
-from facekit.infer.analyzer import FaceAnalyzer
+from benchmarks.bench_video import clip_frames, in_process
 from facekit.vision import region_search
 from facekit.vision.region_search import RegionSearch
 
@@ -52,15 +50,12 @@ def main():
     parser.add_argument("--faces", type=float, nargs="*", default=[64, 75, 85, 96])
     parser.add_argument("--grid", type=float, nargs="*", default=[])
     args = parser.parse_args()
-    frames, analyzer = clip_frames(args.frames), FaceAnalyzer()
+    frames = clip_frames(args.frames)
 
     def run(full_every):
-        search = RegionSearch(analyzer.detector, full_every)
-        ages, started = [], time.perf_counter()
-        for frame in frames:
-            found = analyzer.analyze(frame, search=search)
-            ages.append(found[0].age if found else np.nan)
-        return np.array(ages), 1000 * (time.perf_counter() - started) / len(frames)
+        """(the largest face's age on each frame, ms a frame) with bench_video's in-process loop."""
+        _, ages, _, milliseconds, _ = in_process(frames, [full_every])[full_every]
+        return ages, milliseconds
 
     whole, whole_ms = run(1)
     print(f"whole frame: {whole_ms:.1f} ms a frame; its age moves {np.nanmean(np.abs(np.diff(whole))):.2f} years "
