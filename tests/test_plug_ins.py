@@ -2,6 +2,7 @@
 Each test adds one the way a contributor would (a class, and its line in the registry, here by monkeypatch) and
 shows that everything downstream takes it without another edit: the command lines' choices, the analyzer, compiling
 and training, the web service's declared answer."""
+import argparse
 import json
 
 import keras
@@ -40,7 +41,7 @@ def test_a_new_detector_is_its_class_and_its_registry_line(monkeypatch, tiny_mod
     spec = detectors.DetectorSpec("whole-image", WholeImageDetector, needs_model_file=False,
                                   crop=detectors.DETECTORS["ssd"].crop)
     monkeypatch.setitem(detectors.DETECTORS, spec.name, spec)
-    parser = cli.argparse.ArgumentParser()
+    parser = argparse.ArgumentParser()
     cli.add_analyzer_arguments(parser)
     options = cli.analyzer_options(parser.parse_args(["--model", str(tiny_model_file), "--detector", "whole-image"]))
     assert options.detector == "whole-image"
