@@ -29,7 +29,9 @@ _JOBS = {}  # name -> _Job, in the order they are declared (the order of the tes
 _PROCESSES = []
 _AT_END = []
 _FOLDERS = []
-_ENVIRONMENT = dict(os.environ)  # at import, with conftest: before any test's monkeypatch
+# At import, with conftest: before any test's monkeypatch. Less FACEKIT_HOME, as conftest's no_facekit_home leaves
+# it for every test: runs and logs go where each job points them.
+_ENVIRONMENT = {key: value for key, value in os.environ.items() if key != "FACEKIT_HOME"}
 
 
 class _Job:
@@ -81,8 +83,8 @@ def result(name):
 
 
 def environment(without: tuple[str, ...] = (), **changes: str) -> dict[str, str]:
-    """The environment as the session found it, less the variables ``without`` names (or starts with), plus
-    ``changes``: for a job's processes, whatever the tests running beside it set."""
+    """The environment as the session found it (less FACEKIT_HOME, as a test sees it), less the variables ``without``
+    names (or starts with), plus ``changes``: for a job's processes, whatever the tests running beside it set."""
     kept = {key: value for key, value in _ENVIRONMENT.items() if not key.startswith(without)}  # (): none left out
     return {**kept, **changes}
 

@@ -91,12 +91,12 @@ def _protocol_run(folder):
     _synthetic_adience(data, real_rows=real)
     # The protocol's plumbing, not the network's: --freeze all trains each fold's heads on cached features, the
     # cheapest run train() makes (a fold in about 10 s instead of 12 on 2 cores)
-    environment = background.environment(without=(paths.HOME_VARIABLE,))
     done = subprocess.run([sys.executable, "face_train.py", "--data", str(data), "--protocol", "adience-5fold",
                            "--backbone", "simple_cnn", "--weights", "none", "--input-size", "32", "--epochs", "1",
                            "--batch-size", "16", "--no-augment", "--freeze", "all", "--run", "lh"],
                           cwd=PROJECT, capture_output=True, text=True, timeout=600,
-                          env={**environment, "TF_CPP_MIN_LOG_LEVEL": "3", paths.HOME_VARIABLE: str(folder / "home")})
+                          env=background.environment(TF_CPP_MIN_LOG_LEVEL="3",
+                                                     **{paths.HOME_VARIABLE: str(folder / "home")}))
     return data, folder / "home", done
 
 

@@ -64,16 +64,11 @@ def test_tf_config_names_the_chief(monkeypatch):
         worker()
 
 
-def _environment():
-    """The session's environment less FACEKIT_HOME, as no_facekit_home leaves it for a test."""
-    return background.environment(without=("FACEKIT_HOME",))
-
-
 def _worker_process(project, argv, tf_config, join_timeout_s=None, stderr=subprocess.STDOUT):
     """face_train.py ``argv`` as a worker of ``tf_config`` in a process of its own, under ``project``."""
     return background.popen([sys.executable, "-c", RUN_IN.format(setup=""), str(project), *argv], cwd=PROJECT,
                             stdout=subprocess.PIPE, stderr=stderr, text=True,
-                            env={**_environment(), "TF_CPP_MIN_LOG_LEVEL": "3", "TF_CONFIG": tf_config,
+                            env={**background.environment(), "TF_CPP_MIN_LOG_LEVEL": "3", "TF_CONFIG": tf_config,
                                  **({"FACEKIT_JOIN_TIMEOUT_S": str(join_timeout_s)} if join_timeout_s else {})})
 
 
@@ -156,7 +151,7 @@ def _run_workers(project, argv, setup=""):
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     processes = [background.popen([sys.executable, "-c", RUN_IN.format(setup=setup), str(project), *argv],
                                   cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                  env={**_environment(), "TF_CPP_MIN_LOG_LEVEL": "3",
+                                  env={**background.environment(), "TF_CPP_MIN_LOG_LEVEL": "3",
                                        "TF_CONFIG": _tf_config(workers, index)})
                  for index in range(2)]
     try:

@@ -443,11 +443,10 @@ class _Ran:
 
 def _run(command, folder, env, stop=None, timeout=300):
     """Runs ``command`` (stderr to a file: nobody reads it while it runs) to its end, or ``stop(process)`` first."""
-    environment = background.environment(without=(paths.HOME_VARIABLE,))
     stderr_file = folder.parent / f"{folder.name}.stderr"
     with open(stderr_file, "w") as stderr:
         process = background.popen(command, cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=stderr, text=True,
-                                   env={**environment, **env})
+                                   env=background.environment(**env))
     if stop is not None:
         stop(process)
     process.wait(timeout=timeout)
